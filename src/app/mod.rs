@@ -1,0 +1,8 @@
+//! Wiring: configuration, the data directory, the services the UI receives as context, and the
+//! background tasks (adapter probe, simulator). Nothing here renders.
+
+pub mod config;
+pub mod services;
+
+pub use config::{AppConfig, ConfigError};
+pub use services::{Services, StartError};

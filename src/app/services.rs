@@ -1,0 +1,184 @@
+//! The services the UI receives through Dioxus context, and the background tasks behind them.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::AppConfig;
+use crate::devices::{probe_adapter, AdapterProbe, CpbSimulator};
+use crate::domain::{AppMode, Author, CaseKind, CaseStatus, CaseSummary, DemoReason, LiveSample};
+use crate::store::{NewCase, Store, StoreError};
+use crate::sync::SyncState;
+
+/// Capacity of the device → UI channel: several seconds of every parameter, so a UI stall
+/// never blocks a device task for long.
+const LIVE_CHANNEL: usize = 4096;
+/// How long the start-up adapter probe may take before demo mode starts.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Everything a screen may use. Cheap to clone; shared by every component through context.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Store,
+    pub config: AppConfig,
+    /// Who is writing on this device (sign-in with roles arrives with the security work).
+    pub author: Author,
+    /// Process start, for the first-frame figure.
+    pub started: Instant,
+    mode: watch::Receiver<AppMode>,
+    sync: watch::Receiver<SyncState>,
+    live_tx: mpsc::Sender<LiveSample>,
+    /// Taken once by the UI's root coroutine, the single writer of live UI state.
+    live_rx: Arc<Mutex<Option<mpsc::Receiver<LiveSample>>>>,
+    mode_tx: Arc<watch::Sender<AppMode>>,
+    _sync_tx: Arc<watch::Sender<SyncState>>,
+}
+
+impl Services {
+    /// Open the store and start background work. Call inside the tokio runtime.
+    pub async fn start(config: AppConfig, started: Instant) -> Result<Self, StartError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+            path: config.data_dir.clone(),
+            source,
+        })?;
+        let store = Store::open(&config.database_path())?;
+        let demo = config.demo;
+        let services = Self::from_parts(store, config, AppMode::Starting, device_author(demo))
+            .with_started(started);
+        if demo {
+            services.enter_demo(DemoReason::Requested).await?;
+        } else {
+            let s = services.clone();
+            tokio::spawn(async move {
+                match probe_adapter(PROBE_TIMEOUT).await {
+                    AdapterProbe::Found(adapter) => {
+                        tracing::info!(%adapter, "Bluetooth adapter found");
+                        s.mode_tx.send_replace(AppMode::Live { adapter });
+                    }
+                    AdapterProbe::NotFound(why) => {
+                        tracing::warn!(%why, "no Bluetooth adapter; starting demo mode");
+                        if let Err(e) = s.enter_demo(DemoReason::NoBluetoothAdapter(why)).await {
+                            tracing::error!(error = %e, "cannot start demo mode");
+                        }
+                    }
+                }
+            });
+        }
+        Ok(services)
+    }
+
+    /// Services over an already-open store with no background tasks: for tests and previews.
+    pub fn from_parts(store: Store, config: AppConfig, mode: AppMode, author: Author) -> Self {
+        let (mode_tx, mode) = watch::channel(mode);
+        let (sync_tx, sync) = watch::channel(SyncState::NotConfigured);
+        let (live_tx, live_rx) = mpsc::channel(LIVE_CHANNEL);
+        Self {
+            store,
+            config,
+            author,
+            started: Instant::now(),
+            mode,
+            sync,
+            live_tx,
+            live_rx: Arc::new(Mutex::new(Some(live_rx))),
+            mode_tx: Arc::new(mode_tx),
+            _sync_tx: Arc::new(sync_tx),
+        }
+    }
+
+    /// Set the process start instant (for the first-frame log).
+    pub fn with_started(mut self, started: Instant) -> Self {
+        self.started = started;
+        self
+    }
+
+    /// Create (or reuse) the running demo case, then start the simulator.
+    async fn enter_demo(&self, reason: DemoReason) -> Result<(), StoreError> {
+        let case = ensure_demo_case(&self.store, &self.author).await?;
+        tracing::info!(case = %case.id, "demo case ready");
+        tokio::spawn(
+            CpbSimulator::new(chrono::Utc::now()).run(self.live_tx.clone(), Duration::from_secs(1)),
+        );
+        self.mode_tx.send_replace(AppMode::Demo(reason));
+        Ok(())
+    }
+
+    pub fn mode(&self) -> watch::Receiver<AppMode> {
+        self.mode.clone()
+    }
+
+    pub fn sync_state(&self) -> watch::Receiver<SyncState> {
+        self.sync.clone()
+    }
+
+    /// A sender for live samples (device sessions and tests feed the UI through it).
+    pub fn live_sender(&self) -> mpsc::Sender<LiveSample> {
+        self.live_tx.clone()
+    }
+
+    /// The live-sample receiver; `None` after the first call.
+    pub fn take_live_feed(&self) -> Option<mpsc::Receiver<LiveSample>> {
+        self.live_rx.lock().ok().and_then(|mut g| g.take())
+    }
+
+    /// The case the live screen follows: the newest running case.
+    pub async fn current_case(&self) -> Result<Option<CaseSummary>, StoreError> {
+        Ok(self
+            .store
+            .list_cases()
+            .await?
+            .into_iter()
+            .find(|c| c.status == CaseStatus::Running))
+    }
+}
+
+/// The demo case is reused across launches so that a demo database does not fill with copies.
+pub async fn ensure_demo_case(store: &Store, by: &Author) -> Result<CaseSummary, StoreError> {
+    let existing = store
+        .list_cases()
+        .await?
+        .into_iter()
+        .find(|c| c.is_demo && c.status == CaseStatus::Running);
+    match existing {
+        Some(c) => Ok(c),
+        None => {
+            store
+                .create_case(
+                    NewCase {
+                        kind: CaseKind::Cpb,
+                        label: "Demo CPB: CABG x3 (simulated)".to_string(),
+                        is_demo: true,
+                        status: CaseStatus::Running,
+                    },
+                    by.clone(),
+                )
+                .await
+        }
+    }
+}
+
+fn device_author(demo: bool) -> Author {
+    let device = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this device".to_string());
+    let user = if demo {
+        "Demo perfusionist"
+    } else {
+        "Not signed in"
+    };
+    Author::new(user, device)
+}

@@ -1,0 +1,117 @@
+//! Thin Dioxus components. They read [`UiState`] signals and call [`crate::app::Services`]; they
+//! hold no SQL, no btleplug and no FHIR. Logic worth testing lives in `domain` or `app`.
+
+mod screens;
+mod shell;
+mod state;
+mod style;
+
+pub use shell::Shell;
+pub use state::{Screen, UiState};
+pub use style::CSS;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use dioxus::prelude::*;
+
+use crate::app::Services;
+
+/// The root component. Expects [`Services`] in the root context.
+#[component]
+pub fn App() -> Element {
+    let services = use_context::<Services>();
+    let state = use_context_provider(|| UiState::new(Screen::Live));
+    use_background_tasks(services.clone(), state);
+    use_first_frame_log(services);
+    rsx! { Shell {} }
+}
+
+/// The app-lifetime coroutines: the single writer of live values (batched), the mode watcher
+/// and the clock.
+fn use_background_tasks(services: Services, mut state: UiState) {
+    let live_services = services.clone();
+    use_future(move || {
+        let services = live_services.clone();
+        async move {
+            let Some(mut feed) = services.take_live_feed() else {
+                return;
+            };
+            let mut batch = Vec::with_capacity(256);
+            while feed.recv_many(&mut batch, 1024).await > 0 {
+                let rejected: Vec<_> = {
+                    let mut live = state.live.write();
+                    batch
+                        .drain(..)
+                        .filter_map(|s| live.apply(s).err())
+                        .collect()
+                };
+                for r in rejected {
+                    tracing::warn!(error = %r, "sample refused");
+                }
+                // Coalesce: a burst of samples costs at most four renders a second.
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    });
+
+    let mode_services = services.clone();
+    use_future(move || {
+        let services = mode_services.clone();
+        async move {
+            let mut modes = services.mode();
+            loop {
+                let mode = modes.borrow_and_update().clone();
+                state.mode.set(mode);
+                state.reload_case(&services).await;
+                if modes.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+
+    use_future(move || {
+        let services = services.clone();
+        async move {
+            let mut sync = services.sync_state();
+            loop {
+                let s = sync.borrow_and_update().clone();
+                state.sync.set(s);
+                if sync.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+
+    use_future(move || async move {
+        loop {
+            state.now.set(Utc::now());
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
+
+/// Log the time from process start to the first frame the webview actually painted.
+fn use_first_frame_log(services: Services) {
+    let mut logged = use_signal(|| false);
+    use_effect(move || {
+        if *logged.peek() {
+            return;
+        }
+        logged.set(true);
+        let started = services.started;
+        spawn(async move {
+            let painted = document::eval(
+                "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); \
+                 return true;",
+            )
+            .await;
+            if painted.is_ok() {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                tracing::info!(ms = format!("{ms:.0}"), "first frame rendered");
+            }
+        });
+    });
+}

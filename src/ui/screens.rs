@@ -1,0 +1,354 @@
+//! One component per main screen. Screens that later issues fill say what they will hold.
+
+use chrono::{Duration, Utc};
+use dioxus::prelude::*;
+
+use super::shell::STALE_AFTER_SECS;
+use super::state::UiState;
+use crate::app::Services;
+use crate::domain::clock::format_clock;
+use crate::domain::live::format_age;
+use crate::domain::{CaseStatus, EventKind, Parameter};
+
+/// Heading plus a sentence saying what the screen holds (or will hold).
+#[component]
+fn ScreenHeader(title: &'static str, purpose: &'static str) -> Element {
+    rsx! {
+        h1 { class: "screen-title", "{title}" }
+        p { class: "screen-purpose", "{purpose}" }
+    }
+}
+
+#[component]
+fn Planned(items: Vec<&'static str>) -> Element {
+    rsx! {
+        section { class: "planned",
+            h2 { "Coming to this screen" }
+            ul {
+                for item in items {
+                    li { key: "{item}", "{item}" }
+                }
+            }
+        }
+    }
+}
+
+#[component]
+pub fn Cases() -> Element {
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    // Re-read when the followed case or its events change (e.g. demo case created).
+    let cases = use_resource(move || {
+        let services = services.clone();
+        let _ = state.case.read();
+        async move { services.store.list_cases().await }
+    });
+    let listing = match &*cases.read() {
+        None => rsx! { p { class: "muted", "Loading cases…" } },
+        Some(Err(e)) => rsx! { p { class: "error", "Cases could not be read: {e}" } },
+        Some(Ok(list)) if list.is_empty() => rsx! {
+            p { class: "empty", "No cases yet. Start the demo (pumpside --demo) to see one." }
+        },
+        Some(Ok(list)) => rsx! {
+            ul { class: "case-list",
+                for c in list.iter() {
+                    li { key: "{c.id}", class: "case-row",
+                        span { class: "case-label", "{c.label}" }
+                        span { class: "chip", "{c.kind.label()}" }
+                        span { class: if c.status == CaseStatus::Running { "chip running" } else { "chip" },
+                            "{c.status.label()}" }
+                        if c.is_demo { span { class: "chip demo", "DEMO" } }
+                    }
+                }
+            }
+        },
+    };
+    rsx! {
+        ScreenHeader {
+            title: "Cases",
+            purpose: "Every case on this device: CPB, ECMO (VA, VV, ECPR), IABP, VAD, isolated perfusion and cell-saver cases, with their lifecycle from planned to signed."
+        }
+        {listing}
+        Planned { items: vec![
+            "Find the patient by MRN and start a case of any kind",
+            "Circuit setup with lot, expiry and UDI of every component; prime composition",
+            "Targets computed before bypass: BSA, target flow, predicted Hct, heparin dose",
+            "Case summary, quality indicators and sign-off",
+        ] }
+    }
+}
+
+/// The live tiles, in reading order for a perfusionist.
+const LIVE_TILES: [Parameter; 11] = [
+    Parameter::PumpFlow,
+    Parameter::MeanArterialPressure,
+    Parameter::Do2i,
+    Parameter::VenousSaturation,
+    Parameter::Haematocrit,
+    Parameter::ArterialOutletTemp,
+    Parameter::VenousInflowTemp,
+    Parameter::PatientTemp,
+    Parameter::ArterialLinePressure,
+    Parameter::SweepGas,
+    Parameter::Fio2,
+];
+
+#[component]
+pub fn Live() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let now = *state.now.read();
+    let case = state.case.read().clone();
+    let clocks = state.clocks();
+    let stale_after = Duration::seconds(STALE_AFTER_SECS);
+
+    let Some(case) = case else {
+        return rsx! {
+            ScreenHeader {
+                title: "Live case",
+                purpose: "The running case: live values with source and age, clocks, one-tap events."
+            }
+            p { class: "empty", "No running case. Start one from Cases, or run the demo (pumpside --demo)." }
+        };
+    };
+
+    let record = move |kind: EventKind| {
+        let services = services.clone();
+        let mut state = state;
+        spawn(async move {
+            match services
+                .store
+                .append_event(case.id, kind, Utc::now(), services.author.clone())
+                .await
+            {
+                Ok(ev) => {
+                    tracing::info!(kind = kind.code(), "timeline event recorded");
+                    state.events.write().push(ev);
+                }
+                Err(e) => {
+                    tracing::error!(kind = kind.code(), error = %e, "event not recorded");
+                    state
+                        .notice
+                        .set(Some(format!("{} was NOT recorded: {e}", kind.label())));
+                }
+            }
+        });
+    };
+    let bypass_kind = if clocks.bypass.is_running() {
+        EventKind::BypassOff
+    } else {
+        EventKind::BypassOn
+    };
+    let clamp_kind = if clocks.cross_clamp.is_running() {
+        EventKind::CrossClampOff
+    } else {
+        EventKind::CrossClampOn
+    };
+    // The clamp goes on during bypass; offering it before bypass invites a mis-tap.
+    let clamp_enabled = clocks.bypass.is_running() || clocks.cross_clamp.is_running();
+    let record_bypass = record.clone();
+    let live = state.live.read();
+
+    rsx! {
+        div { class: "case-header",
+            h1 { class: "screen-title", "{case.label}" }
+            span { class: "chip", "{case.kind.label()}" }
+            if case.is_demo { span { class: "chip demo", "DEMO" } }
+        }
+        p { class: "advisory-note",
+            "Advisory display only. The heart-lung machine keeps the primary alarms."
+        }
+        div { class: "clocks",
+            div { class: if clocks.bypass.is_running() { "clock-tile running" } else { "clock-tile" },
+                span { class: "clock-label", "Bypass" }
+                span { class: "clock-value", "data-clock": "bypass", "{format_clock(clocks.bypass.elapsed(now))}" }
+            }
+            div { class: if clocks.cross_clamp.is_running() { "clock-tile running" } else { "clock-tile" },
+                span { class: "clock-label", "Cross-clamp" }
+                span { class: "clock-value", "data-clock": "cross-clamp", "{format_clock(clocks.cross_clamp.elapsed(now))}" }
+            }
+        }
+        div { class: "tiles",
+            for p in LIVE_TILES {
+                {
+                    let reading = live.reading(p, now, stale_after);
+                    match reading {
+                        None => rsx! {
+                            div { key: "{p:?}", class: "tile empty", "data-param": "{p:?}",
+                                span { class: "tile-label", "{p.label()}" }
+                                span { class: "tile-value", "--" }
+                                span { class: "tile-meta", "no source" }
+                            }
+                        },
+                        Some(r) => {
+                            let class = if r.stale { "tile stale" } else { "tile" };
+                            rsx! {
+                                div { key: "{p:?}", class: "{class}", "data-param": "{p:?}",
+                                    span { class: "tile-label", "{p.label()}" }
+                                    span { class: "tile-value",
+                                        "{r.text}"
+                                        span { class: "tile-unit", " {r.unit}" }
+                                    }
+                                    span { class: "tile-meta",
+                                        if r.stale { span { class: "stale-badge", "STALE " } }
+                                        "{r.source} · {format_age(r.age)}"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        div { class: "action-bar",
+            button { class: "action", "data-action": bypass_kind.code(),
+                onclick: move |_| record_bypass(bypass_kind), "{bypass_kind.label()}" }
+            button { class: "action", "data-action": clamp_kind.code(), disabled: !clamp_enabled,
+                onclick: move |_| record(clamp_kind), "{clamp_kind.label()}" }
+        }
+    }
+}
+
+#[component]
+pub fn Checklists() -> Element {
+    rsx! {
+        ScreenHeader {
+            title: "Checklists",
+            purpose: "Versioned checklist templates and their runs, signed by the user who completed them."
+        }
+        p { class: "empty", "No checklist templates are installed yet." }
+        Planned { items: vec![
+            "Pre-bypass (AmSECT perfusion checklist), ECMO shift check, IABP hourly check, cell saver setup, handover",
+            "One tap per item, N/A with a reason, jump to the next unanswered mandatory item",
+            "Starting bypass without a completed pre-bypass checklist asks for an override with a reason",
+            "Due and overdue recurring checks feed reminders and the ECMO board",
+        ] }
+    }
+}
+
+#[component]
+pub fn EcmoBoard() -> Element {
+    rsx! {
+        ScreenHeader {
+            title: "ECMO board",
+            purpose: "Every ECMO run in the hospital, most urgent first, for the on-call team."
+        }
+        p { class: "empty", "No ECMO runs on this device." }
+        Planned { items: vec![
+            "Latest values and their age per run; oxygenator pressure drop against the run's own baseline",
+            "Overdue circuit checks and open advisories",
+            "Run detail with 24 h and 7 d trends, check history and handover notes",
+        ] }
+    }
+}
+
+#[component]
+pub fn Devices() -> Element {
+    let state = use_context::<UiState>();
+    let now = *state.now.read();
+    let live = state.live.read();
+    let sources = live.sources();
+    let rejected = live.rejected();
+    rsx! {
+        ScreenHeader {
+            title: "Devices",
+            purpose: "Bedside devices connected to this tablet, with their last value and whether it is fresh."
+        }
+        if sources.is_empty() {
+            p { class: "empty", "No devices are sending values." }
+        } else {
+            ul { class: "device-list",
+                for (name, last) in sources {
+                    {
+                        let age = now - last;
+                        let stale = age > Duration::seconds(STALE_AFTER_SECS);
+                        rsx! {
+                            li { key: "{name}", class: if stale { "device-row stale" } else { "device-row" },
+                                span { class: "device-name", "{name}" }
+                                span { class: "chip", if stale { "stale" } else { "receiving" } }
+                                span { class: "muted", "last value {format_age(age)} ago" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if rejected > 0 {
+            p { class: "muted", "{rejected} implausible or out-of-order values were refused." }
+        }
+        p { class: "note",
+            "Bonding (pairing) happens in the operating system's Bluetooth settings; Pumpside then connects to bonded devices."
+        }
+        Planned { items: vec![
+            "Scan for Bluetooth LE health devices and the Pumpside perfusion telemetry profile",
+            "Connect, forget, battery and signal; assign to the current case and map channels",
+            "Terumo CDI 500/550 through a serial-to-BLE bridge",
+        ] }
+    }
+}
+
+#[component]
+pub fn SyncScreen() -> Element {
+    let state = use_context::<UiState>();
+    let sync = state.sync.read().short();
+    rsx! {
+        ScreenHeader {
+            title: "Sync",
+            purpose: "Upload of records to the hospital's FHIR R4 server, exactly once, with conflicts shown to a person."
+        }
+        div { class: "kv",
+            span { class: "k", "State" }
+            span { class: "v", "data-sync": "state", "{sync}" }
+        }
+        p { class: "empty", "No server is configured: every record stays on this device." }
+        Planned { items: vec![
+            "Pending uploads, last success, errors and progress",
+            "Conflicts with both versions side by side, resolved by a person",
+            "Server address and credentials (bearer token or OAuth2 client credentials)",
+        ] }
+    }
+}
+
+#[component]
+pub fn Settings() -> Element {
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let store = services.store.clone();
+    let schema = use_resource(move || {
+        let store = store.clone();
+        async move { store.schema_version().await }
+    });
+    let schema_text = match &*schema.read() {
+        None => "…".to_string(),
+        Some(Ok(v)) => v.to_string(),
+        Some(Err(e)) => format!("unreadable: {e}"),
+    };
+    let mode = match &*state.mode.read() {
+        crate::domain::AppMode::Starting => "Starting (looking for Bluetooth)".to_string(),
+        crate::domain::AppMode::Live { adapter } => format!("Live devices ({adapter})"),
+        crate::domain::AppMode::Demo(_) => "Demo (simulated devices)".to_string(),
+    };
+    let data_dir = services.config.data_dir.display().to_string();
+    let db = services.config.database_path().display().to_string();
+    let version = env!("CARGO_PKG_VERSION");
+    rsx! {
+        ScreenHeader {
+            title: "Settings",
+            purpose: "This installation: where the record is kept, the mode, and (soon) protocol settings."
+        }
+        div { class: "kv-grid",
+            span { class: "k", "Mode" } span { class: "v", "{mode}" }
+            span { class: "k", "Signed in" } span { class: "v", "{services.author.user}" }
+            span { class: "k", "Device" } span { class: "v", "{services.author.device}" }
+            span { class: "k", "Data directory" } span { class: "v mono", "{data_dir}" }
+            span { class: "k", "Database" } span { class: "v mono", "{db}" }
+            span { class: "k", "Schema version" } span { class: "v", "{schema_text}" }
+            span { class: "k", "Pumpside" } span { class: "v", "{version} · not cleared for clinical use" }
+        }
+        Planned { items: vec![
+            "Protocol settings as versioned files: DO2i threshold, MAP band, temperature limits, ACT target, cardioplegia re-dose intervals",
+            "FHIR server and credentials",
+            "Sign-in with roles and auto-lock",
+        ] }
+    }
+}

@@ -1,0 +1,135 @@
+//! The frame around every screen: navigation rail (tablet) or menu drawer (phone), status bar,
+//! demo banner and notices.
+
+use chrono::{Duration, Local};
+use dioxus::prelude::*;
+
+use super::screens;
+use super::state::{Screen, UiState};
+use crate::app::Services;
+
+/// A value older than this many seconds counts as stale for the status bar.
+pub(crate) const STALE_AFTER_SECS: i64 = 5;
+
+#[component]
+pub fn Shell() -> Element {
+    let state = use_context::<UiState>();
+    let screen = *state.screen.read();
+    let drawer_open = *state.drawer_open.read();
+    rsx! {
+        div { class: "shell",
+            div { class: "brand", "Pumpside" }
+            NavList { class: "nav-rail" }
+            TopBar {}
+            StatusBar {}
+            Banner {}
+            if drawer_open {
+                div { class: "drawer-scrim", onclick: move |_| { let mut s = state; s.drawer_open.set(false); } }
+                NavList { class: "drawer" }
+            }
+            main { class: "content", "data-screen": screen.slug(),
+                Notice {}
+                match screen {
+                    Screen::Cases => rsx! { screens::Cases {} },
+                    Screen::Live => rsx! { screens::Live {} },
+                    Screen::Checklists => rsx! { screens::Checklists {} },
+                    Screen::EcmoBoard => rsx! { screens::EcmoBoard {} },
+                    Screen::Devices => rsx! { screens::Devices {} },
+                    Screen::Sync => rsx! { screens::SyncScreen {} },
+                    Screen::Settings => rsx! { screens::Settings {} },
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn NavList(class: &'static str) -> Element {
+    let state = use_context::<UiState>();
+    let current = *state.screen.read();
+    rsx! {
+        nav { class: "{class}",
+            for s in Screen::ALL {
+                button {
+                    key: "{s.slug()}",
+                    class: if s == current { "nav-item current" } else { "nav-item" },
+                    "data-nav": s.slug(),
+                    onclick: move |_| state.navigate(s),
+                    span { class: "glyph", "{s.glyph()}" }
+                    span { "{s.title()}" }
+                }
+            }
+        }
+    }
+}
+
+/// Phone only: a menu button and the current screen's title.
+#[component]
+fn TopBar() -> Element {
+    let mut state = use_context::<UiState>();
+    let screen = *state.screen.read();
+    rsx! {
+        header { class: "topbar",
+            button {
+                class: "menu-button",
+                "aria-label": "Menu",
+                onclick: move |_| { let open = *state.drawer_open.peek(); state.drawer_open.set(!open); },
+                "☰"
+            }
+            span { class: "topbar-title", "{screen.title()}" }
+        }
+    }
+}
+
+#[component]
+fn StatusBar() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let now = *state.now.read();
+    let devices = state
+        .live
+        .read()
+        .fresh_sources(now, Duration::seconds(STALE_AFTER_SECS))
+        .len();
+    let sync = state.sync.read().short();
+    let clock = now.with_timezone(&Local).format("%H:%M:%S").to_string();
+    let device_text = match devices {
+        0 => "No devices".to_string(),
+        1 => "1 device".to_string(),
+        n => format!("{n} devices"),
+    };
+    rsx! {
+        div { class: "status-bar",
+            span { class: if devices > 0 { "status-item ok" } else { "status-item muted" },
+                "data-status": "devices", "● {device_text}" }
+            span { class: "status-item", "data-status": "sync", "⇅ {sync}" }
+            span { class: "status-item", "data-status": "user", "Signed in: {services.author.user}" }
+            span { class: "status-item clock", "data-status": "clock", "{clock}" }
+        }
+    }
+}
+
+#[component]
+fn Banner() -> Element {
+    let state = use_context::<UiState>();
+    let banner = state.mode.read().banner();
+    rsx! {
+        if let Some(text) = banner {
+            div { class: "demo-banner", role: "status", "{text}" }
+        }
+    }
+}
+
+#[component]
+fn Notice() -> Element {
+    let mut state = use_context::<UiState>();
+    let notice = state.notice.read().clone();
+    rsx! {
+        if let Some(text) = notice {
+            div { class: "notice", role: "alert",
+                span { "{text}" }
+                button { class: "notice-dismiss", onclick: move |_| state.notice.set(None), "Dismiss" }
+            }
+        }
+    }
+}
