@@ -178,7 +178,7 @@ fn device_author(demo: bool) -> Author {
     let user = if demo {
         "Demo perfusionist"
     } else {
-        "Not signed in"
+        "not signed in"
     };
     Author::new(user, device)
 }

@@ -1,0 +1,378 @@
+//! Desktop end to end: the release binary in a real window under Xvfb, driven by xdotool like a
+//! finger, screenshots under target/e2e/, results checked in the app's SQLite file and log.
+//!
+//! Opt-in locally with PUMPSIDE_E2E=1 (needs `tests/setup.sh` and `cargo build --release`);
+//! `tests/run-all.sh` (the README test command, and CI) always sets it.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use pumpside::ui::Screen;
+
+/// Kills and reaps a child process (by PID) when dropped, also when a test panics.
+struct Reaped {
+    child: Child,
+    name: &'static str,
+}
+
+impl Reaped {
+    fn spawn(name: &'static str, cmd: &mut Command) -> Self {
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (run tests/setup.sh)"));
+        Self { child, name }
+    }
+
+    fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        eprintln!("e2e: stopped {} (pid {})", self.name, self.child.id());
+    }
+}
+
+fn enabled() -> bool {
+    std::env::var_os("PUMPSIDE_E2E").is_some_and(|v| v != "0")
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn release_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("target"));
+    let bin = target.join("release").join("pumpside");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --release` first (tests/run-all.sh does)",
+        bin.display()
+    );
+    bin
+}
+
+/// A display number nobody is using.
+fn free_display() -> u32 {
+    (90..400)
+        .find(|n| {
+            !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
+                && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
+        })
+        .expect("a free X display number")
+}
+
+struct Screenful {
+    display: String,
+    _xvfb: Reaped,
+}
+
+fn start_xvfb(width: u32, height: u32) -> Screenful {
+    let n = free_display();
+    let display = format!(":{n}");
+    let xvfb = Reaped::spawn(
+        "Xvfb",
+        Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                &format!("{width}x{height}x24"),
+                "-nolisten",
+                "tcp",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    wait_for("Xvfb socket", Duration::from_secs(10), || {
+        Path::new(&socket).exists()
+    });
+    Screenful {
+        display,
+        _xvfb: xvfb,
+    }
+}
+
+fn wait_for(what: &str, limit: Duration, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        sleep(Duration::from_millis(100));
+    }
+}
+
+fn read(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = fs::File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
+
+struct App {
+    proc: Reaped,
+    log: PathBuf,
+    display: String,
+}
+
+fn start_app(
+    screen: &Screenful,
+    data: &Path,
+    log_name: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> App {
+    let log = data.join(log_name);
+    let out = fs::File::create(&log).unwrap();
+    let mut cmd = Command::new(release_binary());
+    cmd.args(args)
+        .env("DISPLAY", &screen.display)
+        .env("WEBKIT_DISABLE_COMPOSITING_MODE", "1")
+        .env("NO_AT_BRIDGE", "1")
+        .env("PUMPSIDE_DATA_DIR", data)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(out);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let proc = Reaped::spawn("pumpside", &mut cmd);
+    let app = App {
+        proc,
+        log,
+        display: screen.display.clone(),
+    };
+    wait_for("the first frame", Duration::from_secs(60), || {
+        app.log_text().contains("first frame rendered")
+    });
+    app
+}
+
+impl App {
+    fn log_text(&self) -> String {
+        read(&self.log)
+    }
+
+    fn tap(&self, x: u32, y: u32) {
+        let status = Command::new("xdotool")
+            .args(["mousemove", &x.to_string(), &y.to_string(), "click", "1"])
+            .env("DISPLAY", &self.display)
+            .status()
+            .expect("xdotool (run tests/setup.sh)");
+        assert!(status.success(), "xdotool failed");
+        sleep(Duration::from_millis(600));
+    }
+
+    fn screenshot(&self, name: &str) -> PathBuf {
+        let dir = repo().join("target").join("e2e");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        let status = Command::new("import")
+            .args(["-window", "root", path.to_str().unwrap()])
+            .env("DISPLAY", &self.display)
+            .status()
+            .expect("imagemagick import (run tests/setup.sh)");
+        assert!(status.success(), "screenshot failed");
+        assert!(
+            fs::metadata(&path).unwrap().len() > 10_000,
+            "{name}.png is empty"
+        );
+        path
+    }
+
+    /// The figure the app logged for process start → first painted frame, in ms.
+    fn first_frame_ms(&self) -> f64 {
+        let log = self.log_text();
+        let line = log
+            .lines()
+            .find(|l| l.contains("first frame rendered"))
+            .expect("first-frame line");
+        let after = &line[line.find("ms=").expect("ms= field") + 3..];
+        after
+            .trim_matches(|c: char| !c.is_ascii_digit() && c != '.')
+            .split(|c: char| !c.is_ascii_digit() && c != '.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .expect("a number of ms")
+    }
+
+    fn navigated_to_all_screens(&self) {
+        let log = self.log_text();
+        for s in Screen::ALL {
+            assert!(
+                log.contains(&format!("screen=\"{}\"", s.slug())),
+                "no navigation to {s:?} logged:\n{log}"
+            );
+        }
+    }
+}
+
+fn db_path(data: &Path) -> PathBuf {
+    // The release binary writes the release file name.
+    data.join("pumpside.sqlite3")
+}
+
+fn event_kinds(data: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        db_path(data),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT kind FROM timeline_events ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+fn demo_cases(data: &Path) -> (i64, i64, String) {
+    let conn = rusqlite::Connection::open_with_flags(
+        db_path(data),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let total: i64 = conn
+        .query_row("SELECT count(*) FROM cases", [], |r| r.get(0))
+        .unwrap();
+    let demo: i64 = conn
+        .query_row("SELECT count(*) FROM cases WHERE is_demo = 1", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let integrity: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    (total, demo, integrity)
+}
+
+// Layout constants from assets/pumpside.css (tablet: 200 px rail, 56 px rows of 64 px items;
+// phone: 56 px top bar with the menu button, drawer rows of 64 px).
+fn rail_item(i: usize) -> (u32, u32) {
+    (100, 56 + 64 * i as u32 + 32)
+}
+fn drawer_item(i: usize) -> (u32, u32) {
+    (150, 56 + 64 * i as u32 + 32)
+}
+const MENU_BUTTON: (u32, u32) = (28, 28);
+const BYPASS_BUTTON: (u32, u32) = (306, 752);
+const CLAMP_BUTTON: (u32, u32) = (498, 752);
+
+#[test]
+fn desktop_tour_at_tablet_and_phone_size() {
+    if !enabled() {
+        eprintln!("skipped: set PUMPSIDE_E2E=1 to run the desktop end-to-end tour");
+        return;
+    }
+    let data_dir = crate::temp_dir();
+    let data = data_dir.path();
+
+    // Tablet landscape, demo mode.
+    {
+        let screen = start_xvfb(1280, 800);
+        let mut app = start_app(
+            &screen,
+            data,
+            "tablet.log",
+            &["--demo", "--window", "1280x800"],
+            &[],
+        );
+        eprintln!(
+            "e2e: first frame after {:.0} ms (tablet)",
+            app.first_frame_ms()
+        );
+        sleep(Duration::from_millis(2500)); // a few simulated samples arrive
+        for (i, s) in Screen::ALL.into_iter().enumerate() {
+            let (x, y) = rail_item(i);
+            app.tap(x, y);
+            if s == Screen::Live {
+                app.screenshot("tablet-2-live-before-bypass");
+                app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
+                sleep(Duration::from_millis(1500));
+                app.tap(CLAMP_BUTTON.0, CLAMP_BUTTON.1);
+                sleep(Duration::from_millis(1500));
+            }
+            app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
+        }
+        assert!(
+            app.proc.alive(),
+            "the app exited during the tour:\n{}",
+            app.log_text()
+        );
+        app.navigated_to_all_screens();
+        assert_eq!(event_kinds(data), vec!["bypass_on", "cross_clamp_on"]);
+        // SIGKILL, the worst way to stop: committed rows must survive it.
+    }
+    let (total, demo, integrity) = demo_cases(data);
+    assert_eq!((total, demo), (1, 1), "one demo case");
+    assert_eq!(integrity, "ok");
+
+    // Phone portrait, same data directory: the demo case and its events are reused.
+    {
+        let screen = start_xvfb(390, 844);
+        let mut app = start_app(
+            &screen,
+            data,
+            "phone.log",
+            &["--demo", "--window", "390x844"],
+            &[],
+        );
+        eprintln!(
+            "e2e: first frame after {:.0} ms (phone)",
+            app.first_frame_ms()
+        );
+        sleep(Duration::from_millis(2500));
+        app.tap(MENU_BUTTON.0, MENU_BUTTON.1);
+        app.screenshot("phone-0-menu-open");
+        app.tap(MENU_BUTTON.0, MENU_BUTTON.1); // close again
+        for (i, s) in Screen::ALL.into_iter().enumerate() {
+            app.tap(MENU_BUTTON.0, MENU_BUTTON.1);
+            let (x, y) = drawer_item(i);
+            app.tap(x, y);
+            app.screenshot(&format!("phone-{}-{}", i + 1, s.slug()));
+        }
+        assert!(
+            app.proc.alive(),
+            "the app exited during the tour:\n{}",
+            app.log_text()
+        );
+        app.navigated_to_all_screens();
+    }
+    let (total, demo, integrity) = demo_cases(data);
+    assert_eq!((total, demo), (1, 1), "the demo case is reused, not copied");
+    assert_eq!(integrity, "ok");
+    assert_eq!(event_kinds(data), vec!["bypass_on", "cross_clamp_on"]);
+
+    // No Bluetooth (no system D-Bus): demo mode starts by itself, with the reason in the banner.
+    {
+        let screen = start_xvfb(1280, 800);
+        let mut app = start_app(
+            &screen,
+            data,
+            "no-adapter.log",
+            &[],
+            &[(
+                "DBUS_SYSTEM_BUS_ADDRESS",
+                "unix:path=/nonexistent/pumpside-e2e",
+            )],
+        );
+        wait_for("automatic demo mode", Duration::from_secs(15), || {
+            app.log_text().contains("starting demo mode")
+        });
+        sleep(Duration::from_millis(2500));
+        app.screenshot("tablet-0-no-adapter-demo");
+        assert!(app.proc.alive());
+    }
+}

@@ -1,0 +1,15 @@
+//! The one integration-test binary. Modules by area; the desktop end-to-end tour is opt-in
+//! locally (PUMPSIDE_E2E=1) and always on in CI (`tests/run-all.sh` sets it).
+
+mod e2e;
+mod services;
+mod store_file;
+mod ui_ssr;
+
+/// A throwaway data directory.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("pumpside-it-")
+        .tempdir()
+        .expect("temp dir")
+}

@@ -1,0 +1,294 @@
+//! Server-side renders of the shell and every screen with fixture state.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use dioxus::prelude::*;
+use pumpside::app::{AppConfig, Services};
+use pumpside::domain::{
+    AppMode, Author, CaseId, CaseKind, CaseStatus, CaseSummary, DemoReason, EventId, EventKind,
+    LiveSample, LiveSnapshot, Parameter, TimelineEvent, Validity,
+};
+use pumpside::store::{NewCase, Store};
+use pumpside::sync::SyncState;
+use pumpside::ui::{Screen, Shell, UiState};
+
+#[derive(Clone, PartialEq)]
+struct Fixture {
+    screen: Screen,
+    mode: AppMode,
+    now: DateTime<Utc>,
+    samples: Vec<LiveSample>,
+    case: Option<CaseSummary>,
+    events: Vec<TimelineEvent>,
+}
+
+#[component]
+fn Harness(fixture: Fixture) -> Element {
+    use_context_provider(move || {
+        let mut live = LiveSnapshot::default();
+        for s in fixture.samples.clone() {
+            live.apply(s).expect("fixture sample");
+        }
+        UiState {
+            screen: Signal::new(fixture.screen),
+            drawer_open: Signal::new(false),
+            mode: Signal::new(fixture.mode.clone()),
+            sync: Signal::new(SyncState::NotConfigured),
+            live: Signal::new(live),
+            now: Signal::new(fixture.now),
+            case: Signal::new(fixture.case.clone()),
+            events: Signal::new(fixture.events.clone()),
+            notice: Signal::new(None),
+        }
+    });
+    rsx! { Shell {} }
+}
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 8, 0, 0).unwrap()
+}
+
+fn demo_case() -> CaseSummary {
+    CaseSummary {
+        id: CaseId::new(),
+        kind: CaseKind::Cpb,
+        status: CaseStatus::Running,
+        label: "Fixture CABG".into(),
+        is_demo: true,
+        created_at: t0(),
+    }
+}
+
+fn sample(p: Parameter, v: f64, at: DateTime<Utc>, source: &str) -> LiveSample {
+    LiveSample {
+        parameter: p,
+        value: v,
+        at,
+        source: source.into(),
+        validity: Validity::Demo,
+    }
+}
+
+fn event(case: &CaseSummary, kind: EventKind, at: DateTime<Utc>) -> TimelineEvent {
+    TimelineEvent {
+        id: EventId::new(),
+        case_id: case.id,
+        kind,
+        at,
+        recorded_by: "Fixture".into(),
+        recorded_on: "fixture-tablet".into(),
+    }
+}
+
+fn fixture(screen: Screen) -> Fixture {
+    Fixture {
+        screen,
+        mode: AppMode::Demo(DemoReason::Requested),
+        now: t0() + Duration::minutes(30),
+        samples: vec![],
+        case: None,
+        events: vec![],
+    }
+}
+
+async fn services() -> Services {
+    let store = Store::open_in_memory().unwrap();
+    let config = AppConfig::parse(vec![], Some("/tmp/pumpside-ssr".into()), None).unwrap();
+    Services::from_parts(
+        store,
+        config,
+        AppMode::Demo(DemoReason::Requested),
+        Author::new("SSR perfusionist", "ssr-tablet"),
+    )
+}
+
+/// Render, let async resources settle, render again.
+async fn render_with(fixture: Fixture, services: Services) -> String {
+    let mut dom =
+        VirtualDom::new_with_props(Harness, HarnessProps { fixture }).with_root_context(services);
+    dom.rebuild_in_place();
+    for _ in 0..4 {
+        if tokio::time::timeout(StdDuration::from_millis(300), dom.wait_for_work())
+            .await
+            .is_err()
+        {
+            break;
+        }
+        dom.render_immediate_to_vec();
+    }
+    dioxus_ssr::render(&dom)
+}
+
+async fn render(fixture: Fixture) -> String {
+    render_with(fixture, services().await).await
+}
+
+#[tokio::test]
+async fn every_screen_renders_inside_the_shell_and_says_what_it_holds() {
+    for screen in Screen::ALL {
+        let html = render(fixture(screen)).await;
+        assert!(
+            html.contains(&format!("data-screen=\"{}\"", screen.slug())),
+            "{screen:?}"
+        );
+        assert!(html.contains(screen.title()), "{screen:?} title");
+        for s in Screen::ALL {
+            assert!(
+                html.contains(&format!("data-nav=\"{}\"", s.slug())),
+                "{screen:?} lacks nav to {s:?}"
+            );
+        }
+        assert!(html.contains("User: SSR perfusionist"), "{screen:?}");
+        assert!(html.contains("Sync off (local only)"), "{screen:?}");
+        assert!(html.contains("data-status=\"clock\""), "{screen:?}");
+        assert!(html.contains("DEMO MODE"), "{screen:?} demo banner");
+    }
+}
+
+#[tokio::test]
+async fn no_demo_banner_with_real_devices() {
+    let mut f = fixture(Screen::Live);
+    f.mode = AppMode::Live {
+        adapter: "hci0".into(),
+    };
+    let html = render(f).await;
+    assert!(!html.contains("DEMO MODE"));
+}
+
+#[tokio::test]
+async fn the_no_adapter_banner_names_the_reason() {
+    let mut f = fixture(Screen::Cases);
+    f.mode = AppMode::Demo(DemoReason::NoBluetoothAdapter("no adapter present".into()));
+    let html = render(f).await;
+    assert!(html.contains("no Bluetooth adapter found (no adapter present)"));
+}
+
+#[tokio::test]
+async fn live_values_show_value_unit_source_and_age_and_stale_ones_are_marked() {
+    let mut f = fixture(Screen::Live);
+    let now = f.now;
+    f.case = Some(demo_case());
+    f.samples = vec![
+        sample(
+            Parameter::PumpFlow,
+            4.714,
+            now - Duration::seconds(1),
+            "Pump A",
+        ),
+        sample(
+            Parameter::VenousSaturation,
+            0.731,
+            now - Duration::seconds(2),
+            "Blood B",
+        ),
+        sample(
+            Parameter::ArterialOutletTemp,
+            34.04,
+            now - Duration::seconds(40),
+            "Temp C",
+        ),
+    ];
+    let html = render(f).await;
+    assert!(html.contains("4.71"), "flow value");
+    assert!(html.contains("L/min"));
+    assert!(html.contains("Pump A · 1 s"));
+    assert!(
+        html.contains(">73<") || html.contains("73<!--"),
+        "SvO2 as percent: {html}"
+    );
+    // The old temperature is stale, the fresh flow is not.
+    assert!(html.contains(r#"class="tile stale" data-param="ArterialOutletTemp""#));
+    assert!(tile(&html, "ArterialOutletTemp").contains("STALE"));
+    assert!(html.contains(r#"class="tile" data-param="PumpFlow""#));
+    assert!(!tile(&html, "PumpFlow").contains("STALE"));
+    // A parameter with no source says so instead of showing a number.
+    assert!(tile(&html, "Do2i").contains("no source"));
+    assert!(html.contains("The heart-lung machine keeps the primary alarms"));
+    assert!(
+        html.contains("2 devices"),
+        "only fresh sources count as connected"
+    );
+}
+
+/// The HTML of one live tile.
+fn tile<'a>(html: &'a str, param: &str) -> &'a str {
+    let start = html
+        .find(&format!("data-param=\"{param}\""))
+        .unwrap_or_else(|| panic!("no tile {param}"));
+    let tail = &html[start..];
+    let end = tail[1..]
+        .find("data-param=")
+        .map(|e| e + 1)
+        .unwrap_or(tail.len());
+    &tail[..end]
+}
+
+#[tokio::test]
+async fn clocks_and_actions_follow_the_timeline() {
+    let case = demo_case();
+    let mut f = fixture(Screen::Live);
+    f.case = Some(case.clone());
+    let html = render(f.clone()).await;
+    assert!(html.contains("data-action=\"bypass_on\""));
+    assert!(
+        html.contains(r#"data-action="cross_clamp_on" disabled=true"#),
+        "cross-clamp is offered only on bypass"
+    );
+
+    f.events = vec![
+        event(&case, EventKind::BypassOn, f.now - Duration::minutes(20)),
+        event(&case, EventKind::CrossClampOn, f.now - Duration::minutes(5)),
+    ];
+    let html = render(f).await;
+    assert!(html.contains("data-action=\"bypass_off\""));
+    assert!(html.contains("data-action=\"cross_clamp_off\""));
+    assert!(
+        !html.contains("disabled=true"),
+        "everything enabled on bypass"
+    );
+    assert!(html.contains("20:00"), "bypass clock");
+    assert!(html.contains("05:00"), "cross-clamp clock");
+}
+
+#[tokio::test]
+async fn live_without_a_running_case_explains_how_to_get_one() {
+    let html = render(fixture(Screen::Live)).await;
+    assert!(html.contains("No running case"));
+}
+
+#[tokio::test]
+async fn cases_screen_lists_cases_from_the_store_with_demo_flag() {
+    let services = services().await;
+    services
+        .store
+        .create_case(
+            NewCase {
+                kind: CaseKind::EcmoVv,
+                label: "VV run bed 4".into(),
+                is_demo: true,
+                status: CaseStatus::Running,
+            },
+            services.author.clone(),
+        )
+        .await
+        .unwrap();
+    let html = render_with(fixture(Screen::Cases), services).await;
+    assert!(html.contains("VV run bed 4"), "{html}");
+    assert!(html.contains("VV ECMO"));
+    assert!(html.contains("chip demo"));
+}
+
+#[tokio::test]
+async fn settings_show_where_the_record_lives_and_the_schema_version() {
+    let html = render(fixture(Screen::Settings)).await;
+    assert!(html.contains("/tmp/pumpside-ssr"));
+    assert!(
+        html.contains(&format!(
+            "Schema version</span><span class=\"v\">{}",
+            pumpside::store::latest_version()
+        )),
+        "{html}"
+    );
+    assert!(html.contains("not cleared for clinical use"));
+}
