@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use pumpside::app::config::USAGE;
 use pumpside::app::{AppConfig, ConfigError, Services};
-use pumpside::ui;
 
 fn main() {
     let started = Instant::now();
@@ -57,9 +56,14 @@ fn main() {
     launch(config, services);
 }
 
+#[cfg(feature = "desktop")]
+use dioxus::desktop as window_shell;
+#[cfg(all(feature = "mobile", not(feature = "desktop")))]
+use dioxus::mobile as window_shell;
+
 #[cfg(any(feature = "desktop", feature = "mobile"))]
 fn launch(config: AppConfig, services: Services) {
-    use dioxus::desktop::{Config, LogicalPosition, LogicalSize, WindowBuilder};
+    use window_shell::{Config, LogicalPosition, LogicalSize, WindowBuilder};
 
     let (w, h) = config.window;
     let window = WindowBuilder::new()
@@ -73,11 +77,11 @@ fn launch(config: AppConfig, services: Services) {
         .with_disable_context_menu(true)
         .with_background_color((10, 14, 19, 255))
         .with_data_directory(config.data_dir.join("webview"))
-        .with_custom_head(format!("<style>{}</style>", ui::CSS));
+        .with_custom_head(format!("<style>{}</style>", pumpside::ui::CSS));
     dioxus::LaunchBuilder::new()
         .with_cfg(cfg)
         .with_context(services)
-        .launch(ui::App);
+        .launch(pumpside::ui::App);
 }
 
 #[cfg(not(any(feature = "desktop", feature = "mobile")))]

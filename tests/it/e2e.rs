@@ -1,7 +1,7 @@
 //! Desktop end to end: the release binary in a real window under Xvfb, driven by xdotool like a
 //! finger, screenshots under target/e2e/, results checked in the app's SQLite file and log.
 //!
-//! Opt-in locally with PUMPSIDE_E2E=1 (needs `tests/setup.sh` and `cargo build --release`);
+//! Opt-in locally with PUMPSIDE_E2E=1 (needs `scripts/setup.sh` and `cargo build --release`);
 //! `tests/run-all.sh` (the README test command, and CI) always sets it.
 
 use std::fs;
@@ -23,7 +23,7 @@ impl Reaped {
     fn spawn(name: &'static str, cmd: &mut Command) -> Self {
         let child = cmd
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (run tests/setup.sh)"));
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e} (run scripts/setup.sh)"));
         Self { child, name }
     }
 
@@ -169,7 +169,7 @@ impl App {
             .args(["mousemove", &x.to_string(), &y.to_string(), "click", "1"])
             .env("DISPLAY", &self.display)
             .status()
-            .expect("xdotool (run tests/setup.sh)");
+            .expect("xdotool (run scripts/setup.sh)");
         assert!(status.success(), "xdotool failed");
         sleep(Duration::from_millis(600));
     }
@@ -182,7 +182,7 @@ impl App {
             .args(["-window", "root", path.to_str().unwrap()])
             .env("DISPLAY", &self.display)
             .status()
-            .expect("imagemagick import (run tests/setup.sh)");
+            .expect("imagemagick import (run scripts/setup.sh)");
         assert!(status.success(), "screenshot failed");
         assert!(
             fs::metadata(&path).unwrap().len() > 10_000,

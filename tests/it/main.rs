@@ -2,6 +2,7 @@
 //! locally (PUMPSIDE_E2E=1) and always on in CI (`tests/run-all.sh` sets it).
 
 mod e2e;
+mod project_files;
 mod services;
 mod store_file;
 mod ui_ssr;
