@@ -159,6 +159,7 @@ pub async fn ensure_demo_case(store: &Store, by: &Author) -> Result<CaseSummary,
                 .create_case(
                     NewCase {
                         kind: CaseKind::Cpb,
+                        patient: None,
                         label: "Demo CPB: CABG x3 (simulated)".to_string(),
                         is_demo: true,
                         status: CaseStatus::Running,

@@ -1,8 +1,10 @@
 //! Cases: what kind of support, where in its lifecycle, and whether it is demo data.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::CaseId;
+use super::validation::ValidationError;
+use super::{CaseId, PatientId};
 
 /// The kind of extracorporeal support a case records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,7 +64,8 @@ impl CaseKind {
 }
 
 /// Lifecycle: planned → setup → running → completed → signed (amendments follow signing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CaseStatus {
     Planned,
     Setup,
@@ -94,6 +97,38 @@ impl CaseStatus {
         Self::ALL.into_iter().find(|s| s.code() == code)
     }
 
+    /// Whether a case may move from `self` to `next`. Steps may be skipped going forward (an
+    /// ECPR goes from nothing to running), never backwards, and only a completed case can be
+    /// signed.
+    pub fn can_move_to(self, next: CaseStatus) -> bool {
+        match next {
+            CaseStatus::Signed => self == CaseStatus::Completed,
+            _ => next > self,
+        }
+    }
+
+    /// Check a lifecycle step, naming what would have been allowed.
+    pub fn check_move(self, case: CaseId, next: CaseStatus) -> Result<(), ValidationError> {
+        if self.can_move_to(next) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> = Self::ALL
+            .into_iter()
+            .filter(|s| self.can_move_to(*s))
+            .map(|s| s.code())
+            .collect();
+        Err(ValidationError::Lifecycle {
+            case,
+            from: self,
+            to: next,
+            allowed: if allowed.is_empty() {
+                "none (amendments only)".to_string()
+            } else {
+                allowed.join(", ")
+            },
+        })
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             CaseStatus::Planned => "Planned",
@@ -109,6 +144,7 @@ impl CaseStatus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseSummary {
     pub id: CaseId,
+    pub patient: Option<PatientId>,
     pub kind: CaseKind,
     pub status: CaseStatus,
     /// Human label (procedure or run name), never the patient's name in demo data.
@@ -135,5 +171,20 @@ mod tests {
         codes.dedup();
         assert_eq!(codes.len(), CaseKind::ALL.len());
         assert_eq!(CaseKind::from_code("CPB"), None, "codes are case-sensitive");
+    }
+
+    #[test]
+    fn lifecycle_moves_forward_and_signing_needs_a_completed_case() {
+        use CaseStatus::*;
+        assert!(Planned.can_move_to(Running));
+        assert!(Running.can_move_to(Completed));
+        assert!(Completed.can_move_to(Signed));
+        assert!(!Running.can_move_to(Signed));
+        assert!(!Running.can_move_to(Setup));
+        assert!(!Signed.can_move_to(Completed));
+        let e = Running.check_move(CaseId::new(), Setup).unwrap_err();
+        assert!(e.to_string().contains("allowed next: completed"), "{e}");
+        let e = Signed.check_move(CaseId::new(), Running).unwrap_err();
+        assert!(e.to_string().contains("amendments only"), "{e}");
     }
 }

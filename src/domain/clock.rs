@@ -47,6 +47,7 @@ impl IntervalClock {
 pub struct CaseClocks {
     pub bypass: IntervalClock,
     pub cross_clamp: IntervalClock,
+    pub circ_arrest: IntervalClock,
 }
 
 impl CaseClocks {
@@ -61,6 +62,9 @@ impl CaseClocks {
                 EventKind::BypassOff => c.bypass.stop(at),
                 EventKind::CrossClampOn => c.cross_clamp.start(at),
                 EventKind::CrossClampOff => c.cross_clamp.stop(at),
+                EventKind::CircArrestStart => c.circ_arrest.start(at),
+                EventKind::CircArrestEnd => c.circ_arrest.stop(at),
+                EventKind::CoolingStart | EventKind::RewarmingStart => {}
             }
         }
         c

@@ -1,24 +1,30 @@
-//! Timeline events the shell can record today. The clinical-record issue widens this into the
-//! full entry model (drugs, fluids, blood gases, corrections).
+//! Point events on a case timeline that carry no quantity: the moments clocks are built from.
 
-use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 
-use super::{CaseId, EventId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     BypassOn,
     BypassOff,
     CrossClampOn,
     CrossClampOff,
+    CircArrestStart,
+    CircArrestEnd,
+    CoolingStart,
+    RewarmingStart,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 4] = [
+    pub const ALL: [EventKind; 8] = [
         EventKind::BypassOn,
         EventKind::BypassOff,
         EventKind::CrossClampOn,
         EventKind::CrossClampOff,
+        EventKind::CircArrestStart,
+        EventKind::CircArrestEnd,
+        EventKind::CoolingStart,
+        EventKind::RewarmingStart,
     ];
 
     /// Stable storage code.
@@ -28,6 +34,10 @@ impl EventKind {
             EventKind::BypassOff => "bypass_off",
             EventKind::CrossClampOn => "cross_clamp_on",
             EventKind::CrossClampOff => "cross_clamp_off",
+            EventKind::CircArrestStart => "circ_arrest_start",
+            EventKind::CircArrestEnd => "circ_arrest_end",
+            EventKind::CoolingStart => "cooling_start",
+            EventKind::RewarmingStart => "rewarming_start",
         }
     }
 
@@ -41,17 +51,10 @@ impl EventKind {
             EventKind::BypassOff => "Off bypass",
             EventKind::CrossClampOn => "Cross-clamp on",
             EventKind::CrossClampOff => "Cross-clamp off",
+            EventKind::CircArrestStart => "Circulatory arrest start",
+            EventKind::CircArrestEnd => "Circulatory arrest end",
+            EventKind::CoolingStart => "Cooling start",
+            EventKind::RewarmingStart => "Rewarming start",
         }
     }
-}
-
-/// One recorded event: who, when, on which device.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TimelineEvent {
-    pub id: EventId,
-    pub case_id: CaseId,
-    pub kind: EventKind,
-    pub at: DateTime<Utc>,
-    pub recorded_by: String,
-    pub recorded_on: String,
 }

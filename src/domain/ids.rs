@@ -1,6 +1,7 @@
 //! Identifiers. UUIDv7 so that ids sort by creation time and can be generated offline on any
 //! tablet without coordination (they become FHIR business identifiers later).
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
@@ -8,7 +9,8 @@ use uuid::Uuid;
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
         pub struct $name(Uuid);
 
         impl $name {
@@ -55,7 +57,15 @@ uuid_id!(
 );
 uuid_id!(
     /// One entry on a case timeline.
-    EventId
+    EntryId
+);
+uuid_id!(
+    /// One telemetry channel: a parameter from a device on a case.
+    ChannelId
+);
+uuid_id!(
+    /// One patient (the MRN is the business key; this is our row id).
+    PatientId
 );
 
 #[cfg(test)]

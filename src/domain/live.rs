@@ -4,9 +4,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
-/// A monitored parameter on the live screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+use super::validation::ValidationError;
+use super::Decimal;
+
+/// A monitored parameter (live screen, device channels, values typed by hand).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Parameter {
     PumpFlow,
     MeanArterialPressure,
@@ -100,6 +105,81 @@ impl Parameter {
         }
     }
 
+    /// Stable code for storage and channel names.
+    pub fn code(self) -> &'static str {
+        match self {
+            Parameter::PumpFlow => "pump-flow",
+            Parameter::MeanArterialPressure => "mean-arterial-pressure",
+            Parameter::ArterialOutletTemp => "arterial-outlet-temp",
+            Parameter::VenousInflowTemp => "venous-inflow-temp",
+            Parameter::PatientTemp => "patient-temp",
+            Parameter::VenousSaturation => "venous-saturation",
+            Parameter::Haematocrit => "haematocrit",
+            Parameter::Do2i => "do2i",
+            Parameter::SweepGas => "sweep-gas",
+            Parameter::Fio2 => "fio2",
+            Parameter::ArterialLinePressure => "arterial-line-pressure",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|p| p.code() == code)
+    }
+
+    /// Units a value of this parameter may arrive in, with the factor to internal units.
+    /// Fractions arrive as `%` or as `1` (a plain fraction); UCUM spellings are accepted.
+    pub fn accepted_units(self) -> &'static [(&'static str, f64)] {
+        const FRACTION: &[(&str, f64)] = &[("%", 0.01), ("1", 1.0)];
+        const FLOW: &[(&str, f64)] = &[("L/min", 1.0)];
+        const PRESSURE: &[(&str, f64)] = &[("mmHg", 1.0), ("mm[Hg]", 1.0)];
+        const TEMP: &[(&str, f64)] = &[("°C", 1.0), ("Cel", 1.0)];
+        const DO2I: &[(&str, f64)] = &[("mL/min/m²", 1.0), ("mL/min/m2", 1.0)];
+        match self {
+            Parameter::VenousSaturation | Parameter::Haematocrit | Parameter::Fio2 => FRACTION,
+            Parameter::PumpFlow | Parameter::SweepGas => FLOW,
+            Parameter::MeanArterialPressure | Parameter::ArterialLinePressure => PRESSURE,
+            Parameter::ArterialOutletTemp
+            | Parameter::VenousInflowTemp
+            | Parameter::PatientTemp => TEMP,
+            Parameter::Do2i => DO2I,
+        }
+    }
+
+    /// The factor from `unit` to internal units, or a unit error naming the field.
+    pub fn unit_factor(self, field: &str, unit: &str) -> Result<f64, ValidationError> {
+        self.accepted_units()
+            .iter()
+            .find(|(u, _)| *u == unit)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| ValidationError::Unit {
+                field: field.to_string(),
+                unit: unit.to_string(),
+                allowed: self
+                    .accepted_units()
+                    .iter()
+                    .map(|(u, _)| format!("{u:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Check a value as received (in `unit`) is possible for this parameter.
+    pub fn check_manual(self, value: Decimal, unit: &str) -> Result<(), ValidationError> {
+        let field = format!("measurement.{}", self.code());
+        let factor = self.unit_factor(&field, unit)?;
+        let (low, high) = self.plausible_range();
+        let v = value.to_f64() * factor;
+        if v.is_finite() && v >= low && v <= high {
+            Ok(())
+        } else {
+            Err(ValidationError::out_of_range(
+                field,
+                format!("{value} {unit}"),
+                format!("{} to {} {unit}", low / factor, high / factor),
+            ))
+        }
+    }
+
     /// Display text for a value in internal units, without the unit.
     pub fn format(self, value: f64) -> String {
         let shown = if self.is_fraction() {
@@ -112,7 +192,8 @@ impl Parameter {
 }
 
 /// How far a value can be trusted (IEEE 11073 measurement status, simplified).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Validity {
     Valid,
     Questionable,
@@ -121,6 +202,41 @@ pub enum Validity {
     Calibrating,
     /// Produced by a simulator: demo, training or test. Never patient data.
     Demo,
+}
+
+impl Validity {
+    pub const ALL: [Validity; 6] = [
+        Validity::Valid,
+        Validity::Questionable,
+        Validity::Invalid,
+        Validity::Artefact,
+        Validity::Calibrating,
+        Validity::Demo,
+    ];
+
+    /// Compact storage code (never renumber).
+    pub fn code(self) -> u8 {
+        match self {
+            Validity::Valid => 0,
+            Validity::Questionable => 1,
+            Validity::Invalid => 2,
+            Validity::Artefact => 3,
+            Validity::Calibrating => 4,
+            Validity::Demo => 5,
+        }
+    }
+
+    pub fn from_code(c: u8) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.code() == c)
+    }
+
+    /// Whether a value with this validity counts in trends, nadirs and statistics.
+    pub fn counts(self) -> bool {
+        matches!(
+            self,
+            Validity::Valid | Validity::Questionable | Validity::Demo
+        )
+    }
 }
 
 /// One reading as it reaches the app.

@@ -1,17 +1,29 @@
 //! Pure domain types and rules. No I/O, no Dioxus, tokio, rusqlite, btleplug or reqwest types.
 
 pub mod author;
+pub mod bloodgas;
 pub mod case;
 pub mod clock;
+pub mod decimal;
+pub mod entry;
 pub mod event;
 pub mod ids;
 pub mod live;
 pub mod mode;
+pub mod patient;
+pub mod record;
+pub mod telemetry;
+pub mod validation;
 
 pub use author::Author;
 pub use case::{CaseKind, CaseStatus, CaseSummary};
 pub use clock::CaseClocks;
-pub use event::{EventKind, TimelineEvent};
-pub use ids::{CaseId, EventId};
+pub use decimal::Decimal;
+pub use entry::{Entry, EntryPayload, NewEntry};
+pub use event::EventKind;
+pub use ids::{CaseId, ChannelId, EntryId, PatientId};
 pub use live::{LiveSample, LiveSnapshot, Parameter, Validity};
 pub use mode::{AppMode, DemoReason};
+pub use patient::Patient;
+pub use telemetry::{Channel, DeviceTime, Sample};
+pub use validation::ValidationError;

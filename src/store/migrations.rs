@@ -13,10 +13,32 @@ pub(super) struct Migration {
 
 pub(super) const MIGRATIONS: &[Migration] = &[Migration {
     version: 1,
-    name: "2026-11-25 cases, status log, timeline events",
+    name: "2026-11-25 patients, cases, hash-chained entries, telemetry chunks",
     sql: r#"
+CREATE TABLE patients (
+    id          TEXT PRIMARY KEY,
+    mrn_system  TEXT NOT NULL,
+    mrn_value   TEXT NOT NULL,
+    created_us  INTEGER NOT NULL,
+    by_user     TEXT NOT NULL,
+    on_device   TEXT NOT NULL,
+    UNIQUE (mrn_system, mrn_value)
+) STRICT;
+
+-- Demographics change (weight, a corrected birth date): each change is a new version.
+CREATE TABLE patient_versions (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id  TEXT NOT NULL REFERENCES patients(id),
+    data        TEXT NOT NULL,
+    at_us       INTEGER NOT NULL,
+    by_user     TEXT NOT NULL,
+    on_device   TEXT NOT NULL
+) STRICT;
+CREATE INDEX patient_versions_patient ON patient_versions(patient_id, seq);
+
 CREATE TABLE cases (
     id          TEXT PRIMARY KEY,
+    patient_id  TEXT REFERENCES patients(id),
     kind        TEXT NOT NULL,
     label       TEXT NOT NULL,
     is_demo     INTEGER NOT NULL CHECK (is_demo IN (0, 1)),
@@ -25,41 +47,85 @@ CREATE TABLE cases (
     created_on  TEXT NOT NULL
 ) STRICT;
 
--- Case lifecycle as an append-only log; the current status is the latest row.
-CREATE TABLE case_status_log (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-    case_id     TEXT NOT NULL REFERENCES cases(id),
-    status      TEXT NOT NULL,
-    at_us       INTEGER NOT NULL,
-    by_user     TEXT NOT NULL,
-    on_device   TEXT NOT NULL
-) STRICT;
-CREATE INDEX case_status_log_case ON case_status_log(case_id, seq);
-
-CREATE TABLE timeline_events (
+-- Every clinical write of a case, lifecycle steps included, hash-chained per case:
+-- hash = SHA-256(prev_hash || canonical text of the row).
+CREATE TABLE entries (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     id          TEXT NOT NULL UNIQUE,
     case_id     TEXT NOT NULL REFERENCES cases(id),
+    case_seq    INTEGER NOT NULL,
     kind        TEXT NOT NULL,
-    at_us       INTEGER NOT NULL,
+    target_id   TEXT,
+    occurred_us INTEGER NOT NULL,
+    recorded_us INTEGER NOT NULL,
     by_user     TEXT NOT NULL,
-    on_device   TEXT NOT NULL
+    on_device   TEXT NOT NULL,
+    payload     TEXT NOT NULL,
+    prev_hash   BLOB NOT NULL,
+    hash        BLOB NOT NULL,
+    UNIQUE (case_id, case_seq)
 ) STRICT;
-CREATE INDEX timeline_events_case ON timeline_events(case_id, at_us);
+CREATE INDEX entries_case_kind ON entries(case_id, kind, case_seq);
 
--- The record is append-only: the database itself refuses edits and deletions.
+CREATE TABLE channels (
+    num                  INTEGER PRIMARY KEY,
+    id                   TEXT NOT NULL UNIQUE,
+    case_id              TEXT NOT NULL REFERENCES cases(id),
+    parameter            TEXT NOT NULL,
+    unit                 TEXT NOT NULL,
+    source_device        TEXT NOT NULL,
+    expected_interval_ms INTEGER NOT NULL,
+    created_us           INTEGER NOT NULL
+) STRICT;
+
+-- Telemetry in compact chunks (store/codec.rs). Level 0 holds the latest few samples of a
+-- channel as they are committed; once enough accumulate they are merged into one level-1 chunk
+-- in the same transaction. Summaries (over samples that count) let trends skip decoding.
+CREATE TABLE telemetry_chunks (
+    id          INTEGER PRIMARY KEY,
+    channel     INTEGER NOT NULL REFERENCES channels(num),
+    level       INTEGER NOT NULL CHECK (level IN (0, 1)),
+    t_first     INTEGER NOT NULL,
+    t_last      INTEGER NOT NULL,
+    seq_first   INTEGER NOT NULL,
+    seq_last    INTEGER NOT NULL,
+    n           INTEGER NOT NULL,
+    n_counted   INTEGER NOT NULL,
+    vmin        REAL,
+    vmax        REAL,
+    vsum        REAL,
+    data        BLOB NOT NULL
+) STRICT;
+CREATE INDEX telemetry_chunks_channel_time ON telemetry_chunks(channel, t_last);
+CREATE INDEX telemetry_chunks_level0 ON telemetry_chunks(channel) WHERE level = 0;
+
+-- The record is append-only: the database itself refuses edits and deletions. The one
+-- exception is merging level-0 telemetry chunks into a level-1 chunk (same samples, same
+-- transaction).
+CREATE TRIGGER patients_no_update BEFORE UPDATE ON patients
+    BEGIN SELECT RAISE(ABORT, 'patients are append-only'); END;
+CREATE TRIGGER patients_no_delete BEFORE DELETE ON patients
+    BEGIN SELECT RAISE(ABORT, 'patients are append-only'); END;
+CREATE TRIGGER patient_versions_no_update BEFORE UPDATE ON patient_versions
+    BEGIN SELECT RAISE(ABORT, 'patient versions are append-only'); END;
+CREATE TRIGGER patient_versions_no_delete BEFORE DELETE ON patient_versions
+    BEGIN SELECT RAISE(ABORT, 'patient versions are append-only'); END;
 CREATE TRIGGER cases_no_update BEFORE UPDATE ON cases
     BEGIN SELECT RAISE(ABORT, 'cases are append-only'); END;
 CREATE TRIGGER cases_no_delete BEFORE DELETE ON cases
     BEGIN SELECT RAISE(ABORT, 'cases are append-only'); END;
-CREATE TRIGGER case_status_log_no_update BEFORE UPDATE ON case_status_log
-    BEGIN SELECT RAISE(ABORT, 'case status log is append-only'); END;
-CREATE TRIGGER case_status_log_no_delete BEFORE DELETE ON case_status_log
-    BEGIN SELECT RAISE(ABORT, 'case status log is append-only'); END;
-CREATE TRIGGER timeline_events_no_update BEFORE UPDATE ON timeline_events
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'timeline entries are append-only'); END;
-CREATE TRIGGER timeline_events_no_delete BEFORE DELETE ON timeline_events
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
     BEGIN SELECT RAISE(ABORT, 'timeline entries are append-only'); END;
+CREATE TRIGGER channels_no_update BEFORE UPDATE ON channels
+    BEGIN SELECT RAISE(ABORT, 'channels are append-only'); END;
+CREATE TRIGGER channels_no_delete BEFORE DELETE ON channels
+    BEGIN SELECT RAISE(ABORT, 'channels are append-only'); END;
+CREATE TRIGGER telemetry_no_update BEFORE UPDATE ON telemetry_chunks
+    BEGIN SELECT RAISE(ABORT, 'telemetry is append-only'); END;
+CREATE TRIGGER telemetry_no_delete BEFORE DELETE ON telemetry_chunks WHEN OLD.level <> 0
+    BEGIN SELECT RAISE(ABORT, 'telemetry is append-only'); END;
 "#,
 }];
 

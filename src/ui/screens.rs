@@ -8,7 +8,7 @@ use super::state::UiState;
 use crate::app::Services;
 use crate::domain::clock::format_clock;
 use crate::domain::live::format_age;
-use crate::domain::{CaseStatus, EventKind, Parameter};
+use crate::domain::{CaseStatus, EntryPayload, EventKind, NewEntry, Parameter};
 
 /// Heading plus a sentence saying what the screen holds (or will hold).
 #[component]
@@ -116,14 +116,16 @@ pub fn Live() -> Element {
         let services = services.clone();
         let mut state = state;
         spawn(async move {
-            match services
-                .store
-                .append_event(case.id, kind, Utc::now(), services.author.clone())
-                .await
-            {
-                Ok(ev) => {
+            let entry = NewEntry {
+                case_id: case.id,
+                occurred_at: Utc::now(),
+                author: services.author.clone(),
+                payload: EntryPayload::Event { event: kind },
+            };
+            match services.store.append_entry(entry).await {
+                Ok(e) => {
                     tracing::info!(kind = kind.code(), "timeline event recorded");
-                    state.events.write().push(ev);
+                    state.entries.write().push(e);
                 }
                 Err(e) => {
                     tracing::error!(kind = kind.code(), error = %e, "event not recorded");

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
 
 use crate::app::Services;
-use crate::domain::{AppMode, CaseClocks, CaseSummary, LiveSnapshot, TimelineEvent};
+use crate::domain::record::CaseView;
+use crate::domain::{AppMode, CaseClocks, CaseSummary, Entry, LiveSnapshot};
 use crate::sync::SyncState;
 
 /// The main screens, in navigation order.
@@ -78,7 +79,8 @@ pub struct UiState {
     pub live: Signal<LiveSnapshot>,
     pub now: Signal<DateTime<Utc>>,
     pub case: Signal<Option<CaseSummary>>,
-    pub events: Signal<Vec<TimelineEvent>>,
+    /// Every entry of the followed case, in recording order.
+    pub entries: Signal<Vec<Entry>>,
     /// A sentence for the user when something failed (shown until dismissed).
     pub notice: Signal<Option<String>>,
 }
@@ -94,7 +96,7 @@ impl UiState {
             live: Signal::new(LiveSnapshot::default()),
             now: Signal::new(Utc::now()),
             case: Signal::new(None),
-            events: Signal::new(Vec::new()),
+            entries: Signal::new(Vec::new()),
             notice: Signal::new(None),
         }
     }
@@ -106,7 +108,7 @@ impl UiState {
     }
 
     pub fn clocks(&self) -> CaseClocks {
-        CaseClocks::from_events(self.events.read().iter().map(|e| (e.kind, e.at)))
+        CaseView::derive(&self.entries.read()).clocks()
     }
 
     /// Reload the followed case and its events from the store.
@@ -114,16 +116,16 @@ impl UiState {
         let loaded = match services.current_case().await {
             Ok(Some(case)) => services
                 .store
-                .events(case.id)
+                .entries(case.id)
                 .await
-                .map(|evs| (Some(case), evs)),
+                .map(|entries| (Some(case), entries)),
             Ok(None) => Ok((None, Vec::new())),
             Err(e) => Err(e),
         };
         match loaded {
-            Ok((case, events)) => {
+            Ok((case, entries)) => {
                 self.case.set(case);
-                self.events.set(events);
+                self.entries.set(entries);
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot load the current case");

@@ -230,7 +230,7 @@ fn event_kinds(data: &Path) -> Vec<String> {
     )
     .unwrap();
     let mut stmt = conn
-        .prepare("SELECT kind FROM timeline_events ORDER BY seq")
+        .prepare("SELECT kind FROM entries WHERE kind <> 'status' ORDER BY seq")
         .unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()

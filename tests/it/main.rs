@@ -1,10 +1,13 @@
 //! The one integration-test binary. Modules by area; the desktop end-to-end tour is opt-in
 //! locally (PUMPSIDE_E2E=1) and always on in CI (`tests/run-all.sh` sets it).
 
+mod crash;
 mod e2e;
 mod project_files;
+mod record;
 mod services;
 mod store_file;
+mod telemetry;
 mod ui_ssr;
 
 /// A throwaway data directory.

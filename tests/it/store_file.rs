@@ -1,6 +1,6 @@
 //! The store against real SQLite files: reopening, WAL, refusing a newer schema.
 
-use pumpside::domain::{Author, CaseKind, CaseStatus, EventKind};
+use pumpside::domain::{Author, CaseKind, CaseStatus, EntryPayload, EventKind, NewEntry};
 use pumpside::store::{latest_version, NewCase, Store, StoreError};
 
 fn author() -> Author {
@@ -17,6 +17,7 @@ async fn a_reopened_file_keeps_every_committed_row_and_is_not_migrated_twice() {
             .create_case(
                 NewCase {
                     kind: CaseKind::Cpb,
+                    patient: None,
                     label: "CABG".into(),
                     is_demo: false,
                     status: CaseStatus::Running,
@@ -25,15 +26,23 @@ async fn a_reopened_file_keeps_every_committed_row_and_is_not_migrated_twice() {
             )
             .await
             .unwrap();
-        s.append_event(case.id, EventKind::BypassOn, chrono::Utc::now(), author())
-            .await
-            .unwrap();
+        s.append_entry(NewEntry {
+            case_id: case.id,
+            occurred_at: chrono::Utc::now(),
+            author: author(),
+            payload: EntryPayload::Event {
+                event: EventKind::BypassOn,
+            },
+        })
+        .await
+        .unwrap();
         case.id
     };
     let s = Store::open(&path).unwrap();
     assert_eq!(s.schema_version().await.unwrap(), latest_version());
     assert_eq!(s.list_cases().await.unwrap().len(), 1);
-    assert_eq!(s.events(case_id).await.unwrap().len(), 1);
+    assert_eq!(s.entries(case_id).await.unwrap().len(), 2, "status + event");
+    s.verify_chain(case_id).await.unwrap();
 
     let conn = rusqlite::Connection::open(&path).unwrap();
     let mode: String = conn

@@ -6,8 +6,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use dioxus::prelude::*;
 use pumpside::app::{AppConfig, Services};
 use pumpside::domain::{
-    AppMode, Author, CaseId, CaseKind, CaseStatus, CaseSummary, DemoReason, EventId, EventKind,
-    LiveSample, LiveSnapshot, Parameter, TimelineEvent, Validity,
+    AppMode, Author, CaseId, CaseKind, CaseStatus, CaseSummary, DemoReason, Entry, EntryId,
+    EntryPayload, EventKind, LiveSample, LiveSnapshot, Parameter, Validity,
 };
 use pumpside::store::{NewCase, Store};
 use pumpside::sync::SyncState;
@@ -20,7 +20,7 @@ struct Fixture {
     now: DateTime<Utc>,
     samples: Vec<LiveSample>,
     case: Option<CaseSummary>,
-    events: Vec<TimelineEvent>,
+    entries: Vec<Entry>,
 }
 
 #[component]
@@ -38,7 +38,7 @@ fn Harness(fixture: Fixture) -> Element {
             live: Signal::new(live),
             now: Signal::new(fixture.now),
             case: Signal::new(fixture.case.clone()),
-            events: Signal::new(fixture.events.clone()),
+            entries: Signal::new(fixture.entries.clone()),
             notice: Signal::new(None),
         }
     });
@@ -52,6 +52,7 @@ fn t0() -> DateTime<Utc> {
 fn demo_case() -> CaseSummary {
     CaseSummary {
         id: CaseId::new(),
+        patient: None,
         kind: CaseKind::Cpb,
         status: CaseStatus::Running,
         label: "Fixture CABG".into(),
@@ -70,14 +71,17 @@ fn sample(p: Parameter, v: f64, at: DateTime<Utc>, source: &str) -> LiveSample {
     }
 }
 
-fn event(case: &CaseSummary, kind: EventKind, at: DateTime<Utc>) -> TimelineEvent {
-    TimelineEvent {
-        id: EventId::new(),
+fn event(case: &CaseSummary, kind: EventKind, at: DateTime<Utc>, seq: u64) -> Entry {
+    Entry {
+        id: EntryId::new(),
         case_id: case.id,
-        kind,
-        at,
-        recorded_by: "Fixture".into(),
-        recorded_on: "fixture-tablet".into(),
+        seq,
+        occurred_at: at,
+        recorded_at: at,
+        author: Author::new("Fixture", "fixture-tablet"),
+        payload: EntryPayload::Event { event: kind },
+        prev_hash: [0; 32],
+        hash: [0; 32],
     }
 }
 
@@ -88,7 +92,7 @@ fn fixture(screen: Screen) -> Fixture {
         now: t0() + Duration::minutes(30),
         samples: vec![],
         case: None,
-        events: vec![],
+        entries: vec![],
     }
 }
 
@@ -236,9 +240,14 @@ async fn clocks_and_actions_follow_the_timeline() {
         "cross-clamp is offered only on bypass"
     );
 
-    f.events = vec![
-        event(&case, EventKind::BypassOn, f.now - Duration::minutes(20)),
-        event(&case, EventKind::CrossClampOn, f.now - Duration::minutes(5)),
+    f.entries = vec![
+        event(&case, EventKind::BypassOn, f.now - Duration::minutes(20), 2),
+        event(
+            &case,
+            EventKind::CrossClampOn,
+            f.now - Duration::minutes(5),
+            3,
+        ),
     ];
     let html = render(f).await;
     assert!(html.contains("data-action=\"bypass_off\""));
@@ -265,6 +274,7 @@ async fn cases_screen_lists_cases_from_the_store_with_demo_flag() {
         .create_case(
             NewCase {
                 kind: CaseKind::EcmoVv,
+                patient: None,
                 label: "VV run bed 4".into(),
                 is_demo: true,
                 status: CaseStatus::Running,

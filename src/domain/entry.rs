@@ -1,0 +1,576 @@
+//! Timeline entries: everything a perfusionist records on a case, plus the entries that correct,
+//! retract, mark or amend earlier ones. Entries are never changed once written; what a screen
+//! shows is derived (see `record.rs`).
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::bloodgas::BloodGasPanel;
+use super::validation::{check_range, check_text, ValidationError};
+use super::{Author, CaseId, CaseStatus, Decimal, EntryId, EventKind, Parameter};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardioplegiaRoute {
+    Antegrade,
+    Retrograde,
+    Ostial,
+    Graft,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CardioplegiaDose {
+    /// Solution or protocol ("del Nido", "Buckberg 4:1", "Custodiol").
+    pub solution: String,
+    pub volume_ml: Decimal,
+    /// The crystalloid part of the volume (counts in fluid balance; the blood part does not).
+    pub crystalloid_ml: Decimal,
+    pub route: CardioplegiaRoute,
+    pub temperature_c: Decimal,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FluidKind {
+    Crystalloid,
+    Colloid,
+    Albumin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BloodProductKind {
+    RedCells,
+    Plasma,
+    Platelets,
+    Cryoprecipitate,
+    WholeBlood,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UltrafiltrationMode {
+    Conventional,
+    ZeroBalance,
+    Modified,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComponentKind {
+    Oxygenator,
+    TubingPack,
+    ArterialCannula,
+    VenousCannula,
+    CardioplegiaCannula,
+    VentCannula,
+    Hemofilter,
+    CardioplegiaSet,
+    ArterialFilter,
+    Other,
+}
+
+/// One disposable in the circuit, traceable by lot and UDI.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CircuitComponent {
+    pub kind: ComponentKind,
+    pub manufacturer: String,
+    pub model: String,
+    pub lot: String,
+    pub expiry: NaiveDate,
+    /// Unique Device Identifier as scanned (GS1 or HIBCC string), when the package has one.
+    pub udi: Option<String>,
+    /// Size as labelled ("24 Fr", "3/8 in").
+    pub size: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PrimeComponent {
+    pub name: String,
+    pub volume_ml: Decimal,
+}
+
+/// What an artefact mark points at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArtefactTarget {
+    /// A manual entry (a blood gas, a typed measurement).
+    Entry(EntryId),
+    /// Device samples of one channel in a time range (inclusive).
+    Samples {
+        channel: String,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+}
+
+/// The content of an entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EntryPayload {
+    /// A lifecycle step (planned → setup → running → completed → signed).
+    Status {
+        status: CaseStatus,
+    },
+    Event {
+        event: EventKind,
+    },
+    Cardioplegia(CardioplegiaDose),
+    Heparin {
+        units: Decimal,
+    },
+    Protamine {
+        mg: Decimal,
+    },
+    Act {
+        seconds: Decimal,
+    },
+    Drug {
+        name: String,
+        dose: Decimal,
+        unit: String,
+        /// Volume the drug added to the circuit, for fluid balance.
+        volume_ml: Option<Decimal>,
+    },
+    Fluid {
+        kind: FluidKind,
+        name: String,
+        volume_ml: Decimal,
+    },
+    BloodProduct {
+        product: BloodProductKind,
+        unit_numbers: Vec<String>,
+        volume_ml: Decimal,
+    },
+    Ultrafiltration {
+        mode: UltrafiltrationMode,
+        volume_ml: Decimal,
+    },
+    CellSaverCollected {
+        volume_ml: Decimal,
+    },
+    CellSaverReturned {
+        volume_ml: Decimal,
+    },
+    Urine {
+        volume_ml: Decimal,
+    },
+    /// Volume left in the circuit at the end (fluid balance "out").
+    ResidualVolume {
+        volume_ml: Decimal,
+    },
+    Note {
+        text: String,
+    },
+    BloodGas(BloodGasPanel),
+    /// A value typed by hand for a parameter without a device.
+    Measurement {
+        parameter: Parameter,
+        value: Decimal,
+        unit: String,
+    },
+    Component(CircuitComponent),
+    Prime {
+        components: Vec<PrimeComponent>,
+    },
+    /// Replaces the content of `target`; the original stays in the record.
+    Correction {
+        target: EntryId,
+        replacement: Box<EntryPayload>,
+        reason: String,
+    },
+    /// `target` was entered in error; it stays in the record, marked.
+    Retraction {
+        target: EntryId,
+        reason: String,
+    },
+    ArtefactMark {
+        target: ArtefactTarget,
+        reason: String,
+    },
+    /// Added after signing; may refer to an entry.
+    Amendment {
+        target: Option<EntryId>,
+        text: String,
+        reason: String,
+    },
+}
+
+const MAX_VOLUME_ML: f64 = 20_000.0;
+
+fn volume(field: &str, v: Decimal) -> Result<(), ValidationError> {
+    check_range(field, v.to_f64(), v, 0.0, MAX_VOLUME_ML, "mL")?;
+    if v.mantissa == 0 {
+        return Err(ValidationError::out_of_range(
+            field,
+            format!("{v} mL"),
+            format!("more than 0 up to {MAX_VOLUME_ML} mL"),
+        ));
+    }
+    Ok(())
+}
+
+pub const DRUG_UNITS: [&str; 8] = ["mg", "mcg", "g", "[iU]", "mL", "mmol", "mEq", "ng"];
+
+impl EntryPayload {
+    /// Storage code of the entry kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EntryPayload::Status { .. } => "status",
+            EntryPayload::Event { event } => event.code(),
+            EntryPayload::Cardioplegia(_) => "cardioplegia",
+            EntryPayload::Heparin { .. } => "heparin",
+            EntryPayload::Protamine { .. } => "protamine",
+            EntryPayload::Act { .. } => "act",
+            EntryPayload::Drug { .. } => "drug",
+            EntryPayload::Fluid { .. } => "fluid",
+            EntryPayload::BloodProduct { .. } => "blood_product",
+            EntryPayload::Ultrafiltration { .. } => "ultrafiltration",
+            EntryPayload::CellSaverCollected { .. } => "cell_saver_collected",
+            EntryPayload::CellSaverReturned { .. } => "cell_saver_returned",
+            EntryPayload::Urine { .. } => "urine",
+            EntryPayload::ResidualVolume { .. } => "residual_volume",
+            EntryPayload::Note { .. } => "note",
+            EntryPayload::BloodGas(_) => "blood_gas",
+            EntryPayload::Measurement { .. } => "measurement",
+            EntryPayload::Component(_) => "circuit_component",
+            EntryPayload::Prime { .. } => "prime",
+            EntryPayload::Correction { .. } => "correction",
+            EntryPayload::Retraction { .. } => "retraction",
+            EntryPayload::ArtefactMark { .. } => "artefact_mark",
+            EntryPayload::Amendment { .. } => "amendment",
+        }
+    }
+
+    /// The entry this one refers to, if any.
+    pub fn target(&self) -> Option<EntryId> {
+        match self {
+            EntryPayload::Correction { target, .. } | EntryPayload::Retraction { target, .. } => {
+                Some(*target)
+            }
+            EntryPayload::ArtefactMark {
+                target: ArtefactTarget::Entry(id),
+                ..
+            } => Some(*id),
+            EntryPayload::Amendment { target, .. } => *target,
+            _ => None,
+        }
+    }
+
+    /// Physical plausibility and completeness of the content on its own.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        match self {
+            EntryPayload::Status { .. } | EntryPayload::Event { .. } => Ok(()),
+            EntryPayload::Cardioplegia(d) => {
+                check_text("cardioplegia.solution", &d.solution, 100)?;
+                check_range(
+                    "cardioplegia.volume_ml",
+                    d.volume_ml.to_f64(),
+                    d.volume_ml,
+                    1.0,
+                    5000.0,
+                    "mL",
+                )?;
+                check_range(
+                    "cardioplegia.crystalloid_ml",
+                    d.crystalloid_ml.to_f64(),
+                    d.crystalloid_ml,
+                    0.0,
+                    d.volume_ml.to_f64(),
+                    "mL",
+                )?;
+                check_range(
+                    "cardioplegia.temperature_c",
+                    d.temperature_c.to_f64(),
+                    d.temperature_c,
+                    0.0,
+                    40.0,
+                    "°C",
+                )
+            }
+            EntryPayload::Heparin { units } => check_range(
+                "heparin.units",
+                units.to_f64(),
+                units,
+                1.0,
+                200_000.0,
+                "[iU]",
+            ),
+            EntryPayload::Protamine { mg } => {
+                check_range("protamine.mg", mg.to_f64(), mg, 1.0, 2000.0, "mg")
+            }
+            EntryPayload::Act { seconds } => {
+                check_range("act.seconds", seconds.to_f64(), seconds, 30.0, 1500.0, "s")
+            }
+            EntryPayload::Drug {
+                name,
+                dose,
+                unit,
+                volume_ml,
+            } => {
+                check_text("drug.name", name, 200)?;
+                if !DRUG_UNITS.contains(&unit.as_str()) {
+                    return Err(ValidationError::Unit {
+                        field: "drug.unit".into(),
+                        unit: unit.clone(),
+                        allowed: DRUG_UNITS.join(", "),
+                    });
+                }
+                if dose.to_f64() <= 0.0 || dose.to_f64() > 1e7 {
+                    return Err(ValidationError::out_of_range(
+                        "drug.dose",
+                        format!("{dose} {unit}"),
+                        format!("more than 0 {unit}"),
+                    ));
+                }
+                match volume_ml {
+                    Some(v) => volume("drug.volume_ml", *v),
+                    None => Ok(()),
+                }
+            }
+            EntryPayload::Fluid {
+                name, volume_ml, ..
+            } => {
+                check_text("fluid.name", name, 200)?;
+                volume("fluid.volume_ml", *volume_ml)
+            }
+            EntryPayload::BloodProduct {
+                unit_numbers,
+                volume_ml,
+                ..
+            } => {
+                if unit_numbers.is_empty() {
+                    return Err(ValidationError::missing("blood_product.unit_numbers"));
+                }
+                for (i, n) in unit_numbers.iter().enumerate() {
+                    check_text(&format!("blood_product.unit_numbers[{i}]"), n, 64)?;
+                }
+                volume("blood_product.volume_ml", *volume_ml)
+            }
+            EntryPayload::Ultrafiltration { volume_ml, .. } => {
+                volume("ultrafiltration.volume_ml", *volume_ml)
+            }
+            EntryPayload::CellSaverCollected { volume_ml } => {
+                volume("cell_saver_collected.volume_ml", *volume_ml)
+            }
+            EntryPayload::CellSaverReturned { volume_ml } => {
+                volume("cell_saver_returned.volume_ml", *volume_ml)
+            }
+            EntryPayload::Urine { volume_ml } => volume("urine.volume_ml", *volume_ml),
+            EntryPayload::ResidualVolume { volume_ml } => {
+                volume("residual_volume.volume_ml", *volume_ml)
+            }
+            EntryPayload::Note { text } => check_text("note.text", text, 10_000),
+            EntryPayload::BloodGas(p) => p.validate(),
+            EntryPayload::Measurement {
+                parameter,
+                value,
+                unit,
+            } => parameter.check_manual(*value, unit),
+            EntryPayload::Component(c) => {
+                check_text("component.manufacturer", &c.manufacturer, 200)?;
+                check_text("component.model", &c.model, 200)?;
+                check_text("component.lot", &c.lot, 64)?;
+                if let Some(udi) = &c.udi {
+                    check_text("component.udi", udi, 200)?;
+                }
+                Ok(())
+            }
+            EntryPayload::Prime { components } => {
+                if components.is_empty() {
+                    return Err(ValidationError::missing("prime.components"));
+                }
+                for (i, p) in components.iter().enumerate() {
+                    check_text(&format!("prime.components[{i}].name"), &p.name, 200)?;
+                    volume(&format!("prime.components[{i}].volume_ml"), p.volume_ml)?;
+                }
+                Ok(())
+            }
+            EntryPayload::Correction {
+                replacement,
+                reason,
+                ..
+            } => {
+                check_text("correction.reason", reason, 2000)?;
+                if matches!(
+                    **replacement,
+                    EntryPayload::Correction { .. }
+                        | EntryPayload::Retraction { .. }
+                        | EntryPayload::ArtefactMark { .. }
+                        | EntryPayload::Amendment { .. }
+                ) {
+                    return Err(ValidationError::Invalid {
+                        field: "correction.replacement".into(),
+                        value: replacement.kind().into(),
+                        allowed: "a clinical entry (correct the original, not a correction)".into(),
+                    });
+                }
+                replacement.validate()
+            }
+            EntryPayload::Retraction { reason, .. } => {
+                check_text("retraction.reason", reason, 2000)
+            }
+            EntryPayload::ArtefactMark { target, reason } => {
+                check_text("artefact_mark.reason", reason, 2000)?;
+                if let ArtefactTarget::Samples { channel, from, to } = target {
+                    check_text("artefact_mark.channel", channel, 200)?;
+                    if to < from {
+                        return Err(ValidationError::Invalid {
+                            field: "artefact_mark.to".into(),
+                            value: to.to_rfc3339(),
+                            allowed: format!("at or after {}", from.to_rfc3339()),
+                        });
+                    }
+                }
+                Ok(())
+            }
+            EntryPayload::Amendment { text, reason, .. } => {
+                check_text("amendment.text", text, 10_000)?;
+                check_text("amendment.reason", reason, 2000)
+            }
+        }
+    }
+
+    /// Entries that may still be added to a signed case.
+    pub fn allowed_after_signing(&self) -> bool {
+        matches!(self, EntryPayload::Amendment { .. })
+    }
+}
+
+/// An entry to be written: the store assigns sequence, recording time and hashes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEntry {
+    pub case_id: CaseId,
+    /// When it happened (clinical time), which may be before it was typed.
+    pub occurred_at: DateTime<Utc>,
+    pub author: Author,
+    pub payload: EntryPayload,
+}
+
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub id: EntryId,
+    pub case_id: CaseId,
+    /// 1, 2, 3… within the case, in recording order.
+    pub seq: u64,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    pub author: Author,
+    pub payload: EntryPayload,
+    /// SHA-256 of the previous entry of the case (zeros for the first).
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// How far ahead of the recording clock an entry's clinical time may be (tablet clocks drift).
+pub const MAX_FUTURE_SECS: i64 = 300;
+
+impl NewEntry {
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<(), ValidationError> {
+        if self.occurred_at > now + chrono::Duration::seconds(MAX_FUTURE_SECS) {
+            return Err(ValidationError::out_of_range(
+                "occurred_at",
+                self.occurred_at.to_rfc3339(),
+                format!(
+                    "not more than {MAX_FUTURE_SECS} s after now ({})",
+                    now.to_rfc3339()
+                ),
+            ));
+        }
+        check_text("author.user", &self.author.user, 200)?;
+        check_text("author.device", &self.author.device, 200)?;
+        self.payload.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn payloads_round_trip_through_json_with_a_type_tag() {
+        let p = EntryPayload::Correction {
+            target: EntryId::new(),
+            replacement: Box::new(EntryPayload::Heparin { units: d("24000") }),
+            reason: "typed 2400".into(),
+        };
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"type\":\"correction\""), "{json}");
+        let back: EntryPayload = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+
+    #[test]
+    fn impossible_values_are_refused_by_field() {
+        let cases: Vec<(EntryPayload, &str)> = vec![
+            (EntryPayload::Heparin { units: d("0") }, "heparin.units"),
+            (EntryPayload::Act { seconds: d("4800") }, "act.seconds"),
+            (
+                EntryPayload::Urine { volume_ml: d("-5") },
+                "urine.volume_ml",
+            ),
+            (EntryPayload::Urine { volume_ml: d("0") }, "urine.volume_ml"),
+            (
+                EntryPayload::Drug {
+                    name: "Phenylephrine".into(),
+                    dose: d("100"),
+                    unit: "mcg/kg/min".into(),
+                    volume_ml: None,
+                },
+                "drug.unit",
+            ),
+            (
+                EntryPayload::BloodProduct {
+                    product: BloodProductKind::RedCells,
+                    unit_numbers: vec![],
+                    volume_ml: d("280"),
+                },
+                "blood_product.unit_numbers",
+            ),
+            (EntryPayload::Note { text: "  ".into() }, "note.text"),
+            (
+                EntryPayload::Cardioplegia(CardioplegiaDose {
+                    solution: "del Nido".into(),
+                    volume_ml: d("1000"),
+                    crystalloid_ml: d("1200"),
+                    route: CardioplegiaRoute::Antegrade,
+                    temperature_c: d("8"),
+                }),
+                "cardioplegia.crystalloid_ml",
+            ),
+            (
+                EntryPayload::Retraction {
+                    target: EntryId::new(),
+                    reason: "".into(),
+                },
+                "retraction.reason",
+            ),
+        ];
+        for (p, field) in cases {
+            let e = p.validate().expect_err(field);
+            assert_eq!(e.field(), Some(field), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_correction_cannot_replace_with_another_correction() {
+        let inner = EntryPayload::Retraction {
+            target: EntryId::new(),
+            reason: "x".into(),
+        };
+        let p = EntryPayload::Correction {
+            target: EntryId::new(),
+            replacement: Box::new(inner),
+            reason: "y".into(),
+        };
+        assert_eq!(
+            p.validate().unwrap_err().field(),
+            Some("correction.replacement")
+        );
+    }
+}

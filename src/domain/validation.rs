@@ -1,0 +1,122 @@
+//! Validation at the domain boundary. Every refusal names the field, the value and what is
+//! allowed, in words a perfusionist can act on; nothing is written when validation fails.
+
+use std::fmt;
+
+use super::{CaseId, CaseStatus, EntryId};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValidationError {
+    /// A value outside what is physically possible (not a clinical threshold).
+    #[error("{field} = {value} is not possible: allowed {allowed}")]
+    OutOfRange {
+        field: String,
+        value: String,
+        allowed: String,
+    },
+    #[error("{field}: unit {unit:?} is not accepted; use one of {allowed}")]
+    Unit {
+        field: String,
+        unit: String,
+        allowed: String,
+    },
+    #[error("{field} is required")]
+    Missing { field: String },
+    #[error("{field} = {value:?} is not valid: {allowed}")]
+    Invalid {
+        field: String,
+        value: String,
+        allowed: String,
+    },
+    #[error(
+        "{stream}: {what} went backwards ({previous} then {got}); samples must arrive in order"
+    )]
+    TimeBackwards {
+        stream: String,
+        what: &'static str,
+        previous: String,
+        got: String,
+    },
+    #[error("case {0} does not exist")]
+    UnknownCase(CaseId),
+    #[error("entry {0} does not exist in this case")]
+    UnknownEntry(EntryId),
+    #[error("case {case} is signed: only amendments can be added")]
+    CaseSigned { case: CaseId },
+    #[error("case {case} cannot go from {from:?} to {to:?}; allowed next: {allowed}")]
+    Lifecycle {
+        case: CaseId,
+        from: CaseStatus,
+        to: CaseStatus,
+        allowed: String,
+    },
+    #[error("{0}")]
+    DemoMismatch(String),
+}
+
+impl ValidationError {
+    pub fn out_of_range(
+        field: impl Into<String>,
+        value: impl fmt::Display,
+        allowed: impl Into<String>,
+    ) -> Self {
+        Self::OutOfRange {
+            field: field.into(),
+            value: value.to_string(),
+            allowed: allowed.into(),
+        }
+    }
+
+    pub fn missing(field: impl Into<String>) -> Self {
+        Self::Missing {
+            field: field.into(),
+        }
+    }
+
+    /// The field the error is about, when there is one.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Self::OutOfRange { field, .. }
+            | Self::Unit { field, .. }
+            | Self::Missing { field }
+            | Self::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}
+
+/// Check `value` (in the field's unit) lies in `[low, high]`.
+pub fn check_range(
+    field: &str,
+    value: f64,
+    shown: impl fmt::Display,
+    low: f64,
+    high: f64,
+    unit: &str,
+) -> Result<(), ValidationError> {
+    if value.is_finite() && value >= low && value <= high {
+        Ok(())
+    } else {
+        Err(ValidationError::out_of_range(
+            field,
+            format!("{shown} {unit}").trim_end(),
+            format!("{low} to {high} {unit}").trim_end().to_string(),
+        ))
+    }
+}
+
+/// Check a free-text field is present and not absurdly long.
+pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), ValidationError> {
+    let n = text.trim().chars().count();
+    if n == 0 {
+        Err(ValidationError::missing(field))
+    } else if n > max_chars {
+        Err(ValidationError::out_of_range(
+            field,
+            format!("{n} characters"),
+            format!("at most {max_chars} characters"),
+        ))
+    } else {
+        Ok(())
+    }
+}
