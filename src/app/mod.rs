@@ -2,6 +2,7 @@
 //! background tasks (adapter probe, simulator). Nothing here renders.
 
 pub mod config;
+pub mod recorder;
 pub mod services;
 
 pub use config::{AppConfig, ConfigError};

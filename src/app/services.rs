@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use super::recorder::run_recorder;
 use super::AppConfig;
 use crate::devices::{probe_adapter, AdapterProbe, CpbSimulator};
 use crate::domain::{AppMode, Author, CaseKind, CaseStatus, CaseSummary, DemoReason, LiveSample};
@@ -105,13 +106,36 @@ impl Services {
         self
     }
 
-    /// Create (or reuse) the running demo case, then start the simulator.
+    /// Create (or reuse) the running demo case, then start the simulator. Its values go to the
+    /// live screen and, through the recorder, into the case record.
     async fn enter_demo(&self, reason: DemoReason) -> Result<(), StoreError> {
         let case = ensure_demo_case(&self.store, &self.author).await?;
         tracing::info!(case = %case.id, "demo case ready");
-        tokio::spawn(
-            CpbSimulator::new(chrono::Utc::now()).run(self.live_tx.clone(), Duration::from_secs(1)),
-        );
+        let (sim_tx, mut sim_rx) = mpsc::channel::<LiveSample>(LIVE_CHANNEL);
+        let (rec_tx, rec_rx) = mpsc::channel::<LiveSample>(LIVE_CHANNEL);
+        tokio::spawn(CpbSimulator::new(chrono::Utc::now()).run(sim_tx, Duration::from_secs(1)));
+        tokio::spawn(run_recorder(self.store.clone(), case.id, rec_rx));
+        let live_tx = self.live_tx.clone();
+        tokio::spawn(async move {
+            let mut display_skipped = 0u64;
+            while let Some(s) = sim_rx.recv().await {
+                // The record never drops: a slow recorder slows the simulator. The screen shows
+                // only the latest value, so when it lags it skips (counted), never the record.
+                if rec_tx.send(s.clone()).await.is_err() {
+                    tracing::error!("recorder stopped; demo values are no longer recorded");
+                    break;
+                }
+                if let Err(mpsc::error::TrySendError::Full(_)) = live_tx.try_send(s) {
+                    display_skipped += 1;
+                    if display_skipped.is_power_of_two() {
+                        tracing::warn!(
+                            display_skipped,
+                            "screen is behind; skipping display updates"
+                        );
+                    }
+                }
+            }
+        });
         self.mode_tx.send_replace(AppMode::Demo(reason));
         Ok(())
     }

@@ -78,7 +78,17 @@ impl Parameter {
         )
     }
 
-    fn decimals(self) -> usize {
+    /// A value in internal units expressed in the display unit ([`Parameter::unit`]).
+    pub fn to_display_unit(self, value: f64) -> f64 {
+        if self.is_fraction() {
+            value * 100.0
+        } else {
+            value
+        }
+    }
+
+    /// Decimal places shown (and recorded for simulated values).
+    pub fn decimals(self) -> usize {
         match self {
             Parameter::PumpFlow => 2,
             Parameter::ArterialOutletTemp

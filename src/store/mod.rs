@@ -22,7 +22,7 @@ use crate::domain::{CaseId, Channel, ChannelId, ValidationError};
 pub use cases::NewCase;
 pub use entries::ChainReport;
 pub use migrations::latest_version;
-pub use telemetry::{AppendAck, TelemetryStats};
+pub use telemetry::{AppendAck, ChannelExtremes, TelemetryStats};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

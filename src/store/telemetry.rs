@@ -365,7 +365,91 @@ fn trend(
         .collect())
 }
 
+/// Lowest and highest counted value of a channel, with the receive time of the first sample
+/// at each. Chunks are ranked by their summaries, so only the two chunks that hold the extremes
+/// are decoded, unless artefact ranges force a full scan.
+fn extremes(db: &mut Db, id: ChannelId) -> Result<Option<ChannelExtremes>, StoreError> {
+    let (num, ch, _) = channel(db, id)?.clone();
+    let artefacts = artefact_ranges(&db.conn, ch.case_id, id)?;
+    let counted = |ms: i64, v: i64| {
+        u8::try_from(v)
+            .ok()
+            .and_then(Validity::from_code)
+            .is_some_and(Validity::counts)
+            && !artefacts.iter().any(|&(a, b)| ms >= a && ms <= b)
+    };
+    let chunk_ids: Vec<i64> = if artefacts.is_empty() {
+        let mut ids = Vec::new();
+        for order in ["vmin ASC", "vmax DESC"] {
+            let sql = format!(
+                "SELECT id FROM telemetry_chunks WHERE channel = ?1 AND n_counted > 0
+                  ORDER BY {order}, t_first LIMIT 1"
+            );
+            if let Some(cid) = db
+                .conn
+                .query_row(&sql, [num], |r| r.get::<_, i64>(0))
+                .optional()?
+            {
+                ids.push(cid);
+            }
+        }
+        ids
+    } else {
+        let mut stmt = db
+            .conn
+            .prepare_cached("SELECT id FROM telemetry_chunks WHERE channel = ?1")?;
+        let ids = stmt
+            .query_map([num], |r| r.get::<_, i64>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids
+    };
+    let mut best: Option<ChannelExtremes> = None;
+    let mut cols = codec::TrendColumns::new();
+    let mut stmt = db
+        .conn
+        .prepare_cached("SELECT data FROM telemetry_chunks WHERE id = ?1")?;
+    for cid in chunk_ids {
+        let data: Vec<u8> = stmt.query_row([cid], |r| r.get(0))?;
+        let n = codec::decode_trend(&data, &mut cols)?;
+        for i in 0..n {
+            let ms = cols.received_ms[i];
+            if !counted(ms, cols.validity[i]) {
+                continue;
+            }
+            let v = cols.value(i);
+            let at = DateTime::from_timestamp_millis(ms)
+                .ok_or_else(|| StoreError::Corrupt("receive time".into()))?;
+            let b = best.get_or_insert(ChannelExtremes {
+                nadir: (v, at),
+                peak: (v, at),
+            });
+            if v < b.nadir.0 || (v == b.nadir.0 && at < b.nadir.1) {
+                b.nadir = (v, at);
+            }
+            if v > b.peak.0 || (v == b.peak.0 && at < b.peak.1) {
+                b.peak = (v, at);
+            }
+        }
+    }
+    Ok(best)
+}
+
+/// Nadir and peak of a channel: (value in the channel's unit, when).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ChannelExtremes {
+    pub nadir: (f64, DateTime<Utc>),
+    pub peak: (f64, DateTime<Utc>),
+}
+
 impl Store {
+    /// Nadir and peak of a channel's counted samples (artefacts and marked ranges excluded).
+    pub async fn channel_extremes(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Option<ChannelExtremes>, StoreError> {
+        self.call(move |db| extremes(db, channel)).await
+    }
+
     /// Register a channel for a case. The unit must be one the parameter accepts.
     pub async fn create_channel(&self, ch: Channel) -> Result<(), StoreError> {
         self.call(move |db| {
@@ -472,15 +556,23 @@ impl Store {
     }
 
     /// Channels of a case.
-    pub async fn channels(&self, case: CaseId) -> Result<Vec<ChannelId>, StoreError> {
+    pub async fn channels(&self, case: CaseId) -> Result<Vec<Channel>, StoreError> {
         self.call(move |db| {
-            let mut stmt = db
-                .conn
-                .prepare("SELECT id FROM channels WHERE case_id = ?1 ORDER BY num")?;
-            let ids = stmt
-                .query_map([case.to_string()], |r| r.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?;
-            ids.iter().map(|s| parse_id("channel id", s)).collect()
+            let ids = {
+                let mut stmt = db
+                    .conn
+                    .prepare("SELECT id FROM channels WHERE case_id = ?1 ORDER BY num")?;
+                let ids = stmt
+                    .query_map([case.to_string()], |r| r.get::<_, String>(0))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                ids
+            };
+            ids.iter()
+                .map(|s| {
+                    let id = parse_id("channel id", s)?;
+                    Ok(channel(db, id)?.1.clone())
+                })
+                .collect()
         })
         .await
     }

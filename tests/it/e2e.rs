@@ -238,6 +238,21 @@ fn event_kinds(data: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Samples the recorder committed, all of them demo samples (validity code 5 in every chunk).
+fn recorded_samples(data: &Path) -> i64 {
+    let conn = rusqlite::Connection::open_with_flags(
+        db_path(data),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    conn.query_row(
+        "SELECT coalesce(sum(n), 0) FROM telemetry_chunks",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 fn demo_cases(data: &Path) -> (i64, i64, String) {
     let conn = rusqlite::Connection::open_with_flags(
         db_path(data),
@@ -318,6 +333,11 @@ fn desktop_tour_at_tablet_and_phone_size() {
     let (total, demo, integrity) = demo_cases(data);
     assert_eq!((total, demo), (1, 1), "one demo case");
     assert_eq!(integrity, "ok");
+    let after_tablet = recorded_samples(data);
+    assert!(
+        after_tablet > 100,
+        "simulated values were recorded: {after_tablet}"
+    );
 
     // Phone portrait, same data directory: the demo case and its events are reused.
     {
@@ -354,6 +374,10 @@ fn desktop_tour_at_tablet_and_phone_size() {
     assert_eq!((total, demo), (1, 1), "the demo case is reused, not copied");
     assert_eq!(integrity, "ok");
     assert_eq!(event_kinds(data), vec!["bypass_on", "cross_clamp_on"]);
+    assert!(
+        recorded_samples(data) > after_tablet,
+        "the second launch kept recording"
+    );
 
     // No Bluetooth (no system D-Bus): demo mode starts by itself, with the reason in the banner.
     {

@@ -36,6 +36,23 @@ async fn demo_start_creates_one_demo_case_reused_on_the_next_launch_and_feeds_li
         .expect("sample");
     assert_eq!(sample.validity, Validity::Demo);
 
+    // The simulated values are recorded in the demo case, as demo samples.
+    let mut recorded = 0;
+    for _ in 0..50 {
+        recorded = first.store.telemetry_stats().await.unwrap().samples;
+        if recorded > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(recorded > 0, "the recorder committed simulated samples");
+    let channels = first.store.channels(case.id).await.unwrap();
+    assert!(
+        channels.len() >= 11,
+        "one channel per simulated parameter: {}",
+        channels.len()
+    );
+
     let second = Services::start(demo_config(&data), Instant::now())
         .await
         .unwrap();

@@ -162,6 +162,48 @@ async fn samples_round_trip_exactly_and_trends_match_a_naive_computation() {
         s.trend(ch.id, t0(), t0(), 10).await.is_err(),
         "empty range is refused"
     );
+
+    // Nadir and peak with their times, artefacts and the marked range excluded.
+    let counted: Vec<&Sample> = all
+        .iter()
+        .filter(|x| {
+            x.validity.counts() && !(x.received_at >= mark_from && x.received_at <= mark_to)
+        })
+        .collect();
+    let lo = counted
+        .iter()
+        .map(|x| x.value.to_f64())
+        .fold(f64::INFINITY, f64::min);
+    let hi = counted
+        .iter()
+        .map(|x| x.value.to_f64())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let first_at = |v: f64| {
+        counted
+            .iter()
+            .find(|x| x.value.to_f64() == v)
+            .unwrap()
+            .received_at
+    };
+    let ex = s.channel_extremes(ch.id).await.unwrap().unwrap();
+    assert_eq!(ex.nadir, (lo, first_at(lo)));
+    assert_eq!(ex.peak, (hi, first_at(hi)));
+}
+
+#[tokio::test]
+async fn extremes_use_chunk_summaries_without_artefact_marks() {
+    let dir = crate::temp_dir();
+    let s = open(&dir);
+    let ch = flow_channel(&s, false).await;
+    let mut all = flow_samples(1, 3000, Validity::Valid);
+    all[1700].value = Decimal::new(123, -2); // a single low point
+    all[2900].value = Decimal::new(899, -2);
+    all[2901].value = Decimal::new(950, -2);
+    all[2901].validity = Validity::Artefact; // higher, but an artefact
+    s.append_samples(vec![(ch.id, all.clone())]).await.unwrap();
+    let ex = s.channel_extremes(ch.id).await.unwrap().unwrap();
+    assert_eq!(ex.nadir, (1.23, all[1700].received_at));
+    assert_eq!(ex.peak, (8.99, all[2900].received_at));
 }
 
 #[tokio::test]
@@ -276,7 +318,7 @@ async fn a_channel_needs_a_known_case_and_an_accepted_unit() {
     assert!(e.to_string().contains("\"%\""), "{e}");
     ch.unit = "%".into();
     s.create_channel(ch.clone()).await.unwrap();
-    assert_eq!(s.channels(case).await.unwrap(), vec![ch.id]);
+    assert_eq!(s.channels(case).await.unwrap(), vec![ch.clone()]);
     ch.id = ChannelId::new();
     ch.case_id = pumpside::domain::CaseId::new();
     assert!(s.create_channel(ch).await.is_err());
