@@ -38,7 +38,13 @@ fn use_background_tasks(services: Services, mut state: UiState) {
                 return;
             };
             let mut batch = Vec::with_capacity(256);
+            let mut first = true;
             while feed.recv_many(&mut batch, 1024).await > 0 {
+                if first {
+                    first = false;
+                    let ms = services.started.elapsed().as_secs_f64() * 1000.0;
+                    tracing::info!(ms = format!("{ms:.0}"), "first live values on screen");
+                }
                 let rejected: Vec<_> = {
                     let mut live = state.live.write();
                     batch

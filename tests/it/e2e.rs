@@ -193,11 +193,16 @@ impl App {
 
     /// The figure the app logged for process start → first painted frame, in ms.
     fn first_frame_ms(&self) -> f64 {
+        self.logged_ms("first frame rendered")
+    }
+
+    /// The `ms=` figure of the first log line containing `what`.
+    fn logged_ms(&self, what: &str) -> f64 {
         let log = self.log_text();
         let line = log
             .lines()
-            .find(|l| l.contains("first frame rendered"))
-            .expect("first-frame line");
+            .find(|l| l.contains(what))
+            .unwrap_or_else(|| panic!("no {what:?} line in the log:\n{log}"));
         let after = &line[line.find("ms=").expect("ms= field") + 3..];
         after
             .trim_matches(|c: char| !c.is_ascii_digit() && c != '.')
@@ -308,7 +313,16 @@ fn desktop_tour_at_tablet_and_phone_size() {
             "e2e: first frame after {:.0} ms (tablet)",
             app.first_frame_ms()
         );
-        sleep(Duration::from_millis(2500)); // a few simulated samples arrive
+        wait_for("live values", Duration::from_secs(10), || {
+            app.log_text().contains("first live values on screen")
+        });
+        let live_ms = app.logged_ms("first live values on screen");
+        eprintln!("e2e: live values on screen after {live_ms:.0} ms (tablet)");
+        assert!(
+            live_ms < 5000.0,
+            "live values within 5 s of start, took {live_ms} ms"
+        );
+        sleep(Duration::from_millis(2000)); // a few simulated samples arrive
         for (i, s) in Screen::ALL.into_iter().enumerate() {
             let (x, y) = rail_item(i);
             app.tap(x, y);
