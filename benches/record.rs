@@ -97,6 +97,37 @@ fn signals() -> Vec<Signal> {
         .collect()
 }
 
+/// A running ECMO case with the 32 bench channels; their ids in channel order.
+fn bench_channels(rt: &tokio::runtime::Runtime, store: &Store, label: &str) -> Vec<ChannelId> {
+    let case = rt
+        .block_on(store.create_case(
+            NewCase {
+                kind: CaseKind::EcmoVa,
+                patient: None,
+                label: label.into(),
+                is_demo: false,
+                status: CaseStatus::Running,
+            },
+            Author::new("bench", "bench"),
+        ))
+        .unwrap();
+    (0..CHANNELS)
+        .map(|i| {
+            let (parameter, unit, ..) = channel_spec(i);
+            let ch = Channel {
+                id: ChannelId::new(),
+                case_id: case.id,
+                parameter,
+                unit: unit.into(),
+                source_device: format!("bench device {i}"),
+                expected_interval_ms: 1000,
+            };
+            rt.block_on(store.create_channel(ch.clone())).unwrap();
+            ch.id
+        })
+        .collect()
+}
+
 fn file_bytes(path: &Path) -> u64 {
     let wal = PathBuf::from(format!("{}-wal", path.display()));
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -166,34 +197,7 @@ fn main() {
     // --- Pumpside store ---
     let rt = tokio::runtime::Runtime::new().unwrap();
     let store = Store::open(&ours).unwrap();
-    let author = Author::new("bench", "bench");
-    let case = rt
-        .block_on(store.create_case(
-            NewCase {
-                kind: CaseKind::EcmoVa,
-                patient: None,
-                label: "bench run".into(),
-                is_demo: false,
-                status: CaseStatus::Running,
-            },
-            author,
-        ))
-        .unwrap();
-    let ids: Vec<ChannelId> = (0..CHANNELS)
-        .map(|i| {
-            let (parameter, unit, ..) = channel_spec(i);
-            let ch = Channel {
-                id: ChannelId::new(),
-                case_id: case.id,
-                parameter,
-                unit: unit.into(),
-                source_device: format!("bench device {i}"),
-                expected_interval_ms: 1000,
-            };
-            rt.block_on(store.create_channel(ch.clone())).unwrap();
-            ch.id
-        })
-        .collect();
+    let ids = bench_channels(&rt, &store, "bench run");
 
     let mut sig = signals();
     let mut ingest = StdDuration::ZERO;
@@ -339,33 +343,7 @@ fn main() {
         let _ = std::fs::remove_file(format!("{}{suffix}", live.display()));
     }
     let store = Store::open(&live).unwrap();
-    let case = rt
-        .block_on(store.create_case(
-            NewCase {
-                kind: CaseKind::EcmoVa,
-                patient: None,
-                label: "live-rate run".into(),
-                is_demo: false,
-                status: CaseStatus::Running,
-            },
-            Author::new("bench", "bench"),
-        ))
-        .unwrap();
-    let ids: Vec<ChannelId> = (0..CHANNELS)
-        .map(|i| {
-            let (parameter, unit, ..) = channel_spec(i);
-            let ch = Channel {
-                id: ChannelId::new(),
-                case_id: case.id,
-                parameter,
-                unit: unit.into(),
-                source_device: format!("bench device {i}"),
-                expected_interval_ms: 1000,
-            };
-            rt.block_on(store.create_channel(ch.clone())).unwrap();
-            ch.id
-        })
-        .collect();
+    let ids = bench_channels(&rt, &store, "live-rate run");
     let mut sig = signals();
     let mut lat: Vec<StdDuration> = (0..1200u64)
         .map(|sec| {

@@ -9,3 +9,6 @@ pub mod domain;
 pub mod store;
 pub mod sync;
 pub mod ui;
+
+/// The perfusion calculations, for use as a library (see [`domain::calc`]).
+pub use domain::calc;

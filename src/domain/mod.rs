@@ -2,6 +2,7 @@
 
 pub mod author;
 pub mod bloodgas;
+pub mod calc;
 pub mod case;
 pub mod clock;
 pub mod decimal;
@@ -11,6 +12,8 @@ pub mod ids;
 pub mod live;
 pub mod mode;
 pub mod patient;
+pub mod protocol;
+pub mod quality;
 pub mod record;
 pub mod telemetry;
 pub mod validation;

@@ -6,9 +6,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use chrono::Utc;
-use pumpside::domain::{
-    Author, CaseId, Channel, ChannelId, EntryPayload, NewEntry, Parameter, Validity,
-};
+use pumpside::domain::{Author, CaseId, ChannelId, EntryPayload, NewEntry, Validity};
 use pumpside::store::Store;
 
 use crate::telemetry::{flow_samples, t0};
@@ -64,17 +62,8 @@ fn a_writer_killed_mid_stream_loses_nothing_it_acknowledged() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (case, channel) = rt.block_on(async {
         let s = Store::open(&path).unwrap();
-        let case = crate::record::new_case(&s, false).await;
-        let ch = Channel {
-            id: ChannelId::new(),
-            case_id: case,
-            parameter: Parameter::PumpFlow,
-            unit: "L/min".into(),
-            source_device: "Acme HLM 8 SN 1234".into(),
-            expected_interval_ms: 1000,
-        };
-        s.create_channel(ch.clone()).await.unwrap();
-        (case, ch.id)
+        let ch = crate::telemetry::flow_channel(&s, false).await;
+        (ch.case_id, ch.id)
     });
 
     let mut child = Command::new(std::env::current_exe().unwrap())

@@ -4,6 +4,7 @@
 mod crash;
 mod e2e;
 mod project_files;
+mod quality;
 mod record;
 mod services;
 mod store_file;

@@ -41,7 +41,7 @@ pub fn flow_samples(from_seq: u64, n: usize, validity: Validity) -> Vec<Sample> 
         .collect()
 }
 
-async fn flow_channel(s: &Store, demo: bool) -> Channel {
+pub async fn flow_channel(s: &Store, demo: bool) -> Channel {
     let case = new_case(s, demo).await;
     let ch = Channel {
         id: ChannelId::new(),

@@ -1,0 +1,323 @@
+//! Protocol settings: the thresholds and constants a hospital chooses, as a versioned TOML file
+//! (default: `assets/protocols/default.toml`, compiled in). A broken file gets an error naming
+//! the file, the line and the key; the app keeps the defaults.
+
+use serde::{Deserialize, Serialize};
+
+use super::calc::body::EbvModel;
+use super::calc::OxygenConstants;
+use super::quality::{Indicator, ScoreDefinition};
+
+pub const DEFAULT_NAME: &str = "assets/protocols/default.toml";
+pub const DEFAULT_TOML: &str = include_str!("../../assets/protocols/default.toml");
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Protocol {
+    pub name: String,
+    pub version: String,
+    pub gdp: Gdp,
+    pub map: Band,
+    pub temperature: Temperature,
+    pub anticoagulation: Anticoagulation,
+    pub oxygen: OxygenConstants,
+    pub blood: Blood,
+    pub cardioplegia: Vec<CardioplegiaProtocol>,
+    #[serde(default)]
+    pub scores: Vec<ScoreDefinition>,
+    #[serde(default)]
+    pub indicators: Vec<Indicator>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Gdp {
+    pub do2i_threshold: f64,
+    pub max_gap_s: f64,
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternative {
+    pub value: f64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    pub low: f64,
+    pub high: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Temperature {
+    pub arterial_outlet_max_c: f64,
+    pub gradient_max_c: f64,
+    pub gradient_max_rewarming_c: f64,
+    pub rewarming_rate_max_c_per_min: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anticoagulation {
+    pub act_target_s: f64,
+    pub heparin_units_per_kg: f64,
+    pub protamine_mg_per_100u: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blood {
+    pub ebv: EbvModel,
+    pub red_cell_unit_hct: f64,
+    pub target_cardiac_index: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardioplegiaProtocol {
+    pub name: String,
+    pub redose_interval_min: f64,
+    pub dose_ml_per_kg: Option<f64>,
+    pub cap_ml: Option<f64>,
+}
+
+/// What is wrong with a protocol file, and where.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{file}, line {line}, key `{key}`: {problem}")]
+pub struct ProtocolError {
+    pub file: String,
+    pub line: usize,
+    pub key: String,
+    pub problem: String,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+/// The dotted key at `line`: the nearest table header above plus the key on the line.
+fn key_at(text: &str, line: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    let here = lines.get(line.saturating_sub(1)).copied().unwrap_or("");
+    let key = here.split('=').next().unwrap_or("").trim().to_string();
+    let table = lines[..line.saturating_sub(1).min(lines.len())]
+        .iter()
+        .rev()
+        .find(|l| l.trim_start().starts_with('['))
+        .map(|l| l.trim().trim_matches(|c| c == '[' || c == ']').to_string());
+    match (table, key.is_empty() || key.starts_with('[')) {
+        (Some(t), false) => format!("{t}.{key}"),
+        (Some(t), true) => t,
+        (None, _) => key,
+    }
+}
+
+/// The line where `table.key` is set (1 when it cannot be found).
+fn line_of_key(text: &str, table: &str, key: &str) -> usize {
+    let mut in_table = table.is_empty();
+    for (i, l) in text.lines().enumerate() {
+        let t = l.trim();
+        if t.starts_with('[') {
+            in_table = t.trim_matches(|c| c == '[' || c == ']') == table;
+            continue;
+        }
+        if in_table && t.split('=').next().map(str::trim) == Some(key) {
+            return i + 1;
+        }
+    }
+    1
+}
+
+impl Protocol {
+    /// Parse and check a protocol file. `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ProtocolError> {
+        let p: Protocol = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+            ProtocolError {
+                file: file.to_string(),
+                line,
+                key: key_at(text, line),
+                problem: e.message().trim().to_string(),
+            }
+        })?;
+        p.check(file, text)?;
+        Ok(p)
+    }
+
+    /// The compiled-in defaults.
+    pub fn defaults() -> Result<Self, ProtocolError> {
+        Self::parse(DEFAULT_NAME, DEFAULT_TOML)
+    }
+
+    fn check(&self, file: &str, text: &str) -> Result<(), ProtocolError> {
+        let err = |table: &str, key: &str, problem: String| ProtocolError {
+            file: file.to_string(),
+            line: line_of_key(text, table, key),
+            key: if table.is_empty() {
+                key.to_string()
+            } else {
+                format!("{table}.{key}")
+            },
+            problem,
+        };
+        let range = |table: &str, key: &str, v: f64, lo: f64, hi: f64| {
+            if v.is_finite() && v >= lo && v <= hi {
+                Ok(())
+            } else {
+                Err(err(table, key, format!("{v} is outside {lo} to {hi}")))
+            }
+        };
+        if self.version.trim().is_empty() {
+            return Err(err("", "version", "must not be empty".into()));
+        }
+        range(
+            "gdp",
+            "do2i_threshold",
+            self.gdp.do2i_threshold,
+            150.0,
+            500.0,
+        )?;
+        range("gdp", "max_gap_s", self.gdp.max_gap_s, 1.0, 3600.0)?;
+        range("map", "low", self.map.low, 20.0, 120.0)?;
+        range("map", "high", self.map.high, 20.0, 150.0)?;
+        if self.map.low >= self.map.high {
+            return Err(err(
+                "map",
+                "high",
+                format!("{} must be above low ({})", self.map.high, self.map.low),
+            ));
+        }
+        let t = &self.temperature;
+        range(
+            "temperature",
+            "arterial_outlet_max_c",
+            t.arterial_outlet_max_c,
+            30.0,
+            40.0,
+        )?;
+        range("temperature", "gradient_max_c", t.gradient_max_c, 1.0, 20.0)?;
+        range(
+            "temperature",
+            "gradient_max_rewarming_c",
+            t.gradient_max_rewarming_c,
+            1.0,
+            20.0,
+        )?;
+        range(
+            "temperature",
+            "rewarming_rate_max_c_per_min",
+            t.rewarming_rate_max_c_per_min,
+            0.1,
+            2.0,
+        )?;
+        let a = &self.anticoagulation;
+        range(
+            "anticoagulation",
+            "act_target_s",
+            a.act_target_s,
+            200.0,
+            1000.0,
+        )?;
+        range(
+            "anticoagulation",
+            "heparin_units_per_kg",
+            a.heparin_units_per_kg,
+            100.0,
+            600.0,
+        )?;
+        range(
+            "anticoagulation",
+            "protamine_mg_per_100u",
+            a.protamine_mg_per_100u,
+            0.1,
+            5.0,
+        )?;
+        range("oxygen", "hb_capacity", self.oxygen.hb_capacity, 1.3, 1.4)?;
+        range("oxygen", "dissolved", self.oxygen.dissolved, 0.0028, 0.0032)?;
+        range(
+            "blood",
+            "red_cell_unit_hct",
+            self.blood.red_cell_unit_hct,
+            0.45,
+            0.85,
+        )?;
+        range(
+            "blood",
+            "target_cardiac_index",
+            self.blood.target_cardiac_index,
+            1.0,
+            4.0,
+        )?;
+        for c in &self.cardioplegia {
+            if !(c.redose_interval_min.is_finite()
+                && (5.0..=240.0).contains(&c.redose_interval_min))
+            {
+                return Err(err(
+                    "cardioplegia",
+                    "redose_interval_min",
+                    format!("{}: {} is outside 5 to 240", c.name, c.redose_interval_min),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The cardioplegia protocol called `name`, if the file has one.
+    pub fn cardioplegia(&self, name: &str) -> Option<&CardioplegiaProtocol> {
+        self.cardioplegia.iter().find(|c| c.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_defaults_parse_and_carry_the_published_alternatives() {
+        let p = Protocol::defaults().unwrap();
+        assert_eq!(p.gdp.do2i_threshold, 280.0);
+        assert_eq!(p.gdp.alternatives.len(), 5);
+        assert_eq!(p.oxygen, OxygenConstants::default());
+        assert_eq!(
+            p.cardioplegia("del Nido").unwrap().redose_interval_min,
+            90.0
+        );
+        assert_eq!(p.scores[0].rules.len(), 6);
+        assert!(!p.indicators.is_empty());
+    }
+
+    #[test]
+    fn broken_files_name_file_line_and_key() {
+        let typo = DEFAULT_TOML.replace("do2i_threshold = 280", "do2i_treshold = 280");
+        let e = Protocol::parse("site.toml", &typo).unwrap_err();
+        assert_eq!(e.file, "site.toml");
+        assert_eq!(e.line, line_of_key(&typo, "gdp", "do2i_treshold"), "{e}");
+        assert!(e.problem.contains("do2i_treshold"), "{e}");
+
+        let bad_value = DEFAULT_TOML.replace("act_target_s = 480", "act_target_s = \"480 s\"");
+        let e = Protocol::parse("site.toml", &bad_value).unwrap_err();
+        assert_eq!(e.key, "anticoagulation.act_target_s", "{e}");
+
+        let out_of_range = DEFAULT_TOML.replace("do2i_threshold = 280", "do2i_threshold = 2800");
+        let e = Protocol::parse("site.toml", &out_of_range).unwrap_err();
+        assert_eq!(e.key, "gdp.do2i_threshold");
+        assert_eq!(e.line, line_of_key(DEFAULT_TOML, "gdp", "do2i_threshold"));
+        assert!(e.to_string().starts_with("site.toml, line "), "{e}");
+
+        let inverted = DEFAULT_TOML.replace("low = 50", "low = 90");
+        assert_eq!(Protocol::parse("x", &inverted).unwrap_err().key, "map.high");
+
+        let k = DEFAULT_TOML.replace("hb_capacity = 1.34", "hb_capacity = 134");
+        assert_eq!(
+            Protocol::parse("x", &k).unwrap_err().key,
+            "oxygen.hb_capacity"
+        );
+
+        assert!(Protocol::parse("x", "not toml [").is_err());
+    }
+}
