@@ -8,7 +8,11 @@ use tokio::sync::{mpsc, watch};
 use super::recorder::run_recorder;
 use super::AppConfig;
 use crate::devices::{probe_adapter, AdapterProbe, CpbSimulator};
-use crate::domain::{AppMode, Author, CaseKind, CaseStatus, CaseSummary, DemoReason, LiveSample};
+use crate::domain::protocol::Protocol;
+use crate::domain::{
+    AppMode, Author, CaseKind, CaseStatus, CaseSummary, DemoReason, EntryPayload, LiveSample,
+    NewEntry,
+};
 use crate::store::{NewCase, Store, StoreError};
 use crate::sync::SyncState;
 
@@ -28,6 +32,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the built-in protocol is broken: {0}")]
+    Protocol(crate::domain::protocol::ProtocolError),
 }
 
 /// Everything a screen may use. Cheap to clone; shared by every component through context.
@@ -39,6 +45,10 @@ pub struct Services {
     pub author: Author,
     /// Process start, for the first-frame figure.
     pub started: Instant,
+    /// Protocol settings in force (the hospital's file from the data directory, else defaults).
+    pub protocol: Arc<Protocol>,
+    /// Why the hospital's protocol file was not used, if it was not.
+    pub protocol_problem: Option<String>,
     mode: watch::Receiver<AppMode>,
     sync: watch::Receiver<SyncState>,
     live_tx: mpsc::Sender<LiveSample>,
@@ -57,8 +67,16 @@ impl Services {
         })?;
         let store = Store::open(&config.database_path())?;
         let demo = config.demo;
-        let services = Self::from_parts(store, config, AppMode::Starting, device_author(demo))
-            .with_started(started);
+        let (protocol, problem) = load_protocol(&config.data_dir)?;
+        let mut services = Self::from_parts(
+            store,
+            config,
+            AppMode::Starting,
+            device_author(demo),
+            Arc::new(protocol),
+        )
+        .with_started(started);
+        services.protocol_problem = problem;
         if demo {
             services.enter_demo(DemoReason::Requested).await?;
         } else {
@@ -82,7 +100,13 @@ impl Services {
     }
 
     /// Services over an already-open store with no background tasks: for tests and previews.
-    pub fn from_parts(store: Store, config: AppConfig, mode: AppMode, author: Author) -> Self {
+    pub fn from_parts(
+        store: Store,
+        config: AppConfig,
+        mode: AppMode,
+        author: Author,
+        protocol: Arc<Protocol>,
+    ) -> Self {
         let (mode_tx, mode) = watch::channel(mode);
         let (sync_tx, sync) = watch::channel(SyncState::NotConfigured);
         let (live_tx, live_rx) = mpsc::channel(LIVE_CHANNEL);
@@ -91,6 +115,8 @@ impl Services {
             config,
             author,
             started: Instant::now(),
+            protocol,
+            protocol_problem: None,
             mode,
             sync,
             live_tx,
@@ -109,7 +135,7 @@ impl Services {
     /// Create (or reuse) the running demo case, then start the simulator. Its values go to the
     /// live screen and, through the recorder, into the case record.
     async fn enter_demo(&self, reason: DemoReason) -> Result<(), StoreError> {
-        let case = ensure_demo_case(&self.store, &self.author).await?;
+        let case = ensure_demo_case(&self.store, &self.author, &self.protocol).await?;
         tracing::info!(case = %case.id, "demo case ready");
         let (sim_tx, mut sim_rx) = mpsc::channel::<LiveSample>(LIVE_CHANNEL);
         let (rec_tx, rec_rx) = mpsc::channel::<LiveSample>(LIVE_CHANNEL);
@@ -170,7 +196,11 @@ impl Services {
 }
 
 /// The demo case is reused across launches so that a demo database does not fill with copies.
-pub async fn ensure_demo_case(store: &Store, by: &Author) -> Result<CaseSummary, StoreError> {
+pub async fn ensure_demo_case(
+    store: &Store,
+    by: &Author,
+    protocol: &Protocol,
+) -> Result<CaseSummary, StoreError> {
     let existing = store
         .list_cases()
         .await?
@@ -179,7 +209,7 @@ pub async fn ensure_demo_case(store: &Store, by: &Author) -> Result<CaseSummary,
     match existing {
         Some(c) => Ok(c),
         None => {
-            store
+            let case = store
                 .create_case(
                     NewCase {
                         kind: CaseKind::Cpb,
@@ -190,7 +220,54 @@ pub async fn ensure_demo_case(store: &Store, by: &Author) -> Result<CaseSummary,
                     },
                     by.clone(),
                 )
-                .await
+                .await?;
+            store
+                .append_entry(NewEntry {
+                    case_id: case.id,
+                    occurred_at: chrono::Utc::now(),
+                    author: by.clone(),
+                    payload: EntryPayload::Protocol {
+                        name: protocol.name.clone(),
+                        version: protocol.version.clone(),
+                    },
+                })
+                .await?;
+            Ok(case)
+        }
+    }
+}
+
+/// The file a hospital drops into the data directory to replace the default protocol.
+pub const PROTOCOL_FILE: &str = "protocol.toml";
+
+/// The hospital's protocol if present and valid; otherwise the defaults and the reason.
+fn load_protocol(data_dir: &std::path::Path) -> Result<(Protocol, Option<String>), StartError> {
+    let defaults = Protocol::defaults().map_err(StartError::Protocol)?;
+    let path = data_dir.join(PROTOCOL_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((defaults, None)),
+        Err(e) => {
+            let why = format!(
+                "{} could not be read ({e}); using the defaults",
+                path.display()
+            );
+            tracing::error!("{why}");
+            return Ok((defaults, Some(why)));
+        }
+    };
+    match Protocol::parse(&path.display().to_string(), &text) {
+        Ok(p) => {
+            tracing::info!(name = %p.name, version = %p.version, "protocol loaded");
+            Ok((p, None))
+        }
+        Err(e) => {
+            let why = format!(
+                "{e}. Using the defaults ({} {}).",
+                defaults.name, defaults.version
+            );
+            tracing::error!("{why}");
+            Ok((defaults, Some(why)))
         }
     }
 }

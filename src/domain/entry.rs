@@ -112,6 +112,11 @@ pub enum EntryPayload {
     Status {
         status: CaseStatus,
     },
+    /// The protocol settings (thresholds, constants) in force for the case from here on.
+    Protocol {
+        name: String,
+        version: String,
+    },
     Event {
         event: EventKind,
     },
@@ -217,6 +222,7 @@ impl EntryPayload {
     pub fn kind(&self) -> &'static str {
         match self {
             EntryPayload::Status { .. } => "status",
+            EntryPayload::Protocol { .. } => "protocol",
             EntryPayload::Event { event } => event.code(),
             EntryPayload::Cardioplegia(_) => "cardioplegia",
             EntryPayload::Heparin { .. } => "heparin",
@@ -261,6 +267,10 @@ impl EntryPayload {
     pub fn validate(&self) -> Result<(), ValidationError> {
         match self {
             EntryPayload::Status { .. } | EntryPayload::Event { .. } => Ok(()),
+            EntryPayload::Protocol { name, version } => {
+                check_text("protocol.name", name, 200)?;
+                check_text("protocol.version", version, 100)
+            }
             EntryPayload::Cardioplegia(d) => {
                 check_text("cardioplegia.solution", &d.solution, 100)?;
                 check_range(

@@ -36,6 +36,8 @@ pub struct CaseView<'a> {
     /// Entries retracted as entered in error, with the retraction.
     pub retracted: Vec<(&'a Entry, &'a Entry)>,
     pub amendments: Vec<&'a Entry>,
+    /// The protocol in force: (name, version) of the latest protocol entry.
+    pub protocol: Option<(&'a str, &'a str)>,
     /// Telemetry ranges marked as artefact: (channel, from, to, reason).
     pub sample_artefacts: Vec<(&'a str, DateTime<Utc>, DateTime<Utc>, &'a str)>,
 }
@@ -44,6 +46,7 @@ fn is_meta(p: &EntryPayload) -> bool {
     matches!(
         p,
         EntryPayload::Status { .. }
+            | EntryPayload::Protocol { .. }
             | EntryPayload::Correction { .. }
             | EntryPayload::Retraction { .. }
             | EntryPayload::ArtefactMark { .. }
@@ -61,6 +64,7 @@ impl<'a> CaseView<'a> {
         let mut artefacts: HashMap<EntryId, &str> = HashMap::new();
         let mut amendments = Vec::new();
         let mut sample_artefacts = Vec::new();
+        let mut protocol = None;
         for e in &by_seq {
             match &e.payload {
                 EntryPayload::Correction { target, .. } => {
@@ -78,6 +82,9 @@ impl<'a> CaseView<'a> {
                     }
                 },
                 EntryPayload::Amendment { .. } => amendments.push(*e),
+                EntryPayload::Protocol { name, version } => {
+                    protocol = Some((name.as_str(), version.as_str()))
+                }
                 _ => {}
             }
         }
@@ -85,6 +92,7 @@ impl<'a> CaseView<'a> {
             entries: Vec::new(),
             retracted: Vec::new(),
             amendments,
+            protocol,
             sample_artefacts,
         };
         for e in by_seq.into_iter().filter(|e| !is_meta(&e.payload)) {

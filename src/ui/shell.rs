@@ -33,6 +33,7 @@ pub fn Shell() -> Element {
                     Screen::Cases => rsx! { screens::Cases {} },
                     Screen::Live => rsx! { screens::Live {} },
                     Screen::Checklists => rsx! { screens::Checklists {} },
+                    Screen::Calculator => rsx! { screens::Calculator {} },
                     Screen::EcmoBoard => rsx! { screens::EcmoBoard {} },
                     Screen::Devices => rsx! { screens::Devices {} },
                     Screen::Sync => rsx! { screens::SyncScreen {} },

@@ -15,6 +15,7 @@ pub enum Screen {
     Cases,
     Live,
     Checklists,
+    Calculator,
     EcmoBoard,
     Devices,
     Sync,
@@ -22,10 +23,11 @@ pub enum Screen {
 }
 
 impl Screen {
-    pub const ALL: [Screen; 7] = [
+    pub const ALL: [Screen; 8] = [
         Screen::Cases,
         Screen::Live,
         Screen::Checklists,
+        Screen::Calculator,
         Screen::EcmoBoard,
         Screen::Devices,
         Screen::Sync,
@@ -37,6 +39,7 @@ impl Screen {
             Screen::Cases => "Cases",
             Screen::Live => "Live case",
             Screen::Checklists => "Checklists",
+            Screen::Calculator => "Calculator",
             Screen::EcmoBoard => "ECMO board",
             Screen::Devices => "Devices",
             Screen::Sync => "Sync",
@@ -50,6 +53,7 @@ impl Screen {
             Screen::Cases => "cases",
             Screen::Live => "live",
             Screen::Checklists => "checklists",
+            Screen::Calculator => "calculator",
             Screen::EcmoBoard => "ecmo",
             Screen::Devices => "devices",
             Screen::Sync => "sync",
@@ -62,6 +66,7 @@ impl Screen {
             Screen::Cases => "▤",
             Screen::Live => "♥",
             Screen::Checklists => "☑",
+            Screen::Calculator => "∑",
             Screen::EcmoBoard => "◎",
             Screen::Devices => "⌁",
             Screen::Sync => "⇅",

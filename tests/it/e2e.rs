@@ -235,7 +235,7 @@ fn event_kinds(data: &Path) -> Vec<String> {
     )
     .unwrap();
     let mut stmt = conn
-        .prepare("SELECT kind FROM entries WHERE kind <> 'status' ORDER BY seq")
+        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol') ORDER BY seq")
         .unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
@@ -289,6 +289,8 @@ fn drawer_item(i: usize) -> (u32, u32) {
 const MENU_BUTTON: (u32, u32) = (28, 28);
 const BYPASS_BUTTON: (u32, u32) = (306, 752);
 const CLAMP_BUTTON: (u32, u32) = (498, 752);
+/// The DO2i entry in the calculator's list (eighth row of 54 px from y = 247).
+const CALC_DO2I: (u32, u32) = (380, 247 + 54 * 7);
 
 #[test]
 fn desktop_tour_at_tablet_and_phone_size() {
@@ -298,6 +300,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
     }
     let data_dir = crate::temp_dir();
     let data = data_dir.path();
+    // Screenshots of this run only.
+    let _ = fs::remove_dir_all(repo().join("target").join("e2e"));
 
     // Tablet landscape, demo mode.
     {
@@ -326,6 +330,12 @@ fn desktop_tour_at_tablet_and_phone_size() {
         for (i, s) in Screen::ALL.into_iter().enumerate() {
             let (x, y) = rail_item(i);
             app.tap(x, y);
+            if s == Screen::Calculator {
+                app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
+                app.tap(CALC_DO2I.0, CALC_DO2I.1);
+                app.screenshot(&format!("tablet-{}-{}-do2i-prefilled", i + 1, s.slug()));
+                continue;
+            }
             if s == Screen::Live {
                 app.screenshot("tablet-2-live-before-bypass");
                 app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);

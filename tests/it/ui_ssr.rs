@@ -104,6 +104,7 @@ async fn services() -> Services {
         config,
         AppMode::Demo(DemoReason::Requested),
         Author::new("SSR perfusionist", "ssr-tablet"),
+        std::sync::Arc::new(pumpside::domain::protocol::Protocol::defaults().unwrap()),
     )
 }
 
@@ -287,6 +288,26 @@ async fn cases_screen_lists_cases_from_the_store_with_demo_flag() {
     assert!(html.contains("VV run bed 4"), "{html}");
     assert!(html.contains("VV ECMO"));
     assert!(html.contains("chip demo"));
+}
+
+#[tokio::test]
+async fn the_calculator_shows_result_unit_formula_source_and_constants() {
+    let mut f = fixture(Screen::Calculator);
+    f.samples = vec![sample(Parameter::PumpFlow, 4.52, f.now, "Pump A")];
+    let html = render(f).await;
+    assert!(html.contains("Body surface area (Mosteller)"));
+    assert!(
+        html.contains("data-calc=\"do2i\""),
+        "every calculator is listed"
+    );
+    // Mosteller 175 cm / 80 kg = 1.972 m².
+    assert!(html.contains(">1.972<"), "{html}");
+    assert!(html.contains("√(H · W / 3600)"));
+    assert!(html.contains("Mosteller RD"));
+    assert!(
+        html.contains("Pumpside defaults 2026-11-25.1"),
+        "protocol named"
+    );
 }
 
 #[tokio::test]

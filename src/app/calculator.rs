@@ -1,0 +1,293 @@
+//! The calculator screen's catalogue: which calculations it offers, their inputs with units,
+//! and how each maps onto `calc`. The UI renders these specs; it computes nothing itself.
+
+use crate::calc::body::{self, BsaFormula, Sex};
+use crate::calc::{
+    anticoagulation, cardioplegia, circuit, haemodilution, oxygen, temperature, CalcError,
+    Calculated,
+};
+use crate::domain::protocol::Protocol;
+
+/// One input field.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Input {
+    pub label: &'static str,
+    pub unit: &'static str,
+    pub default: f64,
+    /// Which live value, if any, pre-fills this input.
+    pub prefill: Option<Prefill>,
+}
+
+/// Case values that can pre-fill an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prefill {
+    PumpFlow,
+    HctFraction,
+    ArterialOutletTemp,
+    VenousInflowTemp,
+    Map,
+}
+
+type Compute = fn(&[f64], &Protocol) -> Result<Calculated, CalcError>;
+
+#[derive(Clone, Copy)]
+pub struct CalcSpec {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub inputs: &'static [Input],
+    pub compute: Compute,
+}
+
+impl std::fmt::Debug for CalcSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.id)
+    }
+}
+
+const fn i(label: &'static str, unit: &'static str, default: f64) -> Input {
+    Input {
+        label,
+        unit,
+        default,
+        prefill: None,
+    }
+}
+
+const fn p(label: &'static str, unit: &'static str, default: f64, from: Prefill) -> Input {
+    Input {
+        label,
+        unit,
+        default,
+        prefill: Some(from),
+    }
+}
+
+pub const CATALOGUE: &[CalcSpec] = &[
+    CalcSpec {
+        id: "bsa",
+        title: "Body surface area (Mosteller)",
+        inputs: &[i("Height", "cm", 175.0), i("Weight", "kg", 80.0)],
+        compute: |v, _| body::bsa(BsaFormula::Mosteller, v[0], v[1]),
+    },
+    CalcSpec {
+        id: "bsa-dubois",
+        title: "Body surface area (DuBois)",
+        inputs: &[i("Height", "cm", 175.0), i("Weight", "kg", 80.0)],
+        compute: |v, _| body::bsa(BsaFormula::DuBois, v[0], v[1]),
+    },
+    CalcSpec {
+        id: "target-flow",
+        title: "Target pump flow",
+        inputs: &[i("Cardiac index", "L/min/m²", 2.4), i("BSA", "m²", 1.956)],
+        compute: |v, _| body::target_flow(v[0], v[1]),
+    },
+    CalcSpec {
+        id: "ebv",
+        title: "Estimated blood volume (protocol model)",
+        inputs: &[
+            i("Age", "years", 65.0),
+            i("Height", "cm", 175.0),
+            i("Weight", "kg", 80.0),
+        ],
+        compute: |v, p| body::estimated_blood_volume(p.blood.ebv, Sex::Male, v[0], v[1], v[2]),
+    },
+    CalcSpec {
+        id: "predicted-hct",
+        title: "Predicted Hct on bypass",
+        inputs: &[
+            i("Hct before (fraction)", "", 0.40),
+            i("Blood volume", "mL", 5600.0),
+            i("Prime", "mL", 1500.0),
+        ],
+        compute: |v, _| haemodilution::predicted_hct(v[0], v[1], v[2]),
+    },
+    CalcSpec {
+        id: "rbc",
+        title: "Red cells to a target Hct",
+        inputs: &[
+            i("Total volume", "mL", 7100.0),
+            p("Hct now (fraction)", "", 0.20, Prefill::HctFraction),
+            i("Hct target (fraction)", "", 0.24),
+        ],
+        compute: |v, p| {
+            haemodilution::red_cells_to_target(v[0], v[1], v[2], p.blood.red_cell_unit_hct)
+        },
+    },
+    CalcSpec {
+        id: "uf",
+        title: "Volume to remove by ultrafiltration",
+        inputs: &[
+            i("Circulating volume", "mL", 5000.0),
+            p("Hct now (fraction)", "", 0.21, Prefill::HctFraction),
+            i("Hct target (fraction)", "", 0.25),
+        ],
+        compute: |v, _| haemodilution::ultrafiltration_volume(v[0], v[1], v[2]),
+    },
+    CalcSpec {
+        id: "do2i",
+        title: "DO₂i from Hb, SaO₂, PaO₂ and flow",
+        inputs: &[
+            i("Hb", "g/dL", 8.5),
+            i("SaO₂ (fraction)", "", 0.99),
+            i("PaO₂", "mmHg", 250.0),
+            p("Pump flow", "L/min", 4.69, Prefill::PumpFlow),
+            i("BSA", "m²", 1.956),
+        ],
+        compute: |v, p| {
+            let ca = oxygen::o2_content(p.oxygen, v[0], v[1], v[2])?;
+            let r = oxygen::do2i(ca.value, v[3] / v[4].max(0.05))?;
+            Ok(r.input("pump flow", v[3], "L/min")
+                .input("BSA", v[4], "m²")
+                .constant("k (mL O2/g Hb)", p.oxygen.hb_capacity)
+                .constant("c (mL/dL/mmHg)", p.oxygen.dissolved))
+        },
+    },
+    CalcSpec {
+        id: "heparin",
+        title: "Heparin loading dose",
+        inputs: &[i("Weight", "kg", 80.0)],
+        compute: |v, p| {
+            anticoagulation::heparin_loading_dose(v[0], p.anticoagulation.heparin_units_per_kg)
+        },
+    },
+    CalcSpec {
+        id: "protamine",
+        title: "Protamine dose",
+        inputs: &[i("Heparin given", "U", 32000.0)],
+        compute: |v, p| {
+            anticoagulation::protamine_dose(v[0], p.anticoagulation.protamine_mg_per_100u)
+        },
+    },
+    CalcSpec {
+        id: "del-nido",
+        title: "del Nido cardioplegia dose",
+        inputs: &[i("Weight", "kg", 80.0)],
+        compute: |v, p| {
+            let cap = p
+                .cardioplegia("del Nido")
+                .and_then(|c| c.cap_ml)
+                .unwrap_or(1000.0);
+            cardioplegia::del_nido(v[0], cap).map(|(c, ..)| c)
+        },
+    },
+    CalcSpec {
+        id: "calafiore",
+        title: "Calafiore potassium syringe rate",
+        inputs: &[
+            i("K target", "mmol/L", 20.0),
+            i("K serum", "mmol/L", 4.0),
+            i("Cardioplegia blood flow", "mL/min", 250.0),
+            i("Syringe K", "mmol/mL", 2.0),
+        ],
+        compute: |v, _| cardioplegia::calafiore_k_rate(v[0], v[1], v[2], v[3]),
+    },
+    CalcSpec {
+        id: "gradient",
+        title: "Arterial–venous temperature gradient",
+        inputs: &[
+            p("Arterial outlet", "°C", 36.5, Prefill::ArterialOutletTemp),
+            p("Venous inflow", "°C", 33.0, Prefill::VenousInflowTemp),
+        ],
+        compute: |v, _| temperature::arterial_venous_gradient(v[0], v[1]),
+    },
+    CalcSpec {
+        id: "ph-correction",
+        title: "pH at patient temperature (Severinghaus)",
+        inputs: &[
+            i("pH at 37 °C", "", 7.40),
+            i("Patient temperature", "°C", 28.0),
+        ],
+        compute: |v, _| temperature::ph_at_temperature(v[0], v[1]),
+    },
+    CalcSpec {
+        id: "svr",
+        title: "Systemic vascular resistance",
+        inputs: &[
+            p("MAP", "mmHg", 65.0, Prefill::Map),
+            i("CVP", "mmHg", 5.0),
+            p("Pump flow", "L/min", 4.7, Prefill::PumpFlow),
+        ],
+        compute: |v, _| circuit::svr(v[0], v[1], v[2]),
+    },
+    CalcSpec {
+        id: "tmp",
+        title: "Haemofilter transmembrane pressure",
+        inputs: &[
+            i("Inlet pressure", "mmHg", 200.0),
+            i("Outlet pressure", "mmHg", 150.0),
+            i("Suction", "mmHg", -100.0),
+        ],
+        compute: |v, _| circuit::haemofilter_tmp(v[0], v[1], v[2]),
+    },
+    CalcSpec {
+        id: "sweep",
+        title: "Sweep gas for a PaCO₂ target (heuristic)",
+        inputs: &[
+            i("Sweep now", "L/min", 3.0),
+            i("PaCO₂ now", "mmHg", 55.0),
+            i("PaCO₂ target", "mmHg", 45.0),
+        ],
+        compute: |v, _| circuit::sweep_for_paco2(v[0], v[1], v[2]),
+    },
+];
+
+/// Parse the typed inputs and compute. A field that is not a number names itself.
+pub fn run(spec: &CalcSpec, typed: &[String], protocol: &Protocol) -> Result<Calculated, String> {
+    let mut values = Vec::with_capacity(spec.inputs.len());
+    for (input, text) in spec.inputs.iter().zip(typed) {
+        let v: f64 = text
+            .trim()
+            .replace(',', ".")
+            .parse()
+            .map_err(|_| format!("{}: {text:?} is not a number", input.label))?;
+        if !v.is_finite() {
+            return Err(format!("{}: {text:?} is not a number", input.label));
+        }
+        values.push(v);
+    }
+    if values.len() != spec.inputs.len() {
+        return Err("every field is needed".into());
+    }
+    (spec.compute)(&values, protocol).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_calculator_computes_its_defaults_and_refuses_rubbish() {
+        let p = Protocol::defaults().unwrap();
+        for spec in CATALOGUE {
+            let typed: Vec<String> = spec.inputs.iter().map(|i| i.default.to_string()).collect();
+            let r = run(spec, &typed, &p).unwrap_or_else(|e| panic!("{}: {e}", spec.id));
+            assert!(r.value.is_finite(), "{}", spec.id);
+            let mut bad = typed.clone();
+            bad[0] = "abc".into();
+            assert!(run(spec, &bad, &p)
+                .unwrap_err()
+                .contains(spec.inputs[0].label));
+        }
+        let mut ids: Vec<_> = CATALOGUE.iter().map(|c| c.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOGUE.len());
+    }
+
+    #[test]
+    fn the_do2i_calculator_matches_the_worked_vector() {
+        let p = Protocol::defaults().unwrap();
+        let spec = CATALOGUE.iter().find(|c| c.id == "do2i").unwrap();
+        let typed: Vec<String> = ["8.5", "0.99", "250", "4.6944", "1.956"]
+            .map(String::from)
+            .to_vec();
+        let r = run(spec, &typed, &p).unwrap();
+        assert!((r.value - 288.6).abs() < 0.5, "{}", r.value);
+        let pct: Vec<String> = ["8.5", "99", "250", "4.6944", "1.956"]
+            .map(String::from)
+            .to_vec();
+        assert!(run(spec, &pct, &p)
+            .unwrap_err()
+            .contains("looks like a percentage"));
+    }
+}
