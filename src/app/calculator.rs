@@ -274,6 +274,53 @@ mod tests {
         assert_eq!(ids.len(), CATALOGUE.len());
     }
 
+    /// No panic, NaN or infinity on any finite input: every calculator either answers with a
+    /// finite number or refuses with a sentence.
+    #[test]
+    fn no_finite_input_panics_or_yields_nan() {
+        let p = Protocol::defaults().unwrap();
+        let interesting = [
+            -1e12,
+            -1000.0,
+            -1.0,
+            -1e-9,
+            0.0,
+            1e-12,
+            0.01,
+            0.5,
+            0.99,
+            1.0,
+            1.5,
+            7.4,
+            37.0,
+            99.0,
+            250.0,
+            4000.0,
+            1e6,
+            1e300,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+        ];
+        let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+        for spec in CATALOGUE {
+            for _ in 0..3000 {
+                let typed: Vec<String> = spec
+                    .inputs
+                    .iter()
+                    .map(|_| {
+                        x ^= x << 13;
+                        x ^= x >> 7;
+                        x ^= x << 17;
+                        interesting[(x % interesting.len() as u64) as usize].to_string()
+                    })
+                    .collect();
+                if let Ok(r) = run(spec, &typed, &p) {
+                    assert!(r.value.is_finite(), "{}: {typed:?}", spec.id);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_do2i_calculator_matches_the_worked_vector() {
         let p = Protocol::defaults().unwrap();

@@ -104,7 +104,15 @@ impl FromStr for Decimal {
             ));
         }
         let all = format!("{int}{frac}");
-        let trimmed = all.trim_start_matches('0');
+        let mut trimmed = all.trim_start_matches('0');
+        let mut exponent: i32 = -(frac.len() as i32);
+        // Trailing zeros that do not fit the mantissa carry no precision: fold them into the
+        // exponent ("24000" keeps its five digits; a 17-digit integer ending in 0 does not).
+        let too_big = |t: &str| t.len() > 16 || t.parse::<i64>().map_or(true, |v| v > MAX_MANTISSA);
+        while !trimmed.is_empty() && too_big(trimmed) && trimmed.ends_with('0') {
+            trimmed = &trimmed[..trimmed.len() - 1];
+            exponent += 1;
+        }
         if trimmed.len() > 16 {
             return Err(err("too many digits"));
         }
@@ -119,7 +127,6 @@ impl FromStr for Decimal {
         if negative {
             mantissa = -mantissa;
         }
-        let mut exponent: i32 = -(frac.len() as i32);
         if let Some(e) = exp_part {
             let e: i32 = e.parse().map_err(|_| err("bad exponent"))?;
             exponent += e;
@@ -181,6 +188,22 @@ mod tests {
             "1e999",
         ] {
             assert!(bad.parse::<Decimal>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn text_round_trips_for_any_decimal() {
+        let mut x: u64 = 7;
+        for _ in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let m = ((x >> 11) as i64 % MAX_MANTISSA) * if x & 1 == 0 { 1 } else { -1 };
+            let e = ((x >> 3) % 25) as i8 - 12;
+            let d = Decimal::new(m, e);
+            let back: Decimal = d.to_string().parse().unwrap();
+            assert_eq!(back.to_f64(), d.to_f64(), "{d:?} -> {d} -> {back:?}");
+            assert!(d.to_f64().is_finite());
         }
     }
 

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod decimal;
 pub mod entry;
 pub mod event;
+pub mod gdp;
 pub mod ids;
 pub mod live;
 pub mod mode;

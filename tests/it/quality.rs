@@ -235,3 +235,155 @@ async fn indicators_pass_or_fail_with_evidence_and_roll_up_to_pass_rates() {
         .unwrap();
     assert_eq!((outlet.1, outlet.2), (0, 0));
 }
+
+/// DO2i over a recorded case: flow samples on bypass, blood gases as they arrive, a gap in the
+/// flow stream, an artefact gas; checked against hand-computed values.
+#[tokio::test]
+async fn goal_directed_perfusion_over_a_case_timeline() {
+    use pumpside::calc::OxygenConstants;
+    use pumpside::domain::gdp::do2i_over_case;
+
+    let dir = crate::temp_dir();
+    let s = open(&dir);
+    let case = new_case(&s, false).await;
+    let ev = |e| EntryPayload::Event { event: e };
+    add(&s, case, 0, ev(EventKind::BypassOn)).await;
+    // Gas at minute 1: Hb 8.5, SaO2 99 %, PaO2 250 → CaO2 12.026 → DO2i 288.6 at Qi 2.4.
+    let gas1 = |hb: f64, so2: f64, po2: f64| {
+        let mut r = BTreeMap::new();
+        r.insert(
+            Analyte::Hb,
+            AnalyteValue {
+                value: d(hb),
+                unit: "g/dL".into(),
+            },
+        );
+        r.insert(
+            Analyte::So2,
+            AnalyteValue {
+                value: d(so2),
+                unit: "%".into(),
+            },
+        );
+        r.insert(
+            Analyte::Po2,
+            AnalyteValue {
+                value: d(po2),
+                unit: "mmHg".into(),
+            },
+        );
+        EntryPayload::BloodGas(BloodGasPanel {
+            site: SampleSite::PatientArtery,
+            temperature: GasTemperature::At37,
+            results: r,
+        })
+    };
+    add(&s, case, 1, gas1(8.5, 99.0, 250.0)).await;
+    // Gas at minute 10: Hb 7.0 → CaO2 10.036 → at Qi 2.2: 220.8 (below 280).
+    add(&s, case, 10, gas1(7.0, 99.0, 250.0)).await;
+    // An artefact gas at minute 12 (Hb 3) must not be used.
+    let bad = add(&s, case, 12, gas1(3.0, 99.0, 250.0)).await;
+    add(
+        &s,
+        case,
+        12,
+        EntryPayload::ArtefactMark {
+            target: ArtefactTarget::Entry(bad.id),
+            reason: "diluted sample".into(),
+        },
+    )
+    .await;
+    add(&s, case, 20, ev(EventKind::BypassOff)).await;
+    let entries = s.entries(case).await.unwrap();
+    let view = CaseView::derive(&entries);
+
+    let bsa = 1.956;
+    let mut flow = vec![];
+    // Before bypass (ignored), then every 30 s; flow index 2.4 until minute 10, then 2.2.
+    flow.push((t0() - Duration::minutes(1), 2.4 * bsa));
+    for k in 0..=40 {
+        let t = t0() + Duration::seconds(30 * k);
+        if (24..28).contains(&k) {
+            continue; // flow probe silent from 12:00 to 14:00: a 2.5-minute gap
+        }
+        let qi = if k < 20 { 2.4 } else { 2.2 };
+        flow.push((t, qi * bsa));
+    }
+    let report = do2i_over_case(
+        &view,
+        &flow,
+        bsa,
+        OxygenConstants::default(),
+        280.0,
+        Duration::seconds(90),
+        Utc::now(),
+    )
+    .unwrap();
+    assert_eq!(
+        report.without_gas, 2,
+        "samples at 0:00 and 0:30 precede the first gas"
+    );
+    let first = report.series[0];
+    assert_eq!(first.0, t0() + Duration::minutes(1));
+    assert!((first.1 - 288.6).abs() < 0.5, "{}", first.1);
+    let at_15 = report
+        .series
+        .iter()
+        .find(|(t, _)| *t == t0() + Duration::minutes(15))
+        .unwrap();
+    assert!(
+        (at_15.1 - 220.8).abs() < 0.5,
+        "artefact gas ignored: {}",
+        at_15.1
+    );
+    assert_eq!(report.below.gaps.len(), 1);
+    // Below 280 from 10:00 to 20:00 = 10 min, minus the 2.5-min gap (11:30 → 14:00) = 7.5 min.
+    assert_eq!(report.below.time_below, Duration::seconds(450));
+    let d220 = 10.0 * 10.036 * 2.2;
+    assert!(
+        (report.below.area - (280.0 - d220) * 7.5).abs() < 1.0,
+        "{}",
+        report.below.area
+    );
+    assert!((report.below.nadir.unwrap().0 - 220.8).abs() < 0.5);
+}
+
+/// A hospital's own score, written as data with band rules and other aggregations, evaluates
+/// with the same engine (the shape PerfSCORE v2's ten parameters need).
+#[tokio::test]
+async fn a_hospital_score_in_toml_runs_on_the_same_engine() {
+    use pumpside::domain::quality::ScoreDefinition;
+    let toml_text = r#"
+name = "St Elsewhere bypass score"
+version = "3"
+reference = "local quality committee, 2026"
+rules = [
+  { name = "Mean PaCO2 in band", source = { analyte = "pco2" }, aggregation = "mean", scoring = { kind = "band", low = 35, high = 45, points = 2 } },
+  { name = "Last glucose in band", source = { analyte = "glucose" }, aggregation = "last", scoring = { kind = "band", low = 4, high = 10, points = 1 } },
+  { name = "First ACT", source = "act", aggregation = "first", scoring = { kind = "z_score", ideal = 540, sd = 60, cutoffs = [1, 2, 3] } },
+  { name = "Lactate", source = { analyte = "lactate" }, aggregation = "worst", scoring = { kind = "band", low = 0, high = 2, points = 2 } },
+]
+"#;
+    let def: ScoreDefinition = toml::from_str(toml_text).unwrap();
+    let dir = crate::temp_dir();
+    let s = open(&dir);
+    let case = worked_example_case(&s).await;
+    let entries = s.entries(case).await.unwrap();
+    let view = CaseView::derive(&entries);
+    let r = def.evaluate(&view, Utc::now());
+    // PaCO2 on bypass (artefact excluded): 40, 44, 38 → mean 40.67, in band → 0.
+    assert_eq!(r.rules[0].points, Some(0));
+    assert!((r.rules[0].value.unwrap() - 122.0 / 3.0).abs() < 1e-9);
+    assert_eq!(r.rules[0].evidence.len(), 3);
+    // Last glucose on bypass: 9.0 mmol/L → 0.
+    assert_eq!((r.rules[1].points, r.rules[1].value), (Some(0), Some(9.0)));
+    // First ACT on bypass: 560 → z 0.33 → 0 of 3.
+    assert_eq!(
+        (r.rules[2].points, r.rules[2].value),
+        (Some(0), Some(560.0))
+    );
+    // No lactate measured: not scored, reported as missing.
+    assert_eq!(r.rules[3].points, None);
+    assert_eq!(r.missing().collect::<Vec<_>>(), vec!["Lactate"]);
+    assert_eq!((r.total, r.max), (0, 8));
+}
