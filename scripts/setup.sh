@@ -5,12 +5,16 @@ set -euo pipefail
 
 # Build: WebKitGTK/GTK for the desktop window, libxdo for Dioxus's menu/shortcut crates,
 # D-Bus for btleplug (BlueZ), OpenSSL headers for dioxus-desktop's dev-tools websocket.
-# Tests: Xvfb (a display without a screen), xdotool (taps), imagemagick (screenshots).
+# Tests: Xvfb (a display without a screen), xdotool (taps), imagemagick (screenshots), Node.js
+# for the FHIR test peer (tests/peers/fhir).
 packages=(
   build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev libdbus-1-dev
   xvfb xdotool imagemagick
 )
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -39,5 +43,11 @@ fi
 if command -v rustup >/dev/null 2>&1; then
   cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
   cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
+fi
+# The FHIR peer's packages, exactly as locked.
+peer="$(dirname "$0")/../tests/peers/fhir"
+if [ ! -d "$peer/node_modules/@medplum/core" ] || [ "$peer/package-lock.json" -nt "$peer/node_modules" ]; then
+  echo "setup: installing the FHIR test peer (npm ci)"
+  (cd "$peer" && npm ci --no-audit --no-fund)
 fi
 echo "setup: ready"

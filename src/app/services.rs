@@ -8,6 +8,7 @@ use tokio::sync::{mpsc, watch};
 use super::recorder::run_recorder;
 use super::AppConfig;
 use crate::devices::{probe_adapter, AdapterProbe, CpbSimulator};
+use crate::domain::checklist;
 use crate::domain::protocol::Protocol;
 use crate::domain::{
     AppMode, Author, CaseKind, CaseStatus, CaseSummary, DemoReason, EntryPayload, LiveSample,
@@ -49,6 +50,8 @@ pub struct Services {
     pub protocol: Arc<Protocol>,
     /// Why the hospital's protocol file was not used, if it was not.
     pub protocol_problem: Option<String>,
+    /// Checklist template files that could not be imported, each with file, line and problem.
+    pub template_problems: Vec<String>,
     mode: watch::Receiver<AppMode>,
     sync: watch::Receiver<SyncState>,
     live_tx: mpsc::Sender<LiveSample>,
@@ -77,6 +80,8 @@ impl Services {
         )
         .with_started(started);
         services.protocol_problem = problem;
+        services.template_problems =
+            import_templates(&services.store, &services.config.data_dir).await?;
         if demo {
             services.enter_demo(DemoReason::Requested).await?;
         } else {
@@ -117,6 +122,7 @@ impl Services {
             started: Instant::now(),
             protocol,
             protocol_problem: None,
+            template_problems: Vec::new(),
             mode,
             sync,
             live_tx,
@@ -235,6 +241,46 @@ pub async fn ensure_demo_case(
             Ok(case)
         }
     }
+}
+
+/// Folder in the data directory where a hospital drops its own checklist templates.
+pub const CHECKLIST_DIR: &str = "checklists";
+
+/// Import the shipped templates and the hospital's; return the problems of those that failed.
+/// The app keeps running with every valid template.
+pub async fn import_templates(
+    store: &Store,
+    data_dir: &std::path::Path,
+) -> Result<Vec<String>, StoreError> {
+    let mut files = checklist::shipped();
+    let dir = data_dir.join(CHECKLIST_DIR);
+    if let Ok(read) = std::fs::read_dir(&dir) {
+        let mut paths: Vec<_> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            match std::fs::read_to_string(&p) {
+                Ok(t) => files.push((p.display().to_string(), t)),
+                Err(e) => files.push((p.display().to_string(), format!("# unreadable: {e}\n"))),
+            }
+        }
+    }
+    let (templates, errors) = checklist::load_all(&files);
+    let mut problems: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    for t in templates {
+        let name = format!("{} {}", t.id, t.version);
+        match store.import_template(t).await {
+            Ok(_) => {}
+            Err(StoreError::Invalid(e)) => problems.push(format!("{name}: {e}")),
+            Err(e) => return Err(e),
+        }
+    }
+    for p in &problems {
+        tracing::error!(problem = %p, "checklist template not imported");
+    }
+    Ok(problems)
 }
 
 /// The file a hospital drops into the data directory to replace the default protocol.

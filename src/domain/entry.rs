@@ -6,6 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::bloodgas::BloodGasPanel;
+use super::checklist::{Answer, Purpose};
 use super::validation::{check_range, check_text, ValidationError};
 use super::{Author, CaseId, CaseStatus, Decimal, EntryId, EventKind, Parameter};
 
@@ -193,6 +194,29 @@ pub enum EntryPayload {
         target: ArtefactTarget,
         reason: String,
     },
+    /// A checklist run begins; the run is identified by this entry's id. `digest` pins the exact
+    /// template file used.
+    ChecklistStarted {
+        template: String,
+        version: String,
+        digest: String,
+        purpose: Purpose,
+    },
+    /// An answer to one item of run `run` (a later answer to the same item replaces it).
+    ChecklistAnswer {
+        run: EntryId,
+        item: String,
+        answer: Answer,
+    },
+    /// The run is complete and signed by the entry's author.
+    ChecklistSigned {
+        run: EntryId,
+    },
+    /// Going ahead without a completed checklist of `purpose`, with the reason.
+    ChecklistOverride {
+        purpose: Purpose,
+        reason: String,
+    },
     /// Added after signing; may refer to an entry.
     Amendment {
         target: Option<EntryId>,
@@ -245,6 +269,10 @@ impl EntryPayload {
             EntryPayload::Retraction { .. } => "retraction",
             EntryPayload::ArtefactMark { .. } => "artefact_mark",
             EntryPayload::Amendment { .. } => "amendment",
+            EntryPayload::ChecklistStarted { .. } => "checklist_started",
+            EntryPayload::ChecklistAnswer { .. } => "checklist_answer",
+            EntryPayload::ChecklistSigned { .. } => "checklist_signed",
+            EntryPayload::ChecklistOverride { .. } => "checklist_override",
         }
     }
 
@@ -259,6 +287,9 @@ impl EntryPayload {
                 ..
             } => Some(*id),
             EntryPayload::Amendment { target, .. } => *target,
+            EntryPayload::ChecklistAnswer { run, .. } | EntryPayload::ChecklistSigned { run } => {
+                Some(*run)
+            }
             _ => None,
         }
     }
@@ -437,6 +468,29 @@ impl EntryPayload {
             EntryPayload::Amendment { text, reason, .. } => {
                 check_text("amendment.text", text, 10_000)?;
                 check_text("amendment.reason", reason, 2000)
+            }
+            EntryPayload::ChecklistStarted {
+                template,
+                version,
+                digest,
+                ..
+            } => {
+                check_text("checklist.template", template, 200)?;
+                check_text("checklist.version", version, 100)?;
+                check_text("checklist.digest", digest, 64)
+            }
+            EntryPayload::ChecklistAnswer { item, answer, .. } => {
+                check_text("checklist.item", item, 200)?;
+                match answer {
+                    Answer::NotApplicable { reason } => {
+                        check_text(&format!("checklist.{item}.na_reason"), reason, 500)
+                    }
+                    _ => Ok(()),
+                }
+            }
+            EntryPayload::ChecklistSigned { .. } => Ok(()),
+            EntryPayload::ChecklistOverride { reason, .. } => {
+                check_text("checklist_override.reason", reason, 2000)
             }
         }
     }

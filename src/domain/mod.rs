@@ -4,6 +4,7 @@ pub mod author;
 pub mod bloodgas;
 pub mod calc;
 pub mod case;
+pub mod checklist;
 pub mod clock;
 pub mod decimal;
 pub mod entry;

@@ -47,6 +47,10 @@ fn is_meta(p: &EntryPayload) -> bool {
         p,
         EntryPayload::Status { .. }
             | EntryPayload::Protocol { .. }
+            | EntryPayload::ChecklistStarted { .. }
+            | EntryPayload::ChecklistAnswer { .. }
+            | EntryPayload::ChecklistSigned { .. }
+            | EntryPayload::ChecklistOverride { .. }
             | EntryPayload::Correction { .. }
             | EntryPayload::Retraction { .. }
             | EntryPayload::ArtefactMark { .. }

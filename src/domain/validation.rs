@@ -52,6 +52,8 @@ pub enum ValidationError {
     },
     #[error("{0}")]
     DemoMismatch(String),
+    #[error("starting bypass needs {what}, or an override with a reason")]
+    ChecklistRequired { what: String },
 }
 
 impl ValidationError {

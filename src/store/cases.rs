@@ -249,6 +249,19 @@ fn insert_patient_version(
     Ok(())
 }
 
+/// The kind of a known case.
+pub(super) fn case_kind(db: &rusqlite::Connection, case: CaseId) -> Result<CaseKind, StoreError> {
+    let code: String = db
+        .query_row(
+            "SELECT kind FROM cases WHERE id = ?1",
+            [case.to_string()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::Invalid(ValidationError::UnknownCase(case)))?;
+    CaseKind::from_code(&code).ok_or_else(|| StoreError::Corrupt(format!("case kind {code:?}")))
+}
+
 /// Is the case known, and is it a demo case? Shared by entries and telemetry.
 pub(super) fn case_info(db: &rusqlite::Connection, case: CaseId) -> Result<bool, StoreError> {
     db.query_row(

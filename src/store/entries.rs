@@ -86,6 +86,7 @@ pub(super) fn insert(
         }
         _ => {}
     }
+    check_checklist_rules(tx, case, &new.payload)?;
     if let Some(target) = new.payload.target() {
         let found: Option<String> = tx
             .query_row(
@@ -101,6 +102,19 @@ pub(super) fn insert(
                     field: format!("{}.target", new.payload.kind()),
                     value: target.to_string(),
                     allowed: "a clinical entry (lifecycle steps cannot be corrected)".into(),
+                }
+                .into())
+            }
+            Some(kind)
+                if matches!(
+                    new.payload,
+                    EntryPayload::ChecklistAnswer { .. } | EntryPayload::ChecklistSigned { .. }
+                ) && kind != "checklist_started" =>
+            {
+                return Err(ValidationError::Invalid {
+                    field: "checklist.run".into(),
+                    value: target.to_string(),
+                    allowed: "a checklist run started on this case".into(),
                 }
                 .into())
             }
@@ -170,6 +184,100 @@ pub(super) fn insert(
         prev_hash,
         hash,
     })
+}
+
+/// Checklist answers fit their template item, signing needs every mandatory answer, and a CPB
+/// case starts bypass only after a signed pre-bypass checklist or an override.
+fn check_checklist_rules(
+    tx: &rusqlite::Connection,
+    case: CaseId,
+    payload: &EntryPayload,
+) -> Result<(), StoreError> {
+    use crate::domain::checklist::{bypass_gate, runs, RunState};
+    match payload {
+        EntryPayload::ChecklistStarted {
+            template,
+            version,
+            digest,
+            purpose,
+        } => {
+            let t = super::checklists::template_by_digest(tx, digest)?.ok_or_else(|| {
+                ValidationError::Invalid {
+                    field: "checklist.template".into(),
+                    value: format!("{template} {version}"),
+                    allowed: "an imported checklist template".into(),
+                }
+            })?;
+            if &t.id != template || &t.version != version || &t.purpose != purpose {
+                return Err(ValidationError::Invalid {
+                    field: "checklist.template".into(),
+                    value: format!("{template} {version}"),
+                    allowed: format!("the template with that digest ({} {})", t.id, t.version),
+                }
+                .into());
+            }
+            Ok(())
+        }
+        EntryPayload::ChecklistAnswer { run, .. } | EntryPayload::ChecklistSigned { run } => {
+            let entries = load_entries(tx, case)?;
+            let Some(r) = runs(&entries).into_iter().find(|r| r.id == *run) else {
+                return Ok(()); // the target check names the missing run
+            };
+            if r.signed.is_some() {
+                return Err(ValidationError::Invalid {
+                    field: "checklist.run".into(),
+                    value: run.to_string(),
+                    allowed: "a run not yet signed (add an amendment instead)".into(),
+                }
+                .into());
+            }
+            let t = super::checklists::template_by_digest(tx, &r.digest)?
+                .ok_or_else(|| StoreError::Corrupt(format!("template {} missing", r.digest)))?;
+            match payload {
+                EntryPayload::ChecklistAnswer { item, answer, .. } => {
+                    let it = t.item(item).ok_or_else(|| ValidationError::Invalid {
+                        field: "checklist.item".into(),
+                        value: item.clone(),
+                        allowed: format!("an item of {} {}", t.id, t.version),
+                    })?;
+                    answer.validate(it)?;
+                }
+                _ => RunState::derive(&t, &r.recorded).check_can_sign(&t)?,
+            }
+            Ok(())
+        }
+        EntryPayload::Event {
+            event: crate::domain::EventKind::BypassOn,
+        } if super::cases::case_kind(tx, case)? == crate::domain::CaseKind::Cpb => {
+            bypass_gate(&load_entries(tx, case)?)?;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Every entry of a case, parsed.
+pub(super) fn load_entries(
+    conn: &rusqlite::Connection,
+    case: CaseId,
+) -> Result<Vec<Entry>, StoreError> {
+    rows(conn, case)?
+        .into_iter()
+        .map(|r| {
+            Ok(Entry {
+                id: parse_id("entry id", &r.id)?,
+                case_id: case,
+                seq: r.case_seq as u64,
+                occurred_at: from_micros(r.occurred_us)?,
+                recorded_at: from_micros(r.recorded_us)?,
+                author: Author::new(r.user, r.device),
+                payload: serde_json::from_str(&r.payload)
+                    .map_err(|e| StoreError::Corrupt(format!("entry {} payload: {e}", r.id)))?,
+                prev_hash: hash32(&r.prev_hash, "prev_hash")?,
+                hash: hash32(&r.hash, "hash")?,
+            })
+        })
+        .collect()
 }
 
 struct Row {
@@ -245,27 +353,7 @@ impl Store {
 
     /// All entries of a case in recording order.
     pub async fn entries(&self, case: CaseId) -> Result<Vec<Entry>, StoreError> {
-        self.call(move |db| {
-            rows(&db.conn, case)?
-                .into_iter()
-                .map(|r| {
-                    Ok(Entry {
-                        id: parse_id("entry id", &r.id)?,
-                        case_id: case,
-                        seq: r.case_seq as u64,
-                        occurred_at: from_micros(r.occurred_us)?,
-                        recorded_at: from_micros(r.recorded_us)?,
-                        author: Author::new(r.user, r.device),
-                        payload: serde_json::from_str(&r.payload).map_err(|e| {
-                            StoreError::Corrupt(format!("entry {} payload: {e}", r.id))
-                        })?,
-                        prev_hash: hash32(&r.prev_hash, "prev_hash")?,
-                        hash: hash32(&r.hash, "hash")?,
-                    })
-                })
-                .collect()
-        })
-        .await
+        self.call(move |db| load_entries(&db.conn, case)).await
     }
 
     /// Recompute the case's hash chain from the stored rows.

@@ -11,10 +11,11 @@ pub(super) struct Migration {
     pub sql: &'static str,
 }
 
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "2026-11-25 patients, cases, hash-chained entries, telemetry chunks",
-    sql: r#"
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "2026-11-25 patients, cases, hash-chained entries, telemetry chunks",
+        sql: r#"
 CREATE TABLE patients (
     id          TEXT PRIMARY KEY,
     mrn_system  TEXT NOT NULL,
@@ -127,7 +128,26 @@ CREATE TRIGGER telemetry_no_update BEFORE UPDATE ON telemetry_chunks
 CREATE TRIGGER telemetry_no_delete BEFORE DELETE ON telemetry_chunks WHEN OLD.level <> 0
     BEGIN SELECT RAISE(ABORT, 'telemetry is append-only'); END;
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "2026-11-25 checklist templates, every imported version kept",
+        sql: r#"
+CREATE TABLE checklist_templates (
+    digest      TEXT PRIMARY KEY,
+    id          TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    imported_us INTEGER NOT NULL,
+    UNIQUE (id, version)
+) STRICT;
+CREATE TRIGGER checklist_templates_no_update BEFORE UPDATE ON checklist_templates
+    BEGIN SELECT RAISE(ABORT, 'checklist templates are append-only'); END;
+CREATE TRIGGER checklist_templates_no_delete BEFORE DELETE ON checklist_templates
+    BEGIN SELECT RAISE(ABORT, 'checklist templates are append-only'); END;
+"#,
+    },
+];
 
 /// The schema version this build writes.
 pub fn latest_version() -> u32 {

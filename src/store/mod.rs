@@ -4,6 +4,7 @@
 //! that returned `Ok` survives a crash or power loss.
 
 mod cases;
+mod checklists;
 pub mod codec;
 mod entries;
 mod migrations;

@@ -1,6 +1,8 @@
 //! Sync to the hospital's FHIR R4 server. The only module that will know FHIR JSON. Today it
 //! only reports its state to the status bar; the sync issue adds the outbox, the mapping and the
-//! transport here.
+//! transport here. `fhir` maps checklists to Questionnaire / QuestionnaireResponse.
+
+pub mod fhir;
 
 /// What the status bar and the Sync screen say about sync.
 #[derive(Debug, Clone, PartialEq, Eq)]

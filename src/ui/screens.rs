@@ -7,9 +7,11 @@ use super::shell::STALE_AFTER_SECS;
 use super::state::UiState;
 use crate::app::calculator::{self, Prefill, CATALOGUE};
 use crate::app::Services;
+use crate::domain::checklist::Purpose;
 use crate::domain::clock::format_clock;
 use crate::domain::live::format_age;
-use crate::domain::{CaseStatus, EntryPayload, EventKind, NewEntry, Parameter};
+use crate::domain::{CaseStatus, EntryPayload, EventKind, NewEntry, Parameter, ValidationError};
+use crate::store::StoreError;
 
 /// Heading plus a sentence saying what the screen holds (or will hold).
 #[component]
@@ -98,6 +100,10 @@ const LIVE_TILES: [Parameter; 11] = [
 pub fn Live() -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
+    // Hooks first, before any early return.
+    let mut gate = use_signal(|| false);
+    let mut override_reason = use_signal(String::new);
+    let override_services = services.clone();
     let now = *state.now.read();
     let case = state.case.read().clone();
     let clocks = state.clocks();
@@ -127,6 +133,11 @@ pub fn Live() -> Element {
                 Ok(e) => {
                     tracing::info!(kind = kind.code(), "timeline event recorded");
                     state.entries.write().push(e);
+                    gate.set(false);
+                }
+                Err(StoreError::Invalid(ValidationError::ChecklistRequired { .. })) => {
+                    tracing::info!("bypass held: no signed pre-bypass checklist");
+                    gate.set(true);
                 }
                 Err(e) => {
                     tracing::error!(kind = kind.code(), error = %e, "event not recorded");
@@ -150,7 +161,37 @@ pub fn Live() -> Element {
     // The clamp goes on during bypass; offering it before bypass invites a mis-tap.
     let clamp_enabled = clocks.bypass.is_running() || clocks.cross_clamp.is_running();
     let record_bypass = record.clone();
+    let record_after_override = record.clone();
     let live = state.live.read();
+    let do_override = move |_| {
+        let services = override_services.clone();
+        let mut state = state;
+        let reason = override_reason.peek().trim().to_string();
+        let record = record_after_override.clone();
+        spawn(async move {
+            let entry = NewEntry {
+                case_id: case.id,
+                occurred_at: Utc::now(),
+                author: services.author.clone(),
+                payload: EntryPayload::ChecklistOverride {
+                    purpose: Purpose::PreBypass,
+                    reason,
+                },
+            };
+            match services.store.append_entry(entry).await {
+                Ok(e) => {
+                    tracing::info!("pre-bypass checklist overridden with a reason");
+                    state.entries.write().push(e);
+                    override_reason.set(String::new());
+                    record(EventKind::BypassOn);
+                }
+                Err(e) => state
+                    .notice
+                    .set(Some(format!("Override not recorded: {e}"))),
+            }
+        });
+    };
+    let reason_given = !override_reason.read().trim().is_empty();
 
     rsx! {
         div { class: "case-header",
@@ -160,6 +201,15 @@ pub fn Live() -> Element {
         }
         p { class: "advisory-note",
             "Advisory display only. The heart-lung machine keeps the primary alarms."
+        }
+        if gate() {
+            div { class: "gate", role: "alert",
+                strong { "Bypass not started: the pre-bypass checklist is not signed." }
+                p { "Complete it on Checklists, or start now with a reason (recorded on the timeline)." }
+                input { placeholder: "Reason for starting without the checklist",
+                    value: "{override_reason}", oninput: move |e| override_reason.set(e.value()) }
+                button { class: "action", disabled: !reason_given, onclick: do_override, "Override and start" }
+            }
         }
         div { class: "clocks",
             div { class: if clocks.bypass.is_running() { "clock-tile running" } else { "clock-tile" },
@@ -209,23 +259,6 @@ pub fn Live() -> Element {
             button { class: "action", "data-action": clamp_kind.code(), disabled: !clamp_enabled,
                 onclick: move |_| record(clamp_kind), "{clamp_kind.label()}" }
         }
-    }
-}
-
-#[component]
-pub fn Checklists() -> Element {
-    rsx! {
-        ScreenHeader {
-            title: "Checklists",
-            purpose: "Versioned checklist templates and their runs, signed by the user who completed them."
-        }
-        p { class: "empty", "No checklist templates are installed yet." }
-        Planned { items: vec![
-            "Pre-bypass (AmSECT perfusion checklist), ECMO shift check, IABP hourly check, cell saver setup, handover",
-            "One tap per item, N/A with a reason, jump to the next unanswered mandatory item",
-            "Starting bypass without a completed pre-bypass checklist asks for an override with a reason",
-            "Due and overdue recurring checks feed reminders and the ECMO board",
-        ] }
     }
 }
 

@@ -32,7 +32,7 @@ pub fn Shell() -> Element {
                 match screen {
                     Screen::Cases => rsx! { screens::Cases {} },
                     Screen::Live => rsx! { screens::Live {} },
-                    Screen::Checklists => rsx! { screens::Checklists {} },
+                    Screen::Checklists => rsx! { super::checklists::Checklists {} },
                     Screen::Calculator => rsx! { screens::Calculator {} },
                     Screen::EcmoBoard => rsx! { screens::EcmoBoard {} },
                     Screen::Devices => rsx! { screens::Devices {} },

@@ -174,6 +174,16 @@ impl App {
         sleep(Duration::from_millis(600));
     }
 
+    fn type_text(&self, text: &str) {
+        let status = Command::new("xdotool")
+            .args(["type", "--delay", "50", text])
+            .env("DISPLAY", &self.display)
+            .status()
+            .expect("xdotool");
+        assert!(status.success(), "xdotool type failed");
+        sleep(Duration::from_millis(300));
+    }
+
     fn screenshot(&self, name: &str) -> PathBuf {
         let dir = repo().join("target").join("e2e");
         fs::create_dir_all(&dir).unwrap();
@@ -235,7 +245,7 @@ fn event_kinds(data: &Path) -> Vec<String> {
     )
     .unwrap();
     let mut stmt = conn
-        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol') ORDER BY seq")
+        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol') AND kind NOT LIKE 'checklist%' ORDER BY seq")
         .unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
@@ -256,6 +266,58 @@ fn recorded_samples(data: &Path) -> i64 {
         |r| r.get(0),
     )
     .unwrap()
+}
+
+/// Every entry kind in recording order.
+fn all_kinds(data: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open_with_flags(
+        db_path(data),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT kind FROM entries ORDER BY seq")
+        .unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// The shipped pre-bypass template's items, in order.
+fn pre_bypass_items() -> Vec<pumpside::domain::checklist::Item> {
+    let files = pumpside::domain::checklist::shipped();
+    let (name, text) = files
+        .iter()
+        .find(|(f, _)| f.contains("pre-bypass"))
+        .unwrap();
+    pumpside::domain::checklist::Template::parse(name, text)
+        .unwrap()
+        .items()
+        .cloned()
+        .collect()
+}
+
+/// Start the pre-bypass checklist and answer every item with one tap each from the fixed
+/// action bar (typing the ACT), then sign.
+fn complete_pre_bypass(app: &App) {
+    use pumpside::domain::checklist::ItemKind;
+    app.tap(SLOT1.0, SLOT1.1); // Start pre-bypass
+    for (n, item) in pre_bypass_items().into_iter().enumerate() {
+        if n == 12 {
+            app.screenshot("tablet-3-checklists-in-progress");
+        }
+        match item.kind {
+            ItemKind::Check => app.tap(SLOT1.0, SLOT1.1),
+            ItemKind::Number { .. } => {
+                app.tap(SLOT1.0, SLOT1.1); // the value field
+                app.type_text("520");
+                app.tap(SLOT2.0, SLOT2.1); // Save
+            }
+            ref other => panic!("the tour does not answer {other:?} items"),
+        }
+    }
+    app.tap(SLOT1.0, SLOT1.1); // Sign
 }
 
 fn demo_cases(data: &Path) -> (i64, i64, String) {
@@ -287,8 +349,11 @@ fn drawer_item(i: usize) -> (u32, u32) {
     (150, 56 + 64 * i as u32 + 32)
 }
 const MENU_BUTTON: (u32, u32) = (28, 28);
-const BYPASS_BUTTON: (u32, u32) = (306, 752);
-const CLAMP_BUTTON: (u32, u32) = (498, 752);
+/// The first and second buttons of the bottom action bar (live case, checklists).
+const SLOT1: (u32, u32) = (306, 752);
+const SLOT2: (u32, u32) = (498, 752);
+const BYPASS_BUTTON: (u32, u32) = SLOT1;
+const CLAMP_BUTTON: (u32, u32) = SLOT2;
 /// The DO2i entry in the calculator's list (eighth row of 54 px from y = 247).
 const CALC_DO2I: (u32, u32) = (380, 247 + 54 * 7);
 
@@ -330,21 +395,42 @@ fn desktop_tour_at_tablet_and_phone_size() {
         for (i, s) in Screen::ALL.into_iter().enumerate() {
             let (x, y) = rail_item(i);
             app.tap(x, y);
-            if s == Screen::Calculator {
-                app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
-                app.tap(CALC_DO2I.0, CALC_DO2I.1);
-                app.screenshot(&format!("tablet-{}-{}-do2i-prefilled", i + 1, s.slug()));
-                continue;
+            match s {
+                Screen::Calculator => {
+                    app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
+                    app.tap(CALC_DO2I.0, CALC_DO2I.1);
+                    app.screenshot(&format!("tablet-{}-{}-do2i-prefilled", i + 1, s.slug()));
+                }
+                Screen::Live => {
+                    app.screenshot(&format!("tablet-{}-{}-before-bypass", i + 1, s.slug()));
+                    // No signed pre-bypass checklist yet: bypass is held and the override asked.
+                    app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
+                    sleep(Duration::from_millis(800));
+                    app.screenshot(&format!("tablet-{}-{}-bypass-held", i + 1, s.slug()));
+                }
+                Screen::Checklists => {
+                    app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
+                    complete_pre_bypass(&app);
+                    app.screenshot(&format!("tablet-{}-{}-signed", i + 1, s.slug()));
+                }
+                _ => {
+                    app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
+                }
             }
-            if s == Screen::Live {
-                app.screenshot("tablet-2-live-before-bypass");
-                app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
-                sleep(Duration::from_millis(1500));
-                app.tap(CLAMP_BUTTON.0, CLAMP_BUTTON.1);
-                sleep(Duration::from_millis(1500));
-            }
-            app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
         }
+        // Checklist signed: back to the live case, on bypass, cross-clamp on.
+        let (x, y) = rail_item(1);
+        app.tap(x, y);
+        app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
+        sleep(Duration::from_millis(1500));
+        app.tap(CLAMP_BUTTON.0, CLAMP_BUTTON.1);
+        sleep(Duration::from_millis(1500));
+        app.screenshot("tablet-2-live-on-bypass");
+        let kinds = all_kinds(data);
+        let answers = kinds.iter().filter(|k| *k == "checklist_answer").count();
+        assert_eq!(answers, pre_bypass_items().len(), "one answer per item");
+        assert_eq!(kinds.iter().filter(|k| *k == "checklist_signed").count(), 1);
+        assert!(!kinds.iter().any(|k| k == "checklist_override"));
         assert!(
             app.proc.alive(),
             "the app exited during the tour:\n{}",

@@ -28,20 +28,35 @@ pub fn open(dir: &tempfile::TempDir) -> Store {
     Store::open(&dir.path().join("record.sqlite3")).unwrap()
 }
 
+/// A running CPB case. Checklists are not under test here, so the pre-bypass gate is passed
+/// the way a perfusionist would without one: an override with a reason.
 pub async fn new_case(s: &Store, is_demo: bool) -> CaseId {
-    s.create_case(
-        NewCase {
-            kind: CaseKind::Cpb,
-            patient: None,
-            label: "CABG x3".into(),
-            is_demo,
-            status: CaseStatus::Running,
+    let id = s
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: None,
+                label: "CABG x3".into(),
+                is_demo,
+                status: CaseStatus::Running,
+            },
+            author(),
+        )
+        .await
+        .unwrap()
+        .id;
+    s.append_entry(NewEntry {
+        case_id: id,
+        occurred_at: crate::telemetry::t0() - Duration::minutes(30),
+        author: author(),
+        payload: EntryPayload::ChecklistOverride {
+            purpose: pumpside::domain::checklist::Purpose::PreBypass,
+            reason: "test fixture: checklists are tested in checklist.rs".into(),
         },
-        author(),
-    )
+    })
     .await
-    .unwrap()
-    .id
+    .unwrap();
+    id
 }
 
 async fn add(
@@ -197,8 +212,12 @@ async fn every_entry_kind_round_trips_with_author_and_a_valid_chain() {
     drop(s);
     let s = open(&dir); // from the file, not from memory
     let entries = s.entries(case).await.unwrap();
-    assert_eq!(entries.len(), kinds.len() + 1, "status + every kind");
-    for (e, p) in entries[1..].iter().zip(&kinds) {
+    assert_eq!(
+        entries.len(),
+        kinds.len() + 2,
+        "status + override + every kind"
+    );
+    for (e, p) in entries[2..].iter().zip(&kinds) {
         assert_eq!(&e.payload, p);
         assert_eq!(e.author, author());
         assert!(e.recorded_at >= e.occurred_at);
@@ -585,8 +604,8 @@ async fn each_validation_error_names_what_is_wrong() {
         .await
         .unwrap_err();
     assert!(e.to_string().contains("heparin.units"), "{e}");
-    // Only the status entry exists: every refusal wrote nothing.
-    assert_eq!(s.entries(case).await.unwrap().len(), 1);
+    // Only the status and override entries exist: every refusal wrote nothing.
+    assert_eq!(s.entries(case).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -674,29 +693,29 @@ async fn tampering_with_a_stored_entry_is_detected_at_that_entry() {
     raw.execute_batch("DROP TRIGGER entries_no_update; DROP TRIGGER entries_no_delete;")
         .unwrap();
     raw.execute(
-        "UPDATE entries SET payload = replace(payload, '5000', '500') WHERE case_id = ?1 AND case_seq = 3",
+        "UPDATE entries SET payload = replace(payload, '5000', '500') WHERE case_id = ?1 AND case_seq = 4",
         [case.to_string()],
     )
     .unwrap();
     match s.verify_chain(case).await {
         Err(StoreError::Tampered {
-            case_seq: 3, why, ..
+            case_seq: 4, why, ..
         }) => assert!(why.contains("hash"), "{why}"),
         other => panic!("edit not detected: {other:?}"),
     }
     raw.execute(
-        "UPDATE entries SET payload = replace(payload, '500', '5000') WHERE case_id = ?1 AND case_seq = 3",
+        "UPDATE entries SET payload = replace(payload, '500', '5000') WHERE case_id = ?1 AND case_seq = 4",
         [case.to_string()],
     )
     .unwrap();
     s.verify_chain(case).await.unwrap();
     raw.execute(
-        "DELETE FROM entries WHERE case_id = ?1 AND case_seq = 2",
+        "DELETE FROM entries WHERE case_id = ?1 AND case_seq = 3",
         [case.to_string()],
     )
     .unwrap();
     match s.verify_chain(case).await {
-        Err(StoreError::Tampered { case_seq: 3, .. }) => {}
+        Err(StoreError::Tampered { case_seq: 4, .. }) => {}
         other => panic!("deletion not detected: {other:?}"),
     }
 }

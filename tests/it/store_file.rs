@@ -31,7 +31,7 @@ async fn a_reopened_file_keeps_every_committed_row_and_is_not_migrated_twice() {
             occurred_at: chrono::Utc::now(),
             author: author(),
             payload: EntryPayload::Event {
-                event: EventKind::BypassOn,
+                event: EventKind::CoolingStart,
             },
         })
         .await
