@@ -233,17 +233,19 @@ impl App {
     }
 }
 
+/// The app's database, opened read-only beside (or after) the app.
+fn read_db(data: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(db_path(data), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap()
+}
+
 fn db_path(data: &Path) -> PathBuf {
     // The release binary writes the release file name.
     data.join("pumpside.sqlite3")
 }
 
 fn event_kinds(data: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        db_path(data),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn = read_db(data);
     let mut stmt = conn
         .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol') AND kind NOT LIKE 'checklist%' ORDER BY seq")
         .unwrap();
@@ -255,11 +257,7 @@ fn event_kinds(data: &Path) -> Vec<String> {
 
 /// Samples the recorder committed, all of them demo samples (validity code 5 in every chunk).
 fn recorded_samples(data: &Path) -> i64 {
-    let conn = rusqlite::Connection::open_with_flags(
-        db_path(data),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn = read_db(data);
     conn.query_row(
         "SELECT coalesce(sum(n), 0) FROM telemetry_chunks",
         [],
@@ -270,11 +268,7 @@ fn recorded_samples(data: &Path) -> i64 {
 
 /// Every entry kind in recording order.
 fn all_kinds(data: &Path) -> Vec<String> {
-    let conn = rusqlite::Connection::open_with_flags(
-        db_path(data),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn = read_db(data);
     let mut stmt = conn
         .prepare("SELECT kind FROM entries ORDER BY seq")
         .unwrap();
@@ -321,11 +315,7 @@ fn complete_pre_bypass(app: &App) {
 }
 
 fn demo_cases(data: &Path) -> (i64, i64, String) {
-    let conn = rusqlite::Connection::open_with_flags(
-        db_path(data),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
+    let conn = read_db(data);
     let total: i64 = conn
         .query_row("SELECT count(*) FROM cases", [], |r| r.get(0))
         .unwrap();
