@@ -4,6 +4,7 @@
 //! with the rest of the devices work.
 
 pub mod adapter;
+pub mod cdi;
 pub mod ieee11073;
 pub mod profiles;
 pub mod simulator;
