@@ -8,6 +8,7 @@ pub mod cdi;
 pub mod ieee11073;
 pub mod profiles;
 pub mod simulator;
+pub mod telemetry_profile;
 
 pub use adapter::{probe_adapter, AdapterProbe};
 pub use simulator::{CpbSimulator, SimulatedDevice};
