@@ -217,6 +217,15 @@ pub enum EntryPayload {
         purpose: Purpose,
         reason: String,
     },
+    /// A device starts serving this case in `role` (its key from `DeviceIdentity::key`).
+    DeviceAssociated {
+        device_key: String,
+        role: String,
+    },
+    /// The device stops serving this case.
+    DeviceReleased {
+        device_key: String,
+    },
     /// Added after signing; may refer to an entry.
     Amendment {
         target: Option<EntryId>,
@@ -273,6 +282,8 @@ impl EntryPayload {
             EntryPayload::ChecklistAnswer { .. } => "checklist_answer",
             EntryPayload::ChecklistSigned { .. } => "checklist_signed",
             EntryPayload::ChecklistOverride { .. } => "checklist_override",
+            EntryPayload::DeviceAssociated { .. } => "device_associated",
+            EntryPayload::DeviceReleased { .. } => "device_released",
         }
     }
 
@@ -433,13 +444,7 @@ impl EntryPayload {
                 ..
             } => {
                 check_text("correction.reason", reason, 2000)?;
-                if matches!(
-                    **replacement,
-                    EntryPayload::Correction { .. }
-                        | EntryPayload::Retraction { .. }
-                        | EntryPayload::ArtefactMark { .. }
-                        | EntryPayload::Amendment { .. }
-                ) {
+                if !replacement.is_clinical() {
                     return Err(ValidationError::Invalid {
                         field: "correction.replacement".into(),
                         value: replacement.kind().into(),
@@ -492,7 +497,35 @@ impl EntryPayload {
             EntryPayload::ChecklistOverride { reason, .. } => {
                 check_text("checklist_override.reason", reason, 2000)
             }
+            EntryPayload::DeviceAssociated { device_key, role } => {
+                check_text("device.key", device_key, 400)?;
+                check_text("device.role", role, 200)
+            }
+            EntryPayload::DeviceReleased { device_key } => {
+                check_text("device.key", device_key, 400)
+            }
         }
+    }
+
+    /// Clinical content (an event, a dose, a gas…), as opposed to entries about the record:
+    /// lifecycle, protocol, corrections and marks, checklists, device associations. Only
+    /// clinical entries appear in the derived case view and can be corrected.
+    pub fn is_clinical(&self) -> bool {
+        !matches!(
+            self,
+            EntryPayload::Status { .. }
+                | EntryPayload::Protocol { .. }
+                | EntryPayload::Correction { .. }
+                | EntryPayload::Retraction { .. }
+                | EntryPayload::ArtefactMark { .. }
+                | EntryPayload::Amendment { .. }
+                | EntryPayload::ChecklistStarted { .. }
+                | EntryPayload::ChecklistAnswer { .. }
+                | EntryPayload::ChecklistSigned { .. }
+                | EntryPayload::ChecklistOverride { .. }
+                | EntryPayload::DeviceAssociated { .. }
+                | EntryPayload::DeviceReleased { .. }
+        )
     }
 
     /// Entries that may still be added to a signed case.
@@ -619,6 +652,21 @@ mod tests {
             let e = p.validate().expect_err(field);
             assert_eq!(e.field(), Some(field), "{e}");
         }
+    }
+
+    #[test]
+    fn a_correction_replaces_only_with_clinical_content() {
+        let sign = EntryPayload::Correction {
+            target: EntryId::new(),
+            replacement: Box::new(EntryPayload::ChecklistSigned {
+                run: EntryId::new(),
+            }),
+            reason: "sneaky".into(),
+        };
+        assert_eq!(
+            sign.validate().unwrap_err().field(),
+            Some("correction.replacement")
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod case;
 pub mod checklist;
 pub mod clock;
 pub mod decimal;
+pub mod device;
 pub mod entry;
 pub mod event;
 pub mod gdp;

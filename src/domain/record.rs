@@ -42,21 +42,6 @@ pub struct CaseView<'a> {
     pub sample_artefacts: Vec<(&'a str, DateTime<Utc>, DateTime<Utc>, &'a str)>,
 }
 
-fn is_meta(p: &EntryPayload) -> bool {
-    matches!(
-        p,
-        EntryPayload::Status { .. }
-            | EntryPayload::Protocol { .. }
-            | EntryPayload::ChecklistStarted { .. }
-            | EntryPayload::ChecklistAnswer { .. }
-            | EntryPayload::ChecklistSigned { .. }
-            | EntryPayload::ChecklistOverride { .. }
-            | EntryPayload::Correction { .. }
-            | EntryPayload::Retraction { .. }
-            | EntryPayload::ArtefactMark { .. }
-            | EntryPayload::Amendment { .. }
-    )
-}
 
 impl<'a> CaseView<'a> {
     /// Derive the view from a case's entries (any order).
@@ -99,7 +84,7 @@ impl<'a> CaseView<'a> {
             protocol,
             sample_artefacts,
         };
-        for e in by_seq.into_iter().filter(|e| !is_meta(&e.payload)) {
+        for e in by_seq.into_iter().filter(|e| e.payload.is_clinical()) {
             if let Some(r) = retractions.get(&e.id) {
                 view.retracted.push((e, r));
                 continue;

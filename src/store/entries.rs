@@ -87,6 +87,7 @@ pub(super) fn insert(
         _ => {}
     }
     check_checklist_rules(tx, case, &new.payload)?;
+    super::devices::check_device_rules(tx, case, &new.payload)?;
     if let Some(target) = new.payload.target() {
         let found: Option<String> = tx
             .query_row(

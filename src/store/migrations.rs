@@ -147,6 +147,36 @@ CREATE TRIGGER checklist_templates_no_delete BEFORE DELETE ON checklist_template
     BEGIN SELECT RAISE(ABORT, 'checklist templates are append-only'); END;
 "#,
     },
+    Migration {
+        version: 3,
+        name: "2026-11-26 devices by identity, connection sessions with clock offset",
+        sql: r#"
+-- A device is known by the key derived from its Device Information, never by its address.
+CREATE TABLE devices (
+    key         TEXT PRIMARY KEY,
+    identity    TEXT NOT NULL,
+    first_us    INTEGER NOT NULL
+) STRICT;
+-- One row per connection: the identity as read then (firmware may change) and the clock offset
+-- (device minus tablet, ms) with where it came from.
+CREATE TABLE device_sessions (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    device_key      TEXT NOT NULL REFERENCES devices(key),
+    connected_us    INTEGER NOT NULL,
+    identity        TEXT NOT NULL,
+    clock_offset_ms INTEGER,
+    offset_source   TEXT
+) STRICT;
+CREATE TRIGGER devices_no_update BEFORE UPDATE ON devices
+    BEGIN SELECT RAISE(ABORT, 'devices are append-only'); END;
+CREATE TRIGGER devices_no_delete BEFORE DELETE ON devices
+    BEGIN SELECT RAISE(ABORT, 'devices are append-only'); END;
+CREATE TRIGGER device_sessions_no_update BEFORE UPDATE ON device_sessions
+    BEGIN SELECT RAISE(ABORT, 'device sessions are append-only'); END;
+CREATE TRIGGER device_sessions_no_delete BEFORE DELETE ON device_sessions
+    BEGIN SELECT RAISE(ABORT, 'device sessions are append-only'); END;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

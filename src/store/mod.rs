@@ -6,6 +6,7 @@
 mod cases;
 mod checklists;
 pub mod codec;
+mod devices;
 mod entries;
 mod migrations;
 mod telemetry;
@@ -21,6 +22,7 @@ use crate::domain::telemetry::StreamHead;
 use crate::domain::{CaseId, Channel, ChannelId, ValidationError};
 
 pub use cases::NewCase;
+pub use devices::DeviceSession;
 pub use entries::ChainReport;
 pub use migrations::latest_version;
 pub use telemetry::{AppendAck, ChannelExtremes, TelemetryStats};

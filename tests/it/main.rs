@@ -3,6 +3,7 @@
 
 mod checklist;
 mod crash;
+mod devices;
 mod e2e;
 mod project_files;
 mod quality;
