@@ -42,7 +42,6 @@ pub struct CaseView<'a> {
     pub sample_artefacts: Vec<(&'a str, DateTime<Utc>, DateTime<Utc>, &'a str)>,
 }
 
-
 impl<'a> CaseView<'a> {
     /// Derive the view from a case's entries (any order).
     pub fn derive(entries: &'a [Entry]) -> Self {
