@@ -111,10 +111,6 @@ fn yes() -> bool {
     true
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 /// The line declaring item `id`, its `nth` declaration (0-based) when ids repeat; 1 when not
 /// found.
 fn line_of_item(text: &str, id: &str, nth: usize) -> usize {
@@ -140,7 +136,10 @@ impl Template {
             problem,
         };
         let raw: RawTemplate = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+            let line = e
+                .span()
+                .map(|s| super::validation::line_at(text, s.start))
+                .unwrap_or(1);
             err(line, e.message().trim().to_string())
         })?;
         for (what, v) in [

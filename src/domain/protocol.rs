@@ -96,10 +96,6 @@ pub struct ProtocolError {
     pub problem: String,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
-}
-
 /// The dotted key at `line`: the nearest table header above plus the key on the line.
 fn key_at(text: &str, line: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
@@ -137,7 +133,10 @@ impl Protocol {
     /// Parse and check a protocol file. `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, ProtocolError> {
         let p: Protocol = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| line_of(text, s.start)).unwrap_or(1);
+            let line = e
+                .span()
+                .map(|s| super::validation::line_at(text, s.start))
+                .unwrap_or(1);
             ProtocolError {
                 file: file.to_string(),
                 line,

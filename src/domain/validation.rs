@@ -122,3 +122,8 @@ pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), Valid
         Ok(())
     }
 }
+
+/// The 1-based line of byte `offset` in `text`, for errors in files people edit.
+pub fn line_at(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].matches('\n').count() + 1
+}

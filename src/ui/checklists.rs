@@ -1,14 +1,13 @@
 //! The checklist screen: start a run, answer the current item with one tap from a fixed action
 //! bar (big targets, gloves on), see progress and every item, sign when complete.
 
-use chrono::Utc;
 use dioxus::prelude::*;
 
 use super::state::UiState;
 use crate::app::Services;
 use crate::domain::checklist::{self, Answer, ItemKind, Purpose, RunState, Template};
 use crate::domain::live::format_age;
-use crate::domain::{Decimal, EntryId, EntryPayload, NewEntry};
+use crate::domain::{Decimal, EntryId, EntryPayload};
 
 /// Latest version of each template id (the store keeps every version ever imported).
 fn latest(templates: &[Template]) -> Vec<Template> {
@@ -64,19 +63,8 @@ pub fn Checklists() -> Element {
                 return;
             };
             spawn(async move {
-                let kind = payload.kind();
-                let entry = NewEntry {
-                    case_id: case.id,
-                    occurred_at: Utc::now(),
-                    author: services.author.clone(),
-                    payload,
-                };
-                match services.store.append_entry(entry).await {
-                    Ok(e) => {
-                        tracing::info!(kind, "checklist entry recorded");
-                        state.entries.write().push(e);
-                    }
-                    Err(e) => state.notice.set(Some(format!("Not recorded: {e}"))),
+                if let Err(e) = state.record(&services, case.id, payload).await {
+                    state.notice.set(Some(format!("Not recorded: {e}")));
                 }
             });
         }

@@ -1,6 +1,6 @@
 //! One component per main screen. Screens that later issues fill say what they will hold.
 
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use dioxus::prelude::*;
 
 use super::shell::STALE_AFTER_SECS;
@@ -10,7 +10,7 @@ use crate::app::Services;
 use crate::domain::checklist::Purpose;
 use crate::domain::clock::format_clock;
 use crate::domain::live::format_age;
-use crate::domain::{CaseStatus, EntryPayload, EventKind, NewEntry, Parameter, ValidationError};
+use crate::domain::{CaseStatus, EntryPayload, EventKind, Parameter, ValidationError};
 use crate::store::StoreError;
 
 /// Heading plus a sentence saying what the screen holds (or will hold).
@@ -123,18 +123,11 @@ pub fn Live() -> Element {
         let services = services.clone();
         let mut state = state;
         spawn(async move {
-            let entry = NewEntry {
-                case_id: case.id,
-                occurred_at: Utc::now(),
-                author: services.author.clone(),
-                payload: EntryPayload::Event { event: kind },
-            };
-            match services.store.append_entry(entry).await {
-                Ok(e) => {
-                    tracing::info!(kind = kind.code(), "timeline event recorded");
-                    state.entries.write().push(e);
-                    gate.set(false);
-                }
+            match state
+                .record(&services, case.id, EntryPayload::Event { event: kind })
+                .await
+            {
+                Ok(_) => gate.set(false),
                 Err(StoreError::Invalid(ValidationError::ChecklistRequired { .. })) => {
                     tracing::info!("bypass held: no signed pre-bypass checklist");
                     gate.set(true);
@@ -169,19 +162,12 @@ pub fn Live() -> Element {
         let reason = override_reason.peek().trim().to_string();
         let record = record_after_override.clone();
         spawn(async move {
-            let entry = NewEntry {
-                case_id: case.id,
-                occurred_at: Utc::now(),
-                author: services.author.clone(),
-                payload: EntryPayload::ChecklistOverride {
-                    purpose: Purpose::PreBypass,
-                    reason,
-                },
+            let payload = EntryPayload::ChecklistOverride {
+                purpose: Purpose::PreBypass,
+                reason,
             };
-            match services.store.append_entry(entry).await {
-                Ok(e) => {
-                    tracing::info!("pre-bypass checklist overridden with a reason");
-                    state.entries.write().push(e);
+            match state.record(&services, case.id, payload).await {
+                Ok(_) => {
                     override_reason.set(String::new());
                     record(EventKind::BypassOn);
                 }

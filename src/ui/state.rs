@@ -6,7 +6,10 @@ use dioxus::prelude::*;
 
 use crate::app::Services;
 use crate::domain::record::CaseView;
-use crate::domain::{AppMode, CaseClocks, CaseSummary, Entry, LiveSnapshot};
+use crate::domain::{
+    AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryPayload, LiveSnapshot, NewEntry,
+};
+use crate::store::StoreError;
 use crate::sync::SyncState;
 
 /// The main screens, in navigation order.
@@ -114,6 +117,29 @@ impl UiState {
 
     pub fn clocks(&self) -> CaseClocks {
         CaseView::derive(&self.entries.read()).clocks()
+    }
+
+    /// Record an entry on `case` as the signed-in user, now. On success it joins the case's
+    /// entries; the caller turns an error into a sentence. No signal guard is held across the
+    /// await.
+    pub async fn record(
+        mut self,
+        services: &Services,
+        case: CaseId,
+        payload: EntryPayload,
+    ) -> Result<Entry, StoreError> {
+        let entry = services
+            .store
+            .append_entry(NewEntry {
+                case_id: case,
+                occurred_at: Utc::now(),
+                author: services.author.clone(),
+                payload,
+            })
+            .await?;
+        tracing::info!(kind = entry.payload.kind(), "entry recorded");
+        self.entries.write().push(entry.clone());
+        Ok(entry)
     }
 
     /// Reload the followed case and its events from the store.
