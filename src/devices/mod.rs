@@ -1,14 +1,22 @@
 //! Bedside devices. The only module that knows btleplug. Today: the adapter probe that decides
 //! between real devices and demo mode, the demo simulator, and the pure decoders of the
-//! Bluetooth SIG health profiles (`ieee11073`, `profiles`). Sessions and the serial bridge come
-//! with the rest of the devices work.
+//! Bluetooth SIG health profiles (`ieee11073`, `profiles`), the CDI serial protocol (`cdi`), our
+//! telemetry profile, the per-connection decoder (`gatt`), device sessions over a small
+//! [`Link`] trait (`session`), its btleplug implementation (`ble`) and an in-memory one
+//! (`memory`) that the simulators and tests drive.
 
 pub mod adapter;
 pub mod cdi;
+pub mod gatt;
 pub mod ieee11073;
+pub mod link;
+pub mod memory;
 pub mod profiles;
+pub mod session;
 pub mod simulator;
 pub mod telemetry_profile;
 
 pub use adapter::{probe_adapter, AdapterProbe};
+pub use link::{Link, LinkError, LinkEvent};
+pub use session::{run_session, DeviceInfo, LinkState, Measurement, SessionConfig, SessionEvent};
 pub use simulator::{CpbSimulator, SimulatedDevice};

@@ -309,6 +309,71 @@ pub fn glucose_measurement(raw: &[u8]) -> Result<Reading, DecodeError> {
     Ok(r)
 }
 
+/// Record Access Control Point 0x2A52 (Glucose profile): "report stored records — all".
+/// Written after subscribing to Glucose Measurement and RACP so a meter that stored readings
+/// while out of range hands them over; they arrive as ordinary measurement notifications.
+pub const RACP_REPORT_ALL: [u8; 2] = [0x01, 0x01];
+
+/// What a meter answers on the RACP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RacpResponse {
+    /// Op code 0x05: how many records match.
+    NumberOfRecords(u16),
+    /// Op code 0x06: the request `request` finished with `code`.
+    Done {
+        request: u8,
+        code: u8,
+        meaning: &'static str,
+    },
+}
+
+impl RacpResponse {
+    pub fn is_success(&self) -> bool {
+        // 0x06 "no records found" is a normal outcome for a meter with nothing stored.
+        matches!(self, RacpResponse::NumberOfRecords(_))
+            || matches!(self, RacpResponse::Done { code: 1 | 6, .. })
+    }
+}
+
+pub fn racp_response(raw: &[u8]) -> Result<RacpResponse, DecodeError> {
+    const WHAT: &str = "Record Access Control Point 0x2A52";
+    let mut b = Bytes::new(WHAT, raw);
+    let op = b.u8()?;
+    let _operator = b.u8()?;
+    match op {
+        0x05 => {
+            b.expect_len(4)?;
+            Ok(RacpResponse::NumberOfRecords(b.u16()?))
+        }
+        0x06 => {
+            b.expect_len(4)?;
+            let request = b.u8()?;
+            let code = b.u8()?;
+            let meaning = match code {
+                1 => "success",
+                2 => "op code not supported",
+                3 => "invalid operator",
+                4 => "operator not supported",
+                5 => "invalid operand",
+                6 => "no records found",
+                7 => "abort unsuccessful",
+                8 => "procedure not completed",
+                9 => "operand not supported",
+                _ => "reserved response code",
+            };
+            Ok(RacpResponse::Done {
+                request,
+                code,
+                meaning,
+            })
+        }
+        other => Err(DecodeError::new(
+            WHAT,
+            format!("op code 0x{other:02X} is not a response"),
+        )),
+    }
+}
+
 /// Weight Measurement 0x2A9D.
 pub fn weight_measurement(raw: &[u8]) -> Result<Reading, DecodeError> {
     const WHAT: &str = "Weight Measurement 0x2A9D";
@@ -625,5 +690,28 @@ mod tests {
             let _ = current_time(&bytes);
             let _ = dis_string("x", &bytes);
         }
+    }
+
+    #[test]
+    fn racp_responses() {
+        assert_eq!(
+            racp_response(&[0x05, 0x00, 0x03, 0x00]).unwrap(),
+            RacpResponse::NumberOfRecords(3)
+        );
+        let done = racp_response(&[0x06, 0x00, 0x01, 0x01]).unwrap();
+        assert!(done.is_success());
+        let none = racp_response(&[0x06, 0x00, 0x01, 0x06]).unwrap();
+        assert!(none.is_success(), "no records is a normal answer");
+        let bad = racp_response(&[0x06, 0x00, 0x01, 0x05]).unwrap();
+        assert!(!bad.is_success());
+        assert!(matches!(
+            bad,
+            RacpResponse::Done {
+                meaning: "invalid operand",
+                ..
+            }
+        ));
+        assert!(racp_response(&[0x01, 0x01]).is_err());
+        assert!(racp_response(&[0x06, 0x00]).is_err());
     }
 }

@@ -80,6 +80,8 @@ impl CpbSimulator {
             Parameter::PatientTemp => 33.6 + 0.3 * wave(900.0, 0.5) + 0.05 * jitter(6.0),
             Parameter::VenousSaturation => 0.74 + 0.03 * wave(420.0, 2.0) + 0.005 * jitter(7.0),
             Parameter::Haematocrit => 0.27 + 0.01 * wave(1200.0, 0.0),
+            Parameter::Spo2 => 0.98 + 0.005 * wave(600.0, 0.7) + 0.003 * jitter(8.0),
+            Parameter::PulseRate => 72.0 + 4.0 * wave(500.0, 0.2) + 1.0 * jitter(9.0),
             Parameter::Do2i => {
                 // DO2i = 10 × CaO2 × flow index (clinical.md 2.5) with the demo's SaO2 0.99,
                 // PaO2 250 mmHg, k 1.34, c 0.003, BSA 1.956 m², and Hb (g/dL) ≈ Hct% / 3.

@@ -24,10 +24,14 @@ pub enum Parameter {
     SweepGas,
     Fio2,
     ArterialLinePressure,
+    /// Peripheral oxygen saturation (pulse oximeter).
+    Spo2,
+    /// Pulse rate (pulse oximeter, blood pressure monitor).
+    PulseRate,
 }
 
 impl Parameter {
-    pub const ALL: [Parameter; 11] = [
+    pub const ALL: [Parameter; 13] = [
         Parameter::PumpFlow,
         Parameter::MeanArterialPressure,
         Parameter::ArterialOutletTemp,
@@ -39,6 +43,8 @@ impl Parameter {
         Parameter::SweepGas,
         Parameter::Fio2,
         Parameter::ArterialLinePressure,
+        Parameter::Spo2,
+        Parameter::PulseRate,
     ];
 
     pub fn label(self) -> &'static str {
@@ -54,6 +60,8 @@ impl Parameter {
             Parameter::SweepGas => "Sweep gas",
             Parameter::Fio2 => "FiO₂",
             Parameter::ArterialLinePressure => "Arterial line",
+            Parameter::Spo2 => "SpO₂",
+            Parameter::PulseRate => "Pulse rate",
         }
     }
 
@@ -65,8 +73,12 @@ impl Parameter {
             Parameter::ArterialOutletTemp
             | Parameter::VenousInflowTemp
             | Parameter::PatientTemp => "°C",
-            Parameter::VenousSaturation | Parameter::Haematocrit | Parameter::Fio2 => "%",
+            Parameter::VenousSaturation
+            | Parameter::Haematocrit
+            | Parameter::Fio2
+            | Parameter::Spo2 => "%",
             Parameter::Do2i => "mL/min/m²",
+            Parameter::PulseRate => "/min",
         }
     }
 
@@ -74,7 +86,10 @@ impl Parameter {
     fn is_fraction(self) -> bool {
         matches!(
             self,
-            Parameter::VenousSaturation | Parameter::Haematocrit | Parameter::Fio2
+            Parameter::VenousSaturation
+                | Parameter::Haematocrit
+                | Parameter::Fio2
+                | Parameter::Spo2
         )
     }
 
@@ -109,9 +124,13 @@ impl Parameter {
             Parameter::ArterialOutletTemp
             | Parameter::VenousInflowTemp
             | Parameter::PatientTemp => (4.0, 45.0),
-            Parameter::VenousSaturation | Parameter::Haematocrit | Parameter::Fio2 => (0.0, 1.0),
+            Parameter::VenousSaturation
+            | Parameter::Haematocrit
+            | Parameter::Fio2
+            | Parameter::Spo2 => (0.0, 1.0),
             Parameter::Do2i => (0.0, 2000.0),
             Parameter::SweepGas => (0.0, 15.0),
+            Parameter::PulseRate => (0.0, 350.0),
         }
     }
 
@@ -129,6 +148,8 @@ impl Parameter {
             Parameter::SweepGas => "sweep-gas",
             Parameter::Fio2 => "fio2",
             Parameter::ArterialLinePressure => "arterial-line-pressure",
+            Parameter::Spo2 => "spo2",
+            Parameter::PulseRate => "pulse-rate",
         }
     }
 
@@ -144,8 +165,13 @@ impl Parameter {
         const PRESSURE: &[(&str, f64)] = &[("mmHg", 1.0), ("mm[Hg]", 1.0)];
         const TEMP: &[(&str, f64)] = &[("°C", 1.0), ("Cel", 1.0)];
         const DO2I: &[(&str, f64)] = &[("mL/min/m²", 1.0), ("mL/min/m2", 1.0)];
+        const RATE: &[(&str, f64)] = &[("/min", 1.0), ("{beats}/min", 1.0)];
         match self {
-            Parameter::VenousSaturation | Parameter::Haematocrit | Parameter::Fio2 => FRACTION,
+            Parameter::VenousSaturation
+            | Parameter::Haematocrit
+            | Parameter::Fio2
+            | Parameter::Spo2 => FRACTION,
+            Parameter::PulseRate => RATE,
             Parameter::PumpFlow | Parameter::SweepGas => FLOW,
             Parameter::MeanArterialPressure | Parameter::ArterialLinePressure => PRESSURE,
             Parameter::ArterialOutletTemp
