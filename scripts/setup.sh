@@ -6,11 +6,13 @@ set -euo pipefail
 # Build: WebKitGTK/GTK for the desktop window, libxdo for Dioxus's menu/shortcut crates,
 # D-Bus for btleplug (BlueZ), OpenSSL headers for dioxus-desktop's dev-tools websocket.
 # Tests: Xvfb (a display without a screen), xdotool (taps), imagemagick (screenshots), Node.js
-# for the FHIR test peer (tests/peers/fhir).
+# for the FHIR test peer (tests/peers/fhir); dbus (dbus-daemon) and Debian's python3 with
+# python3-dbusmock for the mocked BlueZ the Bluetooth tests talk to (tests/peers/bluez).
 packages=(
   build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev libdbus-1-dev
   xvfb xdotool imagemagick
+  dbus python3 python3-dbus python3-dbusmock
 )
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)

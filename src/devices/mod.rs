@@ -6,6 +6,7 @@
 //! (`memory`) that the simulators and tests drive.
 
 pub mod adapter;
+pub mod ble;
 pub mod cdi;
 pub mod gatt;
 pub mod ieee11073;
