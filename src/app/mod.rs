@@ -3,8 +3,10 @@
 
 pub mod calculator;
 pub mod config;
+pub mod devices;
 pub mod recorder;
 pub mod services;
 
 pub use config::{AppConfig, ConfigError};
+pub use devices::{BoardDevice, DeviceHub};
 pub use services::{Services, StartError};

@@ -5,9 +5,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::recorder::run_recorder;
+use super::devices::DeviceHub;
 use super::AppConfig;
-use crate::devices::{probe_adapter, AdapterProbe, CpbSimulator};
+use crate::devices::ble::{Discovered, Scanner};
+use crate::devices::simulator::{drive, Fault, VirtualKind};
+use crate::devices::{probe_adapter, AdapterProbe, CpbSimulator, SessionConfig};
 use crate::domain::checklist;
 use crate::domain::protocol::Protocol;
 use crate::domain::{
@@ -37,6 +39,9 @@ pub enum StartError {
     Protocol(crate::domain::protocol::ProtocolError),
 }
 
+/// Where a demo device takes its injected faults.
+type FaultLine = (VirtualKind, mpsc::Sender<Fault>);
+
 /// Everything a screen may use. Cheap to clone; shared by every component through context.
 #[derive(Clone)]
 pub struct Services {
@@ -52,6 +57,13 @@ pub struct Services {
     pub protocol_problem: Option<String>,
     /// Checklist template files that could not be imported, each with file, line and problem.
     pub template_problems: Vec<String>,
+    /// Device sessions, their board, and where their values go.
+    pub devices: DeviceHub,
+    /// Fault injection into the demo's virtual devices (training and tests).
+    demo_faults: Arc<Mutex<Vec<FaultLine>>>,
+    /// The last Bluetooth scan, for the Devices screen.
+    scanned: Arc<Mutex<Vec<Discovered>>>,
+    scanner: Arc<tokio::sync::Mutex<Option<Scanner>>>,
     mode: watch::Receiver<AppMode>,
     sync: watch::Receiver<SyncState>,
     live_tx: mpsc::Sender<LiveSample>,
@@ -115,7 +127,12 @@ impl Services {
         let (mode_tx, mode) = watch::channel(mode);
         let (sync_tx, sync) = watch::channel(SyncState::NotConfigured);
         let (live_tx, live_rx) = mpsc::channel(LIVE_CHANNEL);
+        let devices = DeviceHub::new(store.clone(), live_tx.clone());
         Self {
+            devices,
+            demo_faults: Arc::new(Mutex::new(Vec::new())),
+            scanned: Arc::new(Mutex::new(Vec::new())),
+            scanner: Arc::new(tokio::sync::Mutex::new(None)),
             store,
             config,
             author,
@@ -138,38 +155,103 @@ impl Services {
         self
     }
 
-    /// Create (or reuse) the running demo case, then start the simulator. Its values go to the
-    /// live screen and, through the recorder, into the case record.
+    /// Create (or reuse) the running demo case, then start the virtual devices. Each is a real
+    /// GATT profile on an in-memory link with its own session, so the demo runs the same
+    /// decoding, mapping and recording as bedside devices; their values are marked demo.
     async fn enter_demo(&self, reason: DemoReason) -> Result<(), StoreError> {
         let case = ensure_demo_case(&self.store, &self.author, &self.protocol).await?;
         tracing::info!(case = %case.id, "demo case ready");
-        let (sim_tx, mut sim_rx) = mpsc::channel::<LiveSample>(LIVE_CHANNEL);
-        let (rec_tx, rec_rx) = mpsc::channel::<LiveSample>(LIVE_CHANNEL);
-        tokio::spawn(CpbSimulator::new(chrono::Utc::now()).run(sim_tx, Duration::from_secs(1)));
-        tokio::spawn(run_recorder(self.store.clone(), case.id, rec_rx));
-        let live_tx = self.live_tx.clone();
+        self.devices.record_into(case.id);
+        let sim = CpbSimulator::new(chrono::Utc::now());
+        let period = Duration::from_secs(1);
+        for kind in VirtualKind::ALL {
+            let peer = kind.peer();
+            let (tx, rx) = mpsc::channel(16);
+            tokio::spawn(drive(kind, peer.clone(), sim.clone(), period, rx));
+            self.devices
+                .attach(peer.link(), SessionConfig::default(), true, Some(-50));
+            if let Ok(mut f) = self.demo_faults.lock() {
+                f.push((kind, tx));
+            }
+        }
+        // DO2i is calculated, not measured: until the live screen computes it from the case's
+        // values (BSA, Hb, SaO2, PaO2), the demo supplies the simulator's figure as such.
+        let hub = self.devices.clone();
         tokio::spawn(async move {
-            let mut display_skipped = 0u64;
-            while let Some(s) = sim_rx.recv().await {
-                // The record never drops: a slow recorder slows the simulator. The screen shows
-                // only the latest value, so when it lags it skips (counted), never the record.
-                if rec_tx.send(s.clone()).await.is_err() {
-                    tracing::error!("recorder stopped; demo values are no longer recorded");
-                    break;
-                }
-                if let Err(mpsc::error::TrySendError::Full(_)) = live_tx.try_send(s) {
-                    display_skipped += 1;
-                    if display_skipped.is_power_of_two() {
-                        tracing::warn!(
-                            display_skipped,
-                            "screen is behind; skipping display updates"
-                        );
+            let mut tick = tokio::time::interval(period);
+            loop {
+                tick.tick().await;
+                for s in sim.samples(
+                    crate::devices::SimulatedDevice::BloodMonitor,
+                    chrono::Utc::now(),
+                ) {
+                    if s.parameter == crate::domain::Parameter::Do2i {
+                        hub.feed(crate::domain::LiveSample {
+                            source: "Sim DO2i (calculated)".into(),
+                            ..s
+                        })
+                        .await;
                     }
                 }
             }
         });
         self.mode_tx.send_replace(AppMode::Demo(reason));
         Ok(())
+    }
+
+    /// Make a demo device misbehave (link loss, garbage, burst, clock skew). False when the
+    /// device is not running.
+    pub fn inject_fault(&self, kind: VirtualKind, fault: Fault) -> bool {
+        let tx = self
+            .demo_faults
+            .lock()
+            .ok()
+            .and_then(|f| f.iter().find(|(k, _)| *k == kind).map(|(_, tx)| tx.clone()));
+        tx.is_some_and(|tx| tx.try_send(fault).is_ok())
+    }
+
+    /// Scan for Bluetooth LE devices offering a profile Pumpside reads.
+    pub async fn scan(
+        &self,
+        window: Duration,
+    ) -> Result<Vec<Discovered>, crate::devices::LinkError> {
+        let mut guard = self.scanner.lock().await;
+        if guard.is_none() {
+            *guard = Some(Scanner::first_adapter(Duration::from_secs(5)).await?);
+        }
+        let scanner = guard
+            .clone()
+            .ok_or(crate::devices::LinkError::NotConnected)?;
+        drop(guard);
+        let found = scanner
+            .scan(&crate::devices::gatt::service::SCAN_FILTER, window)
+            .await?;
+        if let Ok(mut s) = self.scanned.lock() {
+            *s = found.clone();
+        }
+        Ok(found)
+    }
+
+    pub fn scanned(&self) -> Vec<Discovered> {
+        self.scanned.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Connect to a scanned device; its values go to the current running case.
+    pub async fn connect(&self, d: &Discovered) -> Result<u64, crate::devices::LinkError> {
+        let scanner = self
+            .scanner
+            .lock()
+            .await
+            .clone()
+            .ok_or(crate::devices::LinkError::NotConnected)?;
+        if self.devices.recording_case().is_none() {
+            if let Ok(Some(case)) = self.current_case().await {
+                self.devices.record_into(case.id);
+            }
+        }
+        Ok(self
+            .devices
+            .attach(scanner.link(d), SessionConfig::default(), false, d.rssi))
     }
 
     pub fn mode(&self) -> watch::Receiver<AppMode> {

@@ -1,6 +1,8 @@
 //! GATT identifiers the app knows, and the per-connection decoder that turns a notification of
 //! any of them into values. Pure: no btleplug here, so the session code and the tests share it.
 
+use std::sync::Arc;
+
 use uuid::Uuid;
 
 use super::cdi::{AsciiTable, CdiOutput, CdiParameter, CdiStream};
@@ -88,6 +90,9 @@ pub struct Decoded {
     pub unit: &'static str,
     pub validity: Validity,
     pub device_time: DeviceTime,
+    /// The bytes the value was decoded from when they span several notifications (a serial
+    /// frame reassembled by the bridge); otherwise the notification's own bytes are the source.
+    pub record_bytes: Option<Arc<[u8]>>,
 }
 
 /// What one notification produced.
@@ -144,6 +149,7 @@ impl Decoder {
                     unit: v.unit,
                     validity: r.validity,
                     device_time: r.device_time,
+                    record_bytes: None,
                 })
                 .collect(),
             problems: Vec::new(),
@@ -177,6 +183,7 @@ impl Decoder {
                                 unit: code.unit(),
                                 validity: v.validity,
                                 device_time: r.device_time,
+                                record_bytes: None,
                             },
                             Err(byte) => Decoded {
                                 name: format!("code 0x{byte:02X}"),
@@ -185,6 +192,7 @@ impl Decoder {
                                 unit: "",
                                 validity: v.validity,
                                 device_time: r.device_time,
+                                record_bytes: None,
                             },
                         })
                         .collect(),
@@ -211,6 +219,7 @@ impl Decoder {
             match out {
                 CdiOutput::Packet(rec) => {
                     frame.problems.extend(rec.problems.iter().cloned());
+                    let bytes: Arc<[u8]> = rec.raw.clone().into();
                     for (p, v) in rec.values {
                         frame.values.push(Decoded {
                             name: format!("CDI {p:?}"),
@@ -223,6 +232,7 @@ impl Decoder {
                             unit: p.unit(),
                             validity: rec.validity,
                             device_time: rec.device_time,
+                            record_bytes: Some(bytes.clone()),
                         });
                     }
                 }
@@ -239,6 +249,7 @@ impl Decoder {
                                 unit: "",
                                 validity: Validity::Questionable,
                                 device_time: DeviceTime::Unknown,
+                                record_bytes: None,
                             });
                         }
                     }

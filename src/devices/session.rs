@@ -391,8 +391,8 @@ fn handle(
                 SessionEvent::Measurement(Measurement {
                     characteristic,
                     received_at,
+                    raw: decoded.record_bytes.clone().unwrap_or_else(|| raw.clone()),
                     decoded,
-                    raw: raw.clone(),
                 })
             }));
             events

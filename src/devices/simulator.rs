@@ -104,6 +104,8 @@ impl CpbSimulator {
                 at: now,
                 source: device.name().to_string(),
                 validity: Validity::Demo,
+                device_time: crate::domain::DeviceTime::Unknown,
+                raw: None,
             })
             .collect()
     }
@@ -179,5 +181,223 @@ mod tests {
             .await
             .unwrap()
             .unwrap();
+    }
+}
+
+/// Faults a virtual device can be told to produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The radio link drops (the session must reconnect).
+    LinkLoss,
+    /// One notification of bytes that decode to nothing.
+    Garbage,
+    /// `n` notifications at once.
+    Burst(u16),
+    /// The device clock jumps by this many ms.
+    ClockSkew(i64),
+}
+
+/// The virtual bedside devices of the demo, each a real GATT profile on an in-memory link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VirtualKind {
+    /// Heart-lung machine console on the Pumpside telemetry profile.
+    Console,
+    /// Terumo CDI 500 (packet mode) behind a Nordic UART serial bridge.
+    CdiBridge,
+    /// Pulse oximeter, PLX continuous.
+    Oximeter,
+    /// Health thermometer (nasopharyngeal).
+    Thermometer,
+    /// Arterial line monitor on the Blood Pressure profile.
+    ArterialPressure,
+}
+
+impl VirtualKind {
+    pub const ALL: [VirtualKind; 5] = [
+        VirtualKind::Console,
+        VirtualKind::CdiBridge,
+        VirtualKind::Oximeter,
+        VirtualKind::Thermometer,
+        VirtualKind::ArterialPressure,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            VirtualKind::Console => "Sim HLM console",
+            VirtualKind::CdiBridge => "Sim CDI 500 bridge",
+            VirtualKind::Oximeter => "Sim pulse oximeter",
+            VirtualKind::Thermometer => "Sim thermometer",
+            VirtualKind::ArterialPressure => "Sim arterial line",
+        }
+    }
+
+    fn model_serial(self) -> (&'static str, &'static str) {
+        match self {
+            VirtualKind::Console => ("HLM console", "SIM-HLM-1"),
+            VirtualKind::CdiBridge => ("CDI bridge", "SIM-CDI-1"),
+            VirtualKind::Oximeter => ("Oximeter", "SIM-OXI-1"),
+            VirtualKind::Thermometer => ("Thermometer", "SIM-THM-1"),
+            VirtualKind::ArterialPressure => ("Arterial line", "SIM-ABP-1"),
+        }
+    }
+
+    pub fn characteristic(self) -> uuid::Uuid {
+        use super::gatt::characteristic as c;
+        match self {
+            VirtualKind::Console => c::TELEMETRY_MEASUREMENT,
+            VirtualKind::CdiBridge => c::UART_TX,
+            VirtualKind::Oximeter => c::PLX_CONTINUOUS,
+            VirtualKind::Thermometer => c::TEMPERATURE_MEASUREMENT,
+            VirtualKind::ArterialPressure => c::BLOOD_PRESSURE_MEASUREMENT,
+        }
+    }
+
+    /// The device side, with Device Information (and Current Time for the console).
+    pub fn peer(self) -> super::memory::MemoryPeer {
+        use super::gatt::characteristic as c;
+        let p = super::memory::MemoryPeer::new(self.label(), &[self.characteristic()]);
+        let (model, serial) = self.model_serial();
+        p.set_value(c::MANUFACTURER_NAME, b"Pumpside Simulator");
+        p.set_value(c::MODEL_NUMBER, model.as_bytes());
+        p.set_value(c::SERIAL_NUMBER, serial.as_bytes());
+        p.set_value(c::BATTERY_LEVEL, &[100]);
+        p
+    }
+
+    /// The notifications (one or more chunks) this device sends `t` seconds into the case.
+    pub fn notifications(
+        self,
+        sim: &CpbSimulator,
+        t: f64,
+        seq: u16,
+        device_ms: i64,
+    ) -> Vec<Vec<u8>> {
+        use super::telemetry_profile::{self, Code};
+        let dec = |p: Parameter, places: u8| {
+            crate::domain::Decimal::from_f64(p.to_display_unit(sim.value(p, t)), places)
+        };
+        match self {
+            VirtualKind::Console => {
+                let values: Vec<(Code, u8, crate::domain::Decimal)> = [
+                    (Code::PumpFlow, Parameter::PumpFlow, 2),
+                    (
+                        Code::ArterialLinePressure,
+                        Parameter::ArterialLinePressure,
+                        0,
+                    ),
+                    (Code::ArterialOutletTemp, Parameter::ArterialOutletTemp, 1),
+                    (Code::VenousInflowTemp, Parameter::VenousInflowTemp, 1),
+                    (Code::SweepGas, Parameter::SweepGas, 1),
+                    (Code::Fio2, Parameter::Fio2, 0),
+                ]
+                .into_iter()
+                .filter_map(|(code, p, places)| Some((code, 0u8, dec(p, places)?)))
+                .collect();
+                telemetry_profile::encode(seq, Some(device_ms), &values)
+                    .into_iter()
+                    .collect()
+            }
+            VirtualKind::CdiBridge => {
+                let (Some(svo2), Some(hct)) = (
+                    dec(Parameter::VenousSaturation, 0),
+                    dec(Parameter::Haematocrit, 0),
+                ) else {
+                    return Vec::new();
+                };
+                let hb = crate::domain::Decimal::from_f64(hct.to_f64() / 3.0, 1);
+                let clock = chrono::DateTime::from_timestamp_millis(device_ms)
+                    .map(|d| d.format("%H:%M:%S").to_string())
+                    .unwrap_or_else(|| "00:00:00".into());
+                let mut data = format!("{clock}\t0D00 {svo2}\t1000 {hct}");
+                if let Some(hb) = hb {
+                    data.push_str(&format!("\t1100 {hb}"));
+                }
+                let body = format!("X{:02X}{:04X}DA{data}", seq % 256, data.len());
+                let crc = super::cdi::crc8(body.as_bytes());
+                let mut frame = vec![0x02];
+                frame.extend_from_slice(body.as_bytes());
+                frame.extend_from_slice(format!("{crc:02X}").as_bytes());
+                frame.extend_from_slice(&[0x03, b'\r', b'\n']);
+                // A bridge forwards serial bytes in MTU-sized pieces.
+                frame.chunks(20).map(<[u8]>::to_vec).collect()
+            }
+            VirtualKind::Oximeter => {
+                let spo2 = (sim.value(Parameter::Spo2, t) * 100.0).round() as u16;
+                let pr = sim.value(Parameter::PulseRate, t).round() as u16;
+                let mut b = vec![0x00];
+                b.extend_from_slice(&(spo2 & 0x0FFF).to_le_bytes());
+                b.extend_from_slice(&(pr & 0x0FFF).to_le_bytes());
+                vec![b]
+            }
+            VirtualKind::Thermometer => {
+                let Some(v) = dec(Parameter::PatientTemp, 1) else {
+                    return Vec::new();
+                };
+                let mut b = vec![0x00];
+                b.extend_from_slice(
+                    &telemetry_profile::float_bytes(v).unwrap_or([0xFF, 0xFF, 0x7F, 0x00]),
+                );
+                vec![b]
+            }
+            VirtualKind::ArterialPressure => {
+                // On bypass the flow is non-pulsatile: systolic and diastolic hug the mean.
+                let map = sim.value(Parameter::MeanArterialPressure, t).round() as u16;
+                let mut b = vec![0x00];
+                for v in [map + 4, map.saturating_sub(4), map] {
+                    b.extend_from_slice(&(v & 0x0FFF).to_le_bytes());
+                }
+                vec![b]
+            }
+        }
+    }
+}
+
+/// Drive a virtual device: every `period`, if the app is subscribed, send its notifications;
+/// obey injected faults. Ends when `faults` closes.
+pub async fn drive(
+    kind: VirtualKind,
+    peer: super::memory::MemoryPeer,
+    sim: CpbSimulator,
+    period: std::time::Duration,
+    mut faults: mpsc::Receiver<Fault>,
+) {
+    let characteristic = kind.characteristic();
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut seq: u16 = 0;
+    let mut skew_ms: i64 = 0;
+    let send = |seq: u16, skew_ms: i64| {
+        let now = Utc::now();
+        let t = (now - sim.started).num_milliseconds() as f64 / 1000.0;
+        kind.notifications(&sim, t, seq, now.timestamp_millis() + skew_ms)
+    };
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if !peer.is_subscribed(characteristic) {
+                    continue;
+                }
+                seq = seq.wrapping_add(1);
+                for chunk in send(seq, skew_ms) {
+                    peer.notify(characteristic, &chunk).await;
+                }
+            }
+            f = faults.recv() => match f {
+                None => return,
+                Some(Fault::LinkLoss) => peer.drop_link().await,
+                Some(Fault::Garbage) => {
+                    peer.notify(characteristic, &[0xFF, 0x00, 0x13]).await;
+                }
+                Some(Fault::Burst(n)) => {
+                    for _ in 0..n {
+                        seq = seq.wrapping_add(1);
+                        for chunk in send(seq, skew_ms) {
+                            peer.notify(characteristic, &chunk).await;
+                        }
+                    }
+                }
+                Some(Fault::ClockSkew(ms)) => skew_ms += ms,
+            },
+        }
     }
 }

@@ -2,10 +2,12 @@
 //! validity. Saturations and haematocrit are fractions inside the code and shown as percent.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::telemetry::DeviceTime;
 use super::validation::ValidationError;
 use super::Decimal;
 
@@ -286,6 +288,21 @@ pub struct LiveSample {
     /// The device (or person) that produced it, as shown to the user.
     pub source: String,
     pub validity: Validity,
+    /// The device's own time stamp of the value, when it sent one.
+    pub device_time: DeviceTime,
+    /// The bytes the value was decoded from (stored with it), for device values.
+    pub raw: Option<RawRef>,
+}
+
+/// The notification a device value came from: stored once per notification, next to the
+/// samples decoded from it, so a fixed decoder can re-run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRef {
+    /// Device key (identity) or, for a device that cannot be identified, its label.
+    pub device: String,
+    /// GATT characteristic UUID.
+    pub characteristic: String,
+    pub bytes: Arc<[u8]>,
 }
 
 /// Why a sample was not taken into the live view.
@@ -453,6 +470,8 @@ mod tests {
             at: t(at),
             source: "Sim pump".into(),
             validity: Validity::Demo,
+            device_time: DeviceTime::Unknown,
+            raw: None,
         }
     }
 

@@ -28,7 +28,7 @@ pub use decimal::Decimal;
 pub use entry::{Entry, EntryPayload, NewEntry};
 pub use event::EventKind;
 pub use ids::{CaseId, ChannelId, EntryId, PatientId};
-pub use live::{LiveSample, LiveSnapshot, Parameter, Validity};
+pub use live::{LiveSample, LiveSnapshot, Parameter, RawRef, Validity};
 pub use mode::{AppMode, DemoReason};
 pub use patient::Patient;
 pub use telemetry::{Channel, DeviceTime, Sample};

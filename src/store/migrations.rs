@@ -177,6 +177,27 @@ CREATE TRIGGER device_sessions_no_delete BEFORE DELETE ON device_sessions
     BEGIN SELECT RAISE(ABORT, 'device sessions are append-only'); END;
 "#,
     },
+    Migration {
+        version: 4,
+        name: "2026-11-26 raw device notifications kept next to the samples decoded from them",
+        sql: r#"
+-- One row per notification (not per value): the bytes as received, so a corrected decoder can
+-- re-run. Written in the same transaction as the samples decoded from it.
+CREATE TABLE device_frames (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id        TEXT NOT NULL REFERENCES cases(id),
+    device         TEXT NOT NULL,
+    characteristic TEXT NOT NULL,
+    received_us    INTEGER NOT NULL,
+    raw            BLOB NOT NULL
+) STRICT;
+CREATE INDEX device_frames_by_case ON device_frames (case_id, received_us);
+CREATE TRIGGER device_frames_no_update BEFORE UPDATE ON device_frames
+    BEGIN SELECT RAISE(ABORT, 'device frames are append-only'); END;
+CREATE TRIGGER device_frames_no_delete BEFORE DELETE ON device_frames
+    BEGIN SELECT RAISE(ABORT, 'device frames are append-only'); END;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

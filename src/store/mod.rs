@@ -25,7 +25,7 @@ pub use cases::NewCase;
 pub use devices::DeviceSession;
 pub use entries::ChainReport;
 pub use migrations::latest_version;
-pub use telemetry::{AppendAck, ChannelExtremes, TelemetryStats};
+pub use telemetry::{AppendAck, ChannelExtremes, StoredFrame, TelemetryStats};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -175,7 +175,25 @@ fn maybe_compact(tx: &Transaction<'_>, num: i64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A device notification as stored (see migration 4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFrame {
+    pub case_id: CaseId,
+    pub device: String,
+    pub characteristic: String,
+    pub received_at: DateTime<Utc>,
+    pub bytes: Vec<u8>,
+}
+
 fn append(db: &mut Db, batch: Vec<(ChannelId, Vec<Sample>)>) -> Result<AppendAck, StoreError> {
+    append_with_frames(db, batch, Vec::new())
+}
+
+fn append_with_frames(
+    db: &mut Db,
+    batch: Vec<(ChannelId, Vec<Sample>)>,
+    frames: Vec<StoredFrame>,
+) -> Result<AppendAck, StoreError> {
     // Validate the whole batch before writing anything.
     let mut heads: HashMap<ChannelId, StreamHead> = HashMap::new();
     let mut nums = Vec::with_capacity(batch.len());
@@ -213,6 +231,21 @@ fn append(db: &mut Db, batch: Vec<(ChannelId, Vec<Sample>)>) -> Result<AppendAck
         insert_chunk(&tx, *num, 0, samples)?;
         maybe_compact(&tx, *num)?;
         count += samples.len() as u64;
+    }
+    {
+        let mut stmt = tx.prepare_cached(
+            "INSERT INTO device_frames (case_id, device, characteristic, received_us, raw)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for f in &frames {
+            stmt.execute(rusqlite::params![
+                f.case_id.to_string(),
+                f.device,
+                f.characteristic,
+                f.received_at.timestamp_micros(),
+                f.bytes
+            ])?;
+        }
     }
     tx.commit()?;
     db.heads.extend(heads);
@@ -494,6 +527,47 @@ impl Store {
     }
 
     /// The same, for a plain (non-async) writer thread.
+    /// Samples and the device notifications they were decoded from, in one transaction.
+    pub async fn append_recording(
+        &self,
+        batch: Vec<(ChannelId, Vec<Sample>)>,
+        frames: Vec<StoredFrame>,
+    ) -> Result<AppendAck, StoreError> {
+        self.call(move |db| append_with_frames(db, batch, frames))
+            .await
+    }
+
+    /// The stored notifications of a case, oldest first.
+    pub async fn device_frames(&self, case: CaseId) -> Result<Vec<StoredFrame>, StoreError> {
+        self.call(move |db| {
+            let mut stmt = db.conn.prepare(
+                "SELECT device, characteristic, received_us, raw FROM device_frames
+                  WHERE case_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt.query_map([case.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, Vec<u8>>(3)?,
+                ))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (device, characteristic, us, bytes) = row?;
+                out.push(StoredFrame {
+                    case_id: case,
+                    device,
+                    characteristic,
+                    received_at: super::from_micros(us)?,
+                    bytes,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     pub fn append_samples_blocking(
         &self,
         batch: Vec<(ChannelId, Vec<Sample>)>,

@@ -13,11 +13,12 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pumpside::app::DeviceHub;
 use pumpside::devices::ble::Scanner;
 use pumpside::devices::gatt::{characteristic as ch, service};
 use pumpside::devices::telemetry_profile::{self, Code};
 use pumpside::devices::{run_session, LinkState, SessionConfig, SessionEvent};
-use pumpside::domain::Decimal;
+use pumpside::domain::{Decimal, Parameter};
 use tokio::sync::{mpsc, watch};
 
 const CHILD_ENV: &str = "PUMPSIDE_BLUEZ_CHILD";
@@ -349,6 +350,8 @@ async fn scenario(mock: Arc<std::sync::Mutex<MockBluez>>) {
             .unwrap()
             .unwrap();
     }
+
+    into_the_case_record(&mock, &scanner, &found).await;
 }
 
 #[test]
@@ -369,4 +372,141 @@ fn the_real_ble_stack_works_against_a_mocked_bluez() {
         out.status.success() && stdout.contains("BLUEZ SCENARIO PASSED"),
         "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
+}
+
+/// Phase two: the same devices through the app's device hub, into a case in a real SQLite file.
+async fn into_the_case_record(
+    mock: &Arc<std::sync::Mutex<MockBluez>>,
+    scanner: &Scanner,
+    found: &[pumpside::devices::ble::Discovered],
+) {
+    let dir = crate::temp_dir();
+    let store = crate::record::open(&dir);
+    let case = crate::record::new_case(&store, false).await;
+    let (live_tx, mut live_rx) = mpsc::channel(1024);
+    let hub = DeviceHub::new(store.clone(), live_tx);
+    hub.record_into(case);
+    let cfg = SessionConfig {
+        backoff_first: Duration::from_millis(200),
+        ..SessionConfig::default()
+    };
+    for d in found {
+        hub.attach(scanner.link(d), cfg.clone(), false, d.rssi);
+    }
+    let thermo_char = ch::TEMPERATURE_MEASUREMENT.to_string();
+    let oxi_char = ch::PLX_CONTINUOUS.to_string();
+    let hlm_char = ch::TELEMETRY_MEASUREMENT.to_string();
+    for (addr, c) in [
+        (THERMO, &thermo_char),
+        (OXI, &oxi_char),
+        (CONSOLE, &hlm_char),
+    ] {
+        mock_cmd(mock, format!("wait-notifying {addr} {c} 10")).await;
+    }
+    for i in 0..3u16 {
+        mock_cmd(
+            mock,
+            format!("notify {THERMO} {thermo_char} 00{:02x}0100ff", 0x6c + i),
+        )
+        .await;
+        mock_cmd(
+            mock,
+            format!("notify {OXI} {oxi_char} 00{:02x}004800", 0x60 + i),
+        )
+        .await;
+        let tele = telemetry_profile::encode(
+            10 + i,
+            None,
+            &[(Code::PumpFlow, 0, Decimal::new(450 + i64::from(i), -2))],
+        )
+        .unwrap();
+        mock_cmd(mock, format!("notify {CONSOLE} {hlm_char} {}", hex(&tele))).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Link loss and reconnection of the console, then one more record.
+    mock_cmd(mock, format!("drop {CONSOLE}")).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    mock_cmd(mock, format!("wait-notifying {CONSOLE} {hlm_char} 10")).await;
+    let tele =
+        telemetry_profile::encode(20, None, &[(Code::PumpFlow, 0, Decimal::new(461, -2))]).unwrap();
+    mock_cmd(mock, format!("notify {CONSOLE} {hlm_char} {}", hex(&tele))).await;
+
+    // The live screen saw them...
+    let mut live = Vec::new();
+    while live.len() < 13 {
+        let Ok(s) = tokio::time::timeout(Duration::from_secs(20), live_rx.recv()).await else {
+            panic!(
+                "live values: only {:?}; board {:?}",
+                live.iter()
+                    .map(|s: &pumpside::domain::LiveSample| (s.parameter, s.value))
+                    .collect::<Vec<_>>(),
+                hub.board()
+            );
+        };
+        let s = s.unwrap();
+        live.push(s);
+    }
+    // ...and the recorder commits them (once a second) into the case, with their bytes.
+    let want = [
+        (
+            Parameter::PatientTemp,
+            "Thermo 2 T-0001",
+            vec![36.4, 36.5, 36.6],
+        ),
+        (Parameter::Spo2, "Oxi 5 O-0042", vec![96.0, 97.0, 98.0]),
+        (Parameter::PulseRate, "Oxi 5 O-0042", vec![72.0, 72.0, 72.0]),
+        (
+            Parameter::PumpFlow,
+            "Sim HLM H-7",
+            vec![4.5, 4.51, 4.52, 4.61],
+        ),
+    ];
+    let mut last = String::new();
+    for _ in 0..100 {
+        let chans = store.channels(case).await.unwrap();
+        last.clear();
+        for (p, source, values) in &want {
+            let Some(c) = chans
+                .iter()
+                .find(|c| c.parameter == *p && c.source_device == *source)
+            else {
+                last.push_str(&format!("no channel {p:?} from {source}; "));
+                continue;
+            };
+            let now = chrono::Utc::now();
+            let got: Vec<f64> = store
+                .samples(c.id, now - chrono::Duration::hours(1), now)
+                .await
+                .unwrap()
+                .iter()
+                .map(|s| s.value.to_f64())
+                .collect();
+            if &got != values {
+                last.push_str(&format!("{p:?}: {got:?}; "));
+            }
+        }
+        if last.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(last.is_empty(), "case record: {last}");
+    let frames = store.device_frames(case).await.unwrap();
+    assert_eq!(frames.len(), 10, "one stored notification per received one");
+    assert!(frames
+        .iter()
+        .any(|f| f.device == "sn:Acme|Thermo 2|T-0001" && f.bytes == [0, 0x6c, 1, 0, 0xff]));
+    // Every connection is recorded with the identity as read; the console connected twice.
+    let sessions = store
+        .device_sessions("sn:Pumpside|Sim HLM|H-7".into())
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 2);
+    let board = hub.board();
+    let console = board.iter().find(|d| d.label == "HLM console").unwrap();
+    assert!(console.connected, "{console:?}");
+    assert_eq!(console.rssi, Some(-40));
+    for d in board {
+        hub.forget(d.id);
+    }
 }

@@ -72,3 +72,109 @@ async fn a_data_dir_that_cannot_be_created_is_reported() {
     };
     assert!(err.to_string().contains("data directory"), "{err}");
 }
+
+/// Wait (up to 10 s) until `f` holds.
+async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
+    for _ in 0..100 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("not within 10 s: {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_faults() {
+    use pumpside::devices::simulator::{Fault, VirtualKind};
+    use pumpside::domain::Parameter;
+
+    let dir = crate::temp_dir();
+    let s = Services::start(demo_config(dir.path()), Instant::now())
+        .await
+        .unwrap();
+    let case = s.current_case().await.unwrap().unwrap();
+    eventually("five connected devices", async || {
+        let b = s.devices.board();
+        b.len() == 5 && b.iter().all(|d| d.connected && d.key.is_ok())
+    })
+    .await;
+    let board = s.devices.board();
+    let thermo = board
+        .iter()
+        .find(|d| d.label == "Sim thermometer")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        thermo.key,
+        Ok("sn:Pumpside Simulator|Thermometer|SIM-THM-1".into())
+    );
+    assert_eq!(thermo.battery, Some(100));
+
+    // Every kind of device lands in the case record, on its own channel, with its bytes.
+    eventually("channels of every device", async || {
+        let chans = s.store.channels(case.id).await.unwrap();
+        [
+            Parameter::PumpFlow,
+            Parameter::VenousSaturation,
+            Parameter::Haematocrit,
+            Parameter::Spo2,
+            Parameter::PulseRate,
+            Parameter::PatientTemp,
+            Parameter::MeanArterialPressure,
+            Parameter::Do2i,
+        ]
+        .iter()
+        .all(|p| chans.iter().any(|c| c.parameter == *p))
+    })
+    .await;
+    let chans = s.store.channels(case.id).await.unwrap();
+    let temp = chans
+        .iter()
+        .find(|c| c.parameter == Parameter::PatientTemp)
+        .unwrap();
+    assert_eq!(temp.source_device, "Thermometer SIM-THM-1");
+    eventually("raw notifications stored next to the samples", async || {
+        let frames = s.store.device_frames(case.id).await.unwrap();
+        frames.iter().any(|f| {
+            f.device == "sn:Pumpside Simulator|Thermometer|SIM-THM-1"
+                && f.characteristic == "00002a1c-0000-1000-8000-00805f9b34fb"
+                && f.bytes.len() == 5
+        }) && frames
+            .iter()
+            .any(|f| f.bytes.first() == Some(&0x02) && f.bytes.last() == Some(&0x03))
+    })
+    .await;
+
+    // Link loss: the session reconnects and values keep coming.
+    assert!(s.inject_fault(VirtualKind::Thermometer, Fault::LinkLoss));
+    eventually("the thermometer reconnects", async || {
+        s.devices
+            .board()
+            .iter()
+            .any(|d| d.label == "Sim thermometer" && d.connected)
+            && s.store
+                .device_sessions("sn:Pumpside Simulator|Thermometer|SIM-THM-1".into())
+                .await
+                .unwrap()
+                .len()
+                >= 2
+    })
+    .await;
+    // Garbage is refused with a reason and counted; the device carries on.
+    assert!(s.inject_fault(VirtualKind::ArterialPressure, Fault::Garbage));
+    eventually("garbage is counted", async || {
+        s.devices
+            .board()
+            .iter()
+            .any(|d| d.label == "Sim arterial line" && d.rejected == 1 && !d.notices.is_empty())
+    })
+    .await;
+    // A burst of 40 console records all reach the record (none dropped on the way).
+    let before = s.store.device_frames(case.id).await.unwrap().len();
+    assert!(s.inject_fault(VirtualKind::Console, Fault::Burst(40)));
+    eventually("the burst is recorded", async || {
+        s.store.device_frames(case.id).await.unwrap().len() >= before + 40
+    })
+    .await;
+}

@@ -68,6 +68,8 @@ fn sample(p: Parameter, v: f64, at: DateTime<Utc>, source: &str) -> LiveSample {
         at,
         source: source.into(),
         validity: Validity::Demo,
+        device_time: pumpside::domain::DeviceTime::Unknown,
+        raw: None,
     }
 }
 

@@ -37,9 +37,17 @@ OBJECT_MANAGER = 'org.freedesktop.DBus.ObjectManager'
 CONNECT = ("self.UpdateProperties('org.bluez.Device1', {"
            "'Connected': dbus.Boolean(True, variant_level=1), "
            "'ServicesResolved': dbus.Boolean(True, variant_level=1)})")
-DISCONNECT = ("self.UpdateProperties('org.bluez.Device1', {"
-              "'Connected': dbus.Boolean(False, variant_level=1), "
-              "'ServicesResolved': dbus.Boolean(False, variant_level=1)})")
+# As bluetoothd does, a disconnection also ends every notification subscription of the device
+# (method code runs inside the mock, where `objects` is dbusmock's table of object paths).
+DISCONNECT = """
+self.UpdateProperties('org.bluez.Device1', {
+    'Connected': dbus.Boolean(False, variant_level=1),
+    'ServicesResolved': dbus.Boolean(False, variant_level=1)})
+for path, obj in list(objects.items()):
+    if path.startswith(self.path + '/') and 'org.bluez.GattCharacteristic1' in obj.props:
+        obj.UpdateProperties('org.bluez.GattCharacteristic1',
+                             {'Notifying': dbus.Boolean(False, variant_level=1)})
+"""
 START_NOTIFY = ("self.UpdateProperties('org.bluez.GattCharacteristic1', "
                 "{'Notifying': dbus.Boolean(True, variant_level=1)})")
 STOP_NOTIFY = ("self.UpdateProperties('org.bluez.GattCharacteristic1', "
