@@ -42,6 +42,8 @@ pub struct BoardDevice {
     pub rejected: u64,
     pub duplicates: u64,
     pub notices: Vec<String>,
+    /// The role under which it serves the recording case, once assigned.
+    pub assigned: Option<String>,
 }
 
 impl BoardDevice {
@@ -63,6 +65,7 @@ impl BoardDevice {
             rejected: 0,
             duplicates: 0,
             notices: Vec::new(),
+            assigned: None,
         }
     }
 
@@ -168,6 +171,11 @@ impl DeviceHub {
             }
         }
         let _ = self.live.try_send(sample);
+    }
+
+    /// Note that a device now serves (or no longer serves) the case under `role`.
+    pub fn set_assigned(&self, id: u64, role: Option<String>) {
+        self.update(id, |d| d.assigned = role);
     }
 
     pub fn board(&self) -> Vec<BoardDevice> {

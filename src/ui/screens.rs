@@ -1,6 +1,6 @@
 //! One component per main screen. Screens that later issues fill say what they will hold.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use dioxus::prelude::*;
 
 use super::shell::STALE_AFTER_SECS;
@@ -10,7 +10,7 @@ use crate::app::Services;
 use crate::domain::checklist::Purpose;
 use crate::domain::clock::format_clock;
 use crate::domain::live::format_age;
-use crate::domain::{CaseStatus, EntryPayload, EventKind, Parameter, ValidationError};
+use crate::domain::{AppMode, CaseStatus, EntryPayload, EventKind, Parameter, ValidationError};
 use crate::store::StoreError;
 
 /// Heading plus a sentence saying what the screen holds (or will hold).
@@ -381,48 +381,250 @@ pub fn EcmoBoard() -> Element {
     }
 }
 
+/// Where a measured value may be sent on the Devices screen.
+const MAPPABLE: [Parameter; 13] = Parameter::ALL;
+
 #[component]
 pub fn Devices() -> Element {
+    let services = use_context::<Services>();
     let state = use_context::<UiState>();
     let now = *state.now.read();
-    let live = state.live.read();
-    let sources = live.sources();
-    let rejected = live.rejected();
+    let mode = state.mode.read().clone();
+    let board = services.devices.board();
+    let mut scanning = use_signal(|| false);
+    let mut scan_error = use_signal(|| None::<String>);
+    let scanned = services.scanned();
+    let can_scan = matches!(mode, AppMode::Live { .. });
+    let case = state.case.read().clone();
+
+    let scan = {
+        let services = services.clone();
+        move |_| {
+            let services = services.clone();
+            scanning.set(true);
+            spawn(async move {
+                let r = services.scan(std::time::Duration::from_secs(5)).await;
+                scan_error.set(r.err().map(|e| format!("Scan failed: {e}")));
+                scanning.set(false);
+            });
+        }
+    };
+
     rsx! {
         ScreenHeader {
             title: "Devices",
-            purpose: "Bedside devices connected to this tablet, with their last value and whether it is fresh."
+            purpose: "Bedside devices: connection, signal, battery, last value and freshness; which case they serve and where their values go."
         }
-        if sources.is_empty() {
-            p { class: "empty", "No devices are sending values." }
-        } else {
-            ul { class: "device-list",
-                for (name, last) in sources {
-                    {
-                        let age = now - last;
-                        let stale = age > Duration::seconds(STALE_AFTER_SECS);
-                        rsx! {
-                            li { key: "{name}", class: if stale { "device-row stale" } else { "device-row" },
-                                span { class: "device-name", "{name}" }
-                                span { class: "chip", if stale { "stale" } else { "receiving" } }
-                                span { class: "muted", "last value {format_age(age)} ago" }
+        if let AppMode::Demo(_) = mode {
+            p { class: "muted", "data-devices": "demo",
+                "Demo: five virtual devices speak real Bluetooth profiles over an in-memory link. Their values are marked demo and never enter a patient's case."
+            }
+        }
+        if can_scan {
+            div { class: "scan-bar",
+                button { class: "action", disabled: scanning(), onclick: scan,
+                    if scanning() { "Scanning…" } else { "Scan for devices" }
+                }
+                if let Some(e) = scan_error() { span { class: "error", "{e}" } }
+            }
+            if !scanned.is_empty() {
+                ul { class: "device-list",
+                    for d in scanned {
+                        {
+                            let services = services.clone();
+                            let label = d.name.clone().unwrap_or_else(|| "unnamed device".into());
+                            let signal = d.rssi.map(|r| format!("{r} dBm")).unwrap_or_else(|| "signal unknown".into());
+                            let connected = board.iter().any(|b| Some(&b.label) == d.name.as_ref());
+                            rsx! {
+                                li { class: "device-row",
+                                    span { class: "device-name", "{label}" }
+                                    span { class: "muted", "{signal}" }
+                                    button { class: "action", disabled: connected,
+                                        onclick: move |_| {
+                                            let services = services.clone();
+                                            let d = d.clone();
+                                            spawn(async move {
+                                                if let Err(e) = services.connect(&d).await {
+                                                    tracing::warn!(error = %e, "connect failed");
+                                                }
+                                            });
+                                        },
+                                        if connected { "Connected" } else { "Connect" }
+                                    }
+                                }
                             }
                         }
                     }
                 }
             }
         }
-        if rejected > 0 {
-            p { class: "muted", "{rejected} implausible or out-of-order values were refused." }
+        if board.is_empty() {
+            p { class: "empty", "No devices are connected." }
+        } else {
+            ul { class: "device-list",
+                for d in board {
+                    DeviceRow { device: d, now, case_id: case.as_ref().map(|c| c.id) }
+                }
+            }
         }
         p { class: "note",
-            "Bonding (pairing) happens in the operating system's Bluetooth settings; Pumpside then connects to bonded devices."
+            "Bonding (pairing) happens in the operating system's Bluetooth settings; Pumpside cannot pair. It connects to devices that are bonded or need no bond."
         }
-        Planned { items: vec![
-            "Scan for Bluetooth LE health devices and the Pumpside perfusion telemetry profile",
-            "Connect, forget, battery and signal; assign to the current case and map channels",
-            "Terumo CDI 500/550 through a serial-to-BLE bridge",
-        ] }
+    }
+}
+
+#[component]
+fn DeviceRow(
+    device: crate::app::BoardDevice,
+    now: DateTime<Utc>,
+    case_id: Option<crate::domain::CaseId>,
+) -> Element {
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let d = device;
+    let id = d.id;
+    let chip = if d.stale {
+        "chip warn"
+    } else if d.connected {
+        "chip running"
+    } else {
+        "chip"
+    };
+    let latest = d.latest().map(|(name, (text, at))| {
+        let age = now - *at;
+        (
+            format!("{name}: {text}"),
+            format_age(age),
+            age > Duration::seconds(STALE_AFTER_SECS),
+        )
+    });
+    let identity = match &d.key {
+        Ok(k) => k.clone(),
+        Err(e) => format!("cannot be identified: {e}"),
+    };
+    let battery = d.battery.map(|b| format!("battery {b} %"));
+    let signal = d.rssi.map(|r| format!("signal {r} dBm"));
+    let offset = d
+        .clock_offset_ms
+        .map(|ms| format!("clock {:+.1} s", ms as f64 / 1000.0));
+    let row_class = if d.stale || latest.as_ref().is_some_and(|l| l.2) {
+        "device-row stale"
+    } else {
+        "device-row"
+    };
+    let key = d.key.clone().ok();
+    let role: String = d
+        .mapping
+        .iter()
+        .filter_map(|(n, p)| p.map(|p| format!("{n} → {}", p.label())))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let assign = {
+        let services = services.clone();
+        let key = key.clone();
+        let role = role.clone();
+        move |_| {
+            let (Some(case), Some(key)) = (case_id, key.clone()) else {
+                return;
+            };
+            let services = services.clone();
+            let role = if role.is_empty() {
+                "unmapped".to_string()
+            } else {
+                role.clone()
+            };
+            let mut notice = state.notice;
+            spawn(async move {
+                let payload = EntryPayload::DeviceAssociated {
+                    device_key: key,
+                    role: role.clone(),
+                };
+                match state.record(&services, case, payload).await {
+                    Ok(_) => services.devices.set_assigned(id, Some(role)),
+                    Err(e) => notice.set(Some(format!("Device not assigned: {e}"))),
+                }
+            });
+        }
+    };
+    let release = {
+        let services = services.clone();
+        let key = key.clone();
+        move |_| {
+            let (Some(case), Some(key)) = (case_id, key.clone()) else {
+                return;
+            };
+            let services = services.clone();
+            let mut notice = state.notice;
+            spawn(async move {
+                let payload = EntryPayload::DeviceReleased { device_key: key };
+                match state.record(&services, case, payload).await {
+                    Ok(_) => services.devices.set_assigned(id, None),
+                    Err(e) => notice.set(Some(format!("Device not released: {e}"))),
+                }
+            });
+        }
+    };
+    let forget = {
+        let services = services.clone();
+        move |_| services.devices.forget(id)
+    };
+    rsx! {
+        li { class: "{row_class}", "data-device": "{d.label}",
+            div { class: "device-main",
+                span { class: "device-name", "{d.label}" }
+                span { class: "{chip}", "{d.state}" }
+                if d.simulated { span { class: "chip demo", "SIMULATED" } }
+            }
+            div { class: "device-meta muted",
+                span { "{d.model}" }
+                span { "{identity}" }
+                if let Some(b) = battery { span { "{b}" } }
+                if let Some(s) = signal { span { "{s}" } }
+                if let Some(o) = offset { span { "{o}" } }
+            }
+            if let Some((text, age, stale)) = latest {
+                div { class: if stale { "device-last stale" } else { "device-last" },
+                    "{text} · {age} ago"
+                }
+            }
+            div { class: "device-map",
+                for (name, target) in d.mapping.clone() {
+                    {
+                        let services = services.clone();
+                        let current = target.map(|p| p.code()).unwrap_or("none");
+                        let name2 = name.clone();
+                        rsx! {
+                            label { class: "map-row",
+                                span { "{name} →" }
+                                select {
+                                    value: "{current}",
+                                    onchange: move |e| services.devices.map(id, &name2, Parameter::from_code(&e.value())),
+                                    option { value: "none", selected: target.is_none(), "not recorded" }
+                                    for p in MAPPABLE {
+                                        option { value: "{p.code()}", selected: target == Some(p), "{p.label()}" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            if d.rejected > 0 || d.duplicates > 0 {
+                div { class: "muted", "{d.rejected} refused, {d.duplicates} duplicates suppressed" }
+            }
+            for n in d.notices.clone() { div { class: "device-notice", "{n}" } }
+            div { class: "device-actions",
+                match (&d.assigned, case_id.is_some() && key.is_some()) {
+                    (Some(r), _) => rsx! {
+                        span { class: "chip running", "serving this case: {r}" }
+                        button { class: "action", onclick: release, "Release" }
+                    },
+                    (None, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Assign to case" } },
+                    (None, false) => rsx! {},
+                }
+                button { class: "action secondary", onclick: forget, "Forget" }
+            }
+        }
     }
 }
 

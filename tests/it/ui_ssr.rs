@@ -325,3 +325,77 @@ async fn settings_show_where_the_record_lives_and_the_schema_version() {
     );
     assert!(html.contains("not cleared for clinical use"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_devices_screen_shows_state_signal_battery_last_value_mapping_and_problems() {
+    use pumpside::devices::gatt::characteristic as ch;
+    use pumpside::devices::memory::MemoryPeer;
+    use pumpside::devices::SessionConfig;
+
+    let services = services().await;
+    // A thermometer with an identity and a battery, and one without a serial number.
+    let thermo = MemoryPeer::new("Thermo T1", &[ch::TEMPERATURE_MEASUREMENT]);
+    thermo.set_value(ch::MANUFACTURER_NAME, b"Acme");
+    thermo.set_value(ch::MODEL_NUMBER, b"Thermo 2");
+    thermo.set_value(ch::SERIAL_NUMBER, b"T-1");
+    thermo.set_value(ch::BATTERY_LEVEL, &[64]);
+    let anon = MemoryPeer::new("Cuff", &[ch::BLOOD_PRESSURE_MEASUREMENT]);
+    anon.set_value(ch::MANUFACTURER_NAME, b"Acme");
+    anon.set_value(ch::MODEL_NUMBER, b"BP-2");
+    let spot = SessionConfig {
+        expected_interval: None,
+        ..SessionConfig::default()
+    };
+    services
+        .devices
+        .attach(thermo.link(), SessionConfig::default(), false, Some(-57));
+    services.devices.attach(anon.link(), spot, false, None);
+    for _ in 0..100 {
+        if thermo.is_subscribed(ch::TEMPERATURE_MEASUREMENT)
+            && anon.is_subscribed(ch::BLOOD_PRESSURE_MEASUREMENT)
+        {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    assert!(
+        thermo
+            .notify(ch::TEMPERATURE_MEASUREMENT, &[0, 0x6c, 1, 0, 0xff])
+            .await
+    );
+    assert!(anon.notify(ch::BLOOD_PRESSURE_MEASUREMENT, &[0xff]).await);
+    for _ in 0..100 {
+        let b = services.devices.board();
+        if b.iter().any(|d| !d.last.is_empty()) && b.iter().any(|d| d.rejected == 1) {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
+    let mut f = fixture(Screen::Devices);
+    f.mode = AppMode::Live {
+        adapter: "hci0".into(),
+    };
+    f.now = Utc::now();
+    f.case = Some(CaseSummary {
+        is_demo: false,
+        ..demo_case()
+    });
+    let html = render_with(f, services).await;
+    assert!(html.contains("Scan for devices"));
+    assert!(html.contains(r#"data-device="Thermo T1""#));
+    assert!(html.contains("sn:Acme|Thermo 2|T-1"));
+    assert!(html.contains("battery 64 %"));
+    assert!(html.contains("signal -57 dBm"));
+    assert!(html.contains("temperature: 36.4 Cel"), "{html}");
+    // The thermometer feeds the patient temperature unless mapped elsewhere.
+    assert!(html.contains(r#"value="patient-temp" selected"#), "{html}");
+    assert!(html.contains("Assign to case"));
+    // The cuff has no serial: it says why it cannot be identified, and its bad bytes are counted.
+    assert!(html.contains("cannot be identified"));
+    assert!(html.contains("1 refused, 0 duplicates suppressed"));
+    assert!(
+        html.contains("Blood Pressure"),
+        "the refusal reason is shown"
+    );
+    assert!(html.contains("Pumpside cannot pair"));
+}
