@@ -19,8 +19,13 @@ typealias BuildConfig = org.pumpside.app.BuildConfig
 class MainActivity : WryActivity() {
     override fun onCreate(savedInstanceState: Bundle?) {
         super.onCreate(savedInstanceState)
+        // btleplug needs the JVM and this thread's class loader before any Bluetooth call
+        // (src/devices/android.rs). Runs on the UI thread, after WryActivity loaded our library.
+        initBluetooth()
         requestBluetoothPermissions()
     }
+
+    private external fun initBluetooth()
 
     private fun requestBluetoothPermissions() {
         val wanted = if (Build.VERSION.SDK_INT >= Build.VERSION_CODES.S) {

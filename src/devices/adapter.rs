@@ -25,6 +25,12 @@ pub async fn probe_adapter(timeout: Duration) -> AdapterProbe {
 }
 
 async fn probe() -> AdapterProbe {
+    #[cfg(target_os = "android")]
+    if !super::android::initialised() {
+        return AdapterProbe::NotFound(
+            "Bluetooth was not initialised by the app's activity (permission refused?)".into(),
+        );
+    }
     let manager = match Manager::new().await {
         Ok(m) => m,
         Err(e) => return AdapterProbe::NotFound(format!("Bluetooth unavailable: {e}")),

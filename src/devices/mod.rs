@@ -6,6 +6,8 @@
 //! (`memory`) that the simulators and tests drive.
 
 pub mod adapter;
+#[cfg(target_os = "android")]
+pub mod android;
 pub mod ble;
 pub mod cdi;
 pub mod gatt;

@@ -438,6 +438,24 @@ fn desktop_tour_at_tablet_and_phone_size() {
         after_tablet > 100,
         "simulated values were recorded: {after_tablet}"
     );
+    // They came through device sessions: each virtual device connected and was identified, and
+    // the notifications' bytes are stored next to the samples.
+    let (devices, frames) = {
+        let conn = read_db(data);
+        let devices: i64 = conn
+            .query_row(
+                "SELECT count(DISTINCT device_key) FROM device_sessions",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let frames: i64 = conn
+            .query_row("SELECT count(*) FROM device_frames", [], |r| r.get(0))
+            .unwrap();
+        (devices, frames)
+    };
+    assert_eq!(devices, 5, "five virtual devices");
+    assert!(frames > 50, "raw notifications stored: {frames}");
 
     // Phone portrait, same data directory: the demo case and its events are reused.
     {
