@@ -199,6 +199,21 @@ impl DeviceHub {
                     source = source_name(&info);
                     let key = info.identity.key().map_err(|e| e.to_string());
                     device_ref = key.clone().unwrap_or_else(|_| info.label.clone());
+                    // A device already serving the case (from an earlier launch) says so.
+                    let case = self.recording_case();
+                    let assigned = match (&key, case) {
+                        (Ok(k), Some(case)) => match self.store.entries(case).await {
+                            Ok(entries) => crate::domain::device::associations(&entries)
+                                .into_iter()
+                                .find(|a| &a.device_key == k && a.ended.is_none())
+                                .map(|a| a.role),
+                            Err(e) => {
+                                tracing::warn!(error = %e, "cannot read the case's device associations");
+                                None
+                            }
+                        },
+                        _ => None,
+                    };
                     if let Ok(_k) = &key {
                         if let Err(e) = self
                             .store
@@ -220,6 +235,7 @@ impl DeviceHub {
                             .to_string();
                         d.battery = info.battery;
                         d.clock_offset_ms = info.clock_offset_ms;
+                        d.assigned = assigned;
                         for p in &info.problems {
                             push_notice(d, p.clone());
                         }

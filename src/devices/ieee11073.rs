@@ -69,6 +69,16 @@ pub fn sfloat(raw: u16) -> MedFloat {
     MedFloat::Number(Decimal::new(mantissa, exponent as i8))
 }
 
+/// Encode an SFLOAT (for the simulators and round-trip tests): `None` when the mantissa does not
+/// fit 12 bits (outside the reserved special values) or the exponent 4 bits.
+pub fn sfloat_bits(d: Decimal) -> Option<u16> {
+    if !(-2046..=2045).contains(&d.mantissa) || !(-8..=7).contains(&d.exponent) {
+        return None;
+    }
+    let m = (d.mantissa as i16 as u16) & 0x0FFF;
+    Some(m | (((d.exponent as u8) & 0x0F) as u16) << 12)
+}
+
 /// FLOAT (32 bits, little-endian): 8-bit exponent, 24-bit mantissa, both two's complement.
 pub fn float(raw: u32) -> MedFloat {
     let m = raw & 0x00FF_FFFF;

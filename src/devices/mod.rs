@@ -15,6 +15,8 @@ pub mod ieee11073;
 pub mod link;
 pub mod memory;
 pub mod profiles;
+#[cfg(test)]
+mod proptests;
 pub mod session;
 pub mod simulator;
 pub mod telemetry_profile;

@@ -322,11 +322,14 @@ impl VirtualKind {
                 frame.chunks(20).map(<[u8]>::to_vec).collect()
             }
             VirtualKind::Oximeter => {
-                let spo2 = (sim.value(Parameter::Spo2, t) * 100.0).round() as u16;
-                let pr = sim.value(Parameter::PulseRate, t).round() as u16;
+                let sf = |p: Parameter| {
+                    crate::domain::Decimal::from_f64(p.to_display_unit(sim.value(p, t)), 0)
+                        .and_then(super::ieee11073::sfloat_bits)
+                        .unwrap_or(0x07FF) // NaN: "no value", never a made-up number
+                };
                 let mut b = vec![0x00];
-                b.extend_from_slice(&(spo2 & 0x0FFF).to_le_bytes());
-                b.extend_from_slice(&(pr & 0x0FFF).to_le_bytes());
+                b.extend_from_slice(&sf(Parameter::Spo2).to_le_bytes());
+                b.extend_from_slice(&sf(Parameter::PulseRate).to_le_bytes());
                 vec![b]
             }
             VirtualKind::Thermometer => {
@@ -341,10 +344,12 @@ impl VirtualKind {
             }
             VirtualKind::ArterialPressure => {
                 // On bypass the flow is non-pulsatile: systolic and diastolic hug the mean.
-                let map = sim.value(Parameter::MeanArterialPressure, t).round() as u16;
+                let map = sim.value(Parameter::MeanArterialPressure, t).round() as i64;
                 let mut b = vec![0x00];
-                for v in [map + 4, map.saturating_sub(4), map] {
-                    b.extend_from_slice(&(v & 0x0FFF).to_le_bytes());
+                for v in [map + 4, map - 4, map] {
+                    let bits = super::ieee11073::sfloat_bits(crate::domain::Decimal::new(v, 0))
+                        .unwrap_or(0x07FF);
+                    b.extend_from_slice(&bits.to_le_bytes());
                 }
                 vec![b]
             }

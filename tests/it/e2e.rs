@@ -344,6 +344,9 @@ const SLOT1: (u32, u32) = (306, 752);
 const SLOT2: (u32, u32) = (498, 752);
 const BYPASS_BUTTON: (u32, u32) = SLOT1;
 const CLAMP_BUTTON: (u32, u32) = SLOT2;
+/// "Assign to case" on the first device row of the Devices screen (tablet).
+const ASSIGN_FIRST_DEVICE: (u32, u32) = (327, 560);
+
 /// The DO2i entry in the calculator's list (eighth row of 54 px from y = 247).
 const CALC_DO2I: (u32, u32) = (380, 247 + 54 * 7);
 
@@ -403,6 +406,13 @@ fn desktop_tour_at_tablet_and_phone_size() {
                     complete_pre_bypass(&app);
                     app.screenshot(&format!("tablet-{}-{}-signed", i + 1, s.slug()));
                 }
+                Screen::Devices => {
+                    app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
+                    // Assign the first device (the heart-lung machine console) to the case.
+                    app.tap(ASSIGN_FIRST_DEVICE.0, ASSIGN_FIRST_DEVICE.1);
+                    sleep(Duration::from_millis(800));
+                    app.screenshot(&format!("tablet-{}-{}-console-assigned", i + 1, s.slug()));
+                }
                 _ => {
                     app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
                 }
@@ -417,6 +427,11 @@ fn desktop_tour_at_tablet_and_phone_size() {
         sleep(Duration::from_millis(1500));
         app.screenshot("tablet-2-live-on-bypass");
         let kinds = all_kinds(data);
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "device_associated").count(),
+            1,
+            "the console was assigned to the case once"
+        );
         let answers = kinds.iter().filter(|k| *k == "checklist_answer").count();
         assert_eq!(answers, pre_bypass_items().len(), "one answer per item");
         assert_eq!(kinds.iter().filter(|k| *k == "checklist_signed").count(), 1);
