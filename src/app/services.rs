@@ -162,7 +162,11 @@ impl Services {
         let case = ensure_demo_case(&self.store, &self.author, &self.protocol).await?;
         tracing::info!(case = %case.id, "demo case ready");
         self.devices.record_into(case.id);
-        let sim = CpbSimulator::new(chrono::Utc::now());
+        // The demo joins a CPB case ten minutes in (on bypass, cooling) and plays it in real
+        // time: cross-clamp and cardioplegia, rewarming, weaning, off bypass.
+        let sim = CpbSimulator::new(
+            chrono::Utc::now() - chrono::Duration::seconds(CpbSimulator::DEMO_JOIN as i64),
+        );
         let period = Duration::from_secs(1);
         for kind in VirtualKind::ALL {
             let peer = kind.peer();

@@ -53,48 +53,275 @@ impl SimulatedDevice {
     }
 }
 
+/// What the simulator plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scenario {
+    /// A CPB case: pre-bypass, going on, cooling to 32 °C, cross-clamp with two cardioplegia
+    /// doses, rewarming, weaning, off bypass (about 70 minutes).
+    Cpb,
+    /// A steady VA-ECMO run with slow drift, for days.
+    Ecmo,
+}
+
+/// Piecewise-linear through `(t, value)` keyframes, flat before the first and after the last.
+fn keyframes(t: f64, k: &[(f64, f64)]) -> f64 {
+    let Some(&(t0, v0)) = k.first() else {
+        return f64::NAN;
+    };
+    if t <= t0 {
+        return v0;
+    }
+    for w in k.windows(2) {
+        let ((ta, va), (tb, vb)) = (w[0], w[1]);
+        if t <= tb {
+            return if tb > ta {
+                va + (vb - va) * (t - ta) / (tb - ta)
+            } else {
+                vb
+            };
+        }
+    }
+    k.last().map(|&(_, v)| v).unwrap_or(f64::NAN)
+}
+
 /// Deterministic: the same elapsed second gives the same values, so tests can assert on them.
 #[derive(Debug, Clone)]
 pub struct CpbSimulator {
     started: DateTime<Utc>,
+    scenario: Scenario,
 }
 
 impl CpbSimulator {
+    /// The CPB timeline's milestones, seconds from the start of the simulated case.
+    pub const ON_BYPASS: f64 = 300.0;
+    pub const FULL_FLOW: f64 = 420.0;
+    pub const CROSS_CLAMP: f64 = 720.0;
+    pub const CARDIOPLEGIA: [(f64, f64); 2] = [(720.0, 840.0), (2520.0, 2580.0)];
+    pub const REWARM: f64 = 2700.0;
+    pub const CLAMP_OFF: f64 = 3300.0;
+    pub const WEAN: f64 = 3600.0;
+    pub const OFF_BYPASS: f64 = 4020.0;
+    /// The demo joins its CPB case ten minutes in: on bypass, cooling.
+    pub const DEMO_JOIN: f64 = 600.0;
+
+    /// A CPB case that started at `started`.
     pub fn new(started: DateTime<Utc>) -> Self {
-        Self { started }
+        Self {
+            started,
+            scenario: Scenario::Cpb,
+        }
     }
 
-    /// The value of `p` `t` seconds into the simulated case (internal units).
+    /// An ECMO run that started at `started`.
+    pub fn ecmo(started: DateTime<Utc>) -> Self {
+        Self {
+            started,
+            scenario: Scenario::Ecmo,
+        }
+    }
+
+    pub fn scenario(&self) -> Scenario {
+        self.scenario
+    }
+
+    /// Seconds into the simulated case at `now`.
+    pub fn elapsed(&self, now: DateTime<Utc>) -> f64 {
+        (now - self.started).num_milliseconds() as f64 / 1000.0
+    }
+
+    /// The phase of the CPB timeline at `t` (ECMO: always "ECMO run").
+    pub fn phase(&self, t: f64) -> &'static str {
+        if self.scenario == Scenario::Ecmo {
+            return "ECMO run";
+        }
+        match t {
+            t if t < Self::ON_BYPASS => "pre-bypass",
+            t if t < Self::FULL_FLOW => "going on bypass",
+            t if t < Self::CROSS_CLAMP => "cooling",
+            t if t < Self::REWARM => "cross-clamp, cardioplegia",
+            t if t < Self::WEAN => "rewarming",
+            t if t < Self::OFF_BYPASS => "weaning",
+            _ => "off bypass",
+        }
+    }
+
+    /// Whether a cardioplegia dose is running at `t`.
+    pub fn cardioplegia_running(&self, t: f64) -> bool {
+        self.scenario == Scenario::Cpb && Self::CARDIOPLEGIA.iter().any(|(a, b)| t >= *a && t < *b)
+    }
+
+    /// DO2i = 10 × CaO2 × flow index (clinical.md 2.5) with the demo's SaO2 0.99, PaO2
+    /// 250 mmHg, k 1.34, c 0.003, BSA 1.956 m², and Hb (g/dL) ≈ Hct% / 3.
+    fn do2i(&self, t: f64) -> f64 {
+        let hb = self.value(Parameter::Haematocrit, t) * 100.0 / 3.0;
+        let cao2 = 1.34 * hb * 0.99 + 0.003 * 250.0;
+        10.0 * cao2 * self.value(Parameter::PumpFlow, t) / 1.956
+    }
+
+    /// The value of `p` `t` seconds into the simulated case (internal units). NaN where the
+    /// device has no value (a pulse oximeter on non-pulsatile flow).
     pub fn value(&self, p: Parameter, t: f64) -> f64 {
         // Slow physiological drift plus a small, repeatable jitter.
         let wave = |period: f64, phase: f64| (t / period * std::f64::consts::TAU + phase).sin();
         let jitter = |seed: f64| ((t * 12.9898 + seed).sin() * 43_758.545).fract() - 0.5;
+        if self.scenario == Scenario::Ecmo {
+            return match p {
+                Parameter::PumpFlow => 4.0 + 0.08 * wave(3600.0, 0.0) + 0.02 * jitter(1.0),
+                Parameter::MeanArterialPressure => {
+                    72.0 + 5.0 * wave(7200.0, 1.0) + 1.5 * jitter(2.0)
+                }
+                Parameter::ArterialLinePressure => {
+                    220.0 + 8.0 * wave(3600.0, 0.3) + 3.0 * jitter(3.0)
+                }
+                Parameter::SweepGas => 3.0,
+                Parameter::Fio2 => 0.60,
+                Parameter::ArterialOutletTemp => 37.0 + 0.05 * jitter(4.0),
+                Parameter::VenousInflowTemp => 36.8 + 0.1 * wave(5400.0, 0.2) + 0.05 * jitter(5.0),
+                Parameter::PatientTemp => 36.9 + 0.1 * wave(5400.0, 0.4) + 0.05 * jitter(6.0),
+                Parameter::VenousSaturation => {
+                    0.70 + 0.03 * wave(10_800.0, 2.0) + 0.005 * jitter(7.0)
+                }
+                Parameter::Haematocrit => 0.30 + 0.01 * wave(43_200.0, 0.0),
+                Parameter::Spo2 => 0.95 + 0.01 * wave(3600.0, 0.7) + 0.003 * jitter(8.0),
+                Parameter::PulseRate => 90.0 + 5.0 * wave(1800.0, 0.2) + 1.0 * jitter(9.0),
+                Parameter::Do2i => self.do2i(t),
+            };
+        }
+        let on_bypass = (Self::ON_BYPASS..Self::OFF_BYPASS).contains(&t);
+        let flow = keyframes(
+            t,
+            &[
+                (0.0, 0.0),
+                (Self::ON_BYPASS, 0.0),
+                (Self::FULL_FLOW, 4.7),
+                (Self::WEAN, 4.7),
+                (Self::OFF_BYPASS, 0.0),
+            ],
+        );
         match p {
-            Parameter::PumpFlow => 4.70 + 0.10 * wave(240.0, 0.0) + 0.03 * jitter(1.0),
-            Parameter::MeanArterialPressure => 64.0 + 6.0 * wave(300.0, 1.0) + 1.5 * jitter(2.0),
-            Parameter::ArterialLinePressure => 185.0 + 10.0 * wave(300.0, 1.2) + 3.0 * jitter(3.0),
-            Parameter::SweepGas => 2.5,
-            Parameter::Fio2 => 0.60,
-            Parameter::ArterialOutletTemp => 34.0 + 0.4 * wave(900.0, 0.0) + 0.05 * jitter(4.0),
-            Parameter::VenousInflowTemp => 33.2 + 0.4 * wave(900.0, 0.3) + 0.05 * jitter(5.0),
-            Parameter::PatientTemp => 33.6 + 0.3 * wave(900.0, 0.5) + 0.05 * jitter(6.0),
-            Parameter::VenousSaturation => 0.74 + 0.03 * wave(420.0, 2.0) + 0.005 * jitter(7.0),
-            Parameter::Haematocrit => 0.27 + 0.01 * wave(1200.0, 0.0),
-            Parameter::Spo2 => 0.98 + 0.005 * wave(600.0, 0.7) + 0.003 * jitter(8.0),
-            Parameter::PulseRate => 72.0 + 4.0 * wave(500.0, 0.2) + 1.0 * jitter(9.0),
-            Parameter::Do2i => {
-                // DO2i = 10 × CaO2 × flow index (clinical.md 2.5) with the demo's SaO2 0.99,
-                // PaO2 250 mmHg, k 1.34, c 0.003, BSA 1.956 m², and Hb (g/dL) ≈ Hct% / 3.
-                let hb = self.value(Parameter::Haematocrit, t) * 100.0 / 3.0;
-                let cao2 = 1.34 * hb * 0.99 + 0.003 * 250.0;
-                10.0 * cao2 * self.value(Parameter::PumpFlow, t) / 1.956
+            Parameter::PumpFlow => {
+                if flow > 0.0 {
+                    (flow + 0.10 * wave(240.0, 0.0) + 0.03 * jitter(1.0)).max(0.0)
+                } else {
+                    0.0
+                }
             }
+            Parameter::MeanArterialPressure => {
+                keyframes(
+                    t,
+                    &[
+                        (0.0, 75.0),
+                        (Self::ON_BYPASS, 75.0),
+                        (Self::FULL_FLOW, 55.0),
+                        (900.0, 65.0),
+                        (Self::WEAN, 68.0),
+                        (Self::OFF_BYPASS, 72.0),
+                    ],
+                ) + 3.0 * wave(300.0, 1.0)
+                    + 1.5 * jitter(2.0)
+            }
+            Parameter::ArterialLinePressure => {
+                if flow > 0.0 {
+                    40.0 * flow + 6.0 * wave(300.0, 1.2) + 3.0 * jitter(3.0)
+                } else {
+                    0.0
+                }
+            }
+            Parameter::SweepGas => keyframes(
+                t,
+                &[
+                    (0.0, 0.0),
+                    (Self::ON_BYPASS, 0.0),
+                    (Self::FULL_FLOW, 2.5),
+                    (1500.0, 2.0),
+                    (Self::REWARM, 2.0),
+                    (Self::WEAN, 3.0),
+                    (Self::OFF_BYPASS, 0.0),
+                ],
+            ),
+            Parameter::Fio2 => {
+                if on_bypass {
+                    0.60
+                } else {
+                    0.21
+                }
+            }
+            Parameter::ArterialOutletTemp => {
+                keyframes(
+                    t,
+                    &[
+                        (0.0, 36.5),
+                        (Self::FULL_FLOW, 36.0),
+                        (1500.0, 32.0),
+                        (Self::REWARM, 32.0),
+                        (Self::WEAN, 37.0),
+                    ],
+                ) + 0.05 * jitter(4.0)
+            }
+            Parameter::VenousInflowTemp => {
+                keyframes(
+                    t,
+                    &[
+                        (0.0, 36.4),
+                        (Self::FULL_FLOW, 35.8),
+                        (1800.0, 32.6),
+                        (2800.0, 32.8),
+                        (3750.0, 36.2),
+                        (Self::OFF_BYPASS, 36.4),
+                    ],
+                ) + 0.05 * jitter(5.0)
+            }
+            Parameter::PatientTemp => {
+                keyframes(
+                    t,
+                    &[
+                        (0.0, 36.5),
+                        (Self::FULL_FLOW, 36.2),
+                        (2000.0, 33.0),
+                        (2800.0, 33.2),
+                        (3900.0, 36.0),
+                        (4200.0, 36.3),
+                    ],
+                ) + 0.05 * jitter(6.0)
+            }
+            Parameter::VenousSaturation => {
+                keyframes(
+                    t,
+                    &[
+                        (0.0, 0.72),
+                        (Self::FULL_FLOW, 0.74),
+                        (1500.0, 0.82),
+                        (Self::REWARM, 0.82),
+                        (Self::WEAN, 0.70),
+                        (Self::OFF_BYPASS, 0.72),
+                    ],
+                ) + 0.01 * wave(420.0, 2.0)
+                    + 0.005 * jitter(7.0)
+            }
+            // Haemodilution by the prime on going on bypass; ultrafiltration while rewarming.
+            Parameter::Haematocrit => keyframes(
+                t,
+                &[
+                    (0.0, 0.38),
+                    (Self::ON_BYPASS, 0.38),
+                    (480.0, 0.27),
+                    (3000.0, 0.27),
+                    (Self::WEAN, 0.29),
+                    (Self::OFF_BYPASS, 0.30),
+                ],
+            ),
+            // No pulse on full non-pulsatile bypass: the oximeter has no value.
+            Parameter::Spo2 if on_bypass => f64::NAN,
+            Parameter::PulseRate if on_bypass => f64::NAN,
+            Parameter::Spo2 => 0.98 + 0.005 * wave(600.0, 0.7) + 0.003 * jitter(8.0),
+            Parameter::PulseRate => 78.0 + 4.0 * wave(500.0, 0.2) + 1.0 * jitter(9.0),
+            Parameter::Do2i => self.do2i(t),
         }
     }
 
     /// One sample per parameter of `device` at `now`.
     pub fn samples(&self, device: SimulatedDevice, now: DateTime<Utc>) -> Vec<LiveSample> {
-        let t = (now - self.started).num_milliseconds() as f64 / 1000.0;
+        let t = self.elapsed(now);
         device
             .parameters()
             .iter()
@@ -133,21 +360,36 @@ mod tests {
     use super::*;
     use crate::domain::LiveSnapshot;
 
+    fn plausible(sim: &CpbSimulator, p: Parameter, t: f64) {
+        let v = sim.value(p, t);
+        let (lo, hi) = p.plausible_range();
+        assert!(v.is_finite() && v >= lo && v <= hi, "{p:?} at {t}s = {v}");
+    }
+
     #[test]
-    fn every_simulated_value_is_finite_and_plausible_for_a_long_case() {
-        let sim = CpbSimulator::new(Utc::now());
-        let mut snap = LiveSnapshot::default();
+    fn every_simulated_value_is_finite_and_plausible_for_a_cpb_case_and_an_ecmo_day() {
+        let cpb = CpbSimulator::new(Utc::now());
         for t in (0..12 * 3600).step_by(7) {
-            for d in SimulatedDevice::ALL {
-                for &p in d.parameters() {
-                    let v = sim.value(p, t as f64);
-                    let (lo, hi) = p.plausible_range();
-                    assert!(v.is_finite() && v >= lo && v <= hi, "{p:?} at {t}s = {v}");
+            let t = t as f64;
+            for p in Parameter::ALL {
+                let no_pulse = matches!(p, Parameter::Spo2 | Parameter::PulseRate)
+                    && (CpbSimulator::ON_BYPASS..CpbSimulator::OFF_BYPASS).contains(&t);
+                if no_pulse {
+                    assert!(cpb.value(p, t).is_nan(), "no pulse on bypass: {p:?} at {t}");
+                } else {
+                    plausible(&cpb, p, t);
                 }
             }
         }
+        let ecmo = CpbSimulator::ecmo(Utc::now());
+        for t in (0..24 * 3600).step_by(11) {
+            for p in Parameter::ALL {
+                plausible(&ecmo, p, t as f64);
+            }
+        }
+        let mut snap = LiveSnapshot::default();
         for d in SimulatedDevice::ALL {
-            for s in sim.samples(d, Utc::now()) {
+            for s in cpb.samples(d, Utc::now()) {
                 assert_eq!(s.validity, Validity::Demo);
                 snap.apply(s).unwrap();
             }
@@ -155,13 +397,38 @@ mod tests {
     }
 
     #[test]
-    fn simulated_do2i_matches_the_formula_with_the_demo_inputs() {
-        // Hct 0.27 → Hb 9.0 g/dL; CaO2 = 1.34·9·0.99 + 0.003·250 = 12.6894 mL/dL.
+    fn the_cpb_case_is_physiologically_coherent() {
         let sim = CpbSimulator::new(Utc::now());
-        let t = 0.0;
+        let v = |p, t| sim.value(p, t);
+        // Pre-bypass: no pump flow, the patient warm, the pulse oximeter reading.
+        assert_eq!(v(Parameter::PumpFlow, 100.0), 0.0);
+        assert!(v(Parameter::Spo2, 100.0) > 0.95);
+        assert_eq!(sim.phase(100.0), "pre-bypass");
+        // On bypass: full flow, haemodilution by the prime.
+        assert!((v(Parameter::PumpFlow, 1000.0) - 4.7).abs() < 0.2);
+        assert!(v(Parameter::Haematocrit, 1000.0) < v(Parameter::Haematocrit, 100.0) - 0.08);
+        // Cooled by the cross-clamp period; the patient lags the arterial outlet.
+        assert!(v(Parameter::ArterialOutletTemp, 2000.0) < 32.5);
+        assert!(v(Parameter::PatientTemp, 2000.0) > v(Parameter::ArterialOutletTemp, 2000.0));
+        assert_eq!(sim.phase(2000.0), "cross-clamp, cardioplegia");
+        assert!(sim.cardioplegia_running(750.0) && sim.cardioplegia_running(2550.0));
+        assert!(!sim.cardioplegia_running(1500.0));
+        // Rewarmed by weaning, with the outlet ahead of the patient; off bypass: no flow.
+        assert!(v(Parameter::ArterialOutletTemp, CpbSimulator::WEAN) > 36.5);
+        assert!(v(Parameter::PatientTemp, CpbSimulator::WEAN) < 36.5);
+        assert_eq!(v(Parameter::PumpFlow, 4100.0), 0.0);
+        assert_eq!(sim.phase(4100.0), "off bypass");
+    }
+
+    #[test]
+    fn simulated_do2i_matches_the_formula_with_the_demo_inputs() {
+        // On bypass Hct 0.27 → Hb 9.0 g/dL; CaO2 = 1.34·9·0.99 + 0.003·250 = 12.6894 mL/dL.
+        let sim = CpbSimulator::new(Utc::now());
+        let t = 1000.0;
         let flow = sim.value(Parameter::PumpFlow, t);
         let expected = 10.0 * 12.6894 * flow / 1.956;
         assert!((sim.value(Parameter::Do2i, t) - expected).abs() < 0.5);
+        assert!(expected > 280.0, "a real DO2i on full flow: {expected}");
     }
 
     #[tokio::test(start_paused = true)]
@@ -292,6 +559,25 @@ impl VirtualKind {
                 ]
                 .into_iter()
                 .filter_map(|(code, p, places)| Some((code, 0u8, dec(p, places)?)))
+                .chain(
+                    sim.cardioplegia_running(t)
+                        .then(|| {
+                            [
+                                (
+                                    Code::CardioplegiaLinePressure,
+                                    0u8,
+                                    crate::domain::Decimal::new(180, 0),
+                                ),
+                                (
+                                    Code::CardioplegiaTemp,
+                                    0u8,
+                                    crate::domain::Decimal::new(60, -1),
+                                ),
+                            ]
+                        })
+                        .into_iter()
+                        .flatten(),
+                )
                 .collect();
                 telemetry_profile::encode(seq, Some(device_ms), &values)
                     .into_iter()
@@ -373,7 +659,7 @@ pub async fn drive(
     let mut skew_ms: i64 = 0;
     let send = |seq: u16, skew_ms: i64| {
         let now = Utc::now();
-        let t = (now - sim.started).num_milliseconds() as f64 / 1000.0;
+        let t = sim.elapsed(now);
         kind.notifications(&sim, t, seq, now.timestamp_millis() + skew_ms)
     };
     loop {

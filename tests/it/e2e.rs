@@ -247,7 +247,7 @@ fn db_path(data: &Path) -> PathBuf {
 fn event_kinds(data: &Path) -> Vec<String> {
     let conn = read_db(data);
     let mut stmt = conn
-        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol') AND kind NOT LIKE 'checklist%' ORDER BY seq")
+        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol') AND kind NOT LIKE 'checklist%' AND kind NOT LIKE 'device%' ORDER BY seq")
         .unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
