@@ -1,5 +1,6 @@
 //! Pure domain types and rules. No I/O, no Dioxus, tokio, rusqlite, btleplug or reqwest types.
 
+pub mod advisory;
 pub mod author;
 pub mod bloodgas;
 pub mod calc;
