@@ -19,6 +19,7 @@ pub mod patient;
 pub mod protocol;
 pub mod quality;
 pub mod record;
+pub mod reminder;
 pub mod telemetry;
 pub mod validation;
 

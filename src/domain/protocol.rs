@@ -67,6 +67,13 @@ pub struct Anticoagulation {
     pub act_target_s: f64,
     pub heparin_units_per_kg: f64,
     pub protamine_mg_per_100u: f64,
+    /// Minutes between ACT checks on bypass (older protocol files without it: 30).
+    #[serde(default = "default_act_recheck_min")]
+    pub act_recheck_min: f64,
+}
+
+fn default_act_recheck_min() -> f64 {
+    30.0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -215,6 +222,13 @@ impl Protocol {
             2.0,
         )?;
         let a = &self.anticoagulation;
+        range(
+            "anticoagulation",
+            "act_recheck_min",
+            a.act_recheck_min,
+            5.0,
+            120.0,
+        )?;
         range(
             "anticoagulation",
             "act_target_s",
