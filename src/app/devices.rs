@@ -90,6 +90,7 @@ pub struct DeviceHub {
     live: mpsc::Sender<LiveSample>,
     shared: Arc<Mutex<Shared>>,
     next: Arc<AtomicU64>,
+    display_skipped: Arc<AtomicU64>,
 }
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -103,6 +104,7 @@ impl DeviceHub {
             live,
             shared: Arc::new(Mutex::new(Shared::default())),
             next: Arc::new(AtomicU64::new(1)),
+            display_skipped: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -158,8 +160,9 @@ impl DeviceHub {
         }
     }
 
-    /// A value that comes from no device session (a calculated value): to the recorder and the
-    /// live screen like any other.
+    /// Hand a value to the recorder (never dropped: a slow recorder slows the sender) and the live
+    /// screen (newest wins; skips are counted). Device values come here from their sessions;
+    /// calculated values are fed directly.
     pub async fn feed(&self, sample: LiveSample) {
         let recorder = lock(&self.shared)
             .recorder
@@ -170,7 +173,12 @@ impl DeviceHub {
                 tracing::error!("recorder stopped; values are not recorded");
             }
         }
-        let _ = self.live.try_send(sample);
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.live.try_send(sample) {
+            let skipped = self.display_skipped.fetch_add(1, Ordering::Relaxed) + 1;
+            if skipped.is_power_of_two() {
+                tracing::warn!(skipped, "screen is behind; skipping display updates");
+            }
+        }
     }
 
     /// Note that a device now serves (or no longer serves) the case under `role`.
@@ -191,7 +199,6 @@ impl DeviceHub {
     async fn consume(self, id: u64, simulated: bool, mut rx: mpsc::Receiver<SessionEvent>) {
         let mut source = String::new();
         let mut device_ref = String::new();
-        let mut display_skipped = 0u64;
         while let Some(event) = rx.recv().await {
             match event {
                 SessionEvent::State(state) => self.update(id, |d| apply_state(d, &state)),
@@ -214,7 +221,7 @@ impl DeviceHub {
                         },
                         _ => None,
                     };
-                    if let Ok(_k) = &key {
+                    if key.is_ok() {
                         if let Err(e) = self
                             .store
                             .record_session(
@@ -246,25 +253,7 @@ impl DeviceHub {
                     else {
                         continue;
                     };
-                    let recorder = lock(&self.shared)
-                        .recorder
-                        .as_ref()
-                        .map(|(_, tx)| tx.clone());
-                    if let Some(tx) = recorder {
-                        // The record never drops: a slow recorder slows this device's session.
-                        if tx.send(sample.clone()).await.is_err() {
-                            tracing::error!("recorder stopped; device values are not recorded");
-                        }
-                    }
-                    if let Err(mpsc::error::TrySendError::Full(_)) = self.live.try_send(sample) {
-                        display_skipped += 1;
-                        if display_skipped.is_power_of_two() {
-                            tracing::warn!(
-                                display_skipped,
-                                "screen is behind; skipping display updates"
-                            );
-                        }
-                    }
+                    self.feed(sample).await;
                 }
                 SessionEvent::Rejected { reason, raw, .. } => {
                     tracing::warn!(device = %source, %reason, bytes = raw.len(), "notification refused");

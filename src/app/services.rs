@@ -100,9 +100,15 @@ impl Services {
             let s = services.clone();
             tokio::spawn(async move {
                 match probe_adapter(PROBE_TIMEOUT).await {
-                    AdapterProbe::Found(adapter) => {
-                        tracing::info!(%adapter, "Bluetooth adapter found");
-                        s.mode_tx.send_replace(AppMode::Live { adapter });
+                    AdapterProbe::Found {
+                        description,
+                        scanner,
+                    } => {
+                        tracing::info!(adapter = %description, "Bluetooth adapter found");
+                        *s.scanner.lock().await = Some(scanner);
+                        s.mode_tx.send_replace(AppMode::Live {
+                            adapter: description,
+                        });
                     }
                     AdapterProbe::NotFound(why) => {
                         tracing::warn!(%why, "no Bluetooth adapter; starting demo mode");
@@ -185,18 +191,9 @@ impl Services {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
-                for s in sim.samples(
-                    crate::devices::SimulatedDevice::BloodMonitor,
-                    chrono::Utc::now(),
-                ) {
-                    if s.parameter == crate::domain::Parameter::Do2i {
-                        hub.feed(crate::domain::LiveSample {
-                            source: "Sim DO2i (calculated)".into(),
-                            ..s
-                        })
-                        .await;
-                    }
-                }
+                let now = chrono::Utc::now();
+                hub.feed(sim.sample(crate::domain::Parameter::Do2i, now, "Sim DO2i (calculated)"))
+                    .await;
             }
         });
         self.mode_tx.send_replace(AppMode::Demo(reason));
@@ -221,7 +218,7 @@ impl Services {
     ) -> Result<Vec<Discovered>, crate::devices::LinkError> {
         let mut guard = self.scanner.lock().await;
         if guard.is_none() {
-            *guard = Some(Scanner::first_adapter(Duration::from_secs(5)).await?);
+            *guard = Some(Scanner::first_adapter(PROBE_TIMEOUT).await?.0);
         }
         let scanner = guard
             .clone()

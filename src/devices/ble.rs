@@ -51,14 +51,31 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    pub async fn first_adapter(limit: Duration) -> Result<Scanner, LinkError> {
-        let manager = timed("open Bluetooth", limit, Manager::new()).await?;
+    /// The first adapter and its description. Errors say why in words for the demo banner.
+    pub async fn first_adapter(limit: Duration) -> Result<(Scanner, String), LinkError> {
+        #[cfg(target_os = "android")]
+        if !super::android::initialised() {
+            return Err(LinkError::Stack(
+                "Bluetooth was not initialised by the app's activity (permission refused?)".into(),
+            ));
+        }
+        let why = |what: &str, e: LinkError| match e {
+            LinkError::Stack(m) => LinkError::Stack(format!("{what}: {m}")),
+            other => other,
+        };
+        let manager = timed("open Bluetooth", limit, Manager::new())
+            .await
+            .map_err(|e| why("Bluetooth unavailable", e))?;
         let adapter = timed("list adapters", limit, manager.adapters())
-            .await?
+            .await
+            .map_err(|e| why("cannot list adapters", e))?
             .into_iter()
             .next()
-            .ok_or_else(|| LinkError::Stack("no Bluetooth adapter".into()))?;
-        Ok(Scanner { adapter })
+            .ok_or_else(|| LinkError::Stack("no adapter present".into()))?;
+        let description = timed("describe adapter", limit, adapter.adapter_info())
+            .await
+            .unwrap_or_else(|_| "Bluetooth adapter".to_string());
+        Ok((Scanner { adapter }, description))
     }
 
     /// Scan for `window` for devices offering any of `services`; returns what was seen.

@@ -93,6 +93,19 @@ pub struct CdiRecord {
     pub raw: Vec<u8>,
 }
 
+/// A packet-mode frame as the monitor sends it (STX … ETX CR LF), with `data` as the ASCII
+/// payload and our CRC over id..data: for the simulators and the tests.
+pub fn packet(seq: u8, data: &str) -> Vec<u8> {
+    let body = format!("X{seq:02X}{:04X}DA{data}", data.len());
+    let crc = crc8(body.as_bytes());
+    let mut f = vec![STX];
+    f.extend_from_slice(body.as_bytes());
+    f.extend_from_slice(format!("{crc:02X}").as_bytes());
+    f.push(ETX);
+    f.extend_from_slice(b"\r\n");
+    f
+}
+
 /// Reflected CRC-8, polynomial 0x85 (0xA1 reflected), initial value 0.
 pub fn crc8(bytes: &[u8]) -> u8 {
     let mut crc = 0u8;
@@ -314,13 +327,13 @@ mod tests {
 
     /// A frame as the monitor would send it, with our CRC over id..data.
     fn frame(data: &str, crc_ok: bool) -> Vec<u8> {
-        let body = format!("X01{:04X}DA{data}", data.len());
-        let crc = crc8(body.as_bytes()) ^ if crc_ok { 0 } else { 0x5A };
-        let mut f = vec![STX];
-        f.extend_from_slice(body.as_bytes());
-        f.extend_from_slice(format!("{crc:02X}").as_bytes());
-        f.push(ETX);
-        f.extend_from_slice(b"\r\n");
+        let mut f = packet(1, data);
+        if !crc_ok {
+            // The two CRC hex digits sit just before ETX CR LF.
+            let at = f.len() - 5;
+            let crc = u8::from_str_radix(std::str::from_utf8(&f[at..at + 2]).unwrap(), 16).unwrap();
+            f[at..at + 2].copy_from_slice(format!("{:02X}", crc ^ 0x5A).as_bytes());
+        }
         f
     }
 

@@ -133,6 +133,14 @@ fn suggested_cdi(p: CdiParameter) -> Option<Parameter> {
     }
 }
 
+/// A CDI value; dashes (out of the monitor's measuring range) are "not at this resolution".
+fn cdi_value(v: Option<crate::domain::Decimal>) -> MedFloat {
+    v.map_or(
+        MedFloat::Special(super::ieee11073::Special::NRes),
+        MedFloat::Number,
+    )
+}
+
 impl Decoder {
     pub fn decode(&mut self, char_uuid: Uuid, raw: &[u8]) -> Result<Frame, DecodeError> {
         use self::characteristic as c;
@@ -224,11 +232,7 @@ impl Decoder {
                         frame.values.push(Decoded {
                             name: format!("CDI {p:?}"),
                             suggested: suggested_cdi(p),
-                            value: match v {
-                                Some(d) => MedFloat::Number(d),
-                                // Dashes: out of the monitor's measuring range.
-                                None => MedFloat::Special(super::ieee11073::Special::NRes),
-                            },
+                            value: cdi_value(v),
                             unit: p.unit(),
                             validity: rec.validity,
                             device_time: rec.device_time,
@@ -242,10 +246,7 @@ impl Decoder {
                             frame.values.push(Decoded {
                                 name: format!("CDI {col}"),
                                 suggested: None,
-                                value: match v {
-                                    Some(d) => MedFloat::Number(d),
-                                    None => MedFloat::Special(super::ieee11073::Special::NRes),
-                                },
+                                value: cdi_value(v),
                                 unit: "",
                                 validity: Validity::Questionable,
                                 device_time: DeviceTime::Unknown,
@@ -313,12 +314,7 @@ mod tests {
     #[test]
     fn the_bridge_reassembles_a_cdi_packet_split_across_notifications() {
         let data = "10:15:30\t0D00 72\t1000 27";
-        let body = format!("X01{:04X}DA{data}", data.len());
-        let crc = super::super::cdi::crc8(body.as_bytes());
-        let mut bytes = vec![0x02];
-        bytes.extend_from_slice(body.as_bytes());
-        bytes.extend_from_slice(format!("{crc:02X}").as_bytes());
-        bytes.extend_from_slice(&[0x03, b'\r', b'\n']);
+        let bytes = super::super::cdi::packet(1, data);
         let mut d = Decoder::default();
         let mut values = Vec::new();
         for chunk in bytes.chunks(7) {

@@ -24,4 +24,4 @@ pub mod telemetry_profile;
 pub use adapter::{probe_adapter, AdapterProbe};
 pub use link::{Link, LinkError, LinkEvent};
 pub use session::{run_session, DeviceInfo, LinkState, Measurement, SessionConfig, SessionEvent};
-pub use simulator::{CpbSimulator, SimulatedDevice};
+pub use simulator::CpbSimulator;

@@ -414,90 +414,60 @@ async fn identify<L: Link>(link: &L, cfg: &SessionConfig, chars: Vec<Uuid>) -> D
             }
         }
     };
-    let manufacturer = dis_text(
+    let text = |problems: &mut Vec<String>, name: &'static str, raw| {
+        decoded(problems, name, raw, |b| profiles::dis_string(name, b)).filter(|s| !s.is_empty())
+    };
+    let manufacturer = text(
         &mut problems,
         "Manufacturer Name",
         read(ch::MANUFACTURER_NAME).await,
     );
-    let model = dis_text(&mut problems, "Model Number", read(ch::MODEL_NUMBER).await);
-    let serial = dis_text(
+    let model = text(&mut problems, "Model Number", read(ch::MODEL_NUMBER).await);
+    let serial = text(
         &mut problems,
         "Serial Number",
         read(ch::SERIAL_NUMBER).await,
     );
-    let firmware = dis_text(
+    let firmware = text(
         &mut problems,
         "Firmware Revision",
         read(ch::FIRMWARE_REVISION).await,
     );
-    let system_id = match read(ch::SYSTEM_ID).await {
-        Some(Ok(b)) => match profiles::system_id(&b) {
-            Ok((m, o)) => Some(format!("{:016x}", (u64::from(o) << 40) | m)),
-            Err(e) => {
-                problems.push(e.to_string());
-                None
-            }
-        },
-        Some(Err(e)) => {
-            problems.push(format!("System ID: {e}"));
-            None
-        }
-        None => None,
-    };
-    let udi = match read(ch::UDI).await {
-        // UDI 0x2BFF: a flags byte, then NUL-separated strings; the first is the UDI label.
-        Some(Ok(b)) if b.len() > 1 => b[1..]
-            .split(|x| *x == 0)
-            .find(|s| !s.is_empty())
-            .and_then(|s| std::str::from_utf8(s).ok())
-            .map(|s| s.trim().to_string()),
-        Some(Err(e)) => {
-            problems.push(format!("UDI: {e}"));
-            None
-        }
-        _ => None,
-    };
-    let battery = match read(ch::BATTERY_LEVEL).await {
-        Some(Ok(b)) => match profiles::battery_level(&b) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                problems.push(e.to_string());
-                None
-            }
-        },
-        Some(Err(e)) => {
-            problems.push(format!("Battery Level: {e}"));
-            None
-        }
-        None => None,
-    };
+    let system_id = decoded(&mut problems, "System ID", read(ch::SYSTEM_ID).await, |b| {
+        profiles::system_id(b).map(|(m, o)| format!("{:016x}", (u64::from(o) << 40) | m))
+    });
+    // UDI 0x2BFF: a flags byte, then NUL-separated strings; the first is the UDI label.
+    let udi = decoded(&mut problems, "UDI", read(ch::UDI).await, |b| {
+        Ok::<_, LinkError>(
+            b.get(1..)
+                .and_then(|rest| rest.split(|x| *x == 0).find(|s| !s.is_empty()))
+                .and_then(|s| std::str::from_utf8(s).ok())
+                .map(|s| s.trim().to_string()),
+        )
+    })
+    .flatten();
+    let battery = decoded(
+        &mut problems,
+        "Battery Level",
+        read(ch::BATTERY_LEVEL).await,
+        profiles::battery_level,
+    );
+    // The device read its clock somewhere within the round trip: take the midpoint.
     let before = Utc::now();
-    let (clock_offset_ms, offset_source) = match read(ch::CURRENT_TIME).await {
-        Some(Ok(b)) => {
-            // The device read its clock somewhere within the round trip: take the midpoint.
-            let after = Utc::now();
-            let mid = before + (after - before) / 2;
-            match profiles::current_time(&b) {
-                Ok((t @ DeviceTime::Known(_), _)) => (
-                    clock_offset_ms(t, mid),
-                    Some("Current Time 0x2A2B at connection".to_string()),
-                ),
-                Ok(_) => {
-                    problems.push("Current Time: the device clock is not fully set".into());
-                    (None, None)
-                }
-                Err(e) => {
-                    problems.push(e.to_string());
-                    (None, None)
-                }
-            }
-        }
-        Some(Err(e)) => {
-            problems.push(format!("Current Time: {e}"));
-            (None, None)
-        }
-        None => (None, None),
-    };
+    let cts = read(ch::CURRENT_TIME).await;
+    let mid = before + (Utc::now() - before) / 2;
+    let clock_offset_ms =
+        decoded(
+            &mut problems,
+            "Current Time",
+            cts,
+            |b| match profiles::current_time(b).map_err(|e| e.to_string())? {
+                (t @ DeviceTime::Known(_), _) => Ok(clock_offset_ms(t, mid)),
+                _ => Err("Current Time: the device clock is not fully set".to_string()),
+            },
+        )
+        .flatten();
+    let offset_source = clock_offset_ms.map(|_| "Current Time 0x2A2B at connection".to_string());
     DeviceInfo {
         label: link.label(),
         identity: DeviceIdentity {
@@ -517,22 +487,19 @@ async fn identify<L: Link>(link: &L, cfg: &SessionConfig, chars: Vec<Uuid>) -> D
     }
 }
 
-fn dis_text(
+/// A read decoded: `None` when the characteristic is absent; a failed read or decode is noted in
+/// `problems` (never fatal) and gives `None`.
+fn decoded<T, E: std::fmt::Display>(
     problems: &mut Vec<String>,
-    name: &'static str,
+    name: &str,
     raw: Option<Result<Vec<u8>, LinkError>>,
-) -> Option<String> {
-    match raw {
-        None => None,
-        Some(Ok(bytes)) => match profiles::dis_string(name, &bytes) {
-            Ok(s) if !s.is_empty() => Some(s),
-            Ok(_) => None,
-            Err(e) => {
-                problems.push(e.to_string());
-                None
-            }
-        },
-        Some(Err(e)) => {
+    decode: impl FnOnce(&[u8]) -> Result<T, E>,
+) -> Option<T> {
+    match raw? {
+        Ok(bytes) => decode(&bytes)
+            .map_err(|e| problems.push(e.to_string()))
+            .ok(),
+        Err(e) => {
             problems.push(format!("{name}: {e}"));
             None
         }
@@ -649,6 +616,17 @@ mod tests {
         }
     }
 
+    /// What the session said when it connected.
+    fn info_of(events: &[SessionEvent]) -> DeviceInfo {
+        events
+            .iter()
+            .find_map(|e| match e {
+                SessionEvent::Connected(i) => Some(i.clone()),
+                _ => None,
+            })
+            .expect("a Connected event")
+    }
+
     fn flows(events: &[SessionEvent]) -> Vec<f64> {
         events
             .iter()
@@ -664,13 +642,7 @@ mod tests {
         let peer = console();
         let mut run = start(&peer, SessionConfig::default());
         let events = run.connected().await;
-        let info = events
-            .iter()
-            .find_map(|e| match e {
-                SessionEvent::Connected(i) => Some(i.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let info = info_of(&events);
         assert_eq!(
             info.identity.key().unwrap(),
             "sn:Pumpside Sim|HLM-1|SN-0001"
@@ -787,13 +759,7 @@ mod tests {
         );
         let mut run = start(&peer, SessionConfig::default());
         let events = run.connected().await;
-        let info = events
-            .iter()
-            .find_map(|e| match e {
-                SessionEvent::Connected(i) => Some(i.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let info = info_of(&events);
         let off = info.clock_offset_ms.unwrap();
         // Whole seconds on the wire: within 1.5 s of five minutes.
         assert!((off - 300_000).abs() <= 1_500, "offset {off}");
@@ -872,13 +838,7 @@ mod tests {
         };
         let mut run = start(&peer, cfg);
         let e = run.connected().await;
-        let info = e
-            .iter()
-            .find_map(|e| match e {
-                SessionEvent::Connected(i) => Some(i.clone()),
-                _ => None,
-            })
-            .unwrap();
+        let info = info_of(&e);
         assert!(
             info.identity.key().is_err(),
             "no serial: cannot be told apart"

@@ -7,52 +7,6 @@ use tokio::sync::mpsc;
 
 use crate::domain::{LiveSample, Parameter, Validity};
 
-/// The simulated devices and what each reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SimulatedDevice {
-    PumpConsole,
-    TemperatureMonitor,
-    BloodMonitor,
-}
-
-impl SimulatedDevice {
-    pub const ALL: [SimulatedDevice; 3] = [
-        SimulatedDevice::PumpConsole,
-        SimulatedDevice::TemperatureMonitor,
-        SimulatedDevice::BloodMonitor,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SimulatedDevice::PumpConsole => "Demo pump",
-            SimulatedDevice::TemperatureMonitor => "Demo temp monitor",
-            SimulatedDevice::BloodMonitor => "Demo blood monitor",
-        }
-    }
-
-    pub fn parameters(self) -> &'static [Parameter] {
-        match self {
-            SimulatedDevice::PumpConsole => &[
-                Parameter::PumpFlow,
-                Parameter::MeanArterialPressure,
-                Parameter::ArterialLinePressure,
-                Parameter::SweepGas,
-                Parameter::Fio2,
-            ],
-            SimulatedDevice::TemperatureMonitor => &[
-                Parameter::ArterialOutletTemp,
-                Parameter::VenousInflowTemp,
-                Parameter::PatientTemp,
-            ],
-            SimulatedDevice::BloodMonitor => &[
-                Parameter::VenousSaturation,
-                Parameter::Haematocrit,
-                Parameter::Do2i,
-            ],
-        }
-    }
-}
-
 /// What the simulator plays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -319,38 +273,17 @@ impl CpbSimulator {
         }
     }
 
-    /// One sample per parameter of `device` at `now`.
-    pub fn samples(&self, device: SimulatedDevice, now: DateTime<Utc>) -> Vec<LiveSample> {
-        let t = self.elapsed(now);
-        device
-            .parameters()
-            .iter()
-            .map(|&p| LiveSample {
-                parameter: p,
-                value: self.value(p, t),
-                at: now,
-                source: device.name().to_string(),
-                validity: Validity::Demo,
-                device_time: crate::domain::DeviceTime::Unknown,
-                raw: None,
-            })
-            .collect()
-    }
-
-    /// Emit every device's samples into `tx` every `period` until the receiver goes away.
-    pub async fn run(self, tx: mpsc::Sender<LiveSample>, period: std::time::Duration) {
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
-            let now = Utc::now();
-            for d in SimulatedDevice::ALL {
-                for s in self.samples(d, now) {
-                    if tx.send(s).await.is_err() {
-                        return;
-                    }
-                }
-            }
+    /// The value of `p` at `now` as a demo sample from `source` (for calculated values the demo
+    /// supplies without a device).
+    pub fn sample(&self, p: Parameter, now: DateTime<Utc>, source: &str) -> LiveSample {
+        LiveSample {
+            parameter: p,
+            value: self.value(p, self.elapsed(now)),
+            at: now,
+            source: source.to_string(),
+            validity: Validity::Demo,
+            device_time: crate::domain::DeviceTime::Unknown,
+            raw: None,
         }
     }
 }
@@ -388,11 +321,10 @@ mod tests {
             }
         }
         let mut snap = LiveSnapshot::default();
-        for d in SimulatedDevice::ALL {
-            for s in cpb.samples(d, Utc::now()) {
-                assert_eq!(s.validity, Validity::Demo);
-                snap.apply(s).unwrap();
-            }
+        for p in Parameter::ALL {
+            let s = cpb.sample(p, Utc::now(), "Sim");
+            assert_eq!(s.validity, Validity::Demo);
+            snap.apply(s).unwrap();
         }
     }
 
@@ -429,25 +361,6 @@ mod tests {
         let expected = 10.0 * 12.6894 * flow / 1.956;
         assert!((sim.value(Parameter::Do2i, t) - expected).abs() < 0.5);
         assert!(expected > 280.0, "a real DO2i on full flow: {expected}");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn run_emits_every_parameter_each_period_and_stops_when_nobody_listens() {
-        let (tx, mut rx) = mpsc::channel(64);
-        let task =
-            tokio::spawn(CpbSimulator::new(Utc::now()).run(tx, std::time::Duration::from_secs(1)));
-        let per_tick: usize = SimulatedDevice::ALL
-            .iter()
-            .map(|d| d.parameters().len())
-            .sum();
-        for _ in 0..per_tick * 2 {
-            rx.recv().await.unwrap();
-        }
-        drop(rx);
-        tokio::time::timeout(std::time::Duration::from_secs(5), task)
-            .await
-            .unwrap()
-            .unwrap();
     }
 }
 
@@ -598,12 +511,7 @@ impl VirtualKind {
                 if let Some(hb) = hb {
                     data.push_str(&format!("\t1100 {hb}"));
                 }
-                let body = format!("X{:02X}{:04X}DA{data}", seq % 256, data.len());
-                let crc = super::cdi::crc8(body.as_bytes());
-                let mut frame = vec![0x02];
-                frame.extend_from_slice(body.as_bytes());
-                frame.extend_from_slice(format!("{crc:02X}").as_bytes());
-                frame.extend_from_slice(&[0x03, b'\r', b'\n']);
+                let frame = super::cdi::packet((seq % 256) as u8, &data);
                 // A bridge forwards serial bytes in MTU-sized pieces.
                 frame.chunks(20).map(<[u8]>::to_vec).collect()
             }

@@ -381,9 +381,6 @@ pub fn EcmoBoard() -> Element {
     }
 }
 
-/// Where a measured value may be sent on the Devices screen.
-const MAPPABLE: [Parameter; 13] = Parameter::ALL;
-
 #[component]
 pub fn Devices() -> Element {
     let services = use_context::<Services>();
@@ -600,7 +597,7 @@ fn DeviceRow(
                                     value: "{current}",
                                     onchange: move |e| services.devices.map(id, &name2, Parameter::from_code(&e.value())),
                                     option { value: "none", selected: target.is_none(), "not recorded" }
-                                    for p in MAPPABLE {
+                                    for p in Parameter::ALL {
                                         option { value: "{p.code()}", selected: target == Some(p), "{p.label()}" }
                                     }
                                 }

@@ -190,7 +190,7 @@ fn bluez_child_process() {
 }
 
 async fn scenario(mock: Arc<std::sync::Mutex<MockBluez>>) {
-    let scanner = Scanner::first_adapter(Duration::from_secs(5))
+    let (scanner, _adapter) = Scanner::first_adapter(Duration::from_secs(5))
         .await
         .expect("the mocked adapter");
     let found = scanner
@@ -217,7 +217,8 @@ async fn scenario(mock: Arc<std::sync::Mutex<MockBluez>>) {
         ..SessionConfig::default()
     };
     let (stop, stop_rx) = watch::channel(false);
-    let mut sessions = Vec::new();
+    let mut rxs: Vec<mpsc::Receiver<SessionEvent>> = Vec::new();
+    let mut tasks = Vec::new();
     for name in ["Thermo T1", "Oxi O1", "HLM console"] {
         let d = found
             .iter()
@@ -230,13 +231,8 @@ async fn scenario(mock: Arc<std::sync::Mutex<MockBluez>>) {
             tx,
             stop_rx.clone(),
         ));
-        sessions.push((rx, task));
-    }
-    let mut rxs: Vec<mpsc::Receiver<SessionEvent>> = Vec::new();
-    let mut tasks = Vec::new();
-    for (rx, t) in sessions {
         rxs.push(rx);
-        tasks.push(t);
+        tasks.push(task);
     }
 
     // Connect and identify all three.
