@@ -14,8 +14,11 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use serde::{Deserialize, Serialize};
+
+use super::decimal::Decimal;
 use super::protocol::Protocol;
-use super::Parameter;
+use super::{EntryPayload, Parameter};
 
 /// One watched band.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,14 +50,16 @@ impl AdvisoryRule {
 
 /// The rules the protocol implies: MAP band, arterial outlet maximum, DO2i threshold.
 pub fn rules_from_protocol(p: &Protocol) -> Vec<AdvisoryRule> {
-    let delay = Duration::seconds(30);
+    let v = &p.advisories;
+    let secs = |s: f64| Duration::milliseconds((s * 1000.0).round() as i64);
+    let delay = secs(v.map_delay_s);
     vec![
         AdvisoryRule {
             id: "map-low".into(),
             parameter: Parameter::MeanArterialPressure,
             low: Some(p.map.low),
             high: None,
-            hysteresis: 3.0,
+            hysteresis: v.map_hysteresis,
             delay,
             message: format!("MAP below {} mmHg", p.map.low),
         },
@@ -63,7 +68,7 @@ pub fn rules_from_protocol(p: &Protocol) -> Vec<AdvisoryRule> {
             parameter: Parameter::MeanArterialPressure,
             low: None,
             high: Some(p.map.high),
-            hysteresis: 3.0,
+            hysteresis: v.map_hysteresis,
             delay,
             message: format!("MAP above {} mmHg", p.map.high),
         },
@@ -72,8 +77,8 @@ pub fn rules_from_protocol(p: &Protocol) -> Vec<AdvisoryRule> {
             parameter: Parameter::ArterialOutletTemp,
             low: None,
             high: Some(p.temperature.arterial_outlet_max_c),
-            hysteresis: 0.2,
-            delay: Duration::seconds(10),
+            hysteresis: v.arterial_outlet_hysteresis,
+            delay: secs(v.arterial_outlet_delay_s),
             message: format!(
                 "Arterial outlet above {} °C",
                 p.temperature.arterial_outlet_max_c
@@ -84,8 +89,8 @@ pub fn rules_from_protocol(p: &Protocol) -> Vec<AdvisoryRule> {
             parameter: Parameter::Do2i,
             low: Some(p.gdp.do2i_threshold),
             high: None,
-            hysteresis: 10.0,
-            delay: Duration::seconds(60),
+            hysteresis: v.do2i_hysteresis,
+            delay: secs(v.do2i_delay_s),
             message: format!("DO₂i below {} mL/min/m²", p.gdp.do2i_threshold),
         },
     ]
@@ -115,7 +120,8 @@ pub enum AdvisoryChange {
     Cleared {
         id: String,
         at: DateTime<Utc>,
-        value: f64,
+        /// `None` when bypass ended with the advisory raised.
+        value: Option<f64>,
     },
     Acknowledged {
         id: String,
@@ -125,6 +131,55 @@ pub enum AdvisoryChange {
         id: String,
         until: DateTime<Utc>,
     },
+}
+
+/// What happened to an advisory, as logged on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdvisoryAction {
+    Raised,
+    Cleared,
+    Acknowledged,
+    Snoozed,
+}
+
+impl AdvisoryAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            AdvisoryAction::Raised => "raised",
+            AdvisoryAction::Cleared => "cleared",
+            AdvisoryAction::Acknowledged => "acknowledged",
+            AdvisoryAction::Snoozed => "snoozed",
+        }
+    }
+}
+
+impl AdvisoryChange {
+    pub fn rule(&self) -> &str {
+        match self {
+            AdvisoryChange::Raised { id, .. }
+            | AdvisoryChange::Cleared { id, .. }
+            | AdvisoryChange::Acknowledged { id, .. }
+            | AdvisoryChange::Snoozed { id, .. } => id,
+        }
+    }
+
+    /// The timeline entry for this change; `message` is the rule's text.
+    pub fn to_payload(&self, message: &str) -> EntryPayload {
+        let (action, value, until) = match self {
+            AdvisoryChange::Raised { value, .. } => (AdvisoryAction::Raised, Some(*value), None),
+            AdvisoryChange::Cleared { value, .. } => (AdvisoryAction::Cleared, *value, None),
+            AdvisoryChange::Acknowledged { .. } => (AdvisoryAction::Acknowledged, None, None),
+            AdvisoryChange::Snoozed { until, .. } => (AdvisoryAction::Snoozed, None, Some(*until)),
+        };
+        EntryPayload::Advisory {
+            rule: self.rule().to_string(),
+            action,
+            message: message.to_string(),
+            value: value.and_then(|v| Decimal::from_f64(v, 3)),
+            until,
+        }
+    }
 }
 
 /// A raised advisory as the screen shows it.
@@ -208,7 +263,7 @@ impl Advisories {
                         out.push(AdvisoryChange::Cleared {
                             id: rule.id.clone(),
                             at,
-                            value,
+                            value: Some(value),
                         });
                         State::Normal
                     } else {
@@ -244,6 +299,31 @@ impl Advisories {
             }
             _ => None,
         }
+    }
+
+    /// The rule's message.
+    pub fn message(&self, id: &str) -> Option<&str> {
+        self.rules
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.message.as_str())
+    }
+
+    /// Bypass ended: nothing is watched until the next bypass; raised advisories clear (the
+    /// returned changes say so, with the last value seen).
+    pub fn reset(&mut self, at: DateTime<Utc>) -> Vec<AdvisoryChange> {
+        let mut out = Vec::new();
+        for (id, state) in self.states.iter_mut() {
+            if matches!(state, State::Raised { .. }) {
+                out.push(AdvisoryChange::Cleared {
+                    id: id.clone(),
+                    at,
+                    value: None,
+                });
+            }
+            *state = State::Normal;
+        }
+        out
     }
 
     /// Raised advisories not snoozed at `now`, oldest first.

@@ -5,6 +5,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::advisory::AdvisoryAction;
 use super::bloodgas::BloodGasPanel;
 use super::checklist::{Answer, Purpose};
 use super::validation::{check_range, check_text, ValidationError};
@@ -226,6 +227,17 @@ pub enum EntryPayload {
     DeviceReleased {
         device_key: String,
     },
+    /// What an advisory did (raised, cleared, acknowledged, snoozed): the record of what
+    /// Pumpside showed and what the perfusionist did about it.
+    Advisory {
+        rule: String,
+        action: AdvisoryAction,
+        message: String,
+        /// The value that raised or cleared it, in the parameter's internal unit.
+        value: Option<Decimal>,
+        /// Snoozed until.
+        until: Option<DateTime<Utc>>,
+    },
     /// Added after signing; may refer to an entry.
     Amendment {
         target: Option<EntryId>,
@@ -278,6 +290,7 @@ impl EntryPayload {
             EntryPayload::Retraction { .. } => "retraction",
             EntryPayload::ArtefactMark { .. } => "artefact_mark",
             EntryPayload::Amendment { .. } => "amendment",
+            EntryPayload::Advisory { .. } => "advisory",
             EntryPayload::ChecklistStarted { .. } => "checklist_started",
             EntryPayload::ChecklistAnswer { .. } => "checklist_answer",
             EntryPayload::ChecklistSigned { .. } => "checklist_signed",
@@ -504,6 +517,10 @@ impl EntryPayload {
             EntryPayload::DeviceReleased { device_key } => {
                 check_text("device.key", device_key, 400)
             }
+            EntryPayload::Advisory { rule, message, .. } => {
+                check_text("advisory.rule", rule, 100)?;
+                check_text("advisory.message", message, 400)
+            }
         }
     }
 
@@ -525,6 +542,7 @@ impl EntryPayload {
                 | EntryPayload::ChecklistOverride { .. }
                 | EntryPayload::DeviceAssociated { .. }
                 | EntryPayload::DeviceReleased { .. }
+                | EntryPayload::Advisory { .. }
         )
     }
 

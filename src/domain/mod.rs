@@ -2,6 +2,7 @@
 
 pub mod advisory;
 pub mod author;
+pub mod board;
 pub mod bloodgas;
 pub mod calc;
 pub mod case;

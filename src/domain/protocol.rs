@@ -27,6 +27,40 @@ pub struct Protocol {
     pub scores: Vec<ScoreDefinition>,
     #[serde(default)]
     pub indicators: Vec<Indicator>,
+    /// How advisories wait and clear (older files without the section: the defaults).
+    #[serde(default)]
+    pub advisories: AdvisorySettings,
+}
+
+/// Delay before an out-of-band value raises an advisory and the margin back inside the band
+/// before it clears, per watched band; and how long a snooze lasts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdvisorySettings {
+    pub map_delay_s: f64,
+    /// mmHg.
+    pub map_hysteresis: f64,
+    pub arterial_outlet_delay_s: f64,
+    /// °C.
+    pub arterial_outlet_hysteresis: f64,
+    pub do2i_delay_s: f64,
+    /// mL/min/m².
+    pub do2i_hysteresis: f64,
+    pub snooze_min: f64,
+}
+
+impl Default for AdvisorySettings {
+    fn default() -> Self {
+        Self {
+            map_delay_s: 30.0,
+            map_hysteresis: 3.0,
+            arterial_outlet_delay_s: 10.0,
+            arterial_outlet_hysteresis: 0.2,
+            do2i_delay_s: 60.0,
+            do2i_hysteresis: 10.0,
+            snooze_min: 5.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,6 +255,18 @@ impl Protocol {
             0.1,
             2.0,
         )?;
+        let v = &self.advisories;
+        for (key, value, max) in [
+            ("map_delay_s", v.map_delay_s, 600.0),
+            ("map_hysteresis", v.map_hysteresis, 20.0),
+            ("arterial_outlet_delay_s", v.arterial_outlet_delay_s, 600.0),
+            ("arterial_outlet_hysteresis", v.arterial_outlet_hysteresis, 2.0),
+            ("do2i_delay_s", v.do2i_delay_s, 600.0),
+            ("do2i_hysteresis", v.do2i_hysteresis, 100.0),
+            ("snooze_min", v.snooze_min, 60.0),
+        ] {
+            range("advisories", key, value, 0.0, max)?;
+        }
         let a = &self.anticoagulation;
         range(
             "anticoagulation",

@@ -1,0 +1,515 @@
+//! The live board: what the Live screen shows for each parameter at a moment, computed from the
+//! live device values, the case record (values typed by hand, events) and the protocol. Pure:
+//! the time comes in as an argument, so the tests drive it with fixed clocks.
+//!
+//! Colouring follows the protocol's bands, and only on bypass: the MAP band, the arterial outlet
+//! maximum and the DO2i threshold are bypass targets, and a low MAP before cannulation is not
+//! a perfusion finding. Off bypass a tile shows its value without a level.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::calc::body::{bsa, target_flow, BsaFormula};
+use super::calc::{anticoagulation, cardioplegia, CalcError};
+use super::patient::Patient;
+use super::protocol::Protocol;
+use super::record::CaseView;
+use super::{EntryPayload, EventKind, LiveSnapshot, Parameter};
+
+/// A device value older than this is stale (1 Hz devices: five missed values).
+pub const DEVICE_STALE_AFTER_S: i64 = 5;
+/// A value typed by hand is stale after this (spot values: a blood gas, a manual reading).
+pub const MANUAL_STALE_AFTER_MIN: i64 = 30;
+
+/// The tiles, in reading order for a perfusionist.
+pub const BOARD: [Parameter; 12] = [
+    Parameter::PumpFlow,
+    Parameter::MeanArterialPressure,
+    Parameter::Do2i,
+    Parameter::VenousSaturation,
+    Parameter::Haematocrit,
+    Parameter::ArterialOutletTemp,
+    Parameter::VenousInflowTemp,
+    Parameter::PatientTemp,
+    Parameter::ArterialLinePressure,
+    Parameter::SweepGas,
+    Parameter::Fio2,
+    Parameter::Spo2,
+];
+
+/// Where a value stands against the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Inside the band, or no band applies now.
+    Normal,
+    Low,
+    High,
+    /// The newest value is older than its staleness limit: not coloured, marked stale.
+    Stale,
+    /// No value from any source.
+    Missing,
+}
+
+impl Level {
+    /// CSS class and test id.
+    pub fn code(self) -> &'static str {
+        match self {
+            Level::Normal => "normal",
+            Level::Low => "low",
+            Level::High => "high",
+            Level::Stale => "stale",
+            Level::Missing => "missing",
+        }
+    }
+}
+
+/// One tile of the board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tile {
+    /// Stable key for the screen and tests (the parameter code, or "temp-gradient").
+    pub key: &'static str,
+    pub parameter: Option<Parameter>,
+    pub label: &'static str,
+    /// The value as displayed (`--` when missing).
+    pub text: String,
+    pub unit: &'static str,
+    /// Device name, "typed by …", or "calculated".
+    pub source: String,
+    pub age: Option<Duration>,
+    pub level: Level,
+    /// The band or target the value is judged against, as text ("band 50–80").
+    pub band: Option<String>,
+    /// True when the value was typed by hand.
+    pub manual: bool,
+}
+
+/// Targets computed before bypass from the patient and the protocol (clinical.md section 2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Targets {
+    /// Du Bois, m².
+    pub bsa_m2: f64,
+    /// BSA × the protocol's cardiac index, L/min.
+    pub flow_l_min: f64,
+    pub cardiac_index: f64,
+    /// Weight × the protocol's units/kg.
+    pub heparin_units: f64,
+    /// The first cardioplegia solution of the protocol with its dose, if it is dosed by weight.
+    pub cardioplegia: Option<(String, f64)>,
+}
+
+/// Targets for `patient` under `protocol`.
+pub fn targets(patient: &Patient, protocol: &Protocol) -> Result<Targets, CalcError> {
+    let h = patient.height_cm.to_f64();
+    let w = patient.weight_kg.to_f64();
+    let b = bsa(BsaFormula::DuBois, h, w)?.value;
+    let ci = protocol.blood.target_cardiac_index;
+    let flow = target_flow(ci, b)?.value;
+    let heparin =
+        anticoagulation::heparin_loading_dose(w, protocol.anticoagulation.heparin_units_per_kg)?
+            .value;
+    let plegia = protocol.cardioplegia.first().and_then(|c| {
+        let per_kg = c.dose_ml_per_kg?;
+        let cap = c.cap_ml.unwrap_or(f64::MAX);
+        if c.name == "del Nido" {
+            cardioplegia::del_nido(w, cap)
+                .ok()
+                .map(|(d, _, _)| (c.name.clone(), d.value))
+        } else {
+            Some((c.name.clone(), (per_kg * w).min(cap)))
+        }
+    });
+    Ok(Targets {
+        bsa_m2: b,
+        flow_l_min: flow,
+        cardiac_index: ci,
+        heparin_units: heparin,
+        cardioplegia: plegia,
+    })
+}
+
+/// The latest value typed by hand for `p` (not marked artefact), in internal units.
+fn manual_value(
+    view: &CaseView,
+    p: Parameter,
+) -> Option<(f64, DateTime<Utc>, String)> {
+    view.entries.iter().rev().find_map(|e| {
+        if e.artefact.is_some() {
+            return None;
+        }
+        match e.payload {
+            EntryPayload::Measurement {
+                parameter,
+                value,
+                unit,
+            } if *parameter == p => {
+                let factor = p.unit_factor("measurement", unit).ok()?;
+                let v = value.to_f64() * factor;
+                v.is_finite().then(|| {
+                    (
+                        v,
+                        e.occurred_at(),
+                        format!("typed by {}", e.original.author.user),
+                    )
+                })
+            }
+            _ => None,
+        }
+    })
+}
+
+fn rewarming(view: &CaseView) -> bool {
+    view.events()
+        .filter(|(k, _)| matches!(k, EventKind::CoolingStart | EventKind::RewarmingStart))
+        .last()
+        .is_some_and(|(k, _)| k == EventKind::RewarmingStart)
+}
+
+/// The protocol band for `p` now, as (low, high, text). `None`: nothing to judge against.
+fn band(
+    p: Parameter,
+    protocol: &Protocol,
+    targets: Option<&Targets>,
+) -> Option<(Option<f64>, Option<f64>, String)> {
+    match p {
+        Parameter::MeanArterialPressure => Some((
+            Some(protocol.map.low),
+            Some(protocol.map.high),
+            format!("band {}–{}", protocol.map.low, protocol.map.high),
+        )),
+        Parameter::Do2i => Some((
+            Some(protocol.gdp.do2i_threshold),
+            None,
+            format!("≥ {}", protocol.gdp.do2i_threshold),
+        )),
+        Parameter::ArterialOutletTemp => Some((
+            None,
+            Some(protocol.temperature.arterial_outlet_max_c),
+            format!("max {:.1}", protocol.temperature.arterial_outlet_max_c),
+        )),
+        Parameter::PumpFlow => targets.map(|t| {
+            (
+                Some(t.flow_l_min),
+                None,
+                format!("target {:.2}", t.flow_l_min),
+            )
+        }),
+        _ => None,
+    }
+}
+
+fn judge(v: f64, low: Option<f64>, high: Option<f64>) -> Level {
+    if low.is_some_and(|l| v < l) {
+        Level::Low
+    } else if high.is_some_and(|h| v > h) {
+        Level::High
+    } else {
+        Level::Normal
+    }
+}
+
+/// The board at `now`.
+pub fn tiles(
+    live: &LiveSnapshot,
+    view: &CaseView,
+    protocol: &Protocol,
+    targets: Option<&Targets>,
+    now: DateTime<Utc>,
+) -> Vec<Tile> {
+    let on_bypass = view.clocks().bypass.is_running();
+    let device_stale = Duration::seconds(DEVICE_STALE_AFTER_S);
+    let manual_stale = Duration::minutes(MANUAL_STALE_AFTER_MIN);
+    // (value, at, source, manual) per parameter: the newer of device and hand.
+    let current = |p: Parameter| {
+        let device = live
+            .latest(p)
+            .map(|s| (s.value, s.at, s.source.clone(), false));
+        let manual = manual_value(view, p).map(|(v, at, src)| (v, at, src, true));
+        match (device, manual) {
+            (Some(d), Some(m)) => Some(if m.1 > d.1 { m } else { d }),
+            (d, m) => d.or(m),
+        }
+    };
+    let fresh = |at: DateTime<Utc>, manual: bool| {
+        now - at <= if manual { manual_stale } else { device_stale }
+    };
+    let mut out: Vec<Tile> = BOARD
+        .iter()
+        .map(|&p| {
+            let b = band(p, protocol, targets);
+            let band_text = b.as_ref().map(|(_, _, t)| t.clone());
+            match current(p) {
+                None => Tile {
+                    key: p.code(),
+                    parameter: Some(p),
+                    label: p.label(),
+                    text: "--".into(),
+                    unit: p.unit(),
+                    source: "no source".into(),
+                    age: None,
+                    level: Level::Missing,
+                    band: band_text,
+                    manual: false,
+                },
+                Some((v, at, source, manual)) => {
+                    let level = if !fresh(at, manual) {
+                        Level::Stale
+                    } else {
+                        match (&b, on_bypass) {
+                            (Some((lo, hi, _)), true) => judge(v, *lo, *hi),
+                            _ => Level::Normal,
+                        }
+                    };
+                    Tile {
+                        key: p.code(),
+                        parameter: Some(p),
+                        label: p.label(),
+                        text: p.format(v),
+                        unit: p.unit(),
+                        source,
+                        age: Some((now - at).max(Duration::zero())),
+                        level,
+                        band: band_text,
+                        manual,
+                    }
+                }
+            }
+        })
+        .collect();
+
+    // Arterial outlet − venous inflow, against the gradient limit for the phase.
+    let rewarm = rewarming(view);
+    let limit = if rewarm {
+        protocol.temperature.gradient_max_rewarming_c
+    } else {
+        protocol.temperature.gradient_max_c
+    };
+    let band_text = format!(
+        "|Δ| ≤ {limit:.1}{}",
+        if rewarm { " rewarming" } else { "" }
+    );
+    let gradient = match (
+        current(Parameter::ArterialOutletTemp),
+        current(Parameter::VenousInflowTemp),
+    ) {
+        (Some((a, at_a, _, ma)), Some((v, at_v, _, mv))) => {
+            let g = a - v;
+            let stale = !fresh(at_a, ma) || !fresh(at_v, mv);
+            let level = if stale {
+                Level::Stale
+            } else if on_bypass && g.abs() > limit {
+                Level::High
+            } else {
+                Level::Normal
+            };
+            Tile {
+                key: "temp-gradient",
+                parameter: None,
+                label: "Art − ven temp",
+                text: format!("{g:+.1}"),
+                unit: "°C",
+                source: "calculated".into(),
+                age: Some((now - at_a.min(at_v)).max(Duration::zero())),
+                level,
+                band: Some(band_text),
+                manual: false,
+            }
+        }
+        _ => Tile {
+            key: "temp-gradient",
+            parameter: None,
+            label: "Art − ven temp",
+            text: "--".into(),
+            unit: "°C",
+            source: "needs arterial outlet and venous temperatures".into(),
+            age: None,
+            level: Level::Missing,
+            band: Some(band_text),
+            manual: false,
+        },
+    };
+    let at = out
+        .iter()
+        .position(|t| t.parameter == Some(Parameter::PatientTemp))
+        .map_or(out.len(), |i| i + 1);
+    out.insert(at, gradient);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::entry::Entry;
+    use crate::domain::ids::EntryId;
+    use crate::domain::patient::{BloodGroup, Mrn, Sex};
+    use crate::domain::{Author, CaseId, Decimal, DeviceTime, LiveSample, Validity};
+    use chrono::{NaiveDate, TimeZone};
+
+    fn t(s: i64) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap() + Duration::seconds(s)
+    }
+
+    fn protocol() -> Protocol {
+        Protocol::defaults().unwrap()
+    }
+
+    fn entry(seq: u64, at: DateTime<Utc>, payload: EntryPayload) -> Entry {
+        Entry {
+            id: EntryId::new(),
+            case_id: CaseId::new(),
+            seq,
+            occurred_at: at,
+            recorded_at: at,
+            author: Author::new("A. Perfusionist", "unit"),
+            payload,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
+    fn sample(p: Parameter, v: f64, at: DateTime<Utc>) -> LiveSample {
+        LiveSample {
+            parameter: p,
+            value: v,
+            at,
+            source: "HLM console".into(),
+            validity: Validity::Valid,
+            device_time: DeviceTime::Unknown,
+            raw: None,
+        }
+    }
+
+    fn tile<'a>(tiles: &'a [Tile], key: &str) -> &'a Tile {
+        tiles.iter().find(|t| t.key == key).expect("tile")
+    }
+
+    fn bypass_on(at: DateTime<Utc>) -> Entry {
+        entry(1, at, EntryPayload::Event { event: EventKind::BypassOn })
+    }
+
+    #[test]
+    fn map_is_judged_against_the_protocol_band_only_on_bypass() {
+        let p = protocol();
+        let mut live = LiveSnapshot::default();
+        live.apply(sample(Parameter::MeanArterialPressure, 42.0, t(100)))
+            .unwrap();
+        // Before bypass: shown, not judged.
+        let none: Vec<Entry> = Vec::new();
+        let tiles_off = tiles(&live, &CaseView::derive(&none), &p, None, t(101));
+        let map = tile(&tiles_off, "mean-arterial-pressure");
+        assert_eq!(map.level, Level::Normal);
+        assert_eq!(map.band.as_deref(), Some("band 50–80"));
+        // On bypass: low.
+        let on = vec![bypass_on(t(0))];
+        let tiles_on = tiles(&live, &CaseView::derive(&on), &p, None, t(101));
+        assert_eq!(tile(&tiles_on, "mean-arterial-pressure").level, Level::Low);
+        assert_eq!(tile(&tiles_on, "mean-arterial-pressure").text, "42");
+        live.apply(sample(Parameter::MeanArterialPressure, 85.0, t(102)))
+            .unwrap();
+        let high = tiles(&live, &CaseView::derive(&on), &p, None, t(103));
+        assert_eq!(tile(&high, "mean-arterial-pressure").level, Level::High);
+        live.apply(sample(Parameter::MeanArterialPressure, 65.0, t(104)))
+            .unwrap();
+        let ok = tiles(&live, &CaseView::derive(&on), &p, None, t(105));
+        assert_eq!(tile(&ok, "mean-arterial-pressure").level, Level::Normal);
+    }
+
+    #[test]
+    fn a_device_value_goes_stale_after_five_seconds_and_is_no_longer_judged() {
+        let p = protocol();
+        let on = vec![bypass_on(t(0))];
+        let mut live = LiveSnapshot::default();
+        live.apply(sample(Parameter::MeanArterialPressure, 42.0, t(100)))
+            .unwrap();
+        let view = CaseView::derive(&on);
+        assert_eq!(tile(&tiles(&live, &view, &p, None, t(105)), "mean-arterial-pressure").level, Level::Low);
+        let stale = tiles(&live, &view, &p, None, t(106));
+        assert_eq!(tile(&stale, "mean-arterial-pressure").level, Level::Stale);
+        assert_eq!(tile(&stale, "mean-arterial-pressure").age, Some(Duration::seconds(6)));
+        assert_eq!(tile(&stale, "pump-flow").level, Level::Missing);
+        assert_eq!(tile(&stale, "pump-flow").text, "--");
+    }
+
+    #[test]
+    fn a_value_typed_by_hand_fills_a_tile_without_a_device_and_stays_fresh_for_30_min() {
+        let p = protocol();
+        let typed = entry(
+            2,
+            t(60),
+            EntryPayload::Measurement {
+                parameter: Parameter::Haematocrit,
+                value: Decimal::new(24, 0),
+                unit: "%".into(),
+            },
+        );
+        let entries = vec![bypass_on(t(0)), typed];
+        let view = CaseView::derive(&entries);
+        let live = LiveSnapshot::default();
+        let board = tiles(&live, &view, &p, None, t(60 + 29 * 60));
+        let hct = tile(&board, "haematocrit");
+        assert!(hct.manual);
+        assert_eq!(hct.text, "24");
+        assert_eq!(hct.source, "typed by A. Perfusionist");
+        assert_eq!(hct.level, Level::Normal);
+        let later = tiles(&live, &view, &p, None, t(60 + 31 * 60));
+        assert_eq!(tile(&later, "haematocrit").level, Level::Stale);
+        // A newer device value wins over the typed one.
+        let mut live = LiveSnapshot::default();
+        live.apply(sample(Parameter::Haematocrit, 0.26, t(120))).unwrap();
+        let both = tiles(&live, &view, &p, None, t(121));
+        assert!(!tile(&both, "haematocrit").manual);
+        assert_eq!(tile(&both, "haematocrit").text, "26");
+    }
+
+    #[test]
+    fn the_temperature_gradient_uses_the_rewarming_limit_after_rewarming_starts() {
+        let p = protocol();
+        let mut live = LiveSnapshot::default();
+        live.apply(sample(Parameter::ArterialOutletTemp, 36.0, t(200))).unwrap();
+        live.apply(sample(Parameter::VenousInflowTemp, 31.0, t(200))).unwrap();
+        let cooling = vec![bypass_on(t(0))];
+        let board = tiles(&live, &CaseView::derive(&cooling), &p, None, t(201));
+        let g = tile(&board, "temp-gradient");
+        assert_eq!(g.text, "+5.0");
+        assert_eq!(g.level, Level::Normal, "5 °C is inside the 10 °C limit");
+        let rewarming = vec![
+            bypass_on(t(0)),
+            entry(2, t(100), EntryPayload::Event { event: EventKind::RewarmingStart }),
+        ];
+        let board = tiles(&live, &CaseView::derive(&rewarming), &p, None, t(201));
+        let g = tile(&board, "temp-gradient");
+        assert_eq!(g.level, Level::High, "5 °C is above the 4 °C rewarming limit");
+        assert_eq!(g.band.as_deref(), Some("|Δ| ≤ 4.0 rewarming"));
+    }
+
+    #[test]
+    fn targets_follow_the_clinical_vectors_and_judge_pump_flow() {
+        let p = protocol();
+        let patient = Patient {
+            mrn: Mrn {
+                system: "urn:test".into(),
+                value: "1".into(),
+            },
+            family_name: "Test".into(),
+            given_names: "Pat".into(),
+            birth_date: NaiveDate::from_ymd_opt(1960, 1, 1).unwrap(),
+            sex: Sex::Male,
+            height_cm: Decimal::new(175, 0),
+            weight_kg: Decimal::new(80, 0),
+            blood_group: BloodGroup::Unknown,
+            allergies: vec![],
+        };
+        let tg = targets(&patient, &p).unwrap();
+        // clinical.md 2.1/2.2: DuBois 175 cm / 80 kg = 1.9561 m²; × CI 2.4 = 4.69 L/min.
+        assert!((tg.bsa_m2 - 1.9561).abs() < 0.0001, "{}", tg.bsa_m2);
+        assert!((tg.flow_l_min - 4.69).abs() < 0.005, "{}", tg.flow_l_min);
+        assert!((tg.heparin_units - 24_000.0).abs() < 1e-6);
+        // del Nido 20 mL/kg × 80 kg = 1600, capped at 1000 mL.
+        assert_eq!(tg.cardioplegia, Some(("del Nido".to_string(), 1000.0)));
+        let mut live = LiveSnapshot::default();
+        live.apply(sample(Parameter::PumpFlow, 4.2, t(10))).unwrap();
+        let on = vec![bypass_on(t(0))];
+        let board = tiles(&live, &CaseView::derive(&on), &p, Some(&tg), t(11));
+        let flow = tile(&board, "pump-flow");
+        assert_eq!(flow.level, Level::Low);
+        assert_eq!(flow.band.as_deref(), Some("target 4.69"));
+    }
+}
