@@ -127,10 +127,7 @@ pub fn targets(patient: &Patient, protocol: &Protocol) -> Result<Targets, CalcEr
 }
 
 /// The latest value typed by hand for `p` (not marked artefact), in internal units.
-fn manual_value(
-    view: &CaseView,
-    p: Parameter,
-) -> Option<(f64, DateTime<Utc>, String)> {
+fn manual_value(view: &CaseView, p: Parameter) -> Option<(f64, DateTime<Utc>, String)> {
     view.entries.iter().rev().find_map(|e| {
         if e.artefact.is_some() {
             return None;
@@ -282,10 +279,7 @@ pub fn tiles(
     } else {
         protocol.temperature.gradient_max_c
     };
-    let band_text = format!(
-        "|Δ| ≤ {limit:.1}{}",
-        if rewarm { " rewarming" } else { "" }
-    );
+    let band_text = format!("|Δ| ≤ {limit:.1}{}", if rewarm { " rewarming" } else { "" });
     let gradient = match (
         current(Parameter::ArterialOutletTemp),
         current(Parameter::VenousInflowTemp),
@@ -382,7 +376,13 @@ mod tests {
     }
 
     fn bypass_on(at: DateTime<Utc>) -> Entry {
-        entry(1, at, EntryPayload::Event { event: EventKind::BypassOn })
+        entry(
+            1,
+            at,
+            EntryPayload::Event {
+                event: EventKind::BypassOn,
+            },
+        )
     }
 
     #[test]
@@ -420,10 +420,20 @@ mod tests {
         live.apply(sample(Parameter::MeanArterialPressure, 42.0, t(100)))
             .unwrap();
         let view = CaseView::derive(&on);
-        assert_eq!(tile(&tiles(&live, &view, &p, None, t(105)), "mean-arterial-pressure").level, Level::Low);
+        assert_eq!(
+            tile(
+                &tiles(&live, &view, &p, None, t(105)),
+                "mean-arterial-pressure"
+            )
+            .level,
+            Level::Low
+        );
         let stale = tiles(&live, &view, &p, None, t(106));
         assert_eq!(tile(&stale, "mean-arterial-pressure").level, Level::Stale);
-        assert_eq!(tile(&stale, "mean-arterial-pressure").age, Some(Duration::seconds(6)));
+        assert_eq!(
+            tile(&stale, "mean-arterial-pressure").age,
+            Some(Duration::seconds(6))
+        );
         assert_eq!(tile(&stale, "pump-flow").level, Level::Missing);
         assert_eq!(tile(&stale, "pump-flow").text, "--");
     }
@@ -453,7 +463,8 @@ mod tests {
         assert_eq!(tile(&later, "haematocrit").level, Level::Stale);
         // A newer device value wins over the typed one.
         let mut live = LiveSnapshot::default();
-        live.apply(sample(Parameter::Haematocrit, 0.26, t(120))).unwrap();
+        live.apply(sample(Parameter::Haematocrit, 0.26, t(120)))
+            .unwrap();
         let both = tiles(&live, &view, &p, None, t(121));
         assert!(!tile(&both, "haematocrit").manual);
         assert_eq!(tile(&both, "haematocrit").text, "26");
@@ -463,8 +474,10 @@ mod tests {
     fn the_temperature_gradient_uses_the_rewarming_limit_after_rewarming_starts() {
         let p = protocol();
         let mut live = LiveSnapshot::default();
-        live.apply(sample(Parameter::ArterialOutletTemp, 36.0, t(200))).unwrap();
-        live.apply(sample(Parameter::VenousInflowTemp, 31.0, t(200))).unwrap();
+        live.apply(sample(Parameter::ArterialOutletTemp, 36.0, t(200)))
+            .unwrap();
+        live.apply(sample(Parameter::VenousInflowTemp, 31.0, t(200)))
+            .unwrap();
         let cooling = vec![bypass_on(t(0))];
         let board = tiles(&live, &CaseView::derive(&cooling), &p, None, t(201));
         let g = tile(&board, "temp-gradient");
@@ -472,11 +485,21 @@ mod tests {
         assert_eq!(g.level, Level::Normal, "5 °C is inside the 10 °C limit");
         let rewarming = vec![
             bypass_on(t(0)),
-            entry(2, t(100), EntryPayload::Event { event: EventKind::RewarmingStart }),
+            entry(
+                2,
+                t(100),
+                EntryPayload::Event {
+                    event: EventKind::RewarmingStart,
+                },
+            ),
         ];
         let board = tiles(&live, &CaseView::derive(&rewarming), &p, None, t(201));
         let g = tile(&board, "temp-gradient");
-        assert_eq!(g.level, Level::High, "5 °C is above the 4 °C rewarming limit");
+        assert_eq!(
+            g.level,
+            Level::High,
+            "5 °C is above the 4 °C rewarming limit"
+        );
         assert_eq!(g.band.as_deref(), Some("|Δ| ≤ 4.0 rewarming"));
     }
 

@@ -2,8 +2,8 @@
 
 pub mod advisory;
 pub mod author;
-pub mod board;
 pub mod bloodgas;
+pub mod board;
 pub mod calc;
 pub mod case;
 pub mod checklist;
@@ -19,6 +19,7 @@ pub mod mode;
 pub mod patient;
 pub mod protocol;
 pub mod quality;
+pub mod quick;
 pub mod record;
 pub mod reminder;
 pub mod telemetry;

@@ -260,7 +260,11 @@ impl Protocol {
             ("map_delay_s", v.map_delay_s, 600.0),
             ("map_hysteresis", v.map_hysteresis, 20.0),
             ("arterial_outlet_delay_s", v.arterial_outlet_delay_s, 600.0),
-            ("arterial_outlet_hysteresis", v.arterial_outlet_hysteresis, 2.0),
+            (
+                "arterial_outlet_hysteresis",
+                v.arterial_outlet_hysteresis,
+                2.0,
+            ),
             ("do2i_delay_s", v.do2i_delay_s, 600.0),
             ("do2i_hysteresis", v.do2i_hysteresis, 100.0),
             ("snooze_min", v.snooze_min, 60.0),

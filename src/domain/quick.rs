@@ -1,0 +1,788 @@
+//! One-tap timeline entries: for each kind, the form fields with sensible defaults (from the
+//! protocol, the patient's targets and the case so far) and the conversion of what was typed into
+//! an entry, with a specific error naming the field. Pure, so the screen stays thin and the
+//! defaults are tested.
+
+use std::collections::BTreeMap;
+
+use super::bloodgas::{Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite};
+use super::board::{Targets, BOARD};
+use super::entry::{
+    BloodProductKind, CardioplegiaDose, CardioplegiaRoute, FluidKind, UltrafiltrationMode,
+    DRUG_UNITS,
+};
+use super::protocol::Protocol;
+use super::record::CaseView;
+use super::{Decimal, EntryPayload, Parameter, ValidationError};
+
+/// The entry kinds offered as one tap on the live screen (events have their own buttons).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum QuickKind {
+    Cardioplegia,
+    Heparin,
+    Protamine,
+    Act,
+    BloodGas,
+    Drug,
+    Fluid,
+    BloodProduct,
+    Ultrafiltration,
+    CellSaver,
+    Urine,
+    Measurement,
+    Note,
+}
+
+/// How a field is typed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldKind {
+    Number,
+    Text,
+    /// (code, label) pairs; the value is the code.
+    Choice(Vec<(String, String)>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    pub key: String,
+    pub label: String,
+    pub unit: String,
+    pub kind: FieldKind,
+    /// Pre-filled value ("" for none).
+    pub default: String,
+    pub required: bool,
+}
+
+fn number(key: &str, label: &str, unit: &str, default: String, required: bool) -> Field {
+    Field {
+        key: key.into(),
+        label: label.into(),
+        unit: unit.into(),
+        kind: FieldKind::Number,
+        default,
+        required,
+    }
+}
+
+fn text(key: &str, label: &str, default: &str, required: bool) -> Field {
+    Field {
+        key: key.into(),
+        label: label.into(),
+        unit: String::new(),
+        kind: FieldKind::Text,
+        default: default.into(),
+        required,
+    }
+}
+
+fn choice(key: &str, label: &str, options: &[(&str, &str)], default: &str) -> Field {
+    Field {
+        key: key.into(),
+        label: label.into(),
+        unit: String::new(),
+        kind: FieldKind::Choice(
+            options
+                .iter()
+                .map(|(c, l)| (c.to_string(), l.to_string()))
+                .collect(),
+        ),
+        default: default.into(),
+        required: true,
+    }
+}
+
+const ROUTES: [(&str, &str); 4] = [
+    ("antegrade", "Antegrade"),
+    ("retrograde", "Retrograde"),
+    ("ostial", "Ostial"),
+    ("graft", "Via graft"),
+];
+const SITES: [(&str, &str); 4] = [
+    ("patient_artery", "Patient artery"),
+    ("post_oxygenator", "Post-oxygenator (arterial line)"),
+    ("pre_oxygenator", "Pre-oxygenator (venous line)"),
+    ("venous", "Patient venous"),
+];
+const FLUIDS: [(&str, &str); 3] = [
+    ("crystalloid", "Crystalloid"),
+    ("colloid", "Colloid"),
+    ("albumin", "Albumin"),
+];
+const PRODUCTS: [(&str, &str); 5] = [
+    ("red_cells", "Red cells"),
+    ("plasma", "Plasma"),
+    ("platelets", "Platelets"),
+    ("cryoprecipitate", "Cryoprecipitate"),
+    ("whole_blood", "Whole blood"),
+];
+const UF_MODES: [(&str, &str); 3] = [
+    ("conventional", "Conventional"),
+    ("zero_balance", "Zero-balance"),
+    ("modified", "Modified (MUF)"),
+];
+
+fn round_to(v: f64, step: f64) -> String {
+    let r = (v / step).round() * step;
+    format!("{r:.0}")
+}
+
+/// The crystalloid share of a cardioplegia solution (del Nido 1 blood : 4 crystalloid; Buckberg
+/// 4 : 1; anything else is taken as all crystalloid).
+fn crystalloid_share(solution: &str) -> f64 {
+    match solution {
+        "del Nido" => 0.8,
+        "Buckberg 4:1" => 0.2,
+        _ => 1.0,
+    }
+}
+
+impl QuickKind {
+    pub const ALL: [QuickKind; 13] = [
+        QuickKind::Cardioplegia,
+        QuickKind::Heparin,
+        QuickKind::Protamine,
+        QuickKind::Act,
+        QuickKind::BloodGas,
+        QuickKind::Drug,
+        QuickKind::Fluid,
+        QuickKind::BloodProduct,
+        QuickKind::Ultrafiltration,
+        QuickKind::CellSaver,
+        QuickKind::Urine,
+        QuickKind::Measurement,
+        QuickKind::Note,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            QuickKind::Cardioplegia => "Cardioplegia",
+            QuickKind::Heparin => "Heparin",
+            QuickKind::Protamine => "Protamine",
+            QuickKind::Act => "ACT",
+            QuickKind::BloodGas => "Blood gas",
+            QuickKind::Drug => "Drug",
+            QuickKind::Fluid => "Fluid",
+            QuickKind::BloodProduct => "Blood product",
+            QuickKind::Ultrafiltration => "Ultrafiltration",
+            QuickKind::CellSaver => "Cell saver",
+            QuickKind::Urine => "Urine",
+            QuickKind::Measurement => "Manual value",
+            QuickKind::Note => "Note",
+        }
+    }
+
+    /// Stable test id.
+    pub fn code(self) -> &'static str {
+        match self {
+            QuickKind::Cardioplegia => "cardioplegia",
+            QuickKind::Heparin => "heparin",
+            QuickKind::Protamine => "protamine",
+            QuickKind::Act => "act",
+            QuickKind::BloodGas => "blood_gas",
+            QuickKind::Drug => "drug",
+            QuickKind::Fluid => "fluid",
+            QuickKind::BloodProduct => "blood_product",
+            QuickKind::Ultrafiltration => "ultrafiltration",
+            QuickKind::CellSaver => "cell_saver",
+            QuickKind::Urine => "urine",
+            QuickKind::Measurement => "measurement",
+            QuickKind::Note => "note",
+        }
+    }
+
+    /// The form, pre-filled.
+    pub fn fields(
+        self,
+        protocol: &Protocol,
+        targets: Option<&Targets>,
+        view: &CaseView,
+    ) -> Vec<Field> {
+        match self {
+            QuickKind::Cardioplegia => {
+                // Same solution as the last dose, else the protocol's first; the first dose at the
+                // planned volume, a re-dose at half of it.
+                let last = view.entries.iter().rev().find_map(|e| match e.payload {
+                    EntryPayload::Cardioplegia(d) => Some(d.clone()),
+                    _ => None,
+                });
+                let solution = last
+                    .as_ref()
+                    .map(|d| d.solution.clone())
+                    .or_else(|| protocol.cardioplegia.first().map(|c| c.name.clone()))
+                    .unwrap_or_default();
+                let planned = targets
+                    .and_then(|t| t.cardioplegia.as_ref())
+                    .filter(|(name, _)| *name == solution)
+                    .map(|(_, ml)| *ml);
+                let volume = match (planned, &last) {
+                    (Some(ml), None) => round_to(ml, 10.0),
+                    (Some(ml), Some(_)) => round_to(ml / 2.0, 10.0),
+                    (None, Some(d)) => d.volume_ml.to_string(),
+                    (None, None) => String::new(),
+                };
+                let mut options: Vec<(String, String)> = protocol
+                    .cardioplegia
+                    .iter()
+                    .map(|c| (c.name.clone(), c.name.clone()))
+                    .collect();
+                if !options.iter().any(|(c, _)| *c == solution) && !solution.is_empty() {
+                    options.push((solution.clone(), solution.clone()));
+                }
+                vec![
+                    Field {
+                        key: "solution".into(),
+                        label: "Solution".into(),
+                        unit: String::new(),
+                        kind: FieldKind::Choice(options),
+                        default: solution,
+                        required: true,
+                    },
+                    number("volume_ml", "Volume", "mL", volume, true),
+                    number(
+                        "crystalloid_ml",
+                        "Crystalloid part (blank: from the solution's ratio)",
+                        "mL",
+                        String::new(),
+                        false,
+                    ),
+                    choice("route", "Route", &ROUTES, "antegrade"),
+                    number("temperature_c", "Temperature", "°C", "4".into(), true),
+                ]
+            }
+            QuickKind::Heparin => vec![number(
+                "units",
+                "Heparin",
+                "IU",
+                targets
+                    .map(|t| round_to(t.heparin_units, 1000.0))
+                    .unwrap_or_default(),
+                true,
+            )],
+            QuickKind::Protamine => {
+                let heparin: f64 = view
+                    .entries
+                    .iter()
+                    .filter(|e| e.artefact.is_none())
+                    .filter_map(|e| match e.payload {
+                        EntryPayload::Heparin { units } => Some(units.to_f64()),
+                        _ => None,
+                    })
+                    .sum();
+                let mg = heparin * protocol.anticoagulation.protamine_mg_per_100u / 100.0;
+                vec![number(
+                    "mg",
+                    "Protamine (default: heparin given × protocol ratio)",
+                    "mg",
+                    if mg > 0.0 {
+                        round_to(mg, 10.0)
+                    } else {
+                        String::new()
+                    },
+                    true,
+                )]
+            }
+            QuickKind::Act => vec![number("seconds", "ACT", "s", String::new(), true)],
+            QuickKind::BloodGas => {
+                let mut f = vec![
+                    choice("site", "Sample site", &SITES, "patient_artery"),
+                    choice(
+                        "temperature",
+                        "Reported",
+                        &[
+                            ("37", "At 37 °C (alpha-stat)"),
+                            ("corrected", "Corrected to patient"),
+                        ],
+                        "37",
+                    ),
+                    number(
+                        "patient_temp_c",
+                        "Patient temp (if corrected)",
+                        "°C",
+                        String::new(),
+                        false,
+                    ),
+                ];
+                for a in Analyte::ALL {
+                    f.push(number(
+                        a.code(),
+                        a.label(),
+                        a.canonical_unit(),
+                        String::new(),
+                        false,
+                    ));
+                }
+                f
+            }
+            QuickKind::Drug => vec![
+                text("name", "Drug", "", true),
+                number("dose", "Dose", "", String::new(), true),
+                Field {
+                    key: "unit".into(),
+                    label: "Unit".into(),
+                    unit: String::new(),
+                    kind: FieldKind::Choice(
+                        DRUG_UNITS
+                            .iter()
+                            .map(|u| (u.to_string(), u.to_string()))
+                            .collect(),
+                    ),
+                    default: "mg".into(),
+                    required: true,
+                },
+                number(
+                    "volume_ml",
+                    "Volume into the circuit",
+                    "mL",
+                    String::new(),
+                    false,
+                ),
+            ],
+            QuickKind::Fluid => vec![
+                choice("kind", "Kind", &FLUIDS, "crystalloid"),
+                text("name", "Name", "Plasma-Lyte 148", true),
+                number("volume_ml", "Volume", "mL", "500".into(), true),
+            ],
+            QuickKind::BloodProduct => vec![
+                choice("product", "Product", &PRODUCTS, "red_cells"),
+                text("unit_numbers", "Unit numbers (comma separated)", "", true),
+                number("volume_ml", "Volume", "mL", "300".into(), true),
+            ],
+            QuickKind::Ultrafiltration => vec![
+                choice("mode", "Mode", &UF_MODES, "conventional"),
+                number("volume_ml", "Volume removed", "mL", String::new(), true),
+            ],
+            QuickKind::CellSaver => vec![
+                choice(
+                    "action",
+                    "Volume",
+                    &[
+                        ("returned", "Returned to patient"),
+                        ("collected", "Collected"),
+                    ],
+                    "returned",
+                ),
+                number("volume_ml", "Volume", "mL", String::new(), true),
+            ],
+            QuickKind::Urine => vec![number("volume_ml", "Urine", "mL", String::new(), true)],
+            QuickKind::Measurement => {
+                let options: Vec<(String, String)> = BOARD
+                    .iter()
+                    .map(|p| {
+                        (
+                            p.code().to_string(),
+                            format!("{} ({})", p.label(), p.unit()),
+                        )
+                    })
+                    .collect();
+                vec![
+                    Field {
+                        key: "parameter".into(),
+                        label: "Parameter".into(),
+                        unit: String::new(),
+                        kind: FieldKind::Choice(options),
+                        default: Parameter::Haematocrit.code().into(),
+                        required: true,
+                    },
+                    number(
+                        "value",
+                        "Value (in the unit shown)",
+                        "",
+                        String::new(),
+                        true,
+                    ),
+                ]
+            }
+            QuickKind::Note => vec![text("text", "Note", "", true)],
+        }
+    }
+
+    /// The entry for the typed `values` (by field key), checked as the store will check it.
+    pub fn build(self, values: &BTreeMap<String, String>) -> Result<EntryPayload, ValidationError> {
+        let get = |k: &str| values.get(k).map(|v| v.trim()).unwrap_or("");
+        let dec = |k: &str| -> Result<Decimal, ValidationError> {
+            let v = get(k);
+            if v.is_empty() {
+                return Err(ValidationError::missing(k));
+            }
+            v.parse::<Decimal>().map_err(|_| ValidationError::Invalid {
+                field: k.into(),
+                value: v.to_string(),
+                allowed: "a number with a decimal point (e.g. 4.5)".into(),
+            })
+        };
+        let opt_dec = |k: &str| -> Result<Option<Decimal>, ValidationError> {
+            if get(k).is_empty() {
+                Ok(None)
+            } else {
+                dec(k).map(Some)
+            }
+        };
+        let bad_choice = |k: &str| ValidationError::Invalid {
+            field: k.into(),
+            value: get(k).to_string(),
+            allowed: "one of the choices".into(),
+        };
+        let payload = match self {
+            QuickKind::Cardioplegia => {
+                let solution = get("solution").to_string();
+                let volume = dec("volume_ml")?;
+                let crystalloid = match opt_dec("crystalloid_ml")? {
+                    Some(c) => c,
+                    None => Decimal::from_f64(volume.to_f64() * crystalloid_share(&solution), 0)
+                        .ok_or_else(|| ValidationError::missing("crystalloid_ml"))?,
+                };
+                let route = match get("route") {
+                    "antegrade" => CardioplegiaRoute::Antegrade,
+                    "retrograde" => CardioplegiaRoute::Retrograde,
+                    "ostial" => CardioplegiaRoute::Ostial,
+                    "graft" => CardioplegiaRoute::Graft,
+                    _ => return Err(bad_choice("route")),
+                };
+                EntryPayload::Cardioplegia(CardioplegiaDose {
+                    solution,
+                    volume_ml: volume,
+                    crystalloid_ml: crystalloid,
+                    route,
+                    temperature_c: dec("temperature_c")?,
+                })
+            }
+            QuickKind::Heparin => EntryPayload::Heparin {
+                units: dec("units")?,
+            },
+            QuickKind::Protamine => EntryPayload::Protamine { mg: dec("mg")? },
+            QuickKind::Act => EntryPayload::Act {
+                seconds: dec("seconds")?,
+            },
+            QuickKind::BloodGas => {
+                let site = match get("site") {
+                    "patient_artery" => SampleSite::PatientArtery,
+                    "post_oxygenator" => SampleSite::PostOxygenator,
+                    "pre_oxygenator" => SampleSite::PreOxygenator,
+                    "venous" => SampleSite::Venous,
+                    _ => return Err(bad_choice("site")),
+                };
+                let temperature = match get("temperature") {
+                    "37" => GasTemperature::At37,
+                    "corrected" => GasTemperature::Corrected {
+                        patient_temp_c: dec("patient_temp_c")?,
+                    },
+                    _ => return Err(bad_choice("temperature")),
+                };
+                let mut results = BTreeMap::new();
+                for a in Analyte::ALL {
+                    if let Some(v) = opt_dec(a.code())? {
+                        results.insert(
+                            a,
+                            AnalyteValue {
+                                value: v,
+                                unit: a.canonical_unit().to_string(),
+                            },
+                        );
+                    }
+                }
+                EntryPayload::BloodGas(BloodGasPanel {
+                    site,
+                    temperature,
+                    results,
+                })
+            }
+            QuickKind::Drug => {
+                let unit = get("unit");
+                if !DRUG_UNITS.contains(&unit) {
+                    return Err(bad_choice("unit"));
+                }
+                EntryPayload::Drug {
+                    name: get("name").to_string(),
+                    dose: dec("dose")?,
+                    unit: unit.to_string(),
+                    volume_ml: opt_dec("volume_ml")?,
+                }
+            }
+            QuickKind::Fluid => EntryPayload::Fluid {
+                kind: match get("kind") {
+                    "crystalloid" => FluidKind::Crystalloid,
+                    "colloid" => FluidKind::Colloid,
+                    "albumin" => FluidKind::Albumin,
+                    _ => return Err(bad_choice("kind")),
+                },
+                name: get("name").to_string(),
+                volume_ml: dec("volume_ml")?,
+            },
+            QuickKind::BloodProduct => EntryPayload::BloodProduct {
+                product: match get("product") {
+                    "red_cells" => BloodProductKind::RedCells,
+                    "plasma" => BloodProductKind::Plasma,
+                    "platelets" => BloodProductKind::Platelets,
+                    "cryoprecipitate" => BloodProductKind::Cryoprecipitate,
+                    "whole_blood" => BloodProductKind::WholeBlood,
+                    _ => return Err(bad_choice("product")),
+                },
+                unit_numbers: get("unit_numbers")
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+                volume_ml: dec("volume_ml")?,
+            },
+            QuickKind::Ultrafiltration => EntryPayload::Ultrafiltration {
+                mode: match get("mode") {
+                    "conventional" => UltrafiltrationMode::Conventional,
+                    "zero_balance" => UltrafiltrationMode::ZeroBalance,
+                    "modified" => UltrafiltrationMode::Modified,
+                    _ => return Err(bad_choice("mode")),
+                },
+                volume_ml: dec("volume_ml")?,
+            },
+            QuickKind::CellSaver => match get("action") {
+                "returned" => EntryPayload::CellSaverReturned {
+                    volume_ml: dec("volume_ml")?,
+                },
+                "collected" => EntryPayload::CellSaverCollected {
+                    volume_ml: dec("volume_ml")?,
+                },
+                _ => return Err(bad_choice("action")),
+            },
+            QuickKind::Urine => EntryPayload::Urine {
+                volume_ml: dec("volume_ml")?,
+            },
+            QuickKind::Measurement => {
+                let parameter = Parameter::from_code(get("parameter"))
+                    .ok_or_else(|| bad_choice("parameter"))?;
+                EntryPayload::Measurement {
+                    parameter,
+                    value: dec("value")?,
+                    unit: parameter.unit().to_string(),
+                }
+            }
+            QuickKind::Note => EntryPayload::Note {
+                text: get("text").to_string(),
+            },
+        };
+        payload.validate()?;
+        Ok(payload)
+    }
+}
+
+/// What the timeline shows for an entry: a short, specific line.
+pub fn describe(p: &EntryPayload) -> String {
+    match p {
+        EntryPayload::Event { event } => event.label().to_string(),
+        EntryPayload::Cardioplegia(d) => {
+            format!(
+                "Cardioplegia {} {} mL at {} °C",
+                d.solution, d.volume_ml, d.temperature_c
+            )
+        }
+        EntryPayload::Heparin { units } => format!("Heparin {units} IU"),
+        EntryPayload::Protamine { mg } => format!("Protamine {mg} mg"),
+        EntryPayload::Act { seconds } => format!("ACT {seconds} s"),
+        EntryPayload::BloodGas(g) => {
+            let parts: Vec<String> = g
+                .results
+                .iter()
+                .take(4)
+                .map(|(a, v)| format!("{} {}", a.label(), v.value))
+                .collect();
+            format!("Blood gas: {}", parts.join(", "))
+        }
+        EntryPayload::Drug {
+            name, dose, unit, ..
+        } => format!("{name} {dose} {unit}"),
+        EntryPayload::Fluid {
+            name, volume_ml, ..
+        } => format!("{name} {volume_ml} mL"),
+        EntryPayload::BloodProduct {
+            volume_ml,
+            unit_numbers,
+            ..
+        } => {
+            format!("Blood product {volume_ml} mL ({})", unit_numbers.join(", "))
+        }
+        EntryPayload::Ultrafiltration { volume_ml, .. } => {
+            format!("Ultrafiltration {volume_ml} mL")
+        }
+        EntryPayload::CellSaverCollected { volume_ml } => {
+            format!("Cell saver collected {volume_ml} mL")
+        }
+        EntryPayload::CellSaverReturned { volume_ml } => {
+            format!("Cell saver returned {volume_ml} mL")
+        }
+        EntryPayload::Urine { volume_ml } => format!("Urine {volume_ml} mL"),
+        EntryPayload::Note { text } => format!("Note: {text}"),
+        EntryPayload::Measurement {
+            parameter,
+            value,
+            unit,
+        } => {
+            format!("{} {value} {unit} (typed)", parameter.label())
+        }
+        other => other.kind().replace('_', " "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::entry::Entry;
+    use crate::domain::ids::EntryId;
+    use crate::domain::{Author, CaseId};
+    use chrono::Utc;
+
+    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn defaults(
+        kind: QuickKind,
+        targets: Option<&Targets>,
+        entries: &[Entry],
+    ) -> BTreeMap<String, String> {
+        let p = Protocol::defaults().unwrap();
+        kind.fields(&p, targets, &CaseView::derive(entries))
+            .into_iter()
+            .map(|f| (f.key, f.default))
+            .collect()
+    }
+
+    fn targets() -> Targets {
+        Targets {
+            bsa_m2: 1.9561,
+            flow_l_min: 4.69,
+            cardiac_index: 2.4,
+            heparin_units: 24_000.0,
+            cardioplegia: Some(("del Nido".into(), 1000.0)),
+        }
+    }
+
+    fn entry(seq: u64, payload: EntryPayload) -> Entry {
+        let at = Utc::now();
+        Entry {
+            id: EntryId::new(),
+            case_id: CaseId::new(),
+            seq,
+            occurred_at: at,
+            recorded_at: at,
+            author: Author::new("Test", "unit"),
+            payload,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        }
+    }
+
+    #[test]
+    fn first_cardioplegia_dose_defaults_to_the_plan_and_a_redose_to_half_with_the_solution_ratio() {
+        let t = targets();
+        let first = defaults(QuickKind::Cardioplegia, Some(&t), &[]);
+        assert_eq!(first["solution"], "del Nido");
+        assert_eq!(first["volume_ml"], "1000");
+        let payload = QuickKind::Cardioplegia.build(&first).unwrap();
+        let EntryPayload::Cardioplegia(d) = &payload else {
+            panic!("{payload:?}")
+        };
+        assert_eq!(
+            d.crystalloid_ml.to_f64(),
+            800.0,
+            "del Nido is 1 blood : 4 crystalloid"
+        );
+        let e = entry(1, payload);
+        let redose = defaults(QuickKind::Cardioplegia, Some(&t), &[e]);
+        assert_eq!(redose["volume_ml"], "500");
+    }
+
+    #[test]
+    fn heparin_defaults_to_the_target_and_protamine_to_the_heparin_given() {
+        let t = targets();
+        assert_eq!(
+            defaults(QuickKind::Heparin, Some(&t), &[])["units"],
+            "24000"
+        );
+        assert_eq!(defaults(QuickKind::Heparin, None, &[])["units"], "");
+        let given = [
+            entry(
+                1,
+                EntryPayload::Heparin {
+                    units: Decimal::new(24000, 0),
+                },
+            ),
+            entry(
+                2,
+                EntryPayload::Heparin {
+                    units: Decimal::new(5000, 0),
+                },
+            ),
+        ];
+        assert_eq!(defaults(QuickKind::Protamine, None, &given)["mg"], "290");
+    }
+
+    #[test]
+    fn a_blood_gas_keeps_every_typed_analyte_and_names_a_bad_one() {
+        let mut v = defaults(QuickKind::BloodGas, None, &[]);
+        v.insert("ph".into(), "7.38".into());
+        v.insert("pco2".into(), "41".into());
+        v.insert("hct".into(), "26".into());
+        v.insert("site".into(), "post_oxygenator".into());
+        let EntryPayload::BloodGas(g) = QuickKind::BloodGas.build(&v).unwrap() else {
+            panic!()
+        };
+        assert_eq!(g.results.len(), 3);
+        assert_eq!(g.site, SampleSite::PostOxygenator);
+        v.insert("k".into(), "4..1".into());
+        let err = QuickKind::BloodGas.build(&v).unwrap_err();
+        assert_eq!(err.field(), Some("k"));
+        v.insert("k".into(), "40".into());
+        let err = QuickKind::BloodGas.build(&v).unwrap_err();
+        assert!(err.to_string().contains("k"), "{err}");
+        let empty = defaults(QuickKind::BloodGas, None, &[]);
+        assert!(
+            QuickKind::BloodGas.build(&empty).is_err(),
+            "a gas with no result is refused"
+        );
+    }
+
+    #[test]
+    fn every_kind_refuses_an_empty_required_field_by_name_and_accepts_sensible_values() {
+        for kind in QuickKind::ALL {
+            let p = Protocol::defaults().unwrap();
+            let fields = kind.fields(&p, None, &CaseView::derive(&[]));
+            let mut v: BTreeMap<String, String> = fields
+                .iter()
+                .map(|f| (f.key.clone(), f.default.clone()))
+                .collect();
+            for f in &fields {
+                if f.required && f.default.is_empty() {
+                    let err = kind.build(&v).unwrap_err();
+                    assert!(err.field().is_some(), "{kind:?}: {err}");
+                    let filler = match f.kind {
+                        FieldKind::Number => match kind {
+                            QuickKind::Act => "480",
+                            QuickKind::Measurement => "25",
+                            _ => "100",
+                        },
+                        _ => "Vasopressin",
+                    };
+                    v.insert(f.key.clone(), filler.into());
+                }
+            }
+            if kind == QuickKind::BloodGas {
+                v.insert("ph".into(), "7.4".into());
+            }
+            let payload = kind.build(&v).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
+            assert!(!describe(&payload).is_empty());
+        }
+    }
+
+    #[test]
+    fn a_manual_value_is_checked_against_what_is_possible() {
+        let v = values(&[("parameter", "haematocrit"), ("value", "250")]);
+        assert!(QuickKind::Measurement.build(&v).is_err());
+        let v = values(&[("parameter", "haematocrit"), ("value", "25")]);
+        let EntryPayload::Measurement { unit, .. } = QuickKind::Measurement.build(&v).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(unit, "%");
+    }
+}
