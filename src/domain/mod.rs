@@ -23,6 +23,7 @@ pub mod quick;
 pub mod record;
 pub mod reminder;
 pub mod telemetry;
+pub mod trend;
 pub mod validation;
 
 pub use author::Author;
