@@ -11,10 +11,11 @@ use crate::devices::ble::{Discovered, Scanner};
 use crate::devices::simulator::{drive, Fault, VirtualKind};
 use crate::devices::{probe_adapter, AdapterProbe, CpbSimulator, SessionConfig};
 use crate::domain::checklist;
+use crate::domain::patient::{BloodGroup, Mrn, Sex};
 use crate::domain::protocol::Protocol;
 use crate::domain::{
-    AppMode, Author, CaseKind, CaseStatus, CaseSummary, DemoReason, EntryPayload, LiveSample,
-    NewEntry,
+    AppMode, Author, CaseKind, CaseStatus, CaseSummary, Decimal, DemoReason, EntryPayload,
+    LiveSample, NewEntry, Patient, PatientId,
 };
 use crate::store::{NewCase, Store, StoreError};
 use crate::sync::SyncState;
@@ -298,11 +299,12 @@ pub async fn ensure_demo_case(
     match existing {
         Some(c) => Ok(c),
         None => {
+            let patient = demo_patient(store, by).await?;
             let case = store
                 .create_case(
                     NewCase {
                         kind: CaseKind::Cpb,
-                        patient: None,
+                        patient: Some(patient),
                         label: "Demo CPB: CABG x3 (simulated)".to_string(),
                         is_demo: true,
                         status: CaseStatus::Running,
@@ -325,6 +327,36 @@ pub async fn ensure_demo_case(
         }
     }
 }
+
+/// The demo's synthetic patient (an MRN in Pumpside's demo namespace, never a real record), so
+/// that the demo shows targets computed from height and weight.
+async fn demo_patient(store: &Store, by: &Author) -> Result<PatientId, StoreError> {
+    if let Some((id, _)) = store.find_patient(DEMO_MRN_SYSTEM, "DEMO-0001").await? {
+        return Ok(id);
+    }
+    store
+        .create_patient(
+            Patient {
+                mrn: Mrn {
+                    system: DEMO_MRN_SYSTEM.into(),
+                    value: "DEMO-0001".into(),
+                },
+                family_name: "Demo".into(),
+                given_names: "Simulated".into(),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1958, 3, 14).unwrap_or_default(),
+                sex: Sex::Male,
+                height_cm: Decimal::new(175, 0),
+                weight_kg: Decimal::new(80, 0),
+                blood_group: BloodGroup::Unknown,
+                allergies: Vec::new(),
+            },
+            by.clone(),
+        )
+        .await
+}
+
+/// MRN system of synthetic demo patients.
+pub const DEMO_MRN_SYSTEM: &str = "urn:pumpside:demo";
 
 /// Folder in the data directory where a hospital drops its own checklist templates.
 pub const CHECKLIST_DIR: &str = "checklists";

@@ -191,7 +191,7 @@ pub struct ActiveAdvisory {
     pub acknowledged: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Advisories {
     rules: Vec<AdvisoryRule>,
     states: BTreeMap<String, State>,
@@ -307,6 +307,11 @@ impl Advisories {
             .iter()
             .find(|r| r.id == id)
             .map(|r| r.message.as_str())
+    }
+
+    /// True when nothing is pending or raised (nothing for [`Advisories::reset`] to do).
+    pub fn is_quiet(&self) -> bool {
+        self.states.values().all(|s| matches!(s, State::Normal))
     }
 
     /// Bypass ended: nothing is watched until the next bypass; raised advisories clear (the

@@ -8,9 +8,12 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::calc::body::{bsa, target_flow, BsaFormula};
-use super::calc::{anticoagulation, cardioplegia, CalcError};
+use super::calc::body::{
+    bsa, estimated_blood_volume, target_flow, BsaFormula, EbvModel, Sex as BodySex,
+};
+use super::calc::{anticoagulation, cardioplegia, haemodilution, CalcError};
 use super::patient::Patient;
+use super::patient::Sex;
 use super::protocol::Protocol;
 use super::record::CaseView;
 use super::{EntryPayload, EventKind, LiveSnapshot, Parameter};
@@ -124,6 +127,71 @@ pub fn targets(patient: &Patient, protocol: &Protocol) -> Result<Targets, CalcEr
         heparin_units: heparin,
         cardioplegia: plegia,
     })
+}
+
+/// Predicted haematocrit on bypass in percent (clinical.md 2.4, simple form): the latest
+/// haematocrit before bypass (typed, or from a blood gas; artefacts excluded), the patient's EBV
+/// by the protocol's model, and the recorded prime volume.
+pub fn predicted_hct(
+    patient: &Patient,
+    protocol: &Protocol,
+    view: &CaseView,
+    prime_ml: f64,
+) -> Result<f64, CalcError> {
+    let bypass_on = view
+        .events()
+        .find(|(k, _)| *k == EventKind::BypassOn)
+        .map(|(_, at)| at);
+    let before = |at: DateTime<Utc>| bypass_on.is_none_or(|b| at < b);
+    let hct_pre = view
+        .entries
+        .iter()
+        .rev()
+        .filter(|e| e.artefact.is_none() && before(e.occurred_at()))
+        .find_map(|e| match e.payload {
+            EntryPayload::Measurement {
+                parameter: Parameter::Haematocrit,
+                value,
+                unit,
+            } => Parameter::Haematocrit
+                .unit_factor("measurement", unit)
+                .ok()
+                .map(|f| value.to_f64() * f),
+            EntryPayload::BloodGas(g) => g
+                .canonical(super::bloodgas::Analyte::Hct)
+                .map(|pct| pct / 100.0),
+            _ => None,
+        })
+        .ok_or(CalcError::Undefined("no haematocrit before bypass".into()))?;
+    if prime_ml <= 0.0 {
+        return Err(CalcError::Undefined("no prime recorded".into()));
+    }
+    let today = view
+        .entries
+        .last()
+        .map(|e| e.occurred_at().date_naive())
+        .unwrap_or(patient.birth_date);
+    let age = today.years_since(patient.birth_date).unwrap_or(0) as f64;
+    let sex = match (patient.sex, protocol.blood.ebv) {
+        (Sex::Female, _) => BodySex::Female,
+        (Sex::Male, _) => BodySex::Male,
+        // Only a per-kg model can do without a binary sex.
+        (_, EbvModel::PerKg { .. }) => BodySex::Male,
+        _ => {
+            return Err(CalcError::Undefined(
+                "the protocol's blood-volume model needs sex recorded as female or male".into(),
+            ))
+        }
+    };
+    let ebv = estimated_blood_volume(
+        protocol.blood.ebv,
+        sex,
+        age,
+        patient.height_cm.to_f64(),
+        patient.weight_kg.to_f64(),
+    )?
+    .value;
+    Ok(haemodilution::predicted_hct(hct_pre, ebv, prime_ml)?.value * 100.0)
 }
 
 /// The latest value typed by hand for `p` (not marked artefact), in internal units.

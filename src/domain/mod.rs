@@ -22,6 +22,7 @@ pub mod quality;
 pub mod quick;
 pub mod record;
 pub mod reminder;
+pub mod summary;
 pub mod telemetry;
 pub mod trend;
 pub mod validation;

@@ -128,6 +128,27 @@ impl Store {
         .await
     }
 
+    /// The current demographics of a registered patient.
+    pub async fn patient(&self, id: PatientId) -> Result<Option<Patient>, StoreError> {
+        self.call(move |db| {
+            let data: Option<String> = db
+                .conn
+                .query_row(
+                    "SELECT data FROM patient_versions WHERE patient_id = ?1
+                      ORDER BY seq DESC LIMIT 1",
+                    params![id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            data.map(|d| {
+                serde_json::from_str(&d)
+                    .map_err(|e| StoreError::Corrupt(format!("patient {id}: {e}")))
+            })
+            .transpose()
+        })
+        .await
+    }
+
     /// Create a case and its first lifecycle entry in one transaction.
     pub async fn create_case(&self, new: NewCase, by: Author) -> Result<CaseSummary, StoreError> {
         self.call(move |db| {

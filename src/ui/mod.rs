@@ -2,6 +2,7 @@
 //! hold no SQL, no btleplug and no FHIR. Logic worth testing lives in `domain` or `app`.
 
 mod checklists;
+mod live;
 mod screens;
 mod shell;
 mod state;
@@ -22,7 +23,8 @@ use crate::app::Services;
 #[component]
 pub fn App() -> Element {
     let services = use_context::<Services>();
-    let state = use_context_provider(|| UiState::new(Screen::Live));
+    let protocol = services.protocol.clone();
+    let state = use_context_provider(|| UiState::new(Screen::Live, &protocol));
     use_background_tasks(services.clone(), state);
     use_first_frame_log(services);
     rsx! { Shell {} }
@@ -46,16 +48,27 @@ fn use_background_tasks(services: Services, mut state: UiState) {
                     let ms = services.started.elapsed().as_secs_f64() * 1000.0;
                     tracing::info!(ms = format!("{ms:.0}"), "first live values on screen");
                 }
+                let mut accepted = Vec::with_capacity(batch.len());
                 let rejected: Vec<_> = {
                     let mut live = state.live.write();
                     batch
                         .drain(..)
-                        .filter_map(|s| live.apply(s).err())
+                        .filter_map(|s| {
+                            let seen = (s.parameter, s.value, s.at);
+                            match live.apply(s) {
+                                Ok(()) => {
+                                    accepted.push(seen);
+                                    None
+                                }
+                                Err(e) => Some(e),
+                            }
+                        })
                         .collect()
                 };
                 for r in rejected {
                     tracing::warn!(error = %r, "sample refused");
                 }
+                watch_advisories(&services, state, &accepted).await;
                 // Coalesce: a burst of samples costs at most four renders a second.
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -98,6 +111,33 @@ fn use_background_tasks(services: Services, mut state: UiState) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
+}
+
+/// Advisories are watched on bypass only; when bypass ends, raised ones clear. Changes go on
+/// the case timeline.
+async fn watch_advisories(
+    services: &Services,
+    mut state: UiState,
+    accepted: &[(crate::domain::Parameter, f64, chrono::DateTime<Utc>)],
+) {
+    let Some(case) = state.case.peek().as_ref().map(|c| c.id) else {
+        return;
+    };
+    let on_bypass = state.clocks().bypass.is_running();
+    let changes = if on_bypass {
+        let mut adv = state.advisories.write();
+        accepted
+            .iter()
+            .flat_map(|(p, v, at)| adv.observe(*p, *v, *at))
+            .collect::<Vec<_>>()
+    } else if !state.advisories.peek().is_quiet() {
+        state.advisories.write().reset(Utc::now())
+    } else {
+        Vec::new()
+    };
+    if !changes.is_empty() {
+        state.log_advisories(services, case, changes).await;
+    }
 }
 
 /// Log the time from process start to the first frame the webview actually painted.

@@ -22,7 +22,10 @@ pub fn Shell() -> Element {
             NavList { class: "nav-rail" }
             TopBar {}
             StatusBar {}
-            Banner {}
+            div { class: "alerts-area",
+                Banner {}
+                super::live::AlertStrip {}
+            }
             if drawer_open {
                 div { class: "drawer-scrim", onclick: move |_| { let mut s = state; s.drawer_open.set(false); } }
                 NavList { class: "drawer" }
@@ -31,7 +34,7 @@ pub fn Shell() -> Element {
                 Notice {}
                 match screen {
                     Screen::Cases => rsx! { screens::Cases {} },
-                    Screen::Live => rsx! { screens::Live {} },
+                    Screen::Live => rsx! { super::live::Live {} },
                     Screen::Checklists => rsx! { super::checklists::Checklists {} },
                     Screen::Calculator => rsx! { screens::Calculator {} },
                     Screen::EcmoBoard => rsx! { screens::EcmoBoard {} },

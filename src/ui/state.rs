@@ -5,9 +5,13 @@ use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
 
 use crate::app::Services;
+use crate::domain::advisory::{rules_from_protocol, Advisories, AdvisoryChange};
+use crate::domain::board::{targets, Targets};
+use crate::domain::protocol::Protocol;
 use crate::domain::record::CaseView;
 use crate::domain::{
-    AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryPayload, LiveSnapshot, NewEntry,
+    AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryId, EntryPayload, LiveSnapshot, NewEntry,
+    Patient,
 };
 use crate::store::StoreError;
 use crate::sync::SyncState;
@@ -91,11 +95,19 @@ pub struct UiState {
     pub entries: Signal<Vec<Entry>>,
     /// A sentence for the user when something failed (shown until dismissed).
     pub notice: Signal<Option<String>>,
+    /// The followed case's patient and the targets computed for them.
+    pub patient: Signal<Option<Patient>>,
+    pub targets: Signal<Option<Targets>>,
+    /// Advisory state for the followed case (watched only on bypass; written by the live
+    /// coroutine and the acknowledge/snooze buttons).
+    pub advisories: Signal<Advisories>,
+    /// The last entry recorded from a one-tap button, with the end of its undo window.
+    pub undo: Signal<Option<(EntryId, String, DateTime<Utc>)>>,
 }
 
 impl UiState {
     /// Create the signals. Call inside a component.
-    pub fn new(screen: Screen) -> Self {
+    pub fn new(screen: Screen, protocol: &Protocol) -> Self {
         Self {
             screen: Signal::new(screen),
             drawer_open: Signal::new(false),
@@ -106,6 +118,10 @@ impl UiState {
             case: Signal::new(None),
             entries: Signal::new(Vec::new()),
             notice: Signal::new(None),
+            patient: Signal::new(None),
+            targets: Signal::new(None),
+            advisories: Signal::new(Advisories::new(rules_from_protocol(protocol))),
+            undo: Signal::new(None),
         }
     }
 
@@ -153,6 +169,27 @@ impl UiState {
             Ok(None) => Ok((None, Vec::new())),
             Err(e) => Err(e),
         };
+        let patient = match loaded.as_ref().ok().and_then(|(c, _)| c.as_ref()?.patient) {
+            Some(id) => match services.store.patient(id).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot load the case's patient");
+                    None
+                }
+            },
+            None => None,
+        };
+        let computed = patient
+            .as_ref()
+            .and_then(|p| match targets(p, &services.protocol) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no targets for this patient");
+                    None
+                }
+            });
+        self.patient.set(patient);
+        self.targets.set(computed);
         match loaded {
             Ok((case, entries)) => {
                 self.case.set(case);
@@ -162,6 +199,34 @@ impl UiState {
                 tracing::error!(error = %e, "cannot load the current case");
                 self.notice
                     .set(Some(format!("The case could not be loaded: {e}")));
+            }
+        }
+    }
+}
+
+impl UiState {
+    /// Log advisory changes on the case timeline. A change that cannot be written is said on
+    /// screen: the advisory itself still shows.
+    pub async fn log_advisories(
+        self,
+        services: &Services,
+        case: CaseId,
+        changes: Vec<AdvisoryChange>,
+    ) {
+        for change in changes {
+            let message = self
+                .advisories
+                .peek()
+                .message(change.rule())
+                .unwrap_or(change.rule())
+                .to_string();
+            if let Err(e) = self
+                .record(services, case, change.to_payload(&message))
+                .await
+            {
+                tracing::error!(error = %e, "advisory change not logged");
+                let mut notice = self.notice;
+                notice.set(Some(format!("An advisory change was NOT logged: {e}")));
             }
         }
     }

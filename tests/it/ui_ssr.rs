@@ -9,6 +9,9 @@ use pumpside::domain::{
     AppMode, Author, CaseId, CaseKind, CaseStatus, CaseSummary, DemoReason, Entry, EntryId,
     EntryPayload, EventKind, LiveSample, LiveSnapshot, Parameter, Validity,
 };
+use pumpside::domain::advisory::{rules_from_protocol, Advisories};
+use pumpside::domain::board::Targets;
+use pumpside::domain::protocol::Protocol;
 use pumpside::store::{NewCase, Store};
 use pumpside::sync::SyncState;
 use pumpside::ui::{Screen, Shell, UiState};
@@ -21,6 +24,8 @@ struct Fixture {
     samples: Vec<LiveSample>,
     case: Option<CaseSummary>,
     entries: Vec<Entry>,
+    targets: Option<Targets>,
+    advisories: Option<Advisories>,
 }
 
 #[component]
@@ -30,16 +35,23 @@ fn Harness(fixture: Fixture) -> Element {
         for s in fixture.samples.clone() {
             live.apply(s).expect("fixture sample");
         }
+        let protocol = Protocol::defaults().unwrap();
+        let base = UiState::new(fixture.screen, &protocol);
         UiState {
-            screen: Signal::new(fixture.screen),
-            drawer_open: Signal::new(false),
             mode: Signal::new(fixture.mode.clone()),
             sync: Signal::new(SyncState::NotConfigured),
             live: Signal::new(live),
             now: Signal::new(fixture.now),
             case: Signal::new(fixture.case.clone()),
             entries: Signal::new(fixture.entries.clone()),
-            notice: Signal::new(None),
+            targets: Signal::new(fixture.targets.clone()),
+            advisories: Signal::new(
+                fixture
+                    .advisories
+                    .clone()
+                    .unwrap_or_else(|| Advisories::new(rules_from_protocol(&protocol))),
+            ),
+            ..base
         }
     });
     rsx! { Shell {} }
@@ -95,6 +107,8 @@ fn fixture(screen: Screen) -> Fixture {
         samples: vec![],
         case: None,
         entries: vec![],
+        targets: None,
+        advisories: None,
     }
 }
 
@@ -199,23 +213,137 @@ async fn live_values_show_value_unit_source_and_age_and_stale_ones_are_marked() 
     let html = render(f).await;
     assert!(html.contains("4.71"), "flow value");
     assert!(html.contains("L/min"));
-    assert!(html.contains("Pump A · 1 s"));
+    assert!(tile(&html, "pump-flow").contains("Pump A · 1 s"));
     assert!(
-        html.contains(">73<") || html.contains("73<!--"),
+        tile(&html, "venous-saturation").contains(">73<")
+            || tile(&html, "venous-saturation").contains("73<!--"),
         "SvO2 as percent: {html}"
     );
     // The old temperature is stale, the fresh flow is not.
-    assert!(html.contains(r#"class="tile stale" data-param="ArterialOutletTemp""#));
-    assert!(tile(&html, "ArterialOutletTemp").contains("STALE"));
-    assert!(html.contains(r#"class="tile" data-param="PumpFlow""#));
-    assert!(!tile(&html, "PumpFlow").contains("STALE"));
+    assert!(tile(&html, "arterial-outlet-temp").contains(r#"data-level="stale""#));
+    assert!(tile(&html, "arterial-outlet-temp").contains("STALE"));
+    assert!(tile(&html, "pump-flow").contains(r#"data-level="normal""#));
+    assert!(!tile(&html, "pump-flow").contains("STALE"));
     // A parameter with no source says so instead of showing a number.
-    assert!(tile(&html, "Do2i").contains("no source"));
+    assert!(tile(&html, "do2i").contains("no source"));
+    assert!(tile(&html, "do2i").contains(r#"data-level="missing""#));
+    // The gradient needs both temperatures.
+    assert!(tile(&html, "temp-gradient").contains("needs arterial outlet and venous"));
     assert!(html.contains("The heart-lung machine keeps the primary alarms"));
     assert!(
         html.contains("2 devices"),
         "only fresh sources count as connected"
     );
+}
+
+fn on_bypass_fixture() -> Fixture {
+    let case = demo_case();
+    let mut f = fixture(Screen::Live);
+    let now = f.now;
+    f.case = Some(case.clone());
+    f.entries = vec![
+        event(&case, EventKind::BypassOn, now - Duration::minutes(20), 2),
+        event(&case, EventKind::CrossClampOn, now - Duration::minutes(5), 3),
+    ];
+    f.targets = Some(Targets {
+        bsa_m2: 1.9561,
+        flow_l_min: 4.69,
+        cardiac_index: 2.4,
+        heparin_units: 24_000.0,
+        cardioplegia: Some(("del Nido".into(), 1000.0)),
+    });
+    f
+}
+
+#[tokio::test]
+async fn a_normal_case_on_bypass_shows_every_value_inside_its_band() {
+    let mut f = on_bypass_fixture();
+    let now = f.now;
+    let at = now - Duration::seconds(1);
+    f.samples = vec![
+        sample(Parameter::PumpFlow, 4.8, at, "HLM"),
+        sample(Parameter::MeanArterialPressure, 65.0, at, "Art line"),
+        sample(Parameter::Do2i, 320.0, at, "HLM"),
+        sample(Parameter::ArterialOutletTemp, 32.0, at, "HLM"),
+        sample(Parameter::VenousInflowTemp, 30.5, at, "HLM"),
+    ];
+    let html = render(f).await;
+    for key in [
+        "pump-flow",
+        "mean-arterial-pressure",
+        "do2i",
+        "arterial-outlet-temp",
+        "temp-gradient",
+    ] {
+        assert!(
+            tile(&html, key).contains(r#"data-level="normal""#),
+            "{key}: {}",
+            tile(&html, key)
+        );
+    }
+    assert!(tile(&html, "mean-arterial-pressure").contains("band 50–80"));
+    assert!(tile(&html, "pump-flow").contains("target 4.69"));
+    assert!(tile(&html, "temp-gradient").contains("+1.5"));
+    // No advisories; the cardioplegia reminder says why it has no countdown.
+    assert!(html.contains("cross-clamp on and no cardioplegia dose recorded since"));
+    assert!(!html.contains("data-advisory="));
+    // The ACT re-check counts down from bypass-on (30 min in the default protocol).
+    assert!(html.contains(r#"data-reminder="act""#));
+    assert!(html.contains("10:00"), "ACT due in 10 min: {html}");
+}
+
+#[tokio::test]
+async fn an_out_of_band_case_colours_the_tiles_and_shows_the_advisory_to_acknowledge() {
+    let mut f = on_bypass_fixture();
+    let now = f.now;
+    let at = now - Duration::seconds(1);
+    f.samples = vec![
+        sample(Parameter::PumpFlow, 3.9, at, "HLM"),
+        sample(Parameter::MeanArterialPressure, 41.0, at, "Art line"),
+        sample(Parameter::ArterialOutletTemp, 37.6, at, "HLM"),
+        sample(Parameter::VenousInflowTemp, 36.0, at, "HLM"),
+    ];
+    // MAP below 50 for 40 s: past the protocol's 30 s delay.
+    let protocol = Protocol::defaults().unwrap();
+    let mut adv = Advisories::new(rules_from_protocol(&protocol));
+    for s in 0..=40 {
+        adv.observe(
+            Parameter::MeanArterialPressure,
+            41.0,
+            now - Duration::seconds(41 - s),
+        );
+    }
+    f.advisories = Some(adv);
+    let html = render(f).await;
+    assert!(tile(&html, "mean-arterial-pressure").contains(r#"data-level="low""#));
+    assert!(tile(&html, "mean-arterial-pressure").contains("LOW"));
+    assert!(tile(&html, "pump-flow").contains(r#"data-level="low""#));
+    assert!(tile(&html, "arterial-outlet-temp").contains(r#"data-level="high""#));
+    assert!(tile(&html, "arterial-outlet-temp").contains("HIGH"));
+    let strip = &html[html.find(r#"data-strip="alerts""#).expect("alert strip")..];
+    assert!(strip.contains(r#"data-advisory="map-low""#));
+    assert!(strip.contains("MAP below 50 mmHg"));
+    assert!(strip.contains("Acknowledge"));
+    assert!(strip.contains("Snooze 5 min"));
+}
+
+#[tokio::test]
+async fn a_stale_device_is_marked_and_not_judged_even_when_out_of_band() {
+    let mut f = on_bypass_fixture();
+    let now = f.now;
+    f.samples = vec![sample(
+        Parameter::MeanArterialPressure,
+        30.0,
+        now - Duration::seconds(12),
+        "Art line",
+    )];
+    let html = render(f).await;
+    let map = tile(&html, "mean-arterial-pressure");
+    assert!(map.contains(r#"data-level="stale""#), "{map}");
+    assert!(map.contains("STALE"));
+    assert!(map.contains("Art line · 12 s"));
+    assert!(!map.contains("LOW"));
+    assert!(html.contains("No devices"), "a stale source is not counted");
 }
 
 /// The HTML of one live tile.

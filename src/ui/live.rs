@@ -1,0 +1,905 @@
+//! The live case screen: the board of values against the protocol, clocks, reminders and
+//! advisories, one-tap entries with undo, the trend chart, the timeline with artefact marks and
+//! retractions, and the case end with its review and sign-off. Thin: what is shown is computed in
+//! `domain::board`, `domain::quick`, `domain::trend` and `domain::summary`.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use dioxus::prelude::*;
+
+use super::state::UiState;
+use crate::app::Services;
+use crate::domain::advisory::ActiveAdvisory;
+use crate::domain::board::{self, Level};
+use crate::domain::checklist::Purpose;
+use crate::domain::clock::format_clock;
+use crate::domain::entry::ArtefactTarget;
+use crate::domain::live::format_age;
+use crate::domain::quick::{self, FieldKind, QuickKind};
+use crate::domain::record::CaseView;
+use crate::domain::reminder::{self, Due};
+use crate::domain::summary::summarise;
+use crate::domain::trend::{self, Zoom};
+use crate::domain::{
+    CaseId, CaseStatus, EntryId, EntryPayload, EventKind, Parameter, ValidationError,
+};
+use crate::store::StoreError;
+
+/// How long a one-tap entry can be undone with one more tap.
+pub const UNDO_SECS: i64 = 10;
+/// Parameters drawn on the trend chart, top to bottom.
+pub const CHART: [Parameter; 5] = [
+    Parameter::PumpFlow,
+    Parameter::MeanArterialPressure,
+    Parameter::Do2i,
+    Parameter::ArterialOutletTemp,
+    Parameter::VenousInflowTemp,
+];
+/// Buckets per lane: about one per device pixel of a tablet-wide chart.
+const CHART_BUCKETS: u32 = 600;
+
+/// What the fixed action bar is doing.
+#[derive(Debug, Clone, PartialEq)]
+enum Bar {
+    Actions,
+    /// A one-tap entry form is open.
+    Form(QuickKind),
+    /// All entry kinds and the less frequent events.
+    More,
+    /// A reason is asked before marking an entry.
+    Mark(EntryId, MarkKind),
+    /// The case-end review.
+    Review,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum MarkKind {
+    Artefact,
+    Retract,
+}
+
+/// Record `payload` on `case`; one-tap entries get an undo window. A held bypass opens the
+/// checklist gate; any other refusal is said on screen.
+fn submit(
+    services: Services,
+    state: UiState,
+    case: CaseId,
+    payload: EntryPayload,
+    undoable: bool,
+    mut gate: Signal<bool>,
+) {
+    spawn(async move {
+        let label = quick::describe(&payload);
+        match state.record(&services, case, payload).await {
+            Ok(entry) => {
+                gate.set(false);
+                if undoable {
+                    let mut undo = state.undo;
+                    undo.set(Some((
+                        entry.id,
+                        label,
+                        Utc::now() + Duration::seconds(UNDO_SECS),
+                    )));
+                }
+            }
+            Err(StoreError::Invalid(ValidationError::ChecklistRequired { .. })) => {
+                tracing::info!("bypass held: no signed pre-bypass checklist");
+                gate.set(true);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "entry not recorded");
+                let mut notice = state.notice;
+                notice.set(Some(format!("{label} was NOT recorded: {e}")));
+            }
+        }
+    });
+}
+
+#[component]
+pub fn Live() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let gate = use_signal(|| false);
+    let mut override_reason = use_signal(String::new);
+    let mut bar = use_signal(|| Bar::Actions);
+    let mut form = use_signal(BTreeMap::<String, String>::new);
+    let mut form_error = use_signal(|| None::<String>);
+    let mut reason = use_signal(String::new);
+    let now = *state.now.read();
+    let case = state.case.read().clone();
+
+    let Some(case) = case else {
+        return rsx! {
+            h1 { class: "screen-title", "Live case" }
+            p { class: "muted", "The running case: live values with source and age, clocks, one-tap events." }
+            p { class: "empty", "No running case. Start one from Cases, or run the demo (pumpside --demo)." }
+        };
+    };
+    let protocol = services.protocol.clone();
+    let entries = state.entries.read().clone();
+    let view = CaseView::derive(&entries);
+    let clocks = view.clocks();
+    let targets = state.targets.read().clone();
+    let tiles = board::tiles(&state.live.read(), &view, &protocol, targets.as_ref(), now);
+    let on_bypass = clocks.bypass.is_running();
+    let after_bypass = !on_bypass && clocks.bypass.starts > 0;
+    let bypass_kind = if on_bypass {
+        EventKind::BypassOff
+    } else {
+        EventKind::BypassOn
+    };
+    let clamp_kind = if clocks.cross_clamp.is_running() {
+        EventKind::CrossClampOff
+    } else {
+        EventKind::CrossClampOn
+    };
+    let arrest_kind = if clocks.circ_arrest.is_running() {
+        EventKind::CircArrestEnd
+    } else {
+        EventKind::CircArrestStart
+    };
+    // The clamp goes on during bypass; offering it before bypass invites a mis-tap.
+    let clamp_enabled = on_bypass || clocks.cross_clamp.is_running();
+    let event = {
+        let services = services.clone();
+        move |kind: EventKind| {
+            submit(
+                services.clone(),
+                state,
+                case.id,
+                EntryPayload::Event { event: kind },
+                true,
+                gate,
+            );
+            bar.set(Bar::Actions);
+        }
+    };
+    let open_form = {
+        let protocol = protocol.clone();
+        move |kind: QuickKind| {
+            let entries = state.entries.peek().clone();
+            let view = CaseView::derive(&entries);
+            let targets = state.targets.peek().clone();
+            let defaults = kind
+                .fields(&protocol, targets.as_ref(), &view)
+                .into_iter()
+                .map(|f| (f.key, f.default))
+                .collect();
+            form.set(defaults);
+            form_error.set(None);
+            bar.set(Bar::Form(kind));
+        }
+    };
+    let do_override = {
+        let services = services.clone();
+        let event = event.clone();
+        move |_| {
+            let services = services.clone();
+            let reason = override_reason.peek().trim().to_string();
+            let mut event = event.clone();
+            spawn(async move {
+                let payload = EntryPayload::ChecklistOverride {
+                    purpose: Purpose::PreBypass,
+                    reason,
+                };
+                match state.record(&services, case.id, payload).await {
+                    Ok(_) => {
+                        override_reason.set(String::new());
+                        event(EventKind::BypassOn);
+                    }
+                    Err(e) => {
+                        let mut notice = state.notice;
+                        notice.set(Some(format!("Override not recorded: {e}")))
+                    }
+                }
+            });
+        }
+    };
+    let reason_given = !override_reason.read().trim().is_empty();
+    let mut save_form = {
+        let services = services.clone();
+        move |kind: QuickKind| match kind.build(&form.peek()) {
+            Ok(payload) => {
+                submit(services.clone(), state, case.id, payload, true, gate);
+                bar.set(Bar::Actions);
+            }
+            Err(e) => form_error.set(Some(e.to_string())),
+        }
+    };
+    let mut confirm_mark = {
+        let services = services.clone();
+        move |id: EntryId, kind: MarkKind| {
+            let why = reason.peek().trim().to_string();
+            if why.is_empty() {
+                return;
+            }
+            let payload = match kind {
+                MarkKind::Artefact => EntryPayload::ArtefactMark {
+                    target: ArtefactTarget::Entry(id),
+                    reason: why,
+                },
+                MarkKind::Retract => EntryPayload::Retraction {
+                    target: id,
+                    reason: why,
+                },
+            };
+            submit(services.clone(), state, case.id, payload, false, gate);
+            reason.set(String::new());
+            bar.set(Bar::Actions);
+        }
+    };
+    let sign = {
+        let services = services.clone();
+        move |_| {
+            let services = services.clone();
+            spawn(async move {
+                let by = services.author.clone();
+                let mut result = Ok(());
+                if case.status < CaseStatus::Completed {
+                    result = services
+                        .store
+                        .set_status(case.id, CaseStatus::Completed, by.clone())
+                        .await
+                        .map(|_| ());
+                }
+                if result.is_ok() {
+                    result = services
+                        .store
+                        .set_status(case.id, CaseStatus::Signed, by)
+                        .await
+                        .map(|_| ());
+                }
+                match result {
+                    Ok(()) => {
+                        tracing::info!("case signed");
+                        bar.set(Bar::Actions);
+                        state.reload_case(&services).await;
+                    }
+                    Err(e) => {
+                        let mut notice = state.notice;
+                        notice.set(Some(format!("The case was NOT signed: {e}")));
+                    }
+                }
+            });
+        }
+    };
+    let current_bar = bar.read().clone();
+    let mut event_a = event.clone();
+    let mut event_b = event.clone();
+    let mut event_c = event.clone();
+    let event_e = event.clone();
+    let mut open_a = open_form.clone();
+    let mut open_b = open_form.clone();
+    let open_c = open_form.clone();
+    let rewarming = view
+        .events()
+        .filter(|(k, _)| matches!(k, EventKind::CoolingStart | EventKind::RewarmingStart))
+        .last()
+        .is_some_and(|(k, _)| k == EventKind::RewarmingStart);
+    let temp_kind = if rewarming {
+        EventKind::CoolingStart
+    } else {
+        EventKind::RewarmingStart
+    };
+
+    rsx! {
+        div { class: "case-header",
+            h1 { class: "screen-title", "{case.label}" }
+            span { class: "chip", "{case.kind.label()}" }
+            if case.is_demo { span { class: "chip demo", "DEMO" } }
+            if let Some(p) = state.patient.read().as_ref() {
+                span { class: "chip", "data-patient": "{p.mrn.value}", "MRN {p.mrn.value} · {p.height_cm} cm · {p.weight_kg} kg" }
+            }
+        }
+        p { class: "advisory-note",
+            "Advisories and reminders only. The heart-lung machine keeps the primary alarms."
+        }
+        if gate() {
+            div { class: "gate", role: "alert",
+                strong { "Bypass not started: the pre-bypass checklist is not signed." }
+                p { "Complete it on Checklists, or start now with a reason (recorded on the timeline)." }
+                input { placeholder: "Reason for starting without the checklist",
+                    value: "{override_reason}", oninput: move |e| override_reason.set(e.value()) }
+                button { class: "action", disabled: !reason_given, onclick: do_override, "Override and start" }
+            }
+        }
+        div { class: "live-grid",
+            div { class: "live-main",
+                if !on_bypass && !after_bypass {
+                    Setup {}
+                }
+                div { class: "tiles",
+                    for t in tiles {
+                        div { key: "{t.key}", class: "tile {t.level.code()}", "data-param": "{t.key}", "data-level": "{t.level.code()}",
+                            span { class: "tile-label", "{t.label}" }
+                            span { class: "tile-value",
+                                "{t.text}"
+                                span { class: "tile-unit", " {t.unit}" }
+                            }
+                            span { class: "tile-meta",
+                                match t.level {
+                                    Level::Stale => rsx! { span { class: "stale-badge", "STALE " } },
+                                    Level::Low => rsx! { span { class: "level-badge", "LOW " } },
+                                    Level::High => rsx! { span { class: "level-badge", "HIGH " } },
+                                    _ => rsx! {},
+                                }
+                                if let Some(b) = &t.band { "{b} · " }
+                                if let Some(age) = t.age { "{t.source} · {format_age(age)}" } else { "{t.source}" }
+                            }
+                        }
+                    }
+                }
+                TrendChart { case: case.id, started: case.created_at }
+            }
+            div { class: "live-side",
+                div { class: "clocks",
+                    ClockTile { label: "Bypass", code: "bypass", running: on_bypass, value: format_clock(clocks.bypass.elapsed(now)) }
+                    ClockTile { label: "Cross-clamp", code: "cross-clamp", running: clocks.cross_clamp.is_running(), value: format_clock(clocks.cross_clamp.elapsed(now)) }
+                    ClockTile { label: "Circ. arrest", code: "circ-arrest", running: clocks.circ_arrest.is_running(), value: format_clock(clocks.circ_arrest.elapsed(now)) }
+                }
+                Timeline {
+                    on_mark: move |(id, kind)| { reason.set(String::new()); bar.set(Bar::Mark(id, kind)); }
+                }
+            }
+        }
+        Sheet {
+            bar: current_bar.clone(),
+            form: form,
+            error: form_error,
+            on_event: event_e,
+            on_kind: open_c,
+            arrest_kind: arrest_kind,
+            temp_kind: temp_kind,
+        }
+        UndoToast {}
+        div { class: "action-bar", "data-bar": match &current_bar { Bar::Actions => "actions", Bar::Form(_) => "form", Bar::More => "more", Bar::Mark(..) => "mark", Bar::Review => "review" },
+            match current_bar {
+                Bar::Actions => rsx! {
+                    button { class: "action", "data-action": bypass_kind.code(),
+                        onclick: move |_| event_a(bypass_kind), "{bypass_kind.label()}" }
+                    if after_bypass {
+                        button { class: "action secondary", "data-action": "review",
+                            onclick: move |_| bar.set(Bar::Review), "Review & sign" }
+                    } else {
+                        button { class: "action", "data-action": clamp_kind.code(), disabled: !clamp_enabled,
+                            onclick: move |_| event_b(clamp_kind), "{clamp_kind.label()}" }
+                    }
+                    button { class: "action", "data-action": "cardioplegia",
+                        onclick: move |_| open_a(QuickKind::Cardioplegia), "Cardioplegia" }
+                    button { class: "action", "data-action": "blood_gas",
+                        onclick: move |_| open_b(QuickKind::BloodGas), "Blood gas" }
+                    button { class: "action secondary", "data-action": "more",
+                        onclick: move |_| bar.set(Bar::More), "More…" }
+                },
+                Bar::Form(kind) => rsx! {
+                    button { class: "action ok", "data-action": "save",
+                        onclick: move |_| save_form(kind), "Save {kind.label()}" }
+                    button { class: "action secondary", "data-action": "cancel",
+                        onclick: move |_| bar.set(Bar::Actions), "Cancel" }
+                    if let Some(e) = form_error() {
+                        span { class: "form-error", role: "alert", "{e}" }
+                    }
+                },
+                Bar::More => rsx! {
+                    button { class: "action secondary", "data-action": "cancel",
+                        onclick: move |_| bar.set(Bar::Actions), "Close" }
+                },
+                Bar::Mark(id, kind) => rsx! {
+                    input { class: "action-input wide", placeholder: "Reason (required)",
+                        "data-action": "reason",
+                        value: "{reason}", oninput: move |e| reason.set(e.value()),
+                        onmounted: move |e| async move { let _ = e.set_focus(true).await; } }
+                    button { class: "action ok", "data-action": "confirm-mark",
+                        disabled: reason.read().trim().is_empty(),
+                        onclick: move |_| confirm_mark(id, kind),
+                        if kind == MarkKind::Artefact { "Mark artefact" } else { "Retract entry" } }
+                    button { class: "action secondary", "data-action": "cancel",
+                        onclick: move |_| bar.set(Bar::Actions), "Cancel" }
+                },
+                Bar::Review => rsx! {
+                    button { class: "action ok", "data-action": "sign", onclick: sign, "Sign case" }
+                    button { class: "action secondary", "data-action": "cancel",
+                        onclick: move |_| bar.set(Bar::Actions), "Back" }
+                    button { class: "action", "data-action": bypass_kind.code(),
+                        onclick: move |_| event_c(bypass_kind), "{bypass_kind.label()}" }
+                },
+            }
+        }
+    }
+}
+
+#[component]
+fn ClockTile(label: &'static str, code: &'static str, running: bool, value: String) -> Element {
+    rsx! {
+        div { class: if running { "clock-tile running" } else { "clock-tile" },
+            span { class: "clock-label", "{label}" }
+            span { class: "clock-value", "data-clock": "{code}", "{value}" }
+        }
+    }
+}
+
+/// Before bypass: the patient, the computed targets and the circuit as recorded.
+#[component]
+fn Setup() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let targets = state.targets.read().clone();
+    let entries = state.entries.read().clone();
+    let view = CaseView::derive(&entries);
+    let today = state.now.read().date_naive();
+    let components: Vec<_> = view
+        .entries
+        .iter()
+        .filter_map(|e| match e.payload {
+            EntryPayload::Component(c) => Some(c.clone()),
+            _ => None,
+        })
+        .collect();
+    let prime: f64 = view.fluid_balance().prime_ml;
+    let predicted = state
+        .patient
+        .read()
+        .as_ref()
+        .and_then(|p| board::predicted_hct(p, &services.protocol, &view, prime).ok());
+    rsx! {
+        section { class: "setup", "data-section": "setup",
+            h2 { class: "section-title", "Setup and targets" }
+            match targets {
+                None => rsx! { p { class: "muted", "No patient height and weight on this case: targets cannot be computed." } },
+                Some(t) => rsx! {
+                    div { class: "targets",
+                        span { class: "target", "data-target": "bsa", "BSA {t.bsa_m2:.2} m² (DuBois)" }
+                        span { class: "target", "data-target": "flow", "Target flow {t.flow_l_min:.2} L/min (CI {t.cardiac_index})" }
+                        span { class: "target", "data-target": "heparin", "Heparin {t.heparin_units:.0} IU" }
+                        if let Some((name, ml)) = &t.cardioplegia {
+                            span { class: "target", "data-target": "cardioplegia", "{name} {ml:.0} mL first dose" }
+                        }
+                        match predicted {
+                            Some(h) => rsx! { span { class: "target", "data-target": "predicted-hct", "Predicted on-bypass Hct {h:.1} %" } },
+                            None => rsx! { span { class: "target muted", "Predicted Hct: needs a pre-bypass Hct and the prime" } },
+                        }
+                    }
+                },
+            }
+            if components.is_empty() {
+                p { class: "muted", "No circuit components recorded yet (More… → Circuit component)." }
+            }
+            ul { class: "components",
+                for (i, c) in components.iter().enumerate() {
+                    li { key: "{i}", class: if c.expiry < today { "component expired" } else { "component" },
+                        "{c.manufacturer} {c.model} · lot {c.lot} · exp {c.expiry}"
+                        if c.expiry < today { strong { class: "expired-badge", " EXPIRED: do not use" } }
+                    }
+                }
+            }
+            if prime > 0.0 { p { "Prime {prime:.0} mL" } }
+        }
+    }
+}
+
+/// The form of the open one-tap entry, or the grid of every kind.
+#[component]
+fn Sheet(
+    bar: Bar,
+    form: Signal<BTreeMap<String, String>>,
+    error: Signal<Option<String>>,
+    on_event: EventHandler<EventKind>,
+    on_kind: EventHandler<QuickKind>,
+    arrest_kind: EventKind,
+    temp_kind: EventKind,
+) -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    match bar {
+        Bar::Form(kind) => {
+            let entries = state.entries.read().clone();
+            let view = CaseView::derive(&entries);
+            let targets = state.targets.read().clone();
+            let fields = kind.fields(&services.protocol, targets.as_ref(), &view);
+            let first_empty = fields
+                .iter()
+                .position(|f| {
+                    f.default.is_empty() && matches!(f.kind, FieldKind::Number | FieldKind::Text)
+                })
+                .unwrap_or(usize::MAX);
+            rsx! {
+                div { class: "sheet", "data-sheet": kind.code(),
+                    h2 { class: "section-title", "{kind.label()}" }
+                    div { class: "form-grid",
+                        for (i, f) in fields.into_iter().enumerate() {
+                            {
+                                let key = f.key.clone();
+                                let value = form.read().get(&f.key).cloned().unwrap_or_default();
+                                let focus = i == first_empty;
+                                rsx! {
+                                    label { key: "{f.key}", class: "form-field",
+                                        span { class: "form-label", "{f.label}" if f.required { " *" } }
+                                        match f.kind {
+                                            FieldKind::Choice(options) => rsx! {
+                                                select { "data-field": "{f.key}",
+                                                    onchange: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
+                                                    for (code, label) in options {
+                                                        option { key: "{code}", value: "{code}", selected: code == value, "{label}" }
+                                                    }
+                                                }
+                                            },
+                                            FieldKind::Number => rsx! {
+                                                input { class: "calc-input", "data-field": "{f.key}", inputmode: "decimal",
+                                                    value: "{value}",
+                                                    oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
+                                                    onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
+                                            },
+                                            FieldKind::Text => rsx! {
+                                                input { class: "calc-input", "data-field": "{f.key}",
+                                                    value: "{value}",
+                                                    oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
+                                                    onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
+                                            },
+                                        }
+                                        span { class: "calc-unit", "{f.unit}" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Bar::More => rsx! {
+            div { class: "sheet", "data-sheet": "more",
+                h2 { class: "section-title", "Record" }
+                div { class: "more-grid",
+                    button { class: "start-button", "data-more": arrest_kind.code(),
+                        onclick: move |_| on_event.call(arrest_kind), "{arrest_kind.label()}" }
+                    button { class: "start-button", "data-more": temp_kind.code(),
+                        onclick: move |_| on_event.call(temp_kind), "{temp_kind.label()}" }
+                    for k in QuickKind::ALL {
+                        button { key: "{k.code()}", class: "start-button", "data-more": k.code(),
+                            onclick: move |_| on_kind.call(k), "{k.label()}" }
+                    }
+                }
+            }
+        },
+        Bar::Review => rsx! { Review {} },
+        _ => rsx! {},
+    }
+}
+
+/// The case end: times, fluid balance, nadirs, quality, and what is still open.
+#[component]
+fn Review() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let now = *state.now.read();
+    let entries = state.entries.read().clone();
+    let s = summarise(&entries, &services.protocol, now);
+    let open = s.open_advisories.len() + s.artefacts.len();
+    rsx! {
+        div { class: "sheet", "data-sheet": "review",
+            h2 { class: "section-title", "Case end: review and sign" }
+            div { class: "kv",
+                span { class: "k", "Bypass" } span { "data-summary": "bypass", "{format_clock(s.bypass)} ({s.bypass_runs} run(s))" }
+                span { class: "k", "Cross-clamp" } span { "data-summary": "cross-clamp", "{format_clock(s.cross_clamp)}" }
+                span { class: "k", "Circulatory arrest" } span { "{format_clock(s.circ_arrest)}" }
+                span { class: "k", "Fluid in / out / net" }
+                span { "data-summary": "fluid", "{s.fluid.total_in():.0} / {s.fluid.total_out():.0} / {s.fluid.net():+.0} mL" }
+                for (label, text) in s.extremes.iter() {
+                    span { class: "k", "{label}" } span { "{text}" }
+                }
+                for sc in s.scores.iter() {
+                    span { class: "k", "{sc.name} v{sc.version}" }
+                    span { "data-summary": "score", "{sc.total} / {sc.max}" }
+                }
+                for ind in s.indicators.iter() {
+                    span { class: "k", "{ind.name}" }
+                    span { match ind.passed { Some(true) => "met", Some(false) => "NOT met", None => "no value on bypass" } }
+                }
+            }
+            h3 { "Open questions ({open})" }
+            if open == 0 { p { class: "muted", "None: every advisory was acknowledged and nothing was marked as artefact." } }
+            ul { class: "open-questions",
+                for a in s.open_advisories.iter() {
+                    li { "Advisory not acknowledged: {a.message} (raised {hhmm(a.raised_at)})" }
+                }
+                for a in s.artefacts.iter() {
+                    li { "Marked artefact: {a.what}: {a.reason}" }
+                }
+            }
+            p { class: "muted", "Signing closes the record: later additions are amendments with a reason." }
+        }
+    }
+}
+
+/// "Recorded: … Undo (8 s)" for the last one-tap entry.
+#[component]
+fn UndoToast() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let now = *state.now.read();
+    let undo = state.undo.read().clone();
+    let case = state.case.read().as_ref().map(|c| c.id);
+    let (Some((id, label, until)), Some(case)) = (undo, case) else {
+        return rsx! {};
+    };
+    if now >= until {
+        return rsx! {};
+    }
+    let left = (until - now).num_seconds().max(1);
+    rsx! {
+        div { class: "undo-toast", role: "status",
+            span { "Recorded: {label}" }
+            button { class: "action secondary", "data-action": "undo",
+                onclick: move |_| {
+                    let services = services.clone();
+                    let mut undo = state.undo;
+                    undo.set(None);
+                    spawn(async move {
+                        let payload = EntryPayload::Retraction {
+                            target: id,
+                            reason: format!("Undone within {UNDO_SECS} s of entry"),
+                        };
+                        if let Err(e) = state.record(&services, case, payload).await {
+                            let mut notice = state.notice;
+                            notice.set(Some(format!("Undo was NOT recorded: {e}")));
+                        }
+                    });
+                },
+                "Undo ({left} s)"
+            }
+        }
+    }
+}
+
+/// The newest clinical entries, with artefact marking and retraction.
+#[component]
+fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
+    let state = use_context::<UiState>();
+    let entries = state.entries.read().clone();
+    let view = CaseView::derive(&entries);
+    let rows: Vec<_> = view
+        .entries
+        .iter()
+        .rev()
+        .take(12)
+        .map(|e| {
+            let markable = matches!(
+                e.payload,
+                EntryPayload::BloodGas(_)
+                    | EntryPayload::Measurement { .. }
+                    | EntryPayload::Act { .. }
+            );
+            (
+                e.original.id,
+                e.occurred_at()
+                    .with_timezone(&chrono::Local)
+                    .format("%H:%M")
+                    .to_string(),
+                quick::describe(e.payload),
+                e.artefact.map(str::to_string),
+                !e.corrections.is_empty(),
+                markable,
+            )
+        })
+        .collect();
+    rsx! {
+        section { class: "timeline", "data-section": "timeline",
+            h2 { class: "section-title", "Timeline" }
+            if rows.is_empty() { p { class: "muted", "Nothing recorded yet." } }
+            for (id, at, text, artefact, corrected, markable) in rows {
+                div { key: "{id}", class: if artefact.is_some() { "timeline-row artefact" } else { "timeline-row" },
+                    span { class: "timeline-time", "{at}" }
+                    span { class: "timeline-text", "{text}"
+                        if corrected { span { class: "chip", " corrected" } }
+                        if let Some(r) = &artefact { span { class: "chip warn", "ARTEFACT: {r}" } }
+                    }
+                    span { class: "timeline-actions",
+                        if markable && artefact.is_none() {
+                            button { class: "small-button", "data-mark": "artefact",
+                                onclick: move |_| on_mark.call((id, MarkKind::Artefact)), "Artefact" }
+                        }
+                        button { class: "small-button", "data-mark": "retract",
+                            onclick: move |_| on_mark.call((id, MarkKind::Retract)), "Retract" }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The whole-case trend chart with zoom and tap-to-read.
+#[component]
+fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let mut zoom = use_signal(|| Zoom::WholeCase);
+    let mut tapped = use_signal(|| None::<usize>);
+    // Reload every 5 s of the clock (and on zoom): the store's bucketed trend is cheap.
+    let tick = state.now.read().timestamp() / 5;
+    let loader = services.clone();
+    let data = use_resource(use_reactive!(|(case, tick)| {
+        let services = loader.clone();
+        let zoom = zoom();
+        async move {
+            let _ = tick;
+            let now = Utc::now();
+            let (from, to) = zoom.window(started, now);
+            load_series(&services, case, from, to)
+                .await
+                .map(|s| (from, to, s))
+        }
+    }));
+    let entries = state.entries.read().clone();
+    let view = CaseView::derive(&entries);
+    let events: Vec<_> = view.events().collect();
+    let guard = data.read();
+    let body = match &*guard {
+        None => rsx! { p { class: "muted", "Loading trends…" } },
+        Some(Err(e)) => rsx! { p { class: "error", "Trends could not be read: {e}" } },
+        Some(Ok((from, to, series))) => {
+            let m = trend::chart(series, &events, &services.protocol, *from, *to);
+            let plot_w = trend::WIDTH - trend::LEFT;
+            let zone_w = plot_w / trend::TAP_ZONES as f64;
+            let height = m.height + 24.0;
+            let readout = tapped().map(|z| trend::values_at(series, *from, *to, z));
+            rsx! {
+                svg { class: "trend-svg", view_box: "0 0 {trend::WIDTH} {height}", preserve_aspect_ratio: "none",
+                    for lane in m.lanes.iter() {
+                        g { key: "{lane.parameter.code()}", "data-lane": "{lane.parameter.code()}",
+                            rect { x: "{trend::LEFT}", y: "{lane.top}", width: "{plot_w}", height: "{trend::LANE_HEIGHT}", class: "lane-bg" }
+                            if let Some((y1, y2)) = lane.band {
+                                rect { x: "{trend::LEFT}", y: "{y1}", width: "{plot_w}", height: "{(y2 - y1).max(0.0)}", class: "lane-band" }
+                            }
+                            path { d: "{lane.envelope_path}", class: "lane-envelope" }
+                            path { d: "{lane.mean_path}", class: "lane-mean" }
+                            text { x: "4", y: "{lane.top + 18.0}", class: "lane-label", "{lane.parameter.label()}" }
+                            text { x: "4", y: "{lane.top + 36.0}", class: "lane-scale", "{lane.scale.1:.0}" }
+                            text { x: "4", y: "{lane.top + trend::LANE_HEIGHT - 6.0}", class: "lane-scale", "{lane.scale.0:.0}" }
+                        }
+                    }
+                    for (i, mk) in m.markers.iter().enumerate() {
+                        g { key: "m{i}",
+                            line { x1: "{mk.x}", x2: "{mk.x}", y1: "0", y2: "{m.height}", class: "marker" }
+                            text { x: "{mk.x + 3.0}", y: "{m.height + 16.0}", class: "marker-label", "{mk.label}" }
+                        }
+                    }
+                    for (x, label) in m.ticks.iter() {
+                        text { key: "{label}", x: "{x}", y: "{m.height + 16.0}", class: "tick", "{label}" }
+                    }
+                    for z in 0..trend::TAP_ZONES {
+                        rect { key: "z{z}", x: "{trend::LEFT + z as f64 * zone_w}", y: "0", width: "{zone_w}", height: "{m.height}",
+                            class: if tapped() == Some(z) { "tap-zone tapped" } else { "tap-zone" },
+                            onclick: move |_| tapped.set(Some(z)) }
+                    }
+                }
+                if let Some((at, rows)) = readout {
+                    div { class: "readout", "data-readout": "1",
+                        strong { "{hhmmss(at)}" }
+                        for (p, text) in rows {
+                            span { key: "{p.code()}", " · {p.label()} {text}" }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    rsx! {
+        section { class: "trend", "data-section": "trend",
+            div { class: "trend-head",
+                h2 { class: "section-title", "Trends" }
+                for z in Zoom::ALL {
+                    button { key: "{z.code()}", class: if zoom() == z { "small-button current" } else { "small-button" },
+                        "data-zoom": z.code(), onclick: move |_| { zoom.set(z); tapped.set(None); }, "{z.label()}" }
+                }
+            }
+            {body}
+        }
+    }
+}
+
+/// The chart's series: for each charted parameter, the case channel with the most recent data.
+pub async fn load_series(
+    services: &Services,
+    case: CaseId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<(Parameter, Vec<crate::domain::telemetry::Bucket>)>, StoreError> {
+    let channels = services.store.channels(case).await?;
+    let mut out = Vec::with_capacity(CHART.len());
+    for p in CHART {
+        let mut best: Vec<crate::domain::telemetry::Bucket> = Vec::new();
+        for ch in channels.iter().filter(|c| c.parameter == p) {
+            let b = services.store.trend(ch.id, from, to, CHART_BUCKETS).await?;
+            if b.last().map(|x| x.end) > best.last().map(|x| x.end) {
+                best = b;
+            }
+        }
+        out.push((p, best));
+    }
+    Ok(out)
+}
+
+/// Reminders and advisories, shown above every screen while a case runs.
+#[component]
+pub fn AlertStrip() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let now = *state.now.read();
+    if state.case.read().is_none() {
+        return rsx! {};
+    }
+    let entries = state.entries.read().clone();
+    let view = CaseView::derive(&entries);
+    let reminders = reminder::reminders(&view, &services.protocol);
+    let active: Vec<ActiveAdvisory> = state.advisories.read().active(now);
+    let snooze =
+        Duration::milliseconds((services.protocol.advisories.snooze_min * 60_000.0) as i64);
+    let snooze_min = services.protocol.advisories.snooze_min;
+    rsx! {
+        div { class: "alert-strip", "data-strip": "alerts",
+            if reminders.is_empty() && active.is_empty() {
+                span { class: "muted", "No reminders due · no advisories" }
+            }
+            for r in reminders {
+                match r {
+                    Ok(r) => {
+                        let (class, text) = match r.due(now) {
+                            Due::In(d) if d <= Duration::minutes(2) => ("reminder soon", format!("{} in {}", r.label, format_clock(d))),
+                            Due::In(d) => ("reminder", format!("{} in {}", r.label, format_clock(d))),
+                            Due::Overdue(d) => ("reminder overdue", format!("{} OVERDUE {}", r.label, format_clock(d))),
+                        };
+                        rsx! { span { key: "{r.id}", class: "{class}", "data-reminder": "{r.id}", title: "{r.basis}", "⏱ {text}" } }
+                    }
+                    Err(why) => rsx! { span { class: "reminder muted", "{why}" } },
+                }
+            }
+            for a in active {
+                {
+                    let id_ack = a.id.clone();
+                    let id_snooze = a.id.clone();
+                    let services_ack = services.clone();
+                    let services_snooze = services.clone();
+                    rsx! {
+                        span { key: "{a.id}", class: if a.acknowledged { "advisory seen" } else { "advisory" }, "data-advisory": "{a.id}",
+                            "⚠ {a.message} since {hhmmss(a.since)}"
+                            if !a.acknowledged {
+                                button { class: "small-button", onclick: move |_| {
+                                    let mut advisories = state.advisories;
+                                    let change = advisories.write().acknowledge(&id_ack, Utc::now());
+                                    log(state, services_ack.clone(), change);
+                                }, "Acknowledge" }
+                            }
+                            button { class: "small-button", onclick: move |_| {
+                                let mut advisories = state.advisories;
+                                let change = advisories.write().snooze(&id_snooze, Utc::now() + snooze);
+                                log(state, services_snooze.clone(), change);
+                            }, "Snooze {snooze_min} min" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn log(
+    state: UiState,
+    services: Services,
+    change: Option<crate::domain::advisory::AdvisoryChange>,
+) {
+    let Some(change) = change else { return };
+    let Some(case) = state.case.peek().as_ref().map(|c| c.id) else {
+        return;
+    };
+    spawn(async move { state.log_advisories(&services, case, vec![change]).await });
+}
+
+fn hhmm(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local).format("%H:%M").to_string()
+}
+
+fn hhmmss(at: DateTime<Utc>) -> String {
+    at.with_timezone(&chrono::Local)
+        .format("%H:%M:%S")
+        .to_string()
+}
