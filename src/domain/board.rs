@@ -23,6 +23,9 @@ pub const DEVICE_STALE_AFTER_S: i64 = 5;
 /// A value typed by hand is stale after this (spot values: a blood gas, a manual reading).
 pub const MANUAL_STALE_AFTER_MIN: i64 = 30;
 
+/// How far under the target flow a flow may be before its tile is flagged low.
+pub const FLOW_MARGIN: f64 = 0.10;
+
 /// The tiles, in reading order for a perfusionist.
 pub const BOARD: [Parameter; 12] = [
     Parameter::PumpFlow,
@@ -250,9 +253,10 @@ fn band(
             Some(protocol.temperature.arterial_outlet_max_c),
             format!("max {:.1}", protocol.temperature.arterial_outlet_max_c),
         )),
+        // The flow target is a goal, not a limit: only more than 10 % under it is flagged.
         Parameter::PumpFlow => targets.map(|t| {
             (
-                Some(t.flow_l_min),
+                Some(t.flow_l_min * (1.0 - FLOW_MARGIN)),
                 None,
                 format!("target {:.2}", t.flow_l_min),
             )

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 
 use super::bloodgas::{Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite};
 use super::board::{Targets, BOARD};
+use chrono::NaiveDate;
+
 use super::entry::{
-    BloodProductKind, CardioplegiaDose, CardioplegiaRoute, FluidKind, UltrafiltrationMode,
-    DRUG_UNITS,
+    BloodProductKind, CardioplegiaDose, CardioplegiaRoute, CircuitComponent, ComponentKind,
+    FluidKind, PrimeComponent, UltrafiltrationMode, DRUG_UNITS,
 };
 use super::protocol::Protocol;
 use super::record::CaseView;
@@ -31,6 +33,10 @@ pub enum QuickKind {
     Urine,
     Measurement,
     Note,
+    /// Setup: one circuit disposable with lot and expiry.
+    Component,
+    /// Setup: the prime composition.
+    Prime,
 }
 
 /// How a field is typed.
@@ -115,6 +121,30 @@ const PRODUCTS: [(&str, &str); 5] = [
     ("cryoprecipitate", "Cryoprecipitate"),
     ("whole_blood", "Whole blood"),
 ];
+const COMPONENTS: [(&str, &str); 10] = [
+    ("oxygenator", "Oxygenator"),
+    ("tubing_pack", "Tubing pack"),
+    ("arterial_cannula", "Arterial cannula"),
+    ("venous_cannula", "Venous cannula"),
+    ("cardioplegia_cannula", "Cardioplegia cannula"),
+    ("vent_cannula", "Vent cannula"),
+    ("hemofilter", "Haemofilter"),
+    ("cardioplegia_set", "Cardioplegia set"),
+    ("arterial_filter", "Arterial filter"),
+    ("other", "Other"),
+];
+const COMPONENT_KINDS: [ComponentKind; 10] = [
+    ComponentKind::Oxygenator,
+    ComponentKind::TubingPack,
+    ComponentKind::ArterialCannula,
+    ComponentKind::VenousCannula,
+    ComponentKind::CardioplegiaCannula,
+    ComponentKind::VentCannula,
+    ComponentKind::Hemofilter,
+    ComponentKind::CardioplegiaSet,
+    ComponentKind::ArterialFilter,
+    ComponentKind::Other,
+];
 const UF_MODES: [(&str, &str); 3] = [
     ("conventional", "Conventional"),
     ("zero_balance", "Zero-balance"),
@@ -137,7 +167,9 @@ fn crystalloid_share(solution: &str) -> f64 {
 }
 
 impl QuickKind {
-    pub const ALL: [QuickKind; 13] = [
+    pub const ALL: [QuickKind; 15] = [
+        QuickKind::Component,
+        QuickKind::Prime,
         QuickKind::Cardioplegia,
         QuickKind::Heparin,
         QuickKind::Protamine,
@@ -168,6 +200,8 @@ impl QuickKind {
             QuickKind::Urine => "Urine",
             QuickKind::Measurement => "Manual value",
             QuickKind::Note => "Note",
+            QuickKind::Component => "Circuit component",
+            QuickKind::Prime => "Prime",
         }
     }
 
@@ -187,6 +221,8 @@ impl QuickKind {
             QuickKind::Urine => "urine",
             QuickKind::Measurement => "measurement",
             QuickKind::Note => "note",
+            QuickKind::Component => "circuit_component",
+            QuickKind::Prime => "prime",
         }
     }
 
@@ -294,13 +330,6 @@ impl QuickKind {
                         ],
                         "37",
                     ),
-                    number(
-                        "patient_temp_c",
-                        "Patient temp (if corrected)",
-                        "°C",
-                        String::new(),
-                        false,
-                    ),
                 ];
                 for a in Analyte::ALL {
                     f.push(number(
@@ -311,6 +340,13 @@ impl QuickKind {
                         false,
                     ));
                 }
+                f.push(number(
+                    "patient_temp_c",
+                    "Patient temp (if corrected)",
+                    "°C",
+                    String::new(),
+                    false,
+                ));
                 f
             }
             QuickKind::Drug => vec![
@@ -393,6 +429,23 @@ impl QuickKind {
                 ]
             }
             QuickKind::Note => vec![text("text", "Note", "", true)],
+            QuickKind::Component => vec![
+                choice("kind", "Component", &COMPONENTS, "oxygenator"),
+                text("manufacturer", "Manufacturer", "", true),
+                text("model", "Model", "", true),
+                text("lot", "Lot", "", true),
+                text("expiry", "Expiry (YYYY-MM-DD)", "", true),
+                text("size", "Size as labelled", "", false),
+                text("udi", "UDI as scanned", "", false),
+            ],
+            QuickKind::Prime => vec![
+                text("name_1", "Prime fluid", "Plasma-Lyte 148", true),
+                number("volume_1", "Volume", "mL", String::new(), true),
+                text("name_2", "Additive", "", false),
+                number("volume_2", "Volume", "mL", String::new(), false),
+                text("name_3", "Additive", "", false),
+                number("volume_3", "Volume", "mL", String::new(), false),
+            ],
         }
     }
 
@@ -557,10 +610,69 @@ impl QuickKind {
             QuickKind::Note => EntryPayload::Note {
                 text: get("text").to_string(),
             },
+            QuickKind::Component => {
+                let kind = COMPONENTS
+                    .iter()
+                    .position(|(c, _)| *c == get("kind"))
+                    .map(|i| COMPONENT_KINDS[i])
+                    .ok_or_else(|| bad_choice("kind"))?;
+                let expiry =
+                    NaiveDate::parse_from_str(get("expiry"), "%Y-%m-%d").map_err(|_| {
+                        ValidationError::Invalid {
+                            field: "expiry".into(),
+                            value: get("expiry").to_string(),
+                            allowed: "a date as YYYY-MM-DD".into(),
+                        }
+                    })?;
+                let optional = |k: &str| Some(get(k).to_string()).filter(|v| !v.is_empty());
+                EntryPayload::Component(CircuitComponent {
+                    kind,
+                    manufacturer: get("manufacturer").to_string(),
+                    model: get("model").to_string(),
+                    lot: get("lot").to_string(),
+                    expiry,
+                    udi: optional("udi"),
+                    size: optional("size"),
+                })
+            }
+            QuickKind::Prime => {
+                let mut components = Vec::new();
+                for i in 1..=3 {
+                    let (name, volume) = (format!("name_{i}"), format!("volume_{i}"));
+                    if get(&name).is_empty() && get(&volume).is_empty() {
+                        continue;
+                    }
+                    components.push(PrimeComponent {
+                        name: get(&name).to_string(),
+                        volume_ml: dec(&volume)?,
+                    });
+                }
+                EntryPayload::Prime { components }
+            }
         };
         payload.validate()?;
         Ok(payload)
     }
+}
+
+/// The field the cursor should start in: the first required field without a default; in a form
+/// with no required field (a blood gas), the first empty number. `None`: the defaults may be
+/// saved as they are.
+pub fn first_to_type(fields: &[Field]) -> Option<usize> {
+    let typed = |f: &Field| f.default.is_empty() && !matches!(f.kind, FieldKind::Choice(_));
+    fields
+        .iter()
+        .position(|f| f.required && typed(f))
+        .or_else(|| {
+            if fields
+                .iter()
+                .any(|f| f.required && !matches!(f.kind, FieldKind::Choice(_)))
+            {
+                None
+            } else {
+                fields.iter().position(typed)
+            }
+        })
 }
 
 /// What the timeline shows for an entry: a short, specific line.
@@ -615,6 +727,14 @@ pub fn describe(p: &EntryPayload) -> String {
             unit,
         } => {
             format!("{} {value} {unit} (typed)", parameter.label())
+        }
+        EntryPayload::Component(c) => format!(
+            "{} {} lot {} exp {}",
+            c.manufacturer, c.model, c.lot, c.expiry
+        ),
+        EntryPayload::Prime { components } => {
+            let total: f64 = components.iter().map(|c| c.volume_ml.to_f64()).sum();
+            format!("Prime {total:.0} mL ({} fluids)", components.len())
         }
         other => other.kind().replace('_', " "),
     }
@@ -761,6 +881,7 @@ mod tests {
                             QuickKind::Measurement => "25",
                             _ => "100",
                         },
+                        _ if f.key == "expiry" => "2027-01-31",
                         _ => "Vasopressin",
                     };
                     v.insert(f.key.clone(), filler.into());
@@ -772,6 +893,25 @@ mod tests {
             let payload = kind.build(&v).unwrap_or_else(|e| panic!("{kind:?}: {e}"));
             assert!(!describe(&payload).is_empty());
         }
+    }
+
+    #[test]
+    fn the_cursor_starts_where_typing_is_needed() {
+        let p = Protocol::defaults().unwrap();
+        let view = CaseView::derive(&[]);
+        let t = targets();
+        let key = |kind: QuickKind, t: Option<&Targets>| {
+            let f = kind.fields(&p, t, &view);
+            first_to_type(&f).map(|i| f[i].key.clone())
+        };
+        assert_eq!(key(QuickKind::BloodGas, None).as_deref(), Some("ph"));
+        assert_eq!(key(QuickKind::Act, None).as_deref(), Some("seconds"));
+        assert_eq!(
+            key(QuickKind::Cardioplegia, Some(&t)),
+            None,
+            "defaults can be saved"
+        );
+        assert_eq!(key(QuickKind::Heparin, None).as_deref(), Some("units"));
     }
 
     #[test]

@@ -497,12 +497,7 @@ fn Sheet(
             let view = CaseView::derive(&entries);
             let targets = state.targets.read().clone();
             let fields = kind.fields(&services.protocol, targets.as_ref(), &view);
-            let first_empty = fields
-                .iter()
-                .position(|f| {
-                    f.default.is_empty() && matches!(f.kind, FieldKind::Number | FieldKind::Text)
-                })
-                .unwrap_or(usize::MAX);
+            let first_empty = quick::first_to_type(&fields).unwrap_or(usize::MAX);
             rsx! {
                 div { class: "sheet", "data-sheet": kind.code(),
                     h2 { class: "section-title", "{kind.label()}" }
@@ -589,7 +584,7 @@ fn Review() -> Element {
                 }
                 for sc in s.scores.iter() {
                     span { class: "k", "{sc.name} v{sc.version}" }
-                    span { "data-summary": "score", "{sc.total} / {sc.max}" }
+                    span { "data-summary": "score", "{sc.total} / {sc.max} ({sc.missing().count()} rule(s) without a value on bypass)" }
                 }
                 for ind in s.indicators.iter() {
                     span { class: "k", "{ind.name}" }
@@ -848,7 +843,7 @@ pub fn AlertStrip() -> Element {
                             Due::In(d) => ("reminder", format!("{} in {}", r.label, format_clock(d))),
                             Due::Overdue(d) => ("reminder overdue", format!("{} OVERDUE {}", r.label, format_clock(d))),
                         };
-                        rsx! { span { key: "{r.id}", class: "{class}", "data-reminder": "{r.id}", title: "{r.basis}", "⏱ {text}" } }
+                        rsx! { span { key: "{r.id}", class: "{class}", "data-reminder": "{r.id}", title: "{r.basis}", "{text}" } }
                     }
                     Err(why) => rsx! { span { class: "reminder muted", "{why}" } },
                 }

@@ -184,6 +184,16 @@ impl App {
         sleep(Duration::from_millis(300));
     }
 
+    fn key(&self, key: &str) {
+        let status = Command::new("xdotool")
+            .args(["key", key])
+            .env("DISPLAY", &self.display)
+            .status()
+            .expect("xdotool");
+        assert!(status.success(), "xdotool key failed");
+        sleep(Duration::from_millis(150));
+    }
+
     fn screenshot(&self, name: &str) -> PathBuf {
         let dir = repo().join("target").join("e2e");
         fs::create_dir_all(&dir).unwrap();
@@ -247,12 +257,36 @@ fn db_path(data: &Path) -> PathBuf {
 fn event_kinds(data: &Path) -> Vec<String> {
     let conn = read_db(data);
     let mut stmt = conn
-        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol') AND kind NOT LIKE 'checklist%' AND kind NOT LIKE 'device%' ORDER BY seq")
+        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol', 'advisory') AND kind NOT LIKE 'checklist%' AND kind NOT LIKE 'device%' ORDER BY seq")
         .unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
         .map(|r| r.unwrap())
         .collect()
+}
+
+/// The clinical entries the tour records, in order.
+fn case_flow() -> Vec<&'static str> {
+    vec![
+        "bypass_on",
+        "cross_clamp_on",
+        "cardioplegia",
+        "cardioplegia",
+        "blood_gas",
+        "artefact_mark",
+        "cross_clamp_off",
+        "bypass_off",
+    ]
+}
+
+fn signed_cases(data: &Path) -> i64 {
+    read_db(data)
+        .query_row(
+            "SELECT count(*) FROM entries WHERE kind = 'status' AND payload LIKE '%signed%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
 }
 
 /// Samples the recorder committed, all of them demo samples (validity code 5 in every chunk).
@@ -342,13 +376,24 @@ const MENU_BUTTON: (u32, u32) = (28, 28);
 /// The first and second buttons of the bottom action bar (live case, checklists).
 const SLOT1: (u32, u32) = (306, 752);
 const SLOT2: (u32, u32) = (498, 752);
+const SLOT3: (u32, u32) = (690, 752);
+const SLOT4: (u32, u32) = (882, 752);
 const BYPASS_BUTTON: (u32, u32) = SLOT1;
+/// With a form open the bar holds Save (slot 1) and Cancel; off bypass slot 2 is Review & sign,
+/// and in the review slot 1 signs.
+const SAVE: (u32, u32) = SLOT1;
+const REVIEW: (u32, u32) = SLOT2;
+const SIGN: (u32, u32) = SLOT1;
+/// "Artefact" on the newest timeline row (right column, under the three clocks), and the
+/// confirm button after the 372 px reason field.
+const FIRST_TIMELINE_ARTEFACT: (u32, u32) = (1032, 615);
+const CONFIRM_MARK: (u32, u32) = SLOT3;
 const CLAMP_BUTTON: (u32, u32) = SLOT2;
 /// "Assign to case" on the first device row of the Devices screen (tablet).
-const ASSIGN_FIRST_DEVICE: (u32, u32) = (327, 560);
+const ASSIGN_FIRST_DEVICE: (u32, u32) = (327, 612);
 
-/// The DO2i entry in the calculator's list (eighth row of 54 px from y = 247).
-const CALC_DO2I: (u32, u32) = (380, 247 + 54 * 7);
+/// The DO2i entry in the calculator's list (eighth row of 54 px from y = 299, under the alert strip).
+const CALC_DO2I: (u32, u32) = (380, 299 + 54 * 7);
 
 #[test]
 fn desktop_tour_at_tablet_and_phone_size() {
@@ -418,14 +463,54 @@ fn desktop_tour_at_tablet_and_phone_size() {
                 }
             }
         }
-        // Checklist signed: back to the live case, on bypass, cross-clamp on.
+        // Checklist signed: the CPB case on the live screen, from setup to sign-off.
         let (x, y) = rail_item(1);
         app.tap(x, y);
+        app.screenshot("tablet-live-1-setup-targets");
         app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
         sleep(Duration::from_millis(1500));
         app.tap(CLAMP_BUTTON.0, CLAMP_BUTTON.1);
         sleep(Duration::from_millis(1500));
-        app.screenshot("tablet-2-live-on-bypass");
+        app.screenshot("tablet-live-2-on-bypass-clamp-on");
+        // Two cardioplegia doses with the defaults (plan, then half as a re-dose).
+        app.tap(SLOT3.0, SLOT3.1);
+        app.screenshot("tablet-live-3-cardioplegia-form");
+        app.tap(SAVE.0, SAVE.1);
+        sleep(Duration::from_millis(1200));
+        app.tap(SLOT3.0, SLOT3.1);
+        app.tap(SAVE.0, SAVE.1);
+        sleep(Duration::from_millis(1200));
+        // A blood gas: the cursor starts in pH.
+        app.tap(SLOT4.0, SLOT4.1);
+        sleep(Duration::from_millis(500));
+        for (i, v) in ["7.38", "41", "245"].into_iter().enumerate() {
+            if i > 0 {
+                app.key("Tab");
+            }
+            app.type_text(v);
+        }
+        app.screenshot("tablet-live-4-blood-gas-form");
+        app.tap(SAVE.0, SAVE.1);
+        sleep(Duration::from_millis(1500));
+        app.screenshot("tablet-live-5-timeline");
+        // The gas turns out clotted: mark it artefact with a reason.
+        app.tap(FIRST_TIMELINE_ARTEFACT.0, FIRST_TIMELINE_ARTEFACT.1);
+        sleep(Duration::from_millis(500));
+        app.type_text("clotted sample");
+        app.tap(CONFIRM_MARK.0, CONFIRM_MARK.1);
+        sleep(Duration::from_millis(1200));
+        app.screenshot("tablet-live-6-artefact-marked");
+        app.tap(CLAMP_BUTTON.0, CLAMP_BUTTON.1);
+        sleep(Duration::from_millis(1200));
+        app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
+        sleep(Duration::from_millis(1500));
+        app.screenshot("tablet-live-7-off-bypass");
+        app.tap(REVIEW.0, REVIEW.1);
+        sleep(Duration::from_millis(800));
+        app.screenshot("tablet-live-8-review");
+        app.tap(SIGN.0, SIGN.1);
+        sleep(Duration::from_millis(2000));
+        app.screenshot("tablet-live-9-signed");
         let kinds = all_kinds(data);
         assert_eq!(
             kinds.iter().filter(|k| *k == "device_associated").count(),
@@ -442,11 +527,28 @@ fn desktop_tour_at_tablet_and_phone_size() {
             app.log_text()
         );
         app.navigated_to_all_screens();
-        assert_eq!(event_kinds(data), vec!["bypass_on", "cross_clamp_on"]);
+        assert_eq!(event_kinds(data), case_flow());
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "status").count(),
+            3,
+            "running, completed, signed"
+        );
+        assert_eq!(signed_cases(data), 1);
         // SIGKILL, the worst way to stop: committed rows must survive it.
     }
     let (total, demo, integrity) = demo_cases(data);
     assert_eq!((total, demo), (1, 1), "one demo case");
+    let artefact_reason: String = read_db(data)
+        .query_row(
+            "SELECT payload FROM entries WHERE kind = 'artefact_mark'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        artefact_reason.contains("clotted sample"),
+        "{artefact_reason}"
+    );
     assert_eq!(integrity, "ok");
     let after_tablet = recorded_samples(data);
     assert!(
@@ -472,7 +574,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
     assert_eq!(devices, 5, "five virtual devices");
     assert!(frames > 50, "raw notifications stored: {frames}");
 
-    // Phone portrait, same data directory: the demo case and its events are reused.
+    // Phone portrait, same data directory: the signed case stays as it is; a new demo case runs.
     {
         let screen = start_xvfb(390, 844);
         let mut app = start_app(
@@ -504,9 +606,17 @@ fn desktop_tour_at_tablet_and_phone_size() {
         app.navigated_to_all_screens();
     }
     let (total, demo, integrity) = demo_cases(data);
-    assert_eq!((total, demo), (1, 1), "the demo case is reused, not copied");
+    assert_eq!(
+        (total, demo),
+        (2, 2),
+        "the signed demo case is kept and a new one runs"
+    );
     assert_eq!(integrity, "ok");
-    assert_eq!(event_kinds(data), vec!["bypass_on", "cross_clamp_on"]);
+    assert_eq!(
+        event_kinds(data),
+        case_flow(),
+        "the signed case is unchanged"
+    );
     assert!(
         recorded_samples(data) > after_tablet,
         "the second launch kept recording"

@@ -5,13 +5,13 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dioxus::prelude::*;
 use pumpside::app::{AppConfig, Services};
+use pumpside::domain::advisory::{rules_from_protocol, Advisories};
+use pumpside::domain::board::Targets;
+use pumpside::domain::protocol::Protocol;
 use pumpside::domain::{
     AppMode, Author, CaseId, CaseKind, CaseStatus, CaseSummary, DemoReason, Entry, EntryId,
     EntryPayload, EventKind, LiveSample, LiveSnapshot, Parameter, Validity,
 };
-use pumpside::domain::advisory::{rules_from_protocol, Advisories};
-use pumpside::domain::board::Targets;
-use pumpside::domain::protocol::Protocol;
 use pumpside::store::{NewCase, Store};
 use pumpside::sync::SyncState;
 use pumpside::ui::{Screen, Shell, UiState};
@@ -243,7 +243,12 @@ fn on_bypass_fixture() -> Fixture {
     f.case = Some(case.clone());
     f.entries = vec![
         event(&case, EventKind::BypassOn, now - Duration::minutes(20), 2),
-        event(&case, EventKind::CrossClampOn, now - Duration::minutes(5), 3),
+        event(
+            &case,
+            EventKind::CrossClampOn,
+            now - Duration::minutes(5),
+            3,
+        ),
     ];
     f.targets = Some(Targets {
         bsa_m2: 1.9561,
