@@ -496,7 +496,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
         // The gas turns out clotted: mark it artefact with a reason.
         app.tap(FIRST_TIMELINE_ARTEFACT.0, FIRST_TIMELINE_ARTEFACT.1);
         sleep(Duration::from_millis(500));
-        app.type_text("clotted sample");
+        // No doubled letters: xdotool can drop the second of a repeated key under load.
+        app.type_text("clot in sample");
         app.tap(CONFIRM_MARK.0, CONFIRM_MARK.1);
         sleep(Duration::from_millis(1200));
         app.screenshot("tablet-live-6-artefact-marked");
