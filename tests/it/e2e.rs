@@ -547,7 +547,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
         )
         .unwrap();
     assert!(
-        artefact_reason.contains("clotted sample"),
+        artefact_reason.contains("clot in sample"),
         "{artefact_reason}"
     );
     assert_eq!(integrity, "ok");
