@@ -17,7 +17,7 @@
 use std::cell::RefCell;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration as StdDuration, Instant};
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use dioxus::prelude::*;
@@ -252,7 +252,7 @@ fn main() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
     let store = Store::open(&path).unwrap();
-    let (case, channels) = rt.block_on(async {
+    let channels = rt.block_on(async {
         let case = store
             .create_case(
                 NewCase {
@@ -267,7 +267,7 @@ fn main() {
             .await
             .unwrap();
         let mut channels = Vec::new();
-        for p in pumpside_chart() {
+        for p in trend::PARAMETERS {
             let ch = Channel {
                 id: ChannelId::new(),
                 case_id: case.id,
@@ -279,11 +279,10 @@ fn main() {
             store.create_channel(ch.clone()).await.unwrap();
             channels.push(ch);
         }
-        (case, channels)
+        channels
     });
     let start = t0();
     let total = hours * 3600;
-    let mut seq = 0u64;
     for chunk in (0..total).collect::<Vec<_>>().chunks(600) {
         let batch: Vec<(ChannelId, Vec<Sample>)> = channels
             .iter()
@@ -295,7 +294,7 @@ fn main() {
                         let v = value(ch.parameter, s, i);
                         let display = ch.parameter.to_display_unit(v);
                         Sample {
-                            seq: seq + s as u64,
+                            seq: s as u64,
                             received_at: start + Duration::seconds(s),
                             device_time: DeviceTime::Unknown,
                             value: Decimal::from_f64(display, 2).unwrap(),
@@ -308,8 +307,6 @@ fn main() {
             .collect();
         store.append_samples_blocking(batch).unwrap();
     }
-    seq += total as u64;
-    let _ = seq;
     let end = start + Duration::seconds(total);
     let protocol = Protocol::defaults().unwrap();
     let events = vec![
@@ -317,7 +314,6 @@ fn main() {
         (EventKind::CrossClampOn, start + Duration::minutes(45)),
         (EventKind::BypassOff, end - Duration::minutes(30)),
     ];
-    let _ = case;
     let mut ours = Vec::new();
     let mut size = 0usize;
     for _ in 0..21 {
@@ -391,15 +387,4 @@ fn main() {
         naive_size / 1024
     ));
     std::fs::write(dir.join("live.md"), out).unwrap();
-    let _ = StdDuration::ZERO;
-}
-
-fn pumpside_chart() -> [Parameter; 5] {
-    [
-        Parameter::PumpFlow,
-        Parameter::MeanArterialPressure,
-        Parameter::Do2i,
-        Parameter::ArterialOutletTemp,
-        Parameter::VenousInflowTemp,
-    ]
 }

@@ -224,45 +224,39 @@ fn manual_value(view: &CaseView, p: Parameter) -> Option<(f64, DateTime<Utc>, St
     })
 }
 
-fn rewarming(view: &CaseView) -> bool {
+/// True once rewarming has started (the latest of cooling / rewarming is rewarming).
+pub fn rewarming(view: &CaseView) -> bool {
     view.events()
         .filter(|(k, _)| matches!(k, EventKind::CoolingStart | EventKind::RewarmingStart))
         .last()
         .is_some_and(|(k, _)| k == EventKind::RewarmingStart)
 }
 
-/// The protocol band for `p` now, as (low, high, text). `None`: nothing to judge against.
+/// The band for `p` now, as (low, high, text): the protocol's, or for pump flow the patient's
+/// target. `None`: nothing to judge against.
 fn band(
     p: Parameter,
     protocol: &Protocol,
     targets: Option<&Targets>,
 ) -> Option<(Option<f64>, Option<f64>, String)> {
-    match p {
-        Parameter::MeanArterialPressure => Some((
-            Some(protocol.map.low),
-            Some(protocol.map.high),
-            format!("band {}–{}", protocol.map.low, protocol.map.high),
-        )),
-        Parameter::Do2i => Some((
-            Some(protocol.gdp.do2i_threshold),
-            None,
-            format!("≥ {}", protocol.gdp.do2i_threshold),
-        )),
-        Parameter::ArterialOutletTemp => Some((
-            None,
-            Some(protocol.temperature.arterial_outlet_max_c),
-            format!("max {:.1}", protocol.temperature.arterial_outlet_max_c),
-        )),
+    if p == Parameter::PumpFlow {
         // The flow target is a goal, not a limit: only more than 10 % under it is flagged.
-        Parameter::PumpFlow => targets.map(|t| {
+        return targets.map(|t| {
             (
                 Some(t.flow_l_min * (1.0 - FLOW_MARGIN)),
                 None,
                 format!("target {:.2}", t.flow_l_min),
             )
-        }),
-        _ => None,
+        });
     }
+    let (low, high) = protocol.band(p)?;
+    let text = match (low, high) {
+        (Some(l), Some(h)) => format!("band {l}–{h}"),
+        (Some(l), None) => format!("≥ {l}"),
+        (None, Some(h)) => format!("max {h:.1}"),
+        (None, None) => return None,
+    };
+    Some((low, high, text))
 }
 
 fn judge(v: f64, low: Option<f64>, high: Option<f64>) -> Level {

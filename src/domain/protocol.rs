@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::calc::body::EbvModel;
 use super::calc::OxygenConstants;
 use super::quality::{Indicator, ScoreDefinition};
+use super::Parameter;
 
 pub const DEFAULT_NAME: &str = "assets/protocols/default.toml";
 pub const DEFAULT_TOML: &str = include_str!("../../assets/protocols/default.toml");
@@ -331,6 +332,19 @@ impl Protocol {
     }
 
     /// The cardioplegia protocol called `name`, if the file has one.
+    /// The on-bypass band this protocol sets for `p` as (low, high) in internal units: the MAP
+    /// band, the DO2i threshold, the arterial outlet maximum. `None`: no band for `p`.
+    pub fn band(&self, p: Parameter) -> Option<(Option<f64>, Option<f64>)> {
+        match p {
+            Parameter::MeanArterialPressure => Some((Some(self.map.low), Some(self.map.high))),
+            Parameter::Do2i => Some((Some(self.gdp.do2i_threshold), None)),
+            Parameter::ArterialOutletTemp => {
+                Some((None, Some(self.temperature.arterial_outlet_max_c)))
+            }
+            _ => None,
+        }
+    }
+
     pub fn cardioplegia(&self, name: &str) -> Option<&CardioplegiaProtocol> {
         self.cardioplegia.iter().find(|c| c.name == name)
     }

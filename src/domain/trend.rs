@@ -24,6 +24,15 @@ pub const LEFT: f64 = 70.0;
 /// Tap zones across the plot for reading exact values.
 pub const TAP_ZONES: usize = 100;
 
+/// Parameters drawn on the live screen's chart, top to bottom.
+pub const PARAMETERS: [Parameter; 5] = [
+    Parameter::PumpFlow,
+    Parameter::MeanArterialPressure,
+    Parameter::Do2i,
+    Parameter::ArterialOutletTemp,
+    Parameter::VenousInflowTemp,
+];
+
 /// The visible time span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zoom {
@@ -100,17 +109,6 @@ pub struct ChartModel {
     pub ticks: Vec<(f64, String)>,
 }
 
-fn band_of(p: Parameter, protocol: &Protocol) -> Option<(Option<f64>, Option<f64>)> {
-    match p {
-        Parameter::MeanArterialPressure => Some((Some(protocol.map.low), Some(protocol.map.high))),
-        Parameter::Do2i => Some((Some(protocol.gdp.do2i_threshold), None)),
-        Parameter::ArterialOutletTemp => {
-            Some((None, Some(protocol.temperature.arterial_outlet_max_c)))
-        }
-        _ => None,
-    }
-}
-
 /// A scale that holds every value and the band, padded and rounded so it does not jitter.
 fn scale(buckets: &[Bucket], p: Parameter, band: Option<(Option<f64>, Option<f64>)>) -> (f64, f64) {
     let mut lo = f64::INFINITY;
@@ -151,7 +149,7 @@ pub fn chart(
     let mut lanes = Vec::with_capacity(series.len());
     for (i, (p, buckets)) in series.iter().enumerate() {
         let top = i as f64 * LANE_HEIGHT;
-        let band = band_of(*p, protocol);
+        let band = protocol.band(*p);
         let (lo, hi) = scale(buckets, *p, band);
         let pad = 6.0;
         let inner = LANE_HEIGHT - 2.0 * pad;

@@ -28,14 +28,6 @@ use crate::store::StoreError;
 
 /// How long a one-tap entry can be undone with one more tap.
 pub const UNDO_SECS: i64 = 10;
-/// Parameters drawn on the trend chart, top to bottom.
-pub const CHART: [Parameter; 5] = [
-    Parameter::PumpFlow,
-    Parameter::MeanArterialPressure,
-    Parameter::Do2i,
-    Parameter::ArterialOutletTemp,
-    Parameter::VenousInflowTemp,
-];
 /// Buckets per lane: about one per device pixel of a tablet-wide chart.
 const CHART_BUCKETS: u32 = 600;
 
@@ -117,7 +109,7 @@ pub fn Live() -> Element {
         };
     };
     let protocol = services.protocol.clone();
-    let entries = state.entries.read().clone();
+    let entries = state.entries.read();
     let view = CaseView::derive(&entries);
     let clocks = view.clocks();
     let targets = state.targets.read().clone();
@@ -158,7 +150,7 @@ pub fn Live() -> Element {
     let open_form = {
         let protocol = protocol.clone();
         move |kind: QuickKind| {
-            let entries = state.entries.peek().clone();
+            let entries = state.entries.peek();
             let view = CaseView::derive(&entries);
             let targets = state.targets.peek().clone();
             let defaults = kind
@@ -272,12 +264,7 @@ pub fn Live() -> Element {
     let mut open_a = open_form.clone();
     let mut open_b = open_form.clone();
     let open_c = open_form.clone();
-    let rewarming = view
-        .events()
-        .filter(|(k, _)| matches!(k, EventKind::CoolingStart | EventKind::RewarmingStart))
-        .last()
-        .is_some_and(|(k, _)| k == EventKind::RewarmingStart);
-    let temp_kind = if rewarming {
+    let temp_kind = if board::rewarming(&view) {
         EventKind::CoolingStart
     } else {
         EventKind::RewarmingStart
@@ -425,7 +412,7 @@ fn Setup() -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
     let targets = state.targets.read().clone();
-    let entries = state.entries.read().clone();
+    let entries = state.entries.read();
     let view = CaseView::derive(&entries);
     let today = state.now.read().date_naive();
     let components: Vec<_> = view
@@ -493,7 +480,7 @@ fn Sheet(
     let services = use_context::<Services>();
     match bar {
         Bar::Form(kind) => {
-            let entries = state.entries.read().clone();
+            let entries = state.entries.read();
             let view = CaseView::derive(&entries);
             let targets = state.targets.read().clone();
             let fields = kind.fields(&services.protocol, targets.as_ref(), &view);
@@ -567,7 +554,7 @@ fn Review() -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
     let now = *state.now.read();
-    let entries = state.entries.read().clone();
+    let entries = state.entries.read();
     let s = summarise(&entries, &services.protocol, now);
     let open = s.open_advisories.len() + s.artefacts.len();
     rsx! {
@@ -650,7 +637,7 @@ fn UndoToast() -> Element {
 #[component]
 fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
     let state = use_context::<UiState>();
-    let entries = state.entries.read().clone();
+    let entries = state.entries.read();
     let view = CaseView::derive(&entries);
     let rows: Vec<_> = view
         .entries
@@ -666,10 +653,7 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
             );
             (
                 e.original.id,
-                e.occurred_at()
-                    .with_timezone(&chrono::Local)
-                    .format("%H:%M")
-                    .to_string(),
+                hhmm(e.occurred_at()),
                 quick::describe(e.payload),
                 e.artefact.map(str::to_string),
                 !e.corrections.is_empty(),
@@ -724,7 +708,7 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
                 .map(|s| (from, to, s))
         }
     }));
-    let entries = state.entries.read().clone();
+    let entries = state.entries.read();
     let view = CaseView::derive(&entries);
     let events: Vec<_> = view.events().collect();
     let guard = data.read();
@@ -800,8 +784,8 @@ pub async fn load_series(
     to: DateTime<Utc>,
 ) -> Result<Vec<(Parameter, Vec<crate::domain::telemetry::Bucket>)>, StoreError> {
     let channels = services.store.channels(case).await?;
-    let mut out = Vec::with_capacity(CHART.len());
-    for p in CHART {
+    let mut out = Vec::with_capacity(trend::PARAMETERS.len());
+    for p in trend::PARAMETERS {
         let mut best: Vec<crate::domain::telemetry::Bucket> = Vec::new();
         for ch in channels.iter().filter(|c| c.parameter == p) {
             let b = services.store.trend(ch.id, from, to, CHART_BUCKETS).await?;
@@ -823,7 +807,7 @@ pub fn AlertStrip() -> Element {
     if state.case.read().is_none() {
         return rsx! {};
     }
-    let entries = state.entries.read().clone();
+    let entries = state.entries.read();
     let view = CaseView::derive(&entries);
     let reminders = reminder::reminders(&view, &services.protocol);
     let active: Vec<ActiveAdvisory> = state.advisories.read().active(now);

@@ -8,8 +8,8 @@ use super::screens;
 use super::state::{Screen, UiState};
 use crate::app::Services;
 
-/// A value older than this many seconds counts as stale for the status bar.
-pub(crate) const STALE_AFTER_SECS: i64 = 5;
+/// A device value older than this counts as stale (the live board's limit).
+pub(crate) use crate::domain::board::DEVICE_STALE_AFTER_S as STALE_AFTER_SECS;
 
 #[component]
 pub fn Shell() -> Element {
