@@ -274,14 +274,68 @@ impl Services {
         self.live_rx.lock().ok().and_then(|mut g| g.take())
     }
 
-    /// The case the live screen follows: the newest running case.
+    /// The case the live screen follows: the newest case being set up or running.
     pub async fn current_case(&self) -> Result<Option<CaseSummary>, StoreError> {
         Ok(self
             .store
             .list_cases()
             .await?
             .into_iter()
-            .find(|c| c.status == CaseStatus::Running))
+            .find(|c| matches!(c.status, CaseStatus::Setup | CaseStatus::Running)))
+    }
+
+    /// Start a case for the patient with `mrn` from the Cases screen: register them first when
+    /// `register` carries the demographics typed from the hospital's record, then create the case
+    /// in setup and record the protocol in force. In demo mode the case is a demo case (simulated
+    /// devices never write into a real record).
+    pub async fn start_case(
+        &self,
+        mrn: &Mrn,
+        register: Option<Patient>,
+        kind: CaseKind,
+        label: String,
+    ) -> Result<CaseSummary, StoreError> {
+        let patient = match self.store.find_patient(&mrn.system, &mrn.value).await? {
+            Some((id, _)) => id,
+            None => match register {
+                Some(p) => self.store.create_patient(p, self.author.clone()).await?,
+                None => {
+                    return Err(crate::domain::ValidationError::Invalid {
+                        field: "MRN".into(),
+                        value: mrn.value.clone(),
+                        allowed: "a patient registered on this device (register them first)".into(),
+                    }
+                    .into())
+                }
+            },
+        };
+        let is_demo = matches!(*self.mode.borrow(), AppMode::Demo(_));
+        let case = self
+            .store
+            .create_case(
+                NewCase {
+                    kind,
+                    patient: Some(patient),
+                    label,
+                    is_demo,
+                    status: CaseStatus::Setup,
+                },
+                self.author.clone(),
+            )
+            .await?;
+        self.store
+            .append_entry(NewEntry {
+                case_id: case.id,
+                occurred_at: chrono::Utc::now(),
+                author: self.author.clone(),
+                payload: EntryPayload::Protocol {
+                    name: self.protocol.name.clone(),
+                    version: self.protocol.version.clone(),
+                },
+            })
+            .await?;
+        tracing::info!(kind = kind.code(), is_demo, "case started");
+        Ok(case)
     }
 }
 
@@ -357,6 +411,9 @@ async fn demo_patient(store: &Store, by: &Author) -> Result<PatientId, StoreErro
 
 /// MRN system of synthetic demo patients.
 pub const DEMO_MRN_SYSTEM: &str = "urn:pumpside:demo";
+/// The MRN issuer offered on the Cases screen outside demo mode until the hospital's identifier
+/// system is configured (it must match the Patient.identifier system on the FHIR server).
+pub const LOCAL_MRN_SYSTEM: &str = "urn:pumpside:mrn";
 
 /// Folder in the data directory where a hospital drops its own checklist templates.
 pub const CHECKLIST_DIR: &str = "checklists";

@@ -14,6 +14,7 @@ pub mod entry;
 pub mod event;
 pub mod gdp;
 pub mod ids;
+pub mod intake;
 pub mod live;
 pub mod mode;
 pub mod patient;

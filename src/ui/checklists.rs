@@ -188,7 +188,7 @@ pub fn Checklists() -> Element {
                             rsx! {
                                 input { class: "action-input", "data-action": "value", inputmode: if is_number { "decimal" } else { "text" },
                                     placeholder: if is_number { "value" } else { "text" },
-                                    value: "{typed}", oninput: move |e| typed.set(e.value()) }
+                                    key: "{item.id}", initial_value: "{typed}", oninput: move |e| typed.set(e.value()) }
                                 button { class: "action", "data-action": "save",
                                     onclick: move |_| {
                                         let text = typed.peek().trim().to_string();
@@ -249,7 +249,7 @@ pub fn Checklists() -> Element {
                             span { class: "current-text", "{item.text}" }
                             if let Some(h) = item.help.clone() { span { class: "muted", "{h}" } }
                             input { class: "na-reason", placeholder: "Reason, if not applicable",
-                                value: "{na_reason}", oninput: move |e| na_reason.set(e.value()) }
+                                key: "{item.id}", initial_value: "{na_reason}", oninput: move |e| na_reason.set(e.value()) }
                         }
                     },
                     None => rsx! { p { class: "current-text", "All mandatory items answered: sign the checklist." } },

@@ -63,9 +63,18 @@ fn submit(
 ) {
     spawn(async move {
         let label = quick::describe(&payload);
+        let starts_run = matches!(
+            payload,
+            EntryPayload::Event {
+                event: EventKind::BypassOn
+            }
+        );
         match state.record(&services, case, payload).await {
             Ok(entry) => {
                 gate.set(false);
+                if starts_run {
+                    start_running(&services, state, case).await;
+                }
                 if undoable {
                     let mut undo = state.undo;
                     undo.set(Some((
@@ -86,6 +95,26 @@ fn submit(
             }
         }
     });
+}
+
+/// A case set up from the Cases screen is running from its first bypass on.
+async fn start_running(services: &Services, state: UiState, case: CaseId) {
+    let status = state.case.peek().as_ref().map(|c| c.status);
+    if !matches!(status, Some(s) if s < CaseStatus::Running) {
+        return;
+    }
+    match services
+        .store
+        .set_status(case, CaseStatus::Running, services.author.clone())
+        .await
+    {
+        Ok(_) => state.reload_case(services).await,
+        Err(e) => {
+            tracing::error!(error = %e, "case not moved to running");
+            let mut notice = state.notice;
+            notice.set(Some(format!("The case is still marked set-up: {e}")));
+        }
+    }
 }
 
 #[component]
@@ -287,7 +316,7 @@ pub fn Live() -> Element {
                 strong { "Bypass not started: the pre-bypass checklist is not signed." }
                 p { "Complete it on Checklists, or start now with a reason (recorded on the timeline)." }
                 input { placeholder: "Reason for starting without the checklist",
-                    value: "{override_reason}", oninput: move |e| override_reason.set(e.value()) }
+                    initial_value: "{override_reason}", oninput: move |e| override_reason.set(e.value()) }
                 button { class: "action", disabled: !reason_given, onclick: do_override, "Override and start" }
             }
         }
@@ -375,7 +404,7 @@ pub fn Live() -> Element {
                 Bar::Mark(id, kind) => rsx! {
                     input { class: "action-input wide", placeholder: "Reason (required)",
                         "data-action": "reason",
-                        value: "{reason}", oninput: move |e| reason.set(e.value()),
+                        initial_value: "{reason}", oninput: move |e| reason.set(e.value()),
                         onmounted: move |e| async move { let _ = e.set_focus(true).await; } }
                     button { class: "action ok", "data-action": "confirm-mark",
                         disabled: reason.read().trim().is_empty(),
@@ -508,13 +537,13 @@ fn Sheet(
                                             },
                                             FieldKind::Number => rsx! {
                                                 input { class: "calc-input", "data-field": "{f.key}", inputmode: "decimal",
-                                                    value: "{value}",
+                                                    initial_value: "{value}",
                                                     oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
                                                     onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
                                             },
                                             FieldKind::Text => rsx! {
                                                 input { class: "calc-input", "data-field": "{f.key}",
-                                                    value: "{value}",
+                                                    initial_value: "{value}",
                                                     oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
                                                     onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
                                             },

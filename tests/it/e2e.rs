@@ -535,10 +535,67 @@ fn desktop_tour_at_tablet_and_phone_size() {
             "running, completed, signed"
         );
         assert_eq!(signed_cases(data), 1);
+
+        // The next patient: start a case by MRN from the Cases screen, by keyboard only (the
+        // cursor waits in the MRN field, as for a wristband scanner). No doubled letters typed.
+        let (x, y) = rail_item(0);
+        app.tap(x, y);
+        sleep(Duration::from_millis(600));
+        app.type_text("MRN-4712");
+        app.key("Return");
+        sleep(Duration::from_millis(800));
+        app.screenshot("tablet-cases-1-new-patient");
+        for (i, v) in ["Lovelace", "Ada", "1961-05-24", "172", "64"]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                app.key("Tab");
+            }
+            app.type_text(v);
+        }
+        app.key("Tab"); // Female
+        app.key("space");
+        for _ in 0..14 {
+            app.key("Tab"); // Male, Other, Unknown, 9 blood groups, CPB, then VA ECMO
+        }
+        app.key("space");
+        for _ in 0..7 {
+            app.key("Tab"); // the other kinds, then the label
+        }
+        app.screenshot("tablet-cases-2-registered");
+        app.key("Return");
+        sleep(Duration::from_millis(1500));
+        app.screenshot("tablet-cases-3-started-setup");
+        let (kind, status, family): (String, String, String) = read_db(data)
+            .query_row(
+                "SELECT c.kind,
+                        (SELECT payload FROM entries e WHERE e.case_id = c.id AND e.kind = 'status'
+                          ORDER BY seq DESC LIMIT 1),
+                        (SELECT data FROM patient_versions v WHERE v.patient_id = c.patient_id)
+                   FROM cases c JOIN patients p ON p.id = c.patient_id
+                  WHERE p.mrn_value = 'MRN-4712'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap_or_else(|e| panic!("no case for MRN-4712 ({e}):\n{}", app.log_text()));
+        assert_eq!(kind, "ecmo-va");
+        assert!(status.contains("setup"), "{status}");
+        assert!(
+            family.contains("Lovelace")
+                && family.contains("1961-05-24")
+                && family.contains("female"),
+            "{family}"
+        );
+        assert!(app.log_text().contains("case started"));
         // SIGKILL, the worst way to stop: committed rows must survive it.
     }
     let (total, demo, integrity) = demo_cases(data);
-    assert_eq!((total, demo), (1, 1), "one demo case");
+    assert_eq!(
+        (total, demo),
+        (2, 2),
+        "the signed demo case and the one started by MRN (demo mode)"
+    );
     let artefact_reason: String = read_db(data)
         .query_row(
             "SELECT payload FROM entries WHERE kind = 'artefact_mark'",
@@ -609,8 +666,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
     let (total, demo, integrity) = demo_cases(data);
     assert_eq!(
         (total, demo),
-        (2, 2),
-        "the signed demo case is kept and a new one runs"
+        (3, 3),
+        "the signed demo case and the set-up one are kept and a new demo case runs"
     );
     assert_eq!(integrity, "ok");
     assert_eq!(

@@ -191,3 +191,71 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_case_started_by_mrn_registers_the_patient_once_and_becomes_the_followed_case() {
+    use pumpside::domain::intake;
+    use pumpside::domain::patient::{BloodGroup, Sex};
+    use pumpside::domain::{CaseKind, EntryPayload};
+
+    let dir = crate::temp_dir();
+    let services = Services::start(demo_config(dir.path()), Instant::now())
+        .await
+        .unwrap();
+    let demo = services.current_case().await.unwrap().expect("demo case");
+    let mrn = intake::mrn("urn:oid:1.2.3", "MRN-4712").unwrap();
+
+    // Unknown MRN and nothing to register: refused, nothing written.
+    let e = services
+        .start_case(&mrn, None, CaseKind::EcmoVa, "x".into())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("register them first"), "{e}");
+    assert_eq!(services.store.list_cases().await.unwrap().len(), 1);
+
+    let typed = [
+        ("family", "Lovelace"),
+        ("birth", "1961-05-24"),
+        ("height", "172"),
+        ("weight", "64"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let today = chrono::Utc::now().date_naive();
+    let p = intake::patient(mrn.clone(), &typed, Sex::Female, BloodGroup::ONeg, today).unwrap();
+    let case = services
+        .start_case(
+            &mrn,
+            Some(p),
+            CaseKind::EcmoVa,
+            intake::default_label(CaseKind::EcmoVa, &mrn),
+        )
+        .await
+        .unwrap();
+    assert_eq!(case.status, CaseStatus::Setup);
+    assert_eq!(case.kind, CaseKind::EcmoVa);
+    assert!(case.is_demo, "started in demo mode, so a demo case");
+    let followed = services.current_case().await.unwrap().unwrap();
+    assert_eq!(followed.id, case.id, "the newest open case is followed");
+    assert_ne!(followed.id, demo.id);
+    let entries = services.store.entries(case.id).await.unwrap();
+    assert!(entries
+        .iter()
+        .any(|e| matches!(e.payload, EntryPayload::Protocol { .. })));
+
+    // The same MRN again finds the registered patient: no second registration.
+    let (pid, found) = services
+        .store
+        .find_patient("urn:oid:1.2.3", "MRN-4712")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.family_name, "Lovelace");
+    let second = services
+        .start_case(&mrn, None, CaseKind::Cpb, "second".into())
+        .await
+        .unwrap();
+    assert_eq!(second.patient, Some(pid));
+    assert_eq!(case.patient, Some(pid));
+}

@@ -423,6 +423,11 @@ async fn cases_screen_lists_cases_from_the_store_with_demo_flag() {
     assert!(html.contains("VV run bed 4"), "{html}");
     assert!(html.contains("VV ECMO"));
     assert!(html.contains("chip demo"));
+    // Starting a case begins with the MRN; the kind and Start appear once a patient is found.
+    assert!(html.contains("Start a case"));
+    assert!(html.contains(r#"data-field="mrn""#), "{html}");
+    assert!(html.contains(r#"data-action="find-patient""#));
+    assert!(!html.contains(r#"data-action="start-case""#));
 }
 
 #[tokio::test]
