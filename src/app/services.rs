@@ -18,7 +18,7 @@ use crate::domain::{
     LiveSample, NewEntry, Patient, PatientId,
 };
 use crate::store::{NewCase, Store, StoreError};
-use crate::sync::SyncState;
+use crate::sync::{SyncConfig, SyncEngine, SyncState};
 
 /// Capacity of the device → UI channel: several seconds of every parameter, so a UI stall
 /// never blocks a device task for long.
@@ -71,7 +71,9 @@ pub struct Services {
     /// Taken once by the UI's root coroutine, the single writer of live UI state.
     live_rx: Arc<Mutex<Option<mpsc::Receiver<LiveSample>>>>,
     mode_tx: Arc<watch::Sender<AppMode>>,
-    _sync_tx: Arc<watch::Sender<SyncState>>,
+    sync_tx: Arc<watch::Sender<SyncState>>,
+    /// The sync engine when `sync.toml` configures a server.
+    sync_engine: Option<SyncEngine>,
 }
 
 impl Services {
@@ -95,6 +97,7 @@ impl Services {
         services.protocol_problem = problem;
         services.template_problems =
             import_templates(&services.store, &services.config.data_dir).await?;
+        services.start_sync();
         if demo {
             services.enter_demo(DemoReason::Requested).await?;
         } else {
@@ -152,7 +155,51 @@ impl Services {
             live_tx,
             live_rx: Arc::new(Mutex::new(Some(live_rx))),
             mode_tx: Arc::new(mode_tx),
-            _sync_tx: Arc::new(sync_tx),
+            sync_tx: Arc::new(sync_tx),
+            sync_engine: None,
+        }
+    }
+
+    /// Start the sync engine if `sync.toml` names a server; its status feeds the status bar.
+    fn start_sync(&mut self) {
+        let config = match SyncConfig::load(&self.config.data_dir) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "sync settings unusable; records stay on this device");
+                self.sync_tx
+                    .send_replace(SyncState::Misconfigured(e.to_string()));
+                return;
+            }
+        };
+        let engine = match SyncEngine::new(self.store.clone(), config, self.author.clone()) {
+            Ok(e) => e,
+            Err(e) => {
+                self.sync_tx
+                    .send_replace(SyncState::Misconfigured(e.to_string()));
+                return;
+            }
+        };
+        let mut status = engine.status();
+        let tx = self.sync_tx.clone();
+        tokio::spawn(async move {
+            loop {
+                let s = status.borrow_and_update().clone();
+                tx.send_replace(SyncState::Active(s));
+                if status.changed().await.is_err() {
+                    break;
+                }
+            }
+        });
+        tokio::spawn(engine.clone().run());
+        tracing::info!("sync started");
+        self.sync_engine = Some(engine);
+    }
+
+    /// Tell the sync engine the record changed (it uploads soon; never waits).
+    pub fn nudge_sync(&self) {
+        if let Some(e) = &self.sync_engine {
+            e.nudge();
         }
     }
 

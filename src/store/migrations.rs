@@ -198,6 +198,77 @@ CREATE TRIGGER device_frames_no_delete BEFORE DELETE ON device_frames
     BEGIN SELECT RAISE(ABORT, 'device frames are append-only'); END;
 "#,
     },
+    Migration {
+        version: 5,
+        name: "2026-11-26 sync outbox, its events, planning scans, server patient ids",
+        sql: r#"
+-- What leaves this device: one row per operation, payload fixed when planned. Never updated or
+-- deleted; the state of a row is its newest event.
+CREATE TABLE sync_outbox (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_id         TEXT NOT NULL UNIQUE,
+    case_id       TEXT NOT NULL REFERENCES cases(id),
+    source        TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    resource_key  TEXT NOT NULL,
+    operation     TEXT NOT NULL CHECK (operation IN ('create', 'update')),
+    payload       TEXT NOT NULL,
+    created_us    INTEGER NOT NULL,
+    by_user       TEXT NOT NULL,
+    on_device     TEXT NOT NULL,
+    UNIQUE (source, resource_key, operation)
+) STRICT;
+CREATE INDEX sync_outbox_key ON sync_outbox (resource_key, seq);
+
+CREATE TABLE sync_events (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    op_seq         INTEGER NOT NULL REFERENCES sync_outbox(seq),
+    state          TEXT NOT NULL CHECK (state IN ('retry', 'acked', 'rejected', 'conflict')),
+    at_us          INTEGER NOT NULL,
+    detail         TEXT,
+    server_id      TEXT,
+    server_version TEXT
+) STRICT;
+CREATE INDEX sync_events_op ON sync_events (op_seq, seq);
+CREATE INDEX sync_events_state ON sync_events (state, seq);
+
+-- How far each case has been planned: entries up to case_seq, trends before trend_to_ms.
+CREATE TABLE sync_scans (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    case_id     TEXT NOT NULL REFERENCES cases(id),
+    case_seq    INTEGER NOT NULL,
+    trend_to_ms INTEGER NOT NULL,
+    at_us       INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sync_scans_case ON sync_scans (case_id, seq);
+
+-- The hospital's Patient id found for a local patient (looked up by MRN, never created in
+-- production).
+CREATE TABLE sync_patients (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    server_id  TEXT NOT NULL,
+    at_us      INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER sync_outbox_no_update BEFORE UPDATE ON sync_outbox
+    BEGIN SELECT RAISE(ABORT, 'the sync outbox is append-only'); END;
+CREATE TRIGGER sync_outbox_no_delete BEFORE DELETE ON sync_outbox
+    BEGIN SELECT RAISE(ABORT, 'the sync outbox is append-only'); END;
+CREATE TRIGGER sync_events_no_update BEFORE UPDATE ON sync_events
+    BEGIN SELECT RAISE(ABORT, 'sync events are append-only'); END;
+CREATE TRIGGER sync_events_no_delete BEFORE DELETE ON sync_events
+    BEGIN SELECT RAISE(ABORT, 'sync events are append-only'); END;
+CREATE TRIGGER sync_scans_no_update BEFORE UPDATE ON sync_scans
+    BEGIN SELECT RAISE(ABORT, 'sync scans are append-only'); END;
+CREATE TRIGGER sync_scans_no_delete BEFORE DELETE ON sync_scans
+    BEGIN SELECT RAISE(ABORT, 'sync scans are append-only'); END;
+CREATE TRIGGER sync_patients_no_update BEFORE UPDATE ON sync_patients
+    BEGIN SELECT RAISE(ABORT, 'sync patients are append-only'); END;
+CREATE TRIGGER sync_patients_no_delete BEFORE DELETE ON sync_patients
+    BEGIN SELECT RAISE(ABORT, 'sync patients are append-only'); END;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

@@ -9,6 +9,7 @@ pub mod codec;
 mod devices;
 mod entries;
 mod migrations;
+mod sync;
 mod telemetry;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ pub use cases::NewCase;
 pub use devices::DeviceSession;
 pub use entries::ChainReport;
 pub use migrations::latest_version;
+pub use sync::{OutboxNew, OutboxRow, OutboxState, OutboxSummary, Outcome, SyncWork};
 pub use telemetry::{AppendAck, ChannelExtremes, StoredFrame, TelemetryStats};
 
 #[derive(Debug, thiserror::Error)]

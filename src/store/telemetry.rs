@@ -39,7 +39,7 @@ pub struct TelemetryStats {
     pub blob_bytes: u64,
 }
 
-fn channel(db: &mut Db, id: ChannelId) -> Result<&(i64, Channel, bool), StoreError> {
+pub(super) fn channel(db: &mut Db, id: ChannelId) -> Result<&(i64, Channel, bool), StoreError> {
     if !db.channels.contains_key(&id) {
         let row = db
             .conn
@@ -605,28 +605,8 @@ impl Store {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<Sample>, StoreError> {
-        self.call(move |db| {
-            let num = channel(db, channel_id)?.0;
-            let (f, t) = (from.timestamp_millis(), to.timestamp_millis());
-            let mut stmt = db.conn.prepare_cached(
-                "SELECT data FROM telemetry_chunks
-                  WHERE channel = ?1 AND t_last >= ?2 AND t_first <= ?3 ORDER BY seq_first",
-            )?;
-            let mut rows = stmt.query(params![num, f, t])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                out.extend(
-                    codec::decode(r.get_ref(0)?.as_blob()?)?
-                        .into_iter()
-                        .filter(|s| {
-                            let ms = s.received_at.timestamp_millis();
-                            ms >= f && ms <= t
-                        }),
-                );
-            }
-            Ok(out)
-        })
-        .await
+        self.call(move |db| samples_between(db, channel_id, from, to))
+            .await
     }
 
     /// Channels of a case.
@@ -668,4 +648,32 @@ impl Store {
         })
         .await
     }
+}
+
+/// Every stored sample of a channel received in `[from, to]`, in stream order.
+pub(super) fn samples_between(
+    db: &mut Db,
+    channel_id: ChannelId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Sample>, StoreError> {
+    let num = channel(db, channel_id)?.0;
+    let (f, t) = (from.timestamp_millis(), to.timestamp_millis());
+    let mut stmt = db.conn.prepare_cached(
+        "SELECT data FROM telemetry_chunks
+                  WHERE channel = ?1 AND t_last >= ?2 AND t_first <= ?3 ORDER BY seq_first",
+    )?;
+    let mut rows = stmt.query(params![num, f, t])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        out.extend(
+            codec::decode(r.get_ref(0)?.as_blob()?)?
+                .into_iter()
+                .filter(|s| {
+                    let ms = s.received_at.timestamp_millis();
+                    ms >= f && ms <= t
+                }),
+        );
+    }
+    Ok(out)
 }

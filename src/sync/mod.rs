@@ -1,24 +1,46 @@
-//! Sync to the hospital's FHIR R4 server. The only module that will know FHIR JSON. Today it
-//! only reports its state to the status bar; the sync issue adds the outbox, the mapping and the
-//! transport here. `fhir` maps checklists to Questionnaire / QuestionnaireResponse.
+//! Sync to the hospital's FHIR R4 server. The only module that knows FHIR JSON: `map` turns the
+//! record into resources, `engine` plans them into the store's append-only outbox and uploads
+//! them as transaction Bundles, `config` reads `sync.toml`, `fhir` maps checklists to
+//! Questionnaire / QuestionnaireResponse.
 
+pub mod config;
+pub mod engine;
 pub mod fhir;
+pub mod map;
+
+pub use config::SyncConfig;
+pub use engine::{SyncEngine, SyncError, SyncStatus};
 
 /// What the status bar and the Sync screen say about sync.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum SyncState {
     /// No server configured: everything stays on this device.
     NotConfigured,
-    /// Configured and idle, with the number of records waiting to upload.
-    Idle { pending: u64 },
+    /// `sync.toml` is present but unusable; the reason.
+    Misconfigured(String),
+    Active(SyncStatus),
 }
 
 impl SyncState {
     pub fn short(&self) -> String {
         match self {
             SyncState::NotConfigured => "Sync off (local only)".to_string(),
-            SyncState::Idle { pending: 0 } => "Synced".to_string(),
-            SyncState::Idle { pending } => format!("{pending} to sync"),
+            SyncState::Misconfigured(_) => "Sync settings invalid".to_string(),
+            SyncState::Active(s) => {
+                if s.paused.is_some() {
+                    "Sync paused: credentials".to_string()
+                } else if s.conflicts > 0 {
+                    format!("{} conflict(s) to resolve", s.conflicts)
+                } else if let Some((done, total)) = s.progress {
+                    format!("Uploading {done}/{total}")
+                } else if s.pending == 0 && s.rejected == 0 {
+                    "Synced".to_string()
+                } else if s.last_error.is_some() {
+                    format!("{} to sync (retrying)", s.pending)
+                } else {
+                    format!("{} to sync", s.pending)
+                }
+            }
         }
     }
 }

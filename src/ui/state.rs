@@ -154,12 +154,14 @@ impl UiState {
             })
             .await?;
         tracing::info!(kind = entry.payload.kind(), "entry recorded");
+        services.nudge_sync();
         self.entries.write().push(entry.clone());
         Ok(entry)
     }
 
     /// Reload the followed case and its events from the store.
     pub async fn reload_case(mut self, services: &Services) {
+        services.nudge_sync();
         let loaded = match services.current_case().await {
             Ok(Some(case)) => services
                 .store

@@ -11,6 +11,7 @@ mod quality;
 mod record;
 mod services;
 mod store_file;
+mod sync;
 mod telemetry;
 mod ui_ssr;
 

@@ -1,0 +1,454 @@
+//! The sync outbox: what leaves this device for the hospital's FHIR server, append-only. A row is
+//! an operation (create or update of one resource, its payload fixed when it was planned); its
+//! state is the newest of its `sync_events` (none or `retry` = pending; `acked`, `rejected` or
+//! `conflict` = settled). Rows and events are never updated or deleted: the outbox is also the
+//! audit of what left the tablet. Scans record how far each case's entries and trends have been
+//! planned, so planning resumes where it stopped after a restart.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{entries, from_micros, parse_id, Store, StoreError};
+use crate::domain::{Author, CaseId, Channel, Entry, PatientId, Sample};
+
+/// A planned operation to append.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxNew {
+    /// Where it came from: `run`, `entry:<id>`, `trend:<channel>:<start ms>`.
+    pub source: String,
+    pub resource_type: String,
+    pub resource_key: String,
+    /// `create` or `update`.
+    pub operation: String,
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboxState {
+    Pending,
+    Acked,
+    Rejected,
+    Conflict,
+}
+
+impl OutboxState {
+    fn from_code(s: Option<&str>) -> Self {
+        match s {
+            Some("acked") => OutboxState::Acked,
+            Some("rejected") => OutboxState::Rejected,
+            Some("conflict") => OutboxState::Conflict,
+            _ => OutboxState::Pending,
+        }
+    }
+}
+
+/// One outbox row with its current state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRow {
+    pub seq: i64,
+    pub op_id: String,
+    pub case_id: CaseId,
+    pub source: String,
+    pub resource_type: String,
+    pub resource_key: String,
+    pub operation: String,
+    pub payload: String,
+    pub created_at: DateTime<Utc>,
+    pub state: OutboxState,
+    /// Failed tries so far.
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    /// The OperationOutcome (rejected) or the server's version (conflict).
+    pub detail: Option<String>,
+}
+
+/// What happened to one operation on one try.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Retry { error: String },
+    Acked { server_id: String, version: String },
+    Rejected { outcome: String },
+    Conflict { server_version: String },
+}
+
+/// The sync figures the status bar and the Sync screen show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutboxSummary {
+    pub pending: u64,
+    pub acked: u64,
+    pub rejected: u64,
+    pub conflicts: u64,
+    pub last_ack: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A case with work for the planner: entries after `scanned_seq`, trends from `trend_to_ms`.
+#[derive(Debug, Clone)]
+pub struct SyncWork {
+    pub case_id: CaseId,
+    pub entries: Vec<Entry>,
+    pub scanned_seq: u64,
+    pub trend_to_ms: i64,
+    pub channels: Vec<(Channel, Vec<Sample>)>,
+}
+
+fn state_of(conn: &rusqlite::Connection, op_seq: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT state FROM sync_events WHERE op_seq = ?1 ORDER BY seq DESC LIMIT 1",
+        [op_seq],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+impl Store {
+    /// Cases whose entries or closed trend chunks (before `boundary_ms`) have not been planned,
+    /// with what the planner needs to map them.
+    pub async fn sync_work(&self, boundary_ms: i64) -> Result<Vec<SyncWork>, StoreError> {
+        self.call(move |db| {
+            let cases: Vec<(String, i64, i64)> = {
+                let mut stmt = db.conn.prepare(
+                    "SELECT c.id, coalesce(w.s, 0), coalesce(w.t, 0)
+                       FROM cases c
+                       LEFT JOIN (SELECT case_id, max(case_seq) s, max(trend_to_ms) t
+                                    FROM sync_scans GROUP BY case_id) w ON w.case_id = c.id
+                      WHERE (SELECT max(case_seq) FROM entries e WHERE e.case_id = c.id)
+                              > coalesce(w.s, 0)
+                         OR EXISTS (SELECT 1 FROM channels ch
+                                      JOIN telemetry_chunks t ON t.channel = ch.num
+                                     WHERE ch.case_id = c.id
+                                       AND t.t_last >= coalesce(w.t, 0) AND t.t_first < ?1)
+                      ORDER BY c.created_us",
+                )?;
+                let rows = stmt
+                    .query_map([boundary_ms], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                    .collect::<Result<Vec<_>, _>>()?;
+                rows
+            };
+            let mut out = Vec::new();
+            for (id, scanned, trend_to) in cases {
+                let case_id: CaseId = parse_id("case id", &id)?;
+                let entries = entries::load_entries(&db.conn, case_id)?;
+                let channel_ids: Vec<String> = {
+                    let mut stmt = db
+                        .conn
+                        .prepare("SELECT id FROM channels WHERE case_id = ?1 ORDER BY num")?;
+                    let ids = stmt
+                        .query_map([&id], |r| r.get(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    ids
+                };
+                let mut channels = Vec::new();
+                for cid in channel_ids {
+                    let cid = parse_id("channel id", &cid)?;
+                    let from = DateTime::from_timestamp_millis(trend_to).unwrap_or_default();
+                    let to = DateTime::from_timestamp_millis(boundary_ms - 1).unwrap_or_default();
+                    let samples = if boundary_ms > trend_to {
+                        super::telemetry::samples_between(db, cid, from, to)?
+                    } else {
+                        Vec::new()
+                    };
+                    let ch = super::telemetry::channel(db, cid)?.1.clone();
+                    channels.push((ch, samples));
+                }
+                out.push(SyncWork {
+                    case_id,
+                    entries,
+                    scanned_seq: scanned as u64,
+                    trend_to_ms: trend_to,
+                    channels,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Append planned operations and the scan mark in one transaction. An operation already in
+    /// the outbox (same source, resource and operation) is not added twice.
+    pub async fn enqueue(
+        &self,
+        case: CaseId,
+        rows: Vec<OutboxNew>,
+        scanned_seq: u64,
+        trend_to_ms: i64,
+        by: Author,
+    ) -> Result<usize, StoreError> {
+        self.call(move |db| {
+            let tx = db.conn.transaction()?;
+            let now = Utc::now().timestamp_micros();
+            let mut added = 0;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR IGNORE INTO sync_outbox
+                       (op_id, case_id, source, resource_type, resource_key, operation, payload,
+                        created_us, by_user, on_device)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )?;
+                for r in &rows {
+                    added += stmt.execute(params![
+                        uuid::Uuid::now_v7().to_string(),
+                        case.to_string(),
+                        r.source,
+                        r.resource_type,
+                        r.resource_key,
+                        r.operation,
+                        r.payload,
+                        now,
+                        by.user,
+                        by.device
+                    ])?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO sync_scans (case_id, case_seq, trend_to_ms, at_us)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![case.to_string(), scanned_seq as i64, trend_to_ms, now],
+            )?;
+            tx.commit()?;
+            Ok(added)
+        })
+        .await
+    }
+
+    /// Pending operations in outbox order, at most `limit`.
+    pub async fn pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        self.outbox_rows(
+            "WHERE NOT EXISTS (SELECT 1 FROM sync_events e WHERE e.op_seq = o.seq
+                                 AND e.state IN ('acked', 'rejected', 'conflict'))
+             ORDER BY o.seq LIMIT ?1",
+            limit as i64,
+        )
+        .await
+    }
+
+    /// Operations a person must look at (rejected or in conflict), newest first.
+    pub async fn unsettled(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        self.outbox_rows(
+            "WHERE EXISTS (SELECT 1 FROM sync_events e WHERE e.op_seq = o.seq
+                             AND e.state IN ('rejected', 'conflict'))
+             ORDER BY o.seq DESC LIMIT ?1",
+            limit as i64,
+        )
+        .await
+    }
+
+    async fn outbox_rows(
+        &self,
+        filter: &'static str,
+        limit: i64,
+    ) -> Result<Vec<OutboxRow>, StoreError> {
+        self.call(move |db| {
+            let sql = format!(
+                "SELECT o.seq, o.op_id, o.case_id, o.source, o.resource_type, o.resource_key,
+                        o.operation, o.payload, o.created_us,
+                        (SELECT count(*) FROM sync_events e WHERE e.op_seq = o.seq
+                           AND e.state = 'retry'),
+                        (SELECT e.detail FROM sync_events e WHERE e.op_seq = o.seq
+                           AND e.state = 'retry' ORDER BY e.seq DESC LIMIT 1),
+                        (SELECT e.state FROM sync_events e WHERE e.op_seq = o.seq
+                           ORDER BY e.seq DESC LIMIT 1),
+                        (SELECT e.detail FROM sync_events e WHERE e.op_seq = o.seq
+                           ORDER BY e.seq DESC LIMIT 1)
+                   FROM sync_outbox o {filter}"
+            );
+            let mut stmt = db.conn.prepare_cached(&sql)?;
+            let rows = stmt
+                .query_map([limit], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, String>(5)?,
+                        r.get::<_, String>(6)?,
+                        r.get::<_, String>(7)?,
+                        r.get::<_, i64>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, Option<String>>(10)?,
+                        r.get::<_, Option<String>>(11)?,
+                        r.get::<_, Option<String>>(12)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|r| {
+                    let state = OutboxState::from_code(r.11.as_deref());
+                    Ok(OutboxRow {
+                        seq: r.0,
+                        op_id: r.1,
+                        case_id: parse_id("case id", &r.2)?,
+                        source: r.3,
+                        resource_type: r.4,
+                        resource_key: r.5,
+                        operation: r.6,
+                        payload: r.7,
+                        created_at: from_micros(r.8)?,
+                        state,
+                        attempts: r.9 as u32,
+                        last_error: r.10,
+                        detail: if matches!(state, OutboxState::Rejected | OutboxState::Conflict) {
+                            r.12
+                        } else {
+                            None
+                        },
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Record what happened to operations on one try, in one transaction.
+    pub async fn record_outcomes(&self, outcomes: Vec<(i64, Outcome)>) -> Result<(), StoreError> {
+        self.call(move |db| {
+            let tx = db.conn.transaction()?;
+            let now = Utc::now().timestamp_micros();
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO sync_events (op_seq, state, at_us, detail, server_id, server_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )?;
+                for (op, o) in &outcomes {
+                    let (state, detail, id, version) = match o {
+                        Outcome::Retry { error } => ("retry", Some(error.as_str()), None, None),
+                        Outcome::Acked { server_id, version } => {
+                            ("acked", None, Some(server_id.as_str()), Some(version.as_str()))
+                        }
+                        Outcome::Rejected { outcome } => {
+                            ("rejected", Some(outcome.as_str()), None, None)
+                        }
+                        Outcome::Conflict { server_version } => {
+                            ("conflict", Some(server_version.as_str()), None, None)
+                        }
+                    };
+                    stmt.execute(params![op, state, now, detail, id, version])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The server's id and newest known version of the resource with this client key, from the
+    /// latest acknowledged operation on it.
+    pub async fn server_ref(&self, key: String) -> Result<Option<(String, String)>, StoreError> {
+        self.call(move |db| {
+            Ok(db
+                .conn
+                .query_row(
+                    "SELECT e.server_id, e.server_version FROM sync_events e
+                       JOIN sync_outbox o ON o.seq = e.op_seq
+                      WHERE o.resource_key = ?1 AND e.state = 'acked'
+                      ORDER BY e.seq DESC LIMIT 1",
+                    [key],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    /// The resources planned for an entry (its creates), for a retraction.
+    pub async fn planned_for(
+        &self,
+        source: String,
+    ) -> Result<Vec<(String, String, String)>, StoreError> {
+        self.call(move |db| {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT resource_type, resource_key, payload FROM sync_outbox
+                  WHERE source = ?1 AND operation = 'create' ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map([source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Whether an operation on this resource is still settled-less (for ordering updates).
+    pub async fn outbox_state(&self, op_seq: i64) -> Result<OutboxState, StoreError> {
+        self.call(move |db| {
+            Ok(OutboxState::from_code(
+                state_of(&db.conn, op_seq)?.as_deref(),
+            ))
+        })
+        .await
+    }
+
+    pub async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
+        self.call(|db| {
+            let (pending, acked, rejected, conflicts): (i64, i64, i64, i64) = db.conn.query_row(
+                "SELECT coalesce(sum(s IS NULL OR s = 'retry'), 0), coalesce(sum(s = 'acked'), 0),
+                        coalesce(sum(s = 'rejected'), 0), coalesce(sum(s = 'conflict'), 0)
+                   FROM (SELECT (SELECT state FROM sync_events e WHERE e.op_seq = o.seq
+                                  ORDER BY e.seq DESC LIMIT 1) s
+                           FROM sync_outbox o)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            let last_ack: Option<i64> = db.conn.query_row(
+                "SELECT max(at_us) FROM sync_events WHERE state = 'acked'",
+                [],
+                |r| r.get(0),
+            )?;
+            let last_error: Option<String> = db
+                .conn
+                .query_row(
+                    "SELECT detail FROM sync_events WHERE state = 'retry'
+                        AND seq > coalesce((SELECT max(seq) FROM sync_events WHERE state = 'acked'), 0)
+                      ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(OutboxSummary {
+                pending: pending as u64,
+                acked: acked as u64,
+                rejected: rejected as u64,
+                conflicts: conflicts as u64,
+                last_ack: last_ack.map(from_micros).transpose()?,
+                last_error,
+            })
+        })
+        .await
+    }
+
+    /// The server id this patient was found under, if looked up before.
+    pub async fn server_patient(&self, patient: PatientId) -> Result<Option<String>, StoreError> {
+        self.call(move |db| {
+            Ok(db
+                .conn
+                .query_row(
+                    "SELECT server_id FROM sync_patients WHERE patient_id = ?1
+                      ORDER BY seq DESC LIMIT 1",
+                    [patient.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    pub async fn remember_server_patient(
+        &self,
+        patient: PatientId,
+        server_id: String,
+    ) -> Result<(), StoreError> {
+        self.call(move |db| {
+            db.conn.execute(
+                "INSERT INTO sync_patients (patient_id, server_id, at_us) VALUES (?1, ?2, ?3)",
+                params![
+                    patient.to_string(),
+                    server_id,
+                    Utc::now().timestamp_micros()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}

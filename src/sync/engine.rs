@@ -1,0 +1,868 @@
+//! The sync engine: plan (record → outbox, in `store` transactions), then upload pending
+//! operations in order as FHIR transaction Bundles, one Provenance each. A single task runs it
+//! (single flight), nudged on every local change and woken by its retry timer.
+//!
+//! Outcomes: 2xx → acked with the server's id and version; network error, timeout, 5xx or 429 →
+//! retry later with exponential backoff and jitter (safe: creates are conditional on the
+//! identifier, updates carry If-Match); 412/409 on an update → conflict, the server's version is
+//! kept next to ours for a person; 400/422 → the operation is isolated (sent alone) and
+//! rejected with the OperationOutcome, the others go on; 401/403 → sync pauses until the
+//! credentials change. Nothing is deleted; nothing is overwritten silently.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use tokio::sync::{watch, Notify};
+
+use super::config::SyncConfig;
+use super::map::{self, Operation, Planned};
+use crate::domain::{Author, CaseSummary, EntryPayload, PatientId};
+use crate::store::{OutboxNew, OutboxRow, Outcome, Store, StoreError};
+
+/// How long after a trend chunk ends before it is planned (the recorder commits within seconds).
+pub const TREND_GRACE_MS: i64 = 60_000;
+const BACKOFF_BASE: Duration = Duration::from_secs(2);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Map(#[from] map::MapError),
+    /// The server or the network failed; the operations stay pending.
+    #[error("{0}")]
+    Transient(String),
+    /// 401/403: sync waits for new credentials.
+    #[error("the server refused the credentials (HTTP {0}); sync is paused until they are updated in sync.toml")]
+    Auth(u16),
+    /// A patient the record needs is not on the server.
+    #[error("patient with MRN {0} is not on the server; sync of this case waits (the hospital owns Patient records)")]
+    PatientMissing(String),
+}
+
+/// What the status bar and the Sync screen show.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SyncStatus {
+    pub server: String,
+    pub pending: u64,
+    pub acked: u64,
+    pub rejected: u64,
+    pub conflicts: u64,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Operations sent in the current run and its total, while uploading.
+    pub progress: Option<(u64, u64)>,
+    pub paused: Option<String>,
+    pub next_try: Option<DateTime<Utc>>,
+}
+
+/// A response as the engine needs it.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+/// HTTP to the FHIR server (reqwest, rustls). Patient data and tokens are never logged.
+#[derive(Clone)]
+pub struct Transport {
+    http: reqwest::Client,
+    config: SyncConfig,
+}
+
+impl Transport {
+    pub fn new(config: SyncConfig) -> Result<Self, SyncError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SyncError::Transient(format!("HTTP client: {e}")))?;
+        Ok(Self { http, config })
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+        extra: &[(&str, &str)],
+    ) -> Result<Reply, SyncError> {
+        let url = format!("{}{}", self.config.base, path);
+        let mut req = self
+            .http
+            .request(method, &url)
+            .header("Accept", "application/fhir+json");
+        if let Some(t) = &self.config.token {
+            req = req.bearer_auth(t);
+        }
+        for (k, v) in extra {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.header("Content-Type", "application/fhir+json").body(b);
+        }
+        let resp = req.send().await.map_err(|e| {
+            SyncError::Transient(if e.is_timeout() {
+                "the server did not answer in time".to_string()
+            } else if e.is_connect() {
+                "the server cannot be reached".to_string()
+            } else {
+                format!("network error: {}", without_url(&e))
+            })
+        })?;
+        let status = resp.status().as_u16();
+        let body = resp.text().await.map_err(|e| {
+            SyncError::Transient(format!("reading the answer: {}", without_url(&e)))
+        })?;
+        Ok(Reply { status, body })
+    }
+
+    pub async fn get(&self, path: &str) -> Result<Reply, SyncError> {
+        self.send(reqwest::Method::GET, path, None, &[]).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        body: String,
+        extra: &[(&str, &str)],
+    ) -> Result<Reply, SyncError> {
+        self.send(reqwest::Method::POST, path, Some(body), extra)
+            .await
+    }
+}
+
+/// A reqwest error without its URL (query strings can hold identifiers).
+fn without_url(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    if let Some(u) = e.url() {
+        s = s.replace(u.as_str(), "<server>");
+    }
+    s
+}
+
+/// The engine. Clone it freely; `run` is started once.
+#[derive(Clone)]
+pub struct SyncEngine {
+    store: Store,
+    transport: Transport,
+    author: Author,
+    nudge: Arc<Notify>,
+    status: Arc<watch::Sender<SyncStatus>>,
+}
+
+impl SyncEngine {
+    pub fn new(store: Store, config: SyncConfig, author: Author) -> Result<Self, SyncError> {
+        let status = SyncStatus {
+            server: config.base.clone(),
+            ..SyncStatus::default()
+        };
+        Ok(Self {
+            store,
+            transport: Transport::new(config)?,
+            author,
+            nudge: Arc::new(Notify::new()),
+            status: Arc::new(watch::channel(status).0),
+        })
+    }
+
+    /// Wake the engine (a local change, a reconnect). Cheap; never waits.
+    pub fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+
+    pub fn status(&self) -> watch::Receiver<SyncStatus> {
+        self.status.subscribe()
+    }
+
+    /// The single background loop: a run, then wait for a nudge or the retry timer.
+    pub async fn run(self) {
+        let mut failures: u32 = 0;
+        loop {
+            let wait = match self.sync_once().await {
+                Ok(()) => {
+                    failures = 0;
+                    Duration::from_secs(60)
+                }
+                Err(SyncError::Auth(_)) => Duration::from_secs(3600),
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    let d = backoff(failures, jitter());
+                    tracing::warn!(error = %e, retry_in_s = d.as_secs(), "sync run failed");
+                    d
+                }
+            };
+            self.status.send_modify(|s| {
+                s.next_try = chrono::Duration::from_std(wait)
+                    .ok()
+                    .map(|d| Utc::now() + d)
+            });
+            tokio::select! {
+                _ = self.nudge.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    /// Plan, then upload until nothing is pending or a try fails.
+    pub async fn sync_once(&self) -> Result<(), SyncError> {
+        let result = async {
+            self.plan(Utc::now()).await?;
+            self.upload().await
+        }
+        .await;
+        self.refresh_status(result.as_ref().err()).await;
+        result
+    }
+
+    async fn refresh_status(&self, error: Option<&SyncError>) {
+        let summary = self.store.outbox_summary().await;
+        self.status.send_modify(|s| {
+            if let Ok(sum) = &summary {
+                s.pending = sum.pending;
+                s.acked = sum.acked;
+                s.rejected = sum.rejected;
+                s.conflicts = sum.conflicts;
+                s.last_success = sum.last_ack;
+            }
+            s.progress = None;
+            s.paused = match error {
+                Some(SyncError::Auth(code)) => {
+                    Some(format!("server refused the credentials (HTTP {code})"))
+                }
+                _ => None,
+            };
+            s.last_error = error.map(|e| e.to_string());
+        });
+    }
+
+    /// Turn unplanned entries and closed trend chunks into outbox rows, one transaction per case.
+    pub async fn plan(&self, now: DateTime<Utc>) -> Result<usize, SyncError> {
+        let boundary = map::chunk_start(now - chrono::Duration::milliseconds(TREND_GRACE_MS));
+        let cases: HashMap<_, CaseSummary> = self
+            .store
+            .list_cases()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut total = 0;
+        for work in self.store.sync_work(boundary).await? {
+            let Some(case) = cases.get(&work.case_id) else {
+                continue;
+            };
+            if case.patient.is_none() {
+                continue; // said on the Sync screen: a case without a patient stays local
+            }
+            let mut rows: Vec<OutboxNew> = Vec::new();
+            let push = |rows: &mut Vec<OutboxNew>, source: String, m: map::Mapped| {
+                rows.push(OutboxNew {
+                    source,
+                    resource_type: m.resource_type.to_string(),
+                    resource_key: m.key,
+                    operation: m.operation.code().to_string(),
+                    payload: map::to_text(&m.payload),
+                })
+            };
+            // The run is created as the first entry (the case's opening status) describes it;
+            // that entry needs no update of its own.
+            let mut first_status = None;
+            if work.scanned_seq == 0 {
+                let upto: Vec<_> = work.entries.iter().take(1).cloned().collect();
+                push(&mut rows, "run".into(), map::run_procedure(case, &upto)?);
+                first_status = upto
+                    .first()
+                    .filter(|e| matches!(e.payload, EntryPayload::Status { .. }))
+                    .map(|e| e.id);
+            }
+            let mut max_seq = work.scanned_seq;
+            for (i, e) in work.entries.iter().enumerate() {
+                if e.seq <= work.scanned_seq {
+                    continue;
+                }
+                max_seq = max_seq.max(e.seq);
+                if Some(e.id) == first_status {
+                    continue;
+                }
+                let source = format!("entry:{}", e.id);
+                match map::map_entry(case, e, &work.entries[..=i])? {
+                    Planned::Resources(list) => {
+                        for m in list {
+                            push(&mut rows, source.clone(), m);
+                        }
+                    }
+                    Planned::Retract { target } => {
+                        let target_source = format!("entry:{target}");
+                        let mut targets: Vec<(String, String, String)> = rows
+                            .iter()
+                            .filter(|r| r.source == target_source && r.operation == "create")
+                            .map(|r| {
+                                (
+                                    r.resource_type.clone(),
+                                    r.resource_key.clone(),
+                                    r.payload.clone(),
+                                )
+                            })
+                            .collect();
+                        if targets.is_empty() {
+                            targets = self.store.planned_for(target_source).await?;
+                        }
+                        for (rt, key, payload) in targets {
+                            let v: Value = serde_json::from_str(&payload)
+                                .map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))?;
+                            rows.push(OutboxNew {
+                                source: source.clone(),
+                                resource_type: rt,
+                                resource_key: key,
+                                operation: Operation::Update.code().to_string(),
+                                payload: map::to_text(&map::entered_in_error(&v)),
+                            });
+                        }
+                    }
+                    Planned::LocalOnly => {}
+                }
+            }
+            let mut trend_to = work.trend_to_ms;
+            if boundary > work.trend_to_ms {
+                for (channel, samples) in &work.channels {
+                    let mut windows: BTreeMap<i64, Vec<crate::domain::Sample>> = BTreeMap::new();
+                    for s in samples {
+                        windows
+                            .entry(map::chunk_start(s.received_at))
+                            .or_default()
+                            .push(*s);
+                    }
+                    for (start, list) in windows {
+                        if start < work.trend_to_ms || start >= boundary {
+                            continue;
+                        }
+                        if let Some(m) = map::trend_chunk(case, channel, start, &list)? {
+                            push(&mut rows, format!("trend:{}:{start}", channel.id), m);
+                        }
+                    }
+                }
+                trend_to = boundary;
+            }
+            if rows.is_empty() && max_seq == work.scanned_seq && trend_to == work.trend_to_ms {
+                continue;
+            }
+            total += self
+                .store
+                .enqueue(case.id, rows, max_seq, trend_to, self.author.clone())
+                .await?;
+        }
+        if total > 0 {
+            tracing::info!(operations = total, "sync planned");
+        }
+        Ok(total)
+    }
+
+    /// Upload pending operations until none is left or a try fails.
+    pub async fn upload(&self) -> Result<(), SyncError> {
+        let batch = self.transport.config.batch;
+        let total = self.store.outbox_summary().await?.pending;
+        let mut done = 0u64;
+        // Operations that cannot go yet (a dependency not on the server) are skipped this run.
+        let mut skipped: HashSet<i64> = HashSet::new();
+        // After a 400/422 on a Bundle, operations up to this seq go one by one to find the bad one.
+        let mut isolate_until: i64 = 0;
+        loop {
+            let pending: Vec<OutboxRow> = self
+                .store
+                .pending(batch + skipped.len())
+                .await?
+                .into_iter()
+                .filter(|r| !skipped.contains(&r.seq))
+                .collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let limit = if pending[0].seq <= isolate_until {
+                1
+            } else {
+                batch
+            };
+            let prepared = self.prepare(&pending, limit).await?;
+            let Prepared {
+                rows,
+                bundle,
+                blocked,
+            } = prepared;
+            for seq in blocked {
+                skipped.insert(seq);
+            }
+            if rows.is_empty() {
+                continue;
+            }
+            self.status
+                .send_modify(|s| s.progress = Some((done, total.max(done))));
+            let reply = match self.transport.post("", map::to_text(&bundle), &[]).await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.retry_all(&rows, &e.to_string()).await?;
+                    return Err(e);
+                }
+            };
+            match reply.status {
+                200..=299 => {
+                    let outcomes = acks(&rows, &reply.body);
+                    self.store.record_outcomes(outcomes).await?;
+                    done += rows.len() as u64;
+                }
+                401 | 403 => return Err(SyncError::Auth(reply.status)),
+                409 | 412 if rows.len() == 1 && rows[0].operation == "update" => {
+                    // Without the server's copy we cannot tell a conflict from our own lost
+                    // answer: try again later.
+                    let current = match self.server_version(&rows[0]).await {
+                        Ok(c) => c,
+                        Err(e) => {
+                            self.retry_all(&rows, &e.to_string()).await?;
+                            return Err(e);
+                        }
+                    };
+                    let sent: Value =
+                        serde_json::from_str(&map::to_text(&bundle["entry"][0]["resource"]))
+                            .unwrap_or(Value::Null);
+                    let outcome = match already_applied(&sent, &current) {
+                        // An earlier try was applied and its answer lost: not a conflict.
+                        Some((server_id, version)) => Outcome::Acked { server_id, version },
+                        None => {
+                            tracing::warn!(resource = %rows[0].resource_type, "sync conflict: kept both versions");
+                            Outcome::Conflict {
+                                server_version: current,
+                            }
+                        }
+                    };
+                    self.store
+                        .record_outcomes(vec![(rows[0].seq, outcome)])
+                        .await?;
+                }
+                400 | 404 | 409 | 412 | 422 if rows.len() == 1 => {
+                    tracing::warn!(status = reply.status, resource = %rows[0].resource_type, "sync: server rejected an operation");
+                    self.store
+                        .record_outcomes(vec![(
+                            rows[0].seq,
+                            Outcome::Rejected {
+                                outcome: reply.body,
+                            },
+                        )])
+                        .await?;
+                }
+                400 | 404 | 409 | 412 | 422 => {
+                    isolate_until = rows.last().map(|r| r.seq).unwrap_or(0);
+                }
+                code => {
+                    let error = format!("HTTP {code} from the server");
+                    self.retry_all(&rows, &error).await?;
+                    return Err(SyncError::Transient(error));
+                }
+            }
+        }
+    }
+
+    async fn retry_all(&self, rows: &[OutboxRow], error: &str) -> Result<(), StoreError> {
+        self.store
+            .record_outcomes(
+                rows.iter()
+                    .map(|r| {
+                        (
+                            r.seq,
+                            Outcome::Retry {
+                                error: error.to_string(),
+                            },
+                        )
+                    })
+                    .collect(),
+            )
+            .await
+    }
+
+    /// The server's current copy of the resource an update was meant for (for the person who
+    /// resolves the conflict).
+    async fn server_version(&self, row: &OutboxRow) -> Result<String, SyncError> {
+        let Some((id, _)) = self.store.server_ref(row.resource_key.clone()).await? else {
+            return Err(SyncError::Transient(
+                "no server id for the conflicting resource".into(),
+            ));
+        };
+        let r = self
+            .transport
+            .get(&format!("{}/{id}", row.resource_type))
+            .await?;
+        check_auth(r.status)?;
+        if r.status == 200 {
+            Ok(r.body)
+        } else {
+            Err(SyncError::Transient(format!(
+                "HTTP {} reading the server's version of a conflicting update",
+                r.status
+            )))
+        }
+    }
+
+    /// The server id of the case's patient, looked up by MRN (created only when the settings
+    /// say this is a test or demo server).
+    async fn patient_ref(&self, patient: PatientId) -> Result<String, SyncError> {
+        if let Some(id) = self.store.server_patient(patient).await? {
+            return Ok(id);
+        }
+        let p = self
+            .store
+            .patient(patient)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("patient {patient} missing")))?;
+        let query = format!("identifier={}|{}", enc(&p.mrn.system), enc(&p.mrn.value));
+        let reply = self.transport.get(&format!("Patient?{query}")).await?;
+        check_auth(reply.status)?;
+        if reply.status != 200 {
+            return Err(SyncError::Transient(format!(
+                "HTTP {} searching the patient",
+                reply.status
+            )));
+        }
+        let found: Value = serde_json::from_str(&reply.body)
+            .map_err(|e| SyncError::Transient(format!("patient search answer: {e}")))?;
+        let ids: Vec<String> = found["entry"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["resource"]["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let id = match ids.as_slice() {
+            [one] => one.clone(),
+            [] if self.transport.config.create_patients => {
+                let reply = self
+                    .transport
+                    .post(
+                        "Patient",
+                        map::to_text(&map::patient_resource(&p)),
+                        &[("If-None-Exist", &query)],
+                    )
+                    .await?;
+                check_auth(reply.status)?;
+                let v: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+                match (reply.status, v["id"].as_str()) {
+                    (200 | 201, Some(id)) => id.to_string(),
+                    (code, _) => {
+                        return Err(SyncError::Transient(format!(
+                            "HTTP {code} creating the test patient"
+                        )))
+                    }
+                }
+            }
+            [] => return Err(SyncError::PatientMissing(p.mrn.value.clone())),
+            _ => {
+                return Err(SyncError::Transient(format!(
+                    "{} patients on the server share MRN {}; a person must resolve it",
+                    ids.len(),
+                    p.mrn.value
+                )))
+            }
+        };
+        self.store
+            .remember_server_patient(patient, id.clone())
+            .await?;
+        Ok(id)
+    }
+
+    /// Build the next transaction from the head of `pending`: creates, in order, up to `limit`;
+    /// an update goes alone (so a 412 names it). A row whose references cannot be resolved yet
+    /// is blocked for this run.
+    async fn prepare(&self, pending: &[OutboxRow], limit: usize) -> Result<Prepared, SyncError> {
+        let mut rows: Vec<OutboxRow> = Vec::new();
+        let mut blocked = Vec::new();
+        let mut entries = Vec::new();
+        let mut full_urls: HashMap<String, String> = HashMap::new();
+        let mut patients: HashMap<String, String> = HashMap::new();
+        for row in pending {
+            if rows.len() >= limit {
+                break;
+            }
+            let is_update = row.operation == "update";
+            if is_update && !rows.is_empty() {
+                break;
+            }
+            let mut payload: Value = serde_json::from_str(&row.payload)
+                .map_err(|e| StoreError::Corrupt(format!("outbox row {}: {e}", row.seq)))?;
+            let mut unresolved = false;
+            let mut refs = Vec::new();
+            collect_refs(&payload, &mut refs);
+            let mut resolved: HashMap<String, String> = HashMap::new();
+            for r in refs {
+                let Some((rt, key)) = r.strip_prefix("pumpside:").and_then(|s| s.split_once('/'))
+                else {
+                    continue;
+                };
+                let target = if rt == "Patient" {
+                    if !patients.contains_key(key) {
+                        let pid: PatientId = key
+                            .parse()
+                            .map_err(|_| StoreError::Corrupt(format!("patient ref {key}")))?;
+                        let id = self.patient_ref(pid).await?;
+                        patients.insert(key.to_string(), id);
+                    }
+                    patients.get(key).map(|id| format!("Patient/{id}"))
+                } else if let Some(u) = full_urls.get(key) {
+                    Some(u.clone())
+                } else {
+                    self.store
+                        .server_ref(key.to_string())
+                        .await?
+                        .map(|(id, _)| format!("{rt}/{id}"))
+                };
+                match target {
+                    Some(t) => {
+                        resolved.insert(r.clone(), t);
+                    }
+                    None => unresolved = true,
+                }
+            }
+            let server = if is_update {
+                self.store.server_ref(row.resource_key.clone()).await?
+            } else {
+                None
+            };
+            if unresolved || (is_update && server.is_none()) {
+                if rows.is_empty() {
+                    blocked.push(row.seq);
+                    continue;
+                }
+                break;
+            }
+            replace_refs(&mut payload, &resolved);
+            let full_url = format!(
+                "urn:uuid:{}",
+                map::derived_uuid(&row.resource_key, "full-url")
+            );
+            let request = match &server {
+                Some((id, version)) => {
+                    payload["id"] = json!(id);
+                    json!({ "method": "PUT", "url": format!("{}/{id}", row.resource_type), "ifMatch": format!("W/\"{version}\"") })
+                }
+                None => json!({
+                    "method": "POST",
+                    "url": row.resource_type,
+                    "ifNoneExist": format!("identifier={}|urn:uuid:{}", map::URI, row.resource_key),
+                }),
+            };
+            let reference = match &server {
+                Some((id, _)) => format!("{}/{id}", row.resource_type),
+                None => full_url.clone(),
+            };
+            full_urls.insert(row.resource_key.clone(), reference.clone());
+            entries.push((
+                reference,
+                json!({ "fullUrl": full_url, "resource": payload, "request": request }),
+            ));
+            rows.push(row.clone());
+            if is_update {
+                break;
+            }
+        }
+        let ops: Vec<&str> = rows.iter().map(|r| r.op_id.as_str()).collect();
+        let provenance_id = map::derived_uuid(&ops.join(","), "provenance");
+        let provenance = json!({
+            "resourceType": "Provenance",
+            "id": provenance_id,
+            "target": entries.iter().map(|(r, _)| json!({ "reference": r })).collect::<Vec<_>>(),
+            "recorded": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "agent": [
+                { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author" }] },
+                  "who": { "display": self.author.user } },
+                { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler" }] },
+                  "who": { "display": format!("Pumpside {} on {}", env!("CARGO_PKG_VERSION"), self.author.device) } }
+            ],
+        });
+        let mut bundle_entries: Vec<Value> = entries.into_iter().map(|(_, e)| e).collect();
+        if !rows.is_empty() {
+            bundle_entries.push(json!({
+                "fullUrl": format!("urn:uuid:{provenance_id}"),
+                "resource": provenance,
+                "request": { "method": "PUT", "url": format!("Provenance/{provenance_id}") },
+            }));
+        }
+        Ok(Prepared {
+            rows,
+            bundle: json!({ "resourceType": "Bundle", "type": "transaction", "entry": bundle_entries }),
+            blocked,
+        })
+    }
+}
+
+struct Prepared {
+    rows: Vec<OutboxRow>,
+    bundle: Value,
+    blocked: Vec<i64>,
+}
+
+/// When the server's current copy is exactly what we sent (apart from id and meta), our update
+/// was applied on an earlier try whose answer was lost: its id and version.
+fn already_applied(sent: &Value, server_text: &str) -> Option<(String, String)> {
+    let server: Value = serde_json::from_str(server_text).ok()?;
+    let id = server["id"].as_str()?.to_string();
+    let version = server["meta"]["versionId"].as_str()?.to_string();
+    let strip = |v: &Value| {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("id");
+            m.remove("meta");
+        }
+        v
+    };
+    (strip(sent) == strip(&server)).then_some((id, version))
+}
+
+fn check_auth(status: u16) -> Result<(), SyncError> {
+    if status == 401 || status == 403 {
+        Err(SyncError::Auth(status))
+    } else {
+        Ok(())
+    }
+}
+
+/// Percent-encode a search value (`|`, `&`, `#`, space and non-ASCII).
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~:/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                match (k.as_str(), x) {
+                    ("reference", Value::String(s)) if s.starts_with("pumpside:") => {
+                        out.push(s.clone())
+                    }
+                    _ => collect_refs(x, out),
+                }
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_refs(x, out)),
+        _ => {}
+    }
+}
+
+fn replace_refs(v: &mut Value, resolved: &HashMap<String, String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "reference" {
+                    if let Some(t) = x.as_str().and_then(|s| resolved.get(s)) {
+                        *x = Value::String(t.clone());
+                        continue;
+                    }
+                }
+                replace_refs(x, resolved);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_refs(x, resolved)),
+        _ => {}
+    }
+}
+
+/// Outcomes from a transaction-response: one per operation, in order (the Provenance is last).
+fn acks(rows: &[OutboxRow], body: &str) -> Vec<(i64, Outcome)> {
+    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let entries = parsed["entry"].as_array().cloned().unwrap_or_default();
+    rows.iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let e = entries.get(i).cloned().unwrap_or(Value::Null);
+            let location = e["response"]["location"].as_str().unwrap_or("");
+            let mut parts = location.split('/');
+            let (_, loc_id, _, loc_version) =
+                (parts.next(), parts.next(), parts.next(), parts.next());
+            let id = e["resource"]["id"].as_str().or(loc_id).map(String::from);
+            let version = e["resource"]["meta"]["versionId"]
+                .as_str()
+                .or(loc_version)
+                .or_else(|| {
+                    e["response"]["etag"]
+                        .as_str()
+                        .map(|t| t.trim_start_matches("W/").trim_matches('"'))
+                })
+                .map(String::from);
+            let outcome = match (id, version) {
+                (Some(server_id), Some(version)) => Outcome::Acked { server_id, version },
+                _ => Outcome::Retry {
+                    error: "the server's answer did not name the stored resource".into(),
+                },
+            };
+            (row.seq, outcome)
+        })
+        .collect()
+}
+
+/// Exponential backoff with jitter: 2 s, 4 s, 8 s … up to 5 min, each scaled by 0.5–1.0.
+pub fn backoff(failures: u32, jitter: f64) -> Duration {
+    let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
+    exp.min(BACKOFF_MAX)
+        .mul_f64(0.5 + 0.5 * jitter.clamp(0.0, 1.0))
+}
+
+fn jitter() -> f64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    f64::from(nanos % 1000) / 1000.0
+}
+
+/// Entry kinds that produce no FHIR resource in this version (for the Sync screen).
+pub fn local_only_kinds() -> &'static [&'static str] {
+    &map::LOCAL_ONLY
+}
+
+/// Whether `payload` is a kind the planner sends.
+pub fn is_synced_kind(payload: &EntryPayload) -> bool {
+    !map::LOCAL_ONLY.contains(&payload.kind())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_a_cap_and_jitter_only_shortens() {
+        assert_eq!(backoff(1, 1.0), Duration::from_secs(2));
+        assert_eq!(backoff(2, 1.0), Duration::from_secs(4));
+        assert_eq!(backoff(5, 1.0), Duration::from_secs(32));
+        assert_eq!(backoff(30, 1.0), BACKOFF_MAX);
+        assert_eq!(backoff(2, 0.0), Duration::from_secs(2));
+    }
+
+    #[test]
+    fn references_are_found_and_replaced_only_in_reference_fields() {
+        let mut v = json!({
+            "identifier": [{ "value": "pumpside:Procedure/x" }],
+            "partOf": [{ "reference": "pumpside:Procedure/x" }],
+            "subject": { "reference": "Patient/1" },
+        });
+        let mut refs = Vec::new();
+        collect_refs(&v, &mut refs);
+        assert_eq!(refs, vec!["pumpside:Procedure/x".to_string()]);
+        let resolved = HashMap::from([(refs[0].clone(), "Procedure/9".to_string())]);
+        replace_refs(&mut v, &resolved);
+        assert_eq!(v["partOf"][0]["reference"], "Procedure/9");
+        assert_eq!(v["identifier"][0]["value"], "pumpside:Procedure/x");
+    }
+
+    #[test]
+    fn search_values_are_percent_encoded() {
+        assert_eq!(enc("urn:oid:1.2|A 1&b"), "urn:oid:1.2%7CA%201%26b");
+    }
+}

@@ -1,0 +1,763 @@
+//! The record → FHIR R4 resources, pure. Each resource carries its client UUID as a business
+//! identifier (`urn:ietf:rfc:3986` | `urn:uuid:…`), so a retried conditional create never makes a
+//! second copy. References to resources that may live on the server already are written as
+//! placeholders (`pumpside:Procedure/<case id>`, `pumpside:Patient/<patient id>`) and resolved
+//! when the transaction is built (`bundle.rs`). Decimals keep the precision they were received
+//! with (`7.380` stays `7.380`).
+//!
+//! Which record becomes what (see ../shared/sync-fhir.md and docs/fhir.md):
+//! - the case → a Procedure (the run), updated with If-Match when its status changes;
+//! - bypass, clamp, arrest, cooling and rewarming events → Observation (category procedure);
+//! - ACT, manual values, blood-gas analytes (+ a panel with hasMember), volumes, notes →
+//!   Observation; device trends → Observation.valueSampledData, one per channel per 10 minutes;
+//! - cardioplegia, heparin, protamine, drugs, fluids, blood products → MedicationAdministration;
+//! - circuit components → Device;
+//! - a retraction → the retracted resource again with status `entered-in-error`.
+//!
+//! Kept on this device for now (named in `LOCAL_ONLY`): protocol, advisory, device association,
+//! checklist steps, artefact marks, corrections, prime composition.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::domain::bloodgas::{Analyte, SampleSite};
+use crate::domain::record::CaseView;
+use crate::domain::{
+    CaseKind, CaseStatus, CaseSummary, Channel, Decimal, Entry, EntryPayload, EventKind, Parameter,
+    Sample, Validity,
+};
+
+pub const UCUM: &str = "http://unitsofmeasure.org";
+pub const LOINC: &str = "http://loinc.org";
+pub const SNOMED: &str = "http://snomed.info/sct";
+pub const MDC: &str = "urn:iso:std:iso:11073:10101";
+pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
+/// Pumpside's own CodeSystem for concepts without a standard code (docs/fhir/CodeSystem-pumpside.json).
+pub const PUMPSIDE: &str = "https://pumpside.org/fhir/CodeSystem/pumpside";
+pub const URI: &str = "urn:ietf:rfc:3986";
+/// Length of one SampledData chunk of a device trend.
+pub const CHUNK_MS: i64 = 10 * 60 * 1000;
+/// Sample period inside a chunk (the devices send at 1 Hz).
+pub const PERIOD_MS: i64 = 1000;
+
+/// Entry kinds that stay on this device in this version (said on the Sync screen and in docs).
+pub const LOCAL_ONLY: [&str; 11] = [
+    "protocol",
+    "advisory",
+    "device_associated",
+    "device_released",
+    "checklist_started",
+    "checklist_answer",
+    "checklist_signed",
+    "checklist_override",
+    "artefact_mark",
+    "correction",
+    "prime",
+];
+
+/// Create a resource or update the server's copy of one created earlier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+}
+
+impl Operation {
+    pub fn code(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+        }
+    }
+}
+
+/// One resource ready for the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapped {
+    pub resource_type: &'static str,
+    /// The client UUID (identifier value without `urn:uuid:`).
+    pub key: String,
+    pub operation: Operation,
+    pub payload: Value,
+}
+
+/// What an entry becomes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Planned {
+    Resources(Vec<Mapped>),
+    /// The resources created for this entry, again with status entered-in-error.
+    Retract {
+        target: crate::domain::EntryId,
+    },
+    /// Kept on this device (see [`LOCAL_ONLY`]).
+    LocalOnly,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MapError {
+    #[error("case {0} has no patient: a FHIR record needs one (register the patient by MRN)")]
+    NoPatient(crate::domain::CaseId),
+}
+
+/// A UUID derived from `key` and `salt` (SHA-256, version 8 layout): the same inputs always give
+/// the same identifier, so a re-planned resource is recognised by the server.
+pub fn derived_uuid(key: &str, salt: &str) -> String {
+    let h = Sha256::digest(format!("{key}\u{0}{salt}").as_bytes());
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&h[..16]);
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+const DEC_MARK: &str = "\u{1}dec:";
+
+/// A decimal with the precision it was received with (written as a JSON number by [`to_text`]).
+fn dec(d: Decimal) -> Value {
+    Value::String(format!("{DEC_MARK}{d}"))
+}
+
+/// The payload as JSON text, decimals written as numbers exactly as received.
+pub fn to_text(v: &Value) -> String {
+    let text = v.to_string();
+    let marker = "\"\\u0001dec:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(marker) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + marker.len()..];
+        let end = after.find('"').unwrap_or(after.len());
+        out.push_str(&after[..end]);
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    out
+}
+
+fn time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn identifier(key: &str) -> Value {
+    json!([{ "system": URI, "value": format!("urn:uuid:{key}") }])
+}
+
+pub fn placeholder(resource_type: &str, key: &str) -> Value {
+    json!({ "reference": format!("pumpside:{resource_type}/{key}") })
+}
+
+/// The UCUM code for a unit as Pumpside records it; `None` when it has none we know.
+pub fn ucum(unit: &str) -> Option<&'static str> {
+    Some(match unit {
+        "mmHg" | "mm[Hg]" => "mm[Hg]",
+        "°C" | "Cel" => "Cel",
+        "L/min" => "L/min",
+        "%" => "%",
+        "1" => "1",
+        "mL" => "mL",
+        "mL/min/m²" | "mL/min/m2" => "mL/min/m2",
+        "/min" | "{beats}/min" => "/min",
+        "s" => "s",
+        "IU" | "[iU]" => "[iU]",
+        "mg" => "mg",
+        "g" => "g",
+        "mcg" | "µg" | "ug" => "ug",
+        "mmol/L" => "mmol/L",
+        "mEq/L" | "meq/L" => "meq/L",
+        "g/dL" => "g/dL",
+        "g/L" => "g/L",
+        "kPa" => "kPa",
+        "mg/dL" => "mg/dL",
+        "mL/h" => "mL/h",
+        _ => return None,
+    })
+}
+
+fn quantity(value: Decimal, unit: &str) -> Value {
+    let mut q = json!({ "value": dec(value), "unit": unit });
+    if let Some(code) = ucum(unit) {
+        q["system"] = json!(UCUM);
+        q["code"] = json!(code);
+    }
+    q
+}
+
+fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({ "system": system, "code": code, "display": display })
+}
+
+/// Several codings per concept: receivers match the one they know.
+pub fn parameter_code(p: Parameter) -> Value {
+    let mut codings = Vec::new();
+    let standard: &[(&str, &str)] = match p {
+        Parameter::MeanArterialPressure => &[(LOINC, "8478-0"), (MDC, "150035")],
+        Parameter::PatientTemp => &[(LOINC, "8310-5"), (MDC, "150364")],
+        Parameter::VenousSaturation => &[(LOINC, "19224-5")],
+        Parameter::Haematocrit => &[(LOINC, "20570-8")],
+        Parameter::Fio2 => &[(LOINC, "3150-0")],
+        Parameter::Spo2 => &[(LOINC, "59408-5"), (MDC, "150456")],
+        Parameter::PulseRate => &[(LOINC, "8889-8"), (MDC, "149530")],
+        _ => &[],
+    };
+    for (system, code) in standard {
+        codings.push(coding(system, code, p.label()));
+    }
+    codings.push(coding(PUMPSIDE, p.code(), p.label()));
+    json!({ "coding": codings, "text": p.label() })
+}
+
+fn analyte_code(a: Analyte) -> Value {
+    let loinc = match a {
+        Analyte::Ph => Some("2744-1"),
+        Analyte::Pco2 => Some("2019-8"),
+        Analyte::Po2 => Some("2703-7"),
+        Analyte::Hco3 => Some("1960-4"),
+        Analyte::BaseExcess => Some("1925-7"),
+        Analyte::So2 => Some("2708-6"),
+        Analyte::Hb => Some("718-7"),
+        Analyte::Hct => Some("20570-8"),
+        Analyte::Na => Some("2947-0"),
+        Analyte::K => Some("6298-4"),
+        Analyte::ICa => Some("1994-3"),
+        Analyte::Glucose => Some("2339-0"),
+        Analyte::Lactate => Some("2524-7"),
+    };
+    let mut codings = Vec::new();
+    if let Some(c) = loinc {
+        codings.push(coding(LOINC, c, a.label()));
+    }
+    codings.push(coding(
+        PUMPSIDE,
+        &format!("blood-gas-{}", a.code()),
+        a.label(),
+    ));
+    json!({ "coding": codings, "text": a.label() })
+}
+
+fn site_text(s: SampleSite) -> &'static str {
+    match s {
+        SampleSite::PatientArtery => "patient artery",
+        SampleSite::PreOxygenator => "pre-oxygenator",
+        SampleSite::PostOxygenator => "post-oxygenator",
+        SampleSite::Venous => "venous",
+    }
+}
+
+fn pumpside_code(code: &str, text: &str) -> Value {
+    json!({ "coding": [coding(PUMPSIDE, code, text)], "text": text })
+}
+
+fn category(code: &str) -> Value {
+    json!([{ "coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+        "code": code
+    }] }])
+}
+
+fn kind_code(kind: CaseKind) -> Value {
+    let snomed = match kind {
+        CaseKind::Cpb => Some(("63697000", "Cardiopulmonary bypass operation")),
+        CaseKind::EcmoVa | CaseKind::EcmoVv | CaseKind::Ecpr => {
+            Some(("233573008", "Extracorporeal membrane oxygenation"))
+        }
+        CaseKind::Iabp => Some(("399217008", "Intra-aortic balloon pump support")),
+        _ => None,
+    };
+    let mut codings = Vec::new();
+    if let Some((c, d)) = snomed {
+        codings.push(coding(SNOMED, c, d));
+    }
+    codings.push(coding(
+        PUMPSIDE,
+        &format!("case-kind-{}", kind.code()),
+        kind.label(),
+    ));
+    json!({ "coding": codings, "text": kind.label() })
+}
+
+fn event_code(e: EventKind) -> Value {
+    let snomed = match e {
+        EventKind::CrossClampOn => Some(("301882004", "Placement of aortic cross clamp")),
+        EventKind::CrossClampOff => Some(("301884003", "Removal of aortic cross clamp")),
+        _ => None,
+    };
+    let mut codings = Vec::new();
+    if let Some((c, d)) = snomed {
+        codings.push(coding(SNOMED, c, d));
+    }
+    codings.push(coding(PUMPSIDE, &e.code().replace('_', "-"), e.label()));
+    json!({ "coding": codings, "text": e.label() })
+}
+
+/// The run (the case) as a Procedure at the state `entries` describe.
+pub fn run_procedure(case: &CaseSummary, entries: &[Entry]) -> Result<Mapped, MapError> {
+    let patient = case.patient.ok_or(MapError::NoPatient(case.id))?;
+    let view = CaseView::derive(entries);
+    let status = entries
+        .iter()
+        .rev()
+        .find_map(|e| match e.payload {
+            EntryPayload::Status { status } => Some(status),
+            _ => None,
+        })
+        .unwrap_or(case.status);
+    let fhir_status = match status {
+        CaseStatus::Planned | CaseStatus::Setup => "preparation",
+        CaseStatus::Running => "in-progress",
+        CaseStatus::Completed | CaseStatus::Signed => "completed",
+    };
+    let events: Vec<(EventKind, DateTime<Utc>)> = view
+        .entries
+        .iter()
+        .filter_map(|e| match e.payload {
+            EntryPayload::Event { event } => Some((*event, e.occurred_at())),
+            _ => None,
+        })
+        .collect();
+    let start = events
+        .iter()
+        .find(|(k, _)| *k == EventKind::BypassOn)
+        .map(|(_, t)| *t)
+        .unwrap_or(case.created_at);
+    let mut period = json!({ "start": time(start) });
+    if status >= CaseStatus::Completed {
+        let end = events
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == EventKind::BypassOff)
+            .map(|(_, t)| *t)
+            .or_else(|| entries.last().map(|e| e.occurred_at))
+            .unwrap_or(start);
+        period["end"] = json!(time(end.max(start)));
+    }
+    let key = case.id.to_string();
+    let mut p = json!({
+        "resourceType": "Procedure",
+        "identifier": identifier(&key),
+        "status": fhir_status,
+        "code": kind_code(case.kind),
+        "subject": placeholder("Patient", &patient.to_string()),
+        "performedPeriod": period,
+        "note": [{ "text": case.label }],
+    });
+    if status == CaseStatus::Signed {
+        p["extension"] = json!([{
+            "url": "https://pumpside.org/fhir/StructureDefinition/signed",
+            "valueBoolean": true
+        }]);
+    }
+    if case.is_demo {
+        p["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo", "display": "Demo data, not a patient record" }] });
+    }
+    Ok(Mapped {
+        resource_type: "Procedure",
+        key,
+        operation: Operation::Create,
+        payload: p,
+    })
+}
+
+/// Fields every resource mapped from an entry shares.
+struct Common<'a> {
+    case: &'a CaseSummary,
+    entry: &'a Entry,
+    patient: String,
+}
+
+impl Common<'_> {
+    fn observation(&self, key: &str, code: Value, cat: &str) -> Map<String, Value> {
+        let mut o = json!({
+            "resourceType": "Observation",
+            "identifier": identifier(key),
+            "status": "final",
+            "category": category(cat),
+            "code": code,
+            "subject": placeholder("Patient", &self.patient),
+            "partOf": [placeholder("Procedure", &self.case.id.to_string())],
+            "effectiveDateTime": time(self.entry.occurred_at),
+            "performer": [{ "display": self.entry.author.user }],
+        });
+        if self.case.is_demo {
+            o["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
+        }
+        match o {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    }
+
+    fn medication(&self, key: &str, medication: Value, dose: Value, route: &str) -> Value {
+        let mut m = json!({
+            "resourceType": "MedicationAdministration",
+            "identifier": identifier(key),
+            "status": "completed",
+            "medicationCodeableConcept": medication,
+            "subject": placeholder("Patient", &self.patient),
+            "partOf": [placeholder("Procedure", &self.case.id.to_string())],
+            "effectiveDateTime": time(self.entry.occurred_at),
+            "performer": [{ "actor": { "display": self.entry.author.user } }],
+            "dosage": { "route": { "text": route }, "dose": dose },
+        });
+        if self.case.is_demo {
+            m["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
+        }
+        m
+    }
+
+    fn mapped(&self, resource_type: &'static str, key: String, payload: Value) -> Mapped {
+        Mapped {
+            resource_type,
+            key,
+            operation: Operation::Create,
+            payload,
+        }
+    }
+
+    fn quantity_observation(&self, code: Value, cat: &str, value: Quantity) -> Mapped {
+        let key = self.entry.id.to_string();
+        let mut o = self.observation(&key, code, cat);
+        o.insert("valueQuantity".into(), quantity(value.0, value.1));
+        self.mapped("Observation", key, Value::Object(o))
+    }
+}
+
+type Quantity<'a> = (Decimal, &'a str);
+
+/// What `entry` of `case` becomes. `entries` is the case up to and including `entry` (status
+/// changes need it to describe the run).
+pub fn map_entry(
+    case: &CaseSummary,
+    entry: &Entry,
+    entries: &[Entry],
+) -> Result<Planned, MapError> {
+    let patient = case.patient.ok_or(MapError::NoPatient(case.id))?;
+    let c = Common {
+        case,
+        entry,
+        patient: patient.to_string(),
+    };
+    let key = entry.id.to_string();
+    let ml = |v: Decimal| (v, "mL");
+    let one = |m: Mapped| Ok(Planned::Resources(vec![m]));
+    match &entry.payload {
+        EntryPayload::Status { .. } => {
+            let mut run = run_procedure(case, entries)?;
+            run.operation = Operation::Update;
+            one(run)
+        }
+        EntryPayload::Event { event } => {
+            let o = c.observation(&key, event_code(*event), "procedure");
+            one(c.mapped("Observation", key, Value::Object(o)))
+        }
+        EntryPayload::Act { seconds } => one(c.quantity_observation(
+            json!({ "coding": [coding(LOINC, "3184-9", "Activated clotting time"), coding(PUMPSIDE, "act", "ACT")], "text": "ACT" }),
+            "laboratory",
+            (*seconds, "s"),
+        )),
+        EntryPayload::Measurement {
+            parameter,
+            value,
+            unit,
+        } => one(c.quantity_observation(
+            parameter_code(*parameter),
+            "vital-signs",
+            (*value, unit),
+        )),
+        EntryPayload::Urine { volume_ml } => one(c.quantity_observation(
+            pumpside_code("urine-output", "Urine output"),
+            "exam",
+            ml(*volume_ml),
+        )),
+        EntryPayload::Ultrafiltration { mode, volume_ml } => {
+            let text = format!("Ultrafiltration ({mode:?})");
+            one(c.quantity_observation(
+                pumpside_code("ultrafiltration-volume", &text),
+                "procedure",
+                ml(*volume_ml),
+            ))
+        }
+        EntryPayload::CellSaverCollected { volume_ml } => one(c.quantity_observation(
+            pumpside_code("cell-saver-collected", "Cell saver collected"),
+            "procedure",
+            ml(*volume_ml),
+        )),
+        EntryPayload::CellSaverReturned { volume_ml } => one(c.quantity_observation(
+            pumpside_code("cell-saver-returned", "Cell saver returned"),
+            "procedure",
+            ml(*volume_ml),
+        )),
+        EntryPayload::ResidualVolume { volume_ml } => one(c.quantity_observation(
+            pumpside_code("residual-volume", "Residual pump volume"),
+            "procedure",
+            ml(*volume_ml),
+        )),
+        EntryPayload::Note { text } => {
+            let mut o = c.observation(&key, pumpside_code("note", "Perfusion note"), "exam");
+            o.insert("valueString".into(), json!(text));
+            one(c.mapped("Observation", key, Value::Object(o)))
+        }
+        EntryPayload::BloodGas(panel) => {
+            let mut members = Vec::new();
+            let mut out = Vec::new();
+            let site = site_text(panel.site);
+            for (a, v) in &panel.results {
+                let member_key = derived_uuid(&key, a.code());
+                let mut o = c.observation(&member_key, analyte_code(*a), "laboratory");
+                o.insert("valueQuantity".into(), quantity(v.value, &v.unit));
+                o.insert("bodySite".into(), json!({ "text": site }));
+                members.push(placeholder("Observation", &member_key));
+                out.push(c.mapped("Observation", member_key, Value::Object(o)));
+            }
+            let mut panel_obs = c.observation(
+                &key,
+                json!({ "coding": [coding(LOINC, "24336-0", "Gas panel - Arterial blood"), coding(PUMPSIDE, "blood-gas-panel", "Blood gas")], "text": "Blood gas" }),
+                "laboratory",
+            );
+            panel_obs.insert("bodySite".into(), json!({ "text": site }));
+            panel_obs.insert("hasMember".into(), Value::Array(members));
+            // Members first: the panel refers to them.
+            out.push(c.mapped("Observation", key, Value::Object(panel_obs)));
+            Ok(Planned::Resources(out))
+        }
+        EntryPayload::Cardioplegia(d) => one(c.mapped(
+            "MedicationAdministration",
+            key.clone(),
+            c.medication(
+                &key,
+                json!({ "coding": [coding(PUMPSIDE, "cardioplegia", "Cardioplegia")], "text": format!("Cardioplegia: {}", d.solution) }),
+                quantity(d.volume_ml, "mL"),
+                &format!("{:?}", d.route).to_lowercase(),
+            ),
+        )),
+        EntryPayload::Heparin { units } => one(c.mapped(
+            "MedicationAdministration",
+            key.clone(),
+            c.medication(
+                &key,
+                json!({ "coding": [coding(RXNORM, "5224", "heparin"), coding(PUMPSIDE, "heparin", "Heparin")], "text": "Heparin" }),
+                quantity(*units, "[iU]"),
+                "intravenous",
+            ),
+        )),
+        EntryPayload::Protamine { mg } => one(c.mapped(
+            "MedicationAdministration",
+            key.clone(),
+            c.medication(
+                &key,
+                json!({ "coding": [coding(PUMPSIDE, "protamine", "Protamine")], "text": "Protamine" }),
+                quantity(*mg, "mg"),
+                "intravenous",
+            ),
+        )),
+        EntryPayload::Drug {
+            name, dose, unit, ..
+        } => one(c.mapped(
+            "MedicationAdministration",
+            key.clone(),
+            c.medication(
+                &key,
+                json!({ "text": name }),
+                quantity(*dose, unit),
+                "into the circuit",
+            ),
+        )),
+        EntryPayload::Fluid {
+            kind,
+            name,
+            volume_ml,
+        } => one(c.mapped(
+            "MedicationAdministration",
+            key.clone(),
+            c.medication(
+                &key,
+                json!({ "coding": [coding(PUMPSIDE, &format!("fluid-{kind:?}").to_lowercase(), name)], "text": name }),
+                quantity(*volume_ml, "mL"),
+                "into the circuit",
+            ),
+        )),
+        EntryPayload::BloodProduct {
+            product,
+            unit_numbers,
+            volume_ml,
+        } => {
+            let mut m = c.medication(
+                &key,
+                json!({ "coding": [coding(PUMPSIDE, &format!("blood-product-{product:?}").to_lowercase(), &format!("{product:?}"))], "text": format!("{product:?}") }),
+                quantity(*volume_ml, "mL"),
+                "into the circuit",
+            );
+            if !unit_numbers.is_empty() {
+                m["note"] = json!([{ "text": format!("Unit numbers: {}", unit_numbers.join(", ")) }]);
+            }
+            one(c.mapped("MedicationAdministration", key, m))
+        }
+        EntryPayload::Component(comp) => {
+            let mut d = json!({
+                "resourceType": "Device",
+                "identifier": identifier(&key),
+                "status": "active",
+                "manufacturer": comp.manufacturer,
+                "lotNumber": comp.lot,
+                "expirationDate": comp.expiry.to_string(),
+                "deviceName": [{ "name": comp.model, "type": "model-name" }],
+                "patient": placeholder("Patient", &c.patient),
+            });
+            if case.is_demo {
+                d["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
+            }
+            one(c.mapped("Device", key, d))
+        }
+        EntryPayload::Retraction { target, .. } => Ok(Planned::Retract { target: *target }),
+        _ => Ok(Planned::LocalOnly),
+    }
+}
+
+/// A Patient for a test or demo server that lacks one (never used against a production server:
+/// `create_patients` is off by default).
+pub fn patient_resource(p: &crate::domain::Patient) -> Value {
+    use crate::domain::patient::Sex;
+    let gender = match p.sex {
+        Sex::Female => "female",
+        Sex::Male => "male",
+        Sex::Other => "other",
+        Sex::Unknown => "unknown",
+    };
+    let mut name = json!({ "family": p.family_name });
+    if !p.given_names.is_empty() {
+        name["given"] = json!(p.given_names.split_whitespace().collect::<Vec<_>>());
+    }
+    json!({
+        "resourceType": "Patient",
+        "identifier": [{ "system": p.mrn.system, "value": p.mrn.value }],
+        "name": [name],
+        "gender": gender,
+        "birthDate": p.birth_date.to_string(),
+    })
+}
+
+/// `payload` again as entered-in-error (a retraction never deletes on the server).
+pub fn entered_in_error(payload: &Value) -> Value {
+    let mut p = payload.clone();
+    p["status"] = json!("entered-in-error");
+    p
+}
+
+/// The start of the chunk holding `t`.
+pub fn chunk_start(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis().div_euclid(CHUNK_MS) * CHUNK_MS
+}
+
+/// One device trend chunk as SampledData: 600 one-second slots from `start_ms`, each the last
+/// sample received in that second; a second without a usable sample is `E`. The identifier is
+/// derived from case, channel and chunk start, so a re-upload is recognised.
+pub fn trend_chunk(
+    case: &CaseSummary,
+    channel: &Channel,
+    start_ms: i64,
+    samples: &[Sample],
+) -> Result<Option<Mapped>, MapError> {
+    let patient = case.patient.ok_or(MapError::NoPatient(case.id))?;
+    let slots = (CHUNK_MS / PERIOD_MS) as usize;
+    let mut data: Vec<Option<String>> = vec![None; slots];
+    let mut any = false;
+    for s in samples {
+        let offset = s.received_at.timestamp_millis() - start_ms;
+        if !(0..CHUNK_MS).contains(&offset) {
+            continue;
+        }
+        let slot = (offset / PERIOD_MS) as usize;
+        data[slot] = match s.validity {
+            Validity::Invalid | Validity::Artefact | Validity::Calibrating => None,
+            _ => Some(s.value.to_string()),
+        };
+        any = true;
+    }
+    if !any {
+        return Ok(None);
+    }
+    let text: Vec<&str> = data.iter().map(|d| d.as_deref().unwrap_or("E")).collect();
+    let key = derived_uuid(
+        &format!("{}/{}", case.id, channel.id),
+        &start_ms.to_string(),
+    );
+    let start = DateTime::<Utc>::from_timestamp_millis(start_ms).unwrap_or_default();
+    let end =
+        DateTime::<Utc>::from_timestamp_millis(start_ms + CHUNK_MS - PERIOD_MS).unwrap_or_default();
+    let unit = channel.unit.as_str();
+    let mut origin = json!({ "value": 0, "unit": unit });
+    if let Some(code) = ucum(unit) {
+        origin["system"] = json!(UCUM);
+        origin["code"] = json!(code);
+    }
+    let mut o = json!({
+        "resourceType": "Observation",
+        "identifier": identifier(&key),
+        "status": "final",
+        "category": category("vital-signs"),
+        "code": parameter_code(channel.parameter),
+        "subject": placeholder("Patient", &patient.to_string()),
+        "partOf": [placeholder("Procedure", &case.id.to_string())],
+        "effectivePeriod": { "start": time(start), "end": time(end) },
+        "device": { "display": channel.source_device },
+        "valueSampledData": {
+            "origin": origin,
+            "period": PERIOD_MS,
+            "dimensions": 1,
+            "data": text.join(" "),
+        },
+    });
+    if case.is_demo {
+        o["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
+    }
+    Ok(Some(Mapped {
+        resource_type: "Observation",
+        key,
+        operation: Operation::Create,
+        payload: o,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_keep_their_received_precision_in_the_json_text() {
+        let d: Decimal = "7.380".parse().unwrap();
+        let v = json!({ "a": dec(d), "b": "text with \"quotes\"", "c": [dec("-0.5".parse().unwrap())] });
+        assert_eq!(
+            to_text(&v),
+            r#"{"a":7.380,"b":"text with \"quotes\"","c":[-0.5]}"#
+        );
+        let back: Value = serde_json::from_str(&to_text(&v)).unwrap();
+        assert_eq!(back["a"], json!(7.38));
+    }
+
+    #[test]
+    fn derived_uuids_are_stable_distinct_and_well_formed() {
+        let a = derived_uuid("case/ch", "600000");
+        assert_eq!(a, derived_uuid("case/ch", "600000"));
+        assert_ne!(a, derived_uuid("case/ch", "1200000"));
+        assert_eq!(a.len(), 36);
+        assert_eq!(&a[14..15], "8", "version 8 layout: {a}");
+        assert!(uuid::Uuid::parse_str(&a).is_ok());
+    }
+
+    #[test]
+    fn units_map_to_ucum_and_unknown_units_carry_no_code() {
+        assert_eq!(ucum("mmHg"), Some("mm[Hg]"));
+        assert_eq!(ucum("°C"), Some("Cel"));
+        assert_eq!(ucum("furlongs"), None);
+        let q = quantity("12".parse().unwrap(), "furlongs");
+        assert!(q.get("system").is_none() && q.get("code").is_none());
+    }
+}

@@ -1,0 +1,857 @@
+//! Sync against a real FHIR R4 server (tests/peers/fhir: Medplum's router over node:http on
+//! 127.0.0.1, validating every resource it receives), through a fault-injecting proxy where the
+//! test needs the network to misbehave.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use pumpside::domain::bloodgas::{
+    Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
+};
+use pumpside::domain::checklist::Purpose;
+use pumpside::domain::entry::{
+    CardioplegiaDose, CardioplegiaRoute, CircuitComponent, ComponentKind, FluidKind,
+};
+use pumpside::domain::patient::{BloodGroup, Mrn, Sex};
+use pumpside::domain::{
+    Author, CaseId, CaseKind, CaseStatus, Channel, ChannelId, Decimal, DeviceTime, Entry,
+    EntryPayload, EventKind, NewEntry, Parameter, Patient, Sample, Validity,
+};
+use pumpside::store::{NewCase, OutboxState, Store};
+use pumpside::sync::{SyncConfig, SyncEngine, SyncError};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// The FHIR test peer, stopped (by PID) when dropped.
+pub struct FhirPeer {
+    child: Child,
+    pub port: u16,
+}
+
+impl FhirPeer {
+    pub fn start(token: Option<&str>) -> Self {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fhir");
+        assert!(
+            dir.join("node_modules/@medplum/fhir-router").exists(),
+            "the FHIR peer is not installed: run scripts/setup.sh (npm ci in tests/peers/fhir)"
+        );
+        let mut cmd = Command::new("node");
+        cmd.arg("server.mjs")
+            .current_dir(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(t) = token {
+            cmd.env("PEER_TOKEN", t);
+        }
+        let mut child = cmd.spawn().expect("node (run scripts/setup.sh)");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("peer output");
+        let port = line
+            .trim()
+            .strip_prefix("listening ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("peer did not start: {line:?}"));
+        Self { child, port }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+
+    /// Distinct resources of each type on the server.
+    pub async fn counts(&self) -> BTreeMap<String, u64> {
+        let body = reqwest::get(format!("{}_peer/stats", self.base()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        v["counts"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+            .collect()
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let body = reqwest::get(format!("{}{path}", self.base()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
+    }
+}
+
+impl Drop for FhirPeer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        eprintln!("sync: stopped the FHIR peer (pid {})", self.child.id());
+    }
+}
+
+/// What the proxy does with one request.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// Forward and answer.
+    Pass,
+    /// Answer 500 without forwarding.
+    Http500,
+    /// Forward, let the server do it, then close without answering (a timeout or reset after
+    /// the server committed).
+    LoseAnswer,
+    /// Close the connection before forwarding.
+    Reset,
+    /// Wait, then forward and answer.
+    Slow(Duration),
+}
+
+/// A loopback HTTP proxy in front of the peer that applies a script of faults, one per request,
+/// then passes everything. Each connection carries one request (`Connection: close`).
+pub struct Proxy {
+    pub port: u16,
+    /// A request whose body contains this text is answered 422 (a server-side validation
+    /// failure) without forwarding.
+    pub reject: Arc<Mutex<Option<String>>>,
+    pub requests: Arc<Mutex<u64>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 65536];
+    loop {
+        let n = s.read(&mut chunk).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some(buf);
+        }
+    }
+}
+
+/// The request with `Connection: close`, so the server closes after answering.
+fn closing(req: &[u8]) -> Vec<u8> {
+    let end = req.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&req[..end]);
+    let mut out: Vec<String> = head
+        .lines()
+        .filter(|l| !l.to_lowercase().starts_with("connection:"))
+        .map(String::from)
+        .collect();
+    out.push("Connection: close".into());
+    let mut bytes = out.join("\r\n").into_bytes();
+    bytes.extend_from_slice(b"\r\n\r\n");
+    bytes.extend_from_slice(&req[end + 4..]);
+    bytes
+}
+
+impl Proxy {
+    pub async fn start(upstream: u16, script: Vec<Fault>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let script = Arc::new(Mutex::new(VecDeque::from(script)));
+        let requests = Arc::new(Mutex::new(0u64));
+        let counter = requests.clone();
+        let reject: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
+        let rule = reject.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    return;
+                };
+                let script = script.clone();
+                let counter = counter.clone();
+                let rule = rule.clone();
+                tokio::spawn(async move {
+                    let Some(req) = read_request(&mut client).await else {
+                        return;
+                    };
+                    *counter.lock().unwrap() += 1;
+                    let marker = rule.lock().unwrap().clone();
+                    if marker.is_some_and(|m| String::from_utf8_lossy(&req).contains(&m)) {
+                        let body = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","details":{"text":"rejected by the hospital's profile"}}]}"#;
+                        let _ = client
+                            .write_all(
+                                format!(
+                                    "HTTP/1.1 422 Unprocessable Entity\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                    body.len()
+                                )
+                                .as_bytes(),
+                            )
+                            .await;
+                        let _ = client.shutdown().await;
+                        return;
+                    }
+                    let fault = script.lock().unwrap().pop_front().unwrap_or(Fault::Pass);
+                    let forward = |req: Vec<u8>| async move {
+                        let mut up = TcpStream::connect(("127.0.0.1", upstream)).await.ok()?;
+                        up.write_all(&closing(&req)).await.ok()?;
+                        let mut answer = Vec::new();
+                        up.read_to_end(&mut answer).await.ok()?;
+                        Some(answer)
+                    };
+                    match fault {
+                        Fault::Pass => {
+                            if let Some(a) = forward(req).await {
+                                let _ = client.write_all(&a).await;
+                            }
+                        }
+                        Fault::Http500 => {
+                            let body = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception"}]}"#;
+                            let _ = client
+                                .write_all(
+                                    format!(
+                                        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                        body.len()
+                                    )
+                                    .as_bytes(),
+                                )
+                                .await;
+                        }
+                        Fault::LoseAnswer => {
+                            let _ = forward(req).await;
+                        }
+                        Fault::Reset => {}
+                        Fault::Slow(d) => {
+                            tokio::time::sleep(d).await;
+                            if let Some(a) = forward(req).await {
+                                let _ = client.write_all(&a).await;
+                            }
+                        }
+                    }
+                    let _ = client.shutdown().await;
+                });
+            }
+        });
+        Self {
+            port,
+            reject,
+            requests,
+            task,
+        }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+pub fn config(base: &str, extra: &str) -> SyncConfig {
+    SyncConfig::parse(&format!(
+        "server = \"{base}\"\ncreate_patients = true\ntimeout_s = 5\n{extra}"
+    ))
+    .unwrap()
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn author() -> Author {
+    Author::new("R. Perfusionist", "or-3-tablet")
+}
+
+async fn add(s: &Store, case: CaseId, at: DateTime<Utc>, payload: EntryPayload) -> Entry {
+    s.append_entry(NewEntry {
+        case_id: case,
+        occurred_at: at,
+        author: author(),
+        payload,
+    })
+    .await
+    .unwrap()
+}
+
+pub struct Recorded {
+    pub case: CaseId,
+    pub note: Entry,
+    /// Trend samples per channel.
+    pub samples: usize,
+}
+
+/// A CPB case as a tablet records it: patient by MRN, the clinical timeline (events, drugs,
+/// fluids, a blood gas, an ACT, values, a component, a note later retracted) and `minutes` of
+/// two 1 Hz device trends ending five minutes ago.
+pub async fn record_cpb_case(s: &Store, mrn: &str, minutes: i64) -> Recorded {
+    let now = Utc::now();
+    let patient = s
+        .create_patient(
+            Patient {
+                mrn: Mrn {
+                    system: "urn:oid:1.2.826.0.1.3680043.9.7".into(),
+                    value: mrn.into(),
+                },
+                family_name: "Testpatient".into(),
+                given_names: "Ada".into(),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1961, 5, 24).unwrap(),
+                sex: Sex::Female,
+                height_cm: d("172"),
+                weight_kg: d("64"),
+                blood_group: BloodGroup::APos,
+                allergies: vec![],
+            },
+            author(),
+        )
+        .await
+        .unwrap();
+    let case = s
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: Some(patient),
+                label: format!("CABG x3 · MRN {mrn}"),
+                is_demo: false,
+                status: CaseStatus::Running,
+            },
+            author(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let t = |m: i64| now - chrono::Duration::minutes(minutes + 5) + chrono::Duration::minutes(m);
+    add(
+        s,
+        case,
+        t(0),
+        EntryPayload::ChecklistOverride {
+            purpose: Purpose::PreBypass,
+            reason: "test record".into(),
+        },
+    )
+    .await;
+    add(s, case, t(0), EntryPayload::Heparin { units: d("25600") }).await;
+    add(s, case, t(1), EntryPayload::Act { seconds: d("512") }).await;
+    add(
+        s,
+        case,
+        t(2),
+        EntryPayload::Event {
+            event: EventKind::BypassOn,
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(3),
+        EntryPayload::Event {
+            event: EventKind::CrossClampOn,
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(3),
+        EntryPayload::Cardioplegia(CardioplegiaDose {
+            solution: "del Nido".into(),
+            volume_ml: d("1000"),
+            crystalloid_ml: d("800"),
+            route: CardioplegiaRoute::Antegrade,
+            temperature_c: d("4"),
+        }),
+    )
+    .await;
+    let mut results = BTreeMap::new();
+    for (a, v, u) in [
+        (Analyte::Ph, "7.380", ""),
+        (Analyte::Pco2, "41", "mmHg"),
+        (Analyte::Po2, "245", "mmHg"),
+        (Analyte::Hb, "8.9", "g/dL"),
+        (Analyte::Lactate, "1.4", "mmol/L"),
+    ] {
+        results.insert(
+            a,
+            AnalyteValue {
+                value: d(v),
+                unit: u.into(),
+            },
+        );
+    }
+    add(
+        s,
+        case,
+        t(4),
+        EntryPayload::BloodGas(BloodGasPanel {
+            site: SampleSite::PatientArtery,
+            temperature: GasTemperature::At37,
+            results,
+        }),
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(5),
+        EntryPayload::Measurement {
+            parameter: Parameter::PatientTemp,
+            value: d("32.5"),
+            unit: "°C".into(),
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(5),
+        EntryPayload::Drug {
+            name: "Phenylephrine".into(),
+            dose: d("100"),
+            unit: "mcg".into(),
+            volume_ml: None,
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(6),
+        EntryPayload::Fluid {
+            kind: FluidKind::Crystalloid,
+            name: "Plasma-Lyte".into(),
+            volume_ml: d("500"),
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(7),
+        EntryPayload::Urine {
+            volume_ml: d("150"),
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(0),
+        EntryPayload::Component(CircuitComponent {
+            kind: ComponentKind::Oxygenator,
+            manufacturer: "Acme".into(),
+            model: "Oxy 8000".into(),
+            lot: "L4711".into(),
+            expiry: chrono::NaiveDate::from_ymd_opt(2027, 6, 30).unwrap(),
+            udi: None,
+            size: None,
+        }),
+    )
+    .await;
+    let note = add(
+        s,
+        case,
+        t(8),
+        EntryPayload::Note {
+            text: "Venous line chatter".into(),
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(9),
+        EntryPayload::Retraction {
+            target: note.id,
+            reason: "wrong case".into(),
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(minutes - 2),
+        EntryPayload::Event {
+            event: EventKind::CrossClampOff,
+        },
+    )
+    .await;
+    add(
+        s,
+        case,
+        t(minutes - 1),
+        EntryPayload::Event {
+            event: EventKind::BypassOff,
+        },
+    )
+    .await;
+    let samples = trends(s, case, now, minutes).await;
+    Recorded {
+        case,
+        note,
+        samples,
+    }
+}
+
+/// Two 1 Hz channels (pump flow, MAP) for `minutes`, ending five minutes before `now`.
+async fn trends(s: &Store, case: CaseId, now: DateTime<Utc>, minutes: i64) -> usize {
+    let start = now - chrono::Duration::minutes(minutes + 5);
+    let n = (minutes * 60) as usize;
+    for (p, unit, base) in [
+        (Parameter::PumpFlow, "L/min", 450),
+        (Parameter::MeanArterialPressure, "mmHg", 65),
+    ] {
+        let ch = Channel {
+            id: ChannelId::new(),
+            case_id: case,
+            parameter: p,
+            unit: unit.into(),
+            source_device: "Acme HLM 8 SN 1234".into(),
+            expected_interval_ms: 1000,
+        };
+        s.create_channel(ch.clone()).await.unwrap();
+        let all: Vec<Sample> = (0..n)
+            .map(|i| Sample {
+                seq: i as u64 + 1,
+                received_at: start + chrono::Duration::milliseconds(i as i64 * 1000 + 137),
+                device_time: DeviceTime::Unknown,
+                value: if p == Parameter::PumpFlow {
+                    Decimal::new(base + (i % 7) as i64, -2)
+                } else {
+                    Decimal::new(base + (i % 5) as i64, 0)
+                },
+                validity: if i % 97 == 3 {
+                    Validity::Artefact
+                } else {
+                    Validity::Valid
+                },
+            })
+            .collect();
+        for part in all.chunks(600) {
+            s.append_samples(vec![(ch.id, part.to_vec())])
+                .await
+                .unwrap();
+        }
+    }
+    n
+}
+
+/// Resources the outbox planned, by type (creates only: one server resource each).
+async fn planned_creates(s: &Store) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for r in s.pending(100_000).await.unwrap() {
+        if r.operation == "create" {
+            *out.entry(r.resource_type).or_insert(0) += 1;
+        }
+    }
+    out
+}
+
+fn open(dir: &Path) -> Store {
+    Store::open(&dir.join("pumpside.sqlite3")).unwrap()
+}
+
+/// Sync until nothing is pending or `tries` runs failed; the errors seen.
+async fn sync_until_done(engine: &SyncEngine, s: &Store, tries: usize) -> Vec<String> {
+    let mut errors = Vec::new();
+    for _ in 0..tries {
+        match engine.sync_once().await {
+            Ok(()) => {
+                if s.outbox_summary().await.unwrap().pending == 0 {
+                    return errors;
+                }
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    panic!("still pending after {tries} runs; errors: {errors:?}");
+}
+
+fn expected_on_server(planned: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let mut e = planned.clone();
+    e.insert("Patient".into(), 1);
+    e
+}
+
+/// Every type but Provenance (one per transaction, counted separately).
+fn without_provenance(c: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    c.iter()
+        .filter(|(k, _)| *k != "Provenance")
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_cpb_case_uploads_once_and_a_second_run_adds_nothing() {
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let rec = record_cpb_case(&s, "SYNC-1", 25).await;
+    let engine = SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
+    engine.plan(Utc::now()).await.unwrap();
+    let planned = planned_creates(&s).await;
+    assert_eq!(planned.get("Procedure"), Some(&1), "{planned:?}");
+    assert_eq!(planned.get("Device"), Some(&1));
+    assert_eq!(
+        planned.get("MedicationAdministration"),
+        Some(&4),
+        "heparin, cardioplegia, drug, fluid"
+    );
+    // Observations: ACT, 4 events, 5 analytes + panel, temperature, urine, note, and trend
+    // chunks (2 channels × the closed 10-minute windows the 25 minutes touch).
+    let chunks = planned.get("Observation").unwrap() - 14;
+    assert!(
+        (4..=8).contains(&chunks) && chunks % 2 == 0,
+        "trend chunks: {chunks}"
+    );
+
+    let errors = sync_until_done(&engine, &s, 3).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let counts = peer.counts().await;
+    assert_eq!(without_provenance(&counts), expected_on_server(&planned));
+    assert!(counts["Provenance"] >= 1);
+
+    // The retracted note is on the server as entered-in-error, never deleted.
+    let notes = peer
+        .get(&format!(
+            "Observation?identifier=urn:ietf:rfc:3986|urn:uuid:{}",
+            rec.note.id
+        ))
+        .await;
+    assert_eq!(notes["entry"][0]["resource"]["status"], "entered-in-error");
+    // Decimals keep their precision, the panel links its members, trends are SampledData.
+    let all = peer.get("Observation?_count=1000").await;
+    let text = all.to_string();
+    assert!(text.contains("\"hasMember\""));
+    let sampled: Vec<&Value> = all["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["resource"].get("valueSampledData"))
+        .collect();
+    assert_eq!(sampled.len() as u64, chunks);
+    for sd in &sampled {
+        assert_eq!(sd["period"], 1000);
+        assert_eq!(sd["data"].as_str().unwrap().split(' ').count(), 600);
+    }
+    assert!(sampled
+        .iter()
+        .any(|sd| sd["data"].as_str().unwrap().contains('E')));
+
+    // A second run (and a re-plan) adds nothing.
+    let requests_before = peer.counts().await;
+    engine.sync_once().await.unwrap();
+    engine.plan(Utc::now()).await.unwrap();
+    assert_eq!(s.outbox_summary().await.unwrap().pending, 0);
+    assert_eq!(peer.counts().await, requests_before);
+    assert!(rec.samples > 0);
+}
+
+#[tokio::test]
+async fn faults_mid_upload_end_with_every_record_on_the_server_exactly_once() {
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "SYNC-2", 25).await;
+    // Server down first: nothing listens on the configured port.
+    let down = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let engine = SyncEngine::new(
+        s.clone(),
+        config(&format!("http://127.0.0.1:{down}/"), "batch = 10"),
+        author(),
+    )
+    .unwrap();
+    let e = engine.sync_once().await.unwrap_err();
+    assert!(matches!(e, SyncError::Transient(_)), "{e}");
+    let planned = planned_creates(&s).await;
+    let total = s.outbox_summary().await.unwrap().pending;
+    assert!(total > 20, "{total}");
+    drop(engine);
+
+    // Restart (a new store handle on the same file, a new engine) behind a proxy that fails,
+    // loses answers after the server committed, resets and stalls.
+    drop(s);
+    let s = open(dir.path());
+    assert_eq!(s.outbox_summary().await.unwrap().pending, total);
+    let proxy = Proxy::start(
+        peer.port,
+        vec![
+            Fault::Pass, // patient search: not there
+            Fault::Pass, // the test server's patient is created
+            Fault::Http500,
+            Fault::LoseAnswer,
+            Fault::Pass,
+            Fault::Reset,
+            Fault::LoseAnswer,
+            Fault::Slow(Duration::from_millis(1500)),
+            Fault::Http500,
+            Fault::LoseAnswer,
+        ],
+    )
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&proxy.base(), "batch = 10"), author()).unwrap();
+    let errors = sync_until_done(&engine, &s, 20).await;
+    assert!(errors.len() >= 4, "the faults were felt: {errors:?}");
+    let counts = peer.counts().await;
+    assert_eq!(without_provenance(&counts), expected_on_server(&planned));
+    let summary = s.outbox_summary().await.unwrap();
+    let unsettled = s.unsettled(5).await.unwrap();
+    assert!(
+        unsettled.is_empty(),
+        "{:?}",
+        unsettled
+            .iter()
+            .map(|r| (&r.payload, &r.detail))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        (summary.pending, summary.rejected, summary.conflicts),
+        (0, 0, 0)
+    );
+    assert_eq!(summary.acked, total);
+    assert!(summary.last_ack.is_some());
+    // Every failed try is on record next to the row (the outbox is also the audit).
+    let retries: i64 = rusqlite::Connection::open(dir.path().join("pumpside.sqlite3"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM sync_events WHERE state = 'retry'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(retries >= 4, "{retries}");
+    assert!(*proxy.requests.lock().unwrap() > 5);
+}
+
+#[tokio::test]
+async fn a_stale_update_becomes_a_conflict_with_both_versions_and_is_not_overwritten() {
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let rec = record_cpb_case(&s, "SYNC-3", 5).await;
+    let engine = SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
+    sync_until_done(&engine, &s, 3).await;
+
+    // Another tablet changes the run on the server.
+    let found = peer
+        .get(&format!(
+            "Procedure?identifier=urn:ietf:rfc:3986|urn:uuid:{}",
+            rec.case
+        ))
+        .await;
+    let mut theirs = found["entry"][0]["resource"].clone();
+    let id = theirs["id"].as_str().unwrap().to_string();
+    theirs["note"] = serde_json::json!([{ "text": "edited on the ICU tablet" }]);
+    let put = reqwest::Client::new()
+        .put(format!("{}Procedure/{id}", peer.base()))
+        .header("Content-Type", "application/fhir+json")
+        .body(theirs.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+
+    // This tablet completes the case: its update carries the version it last saw.
+    s.set_status(rec.case, CaseStatus::Completed, author())
+        .await
+        .unwrap();
+    engine.sync_once().await.unwrap();
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!(summary.conflicts, 1, "{summary:?}");
+    let conflict = s.unsettled(10).await.unwrap();
+    assert_eq!(conflict.len(), 1);
+    assert_eq!(conflict[0].state, OutboxState::Conflict);
+    assert!(conflict[0].payload.contains("\"completed\""), "ours kept");
+    let server_version = conflict[0].detail.as_deref().unwrap();
+    assert!(
+        server_version.contains("edited on the ICU tablet"),
+        "theirs kept: {server_version}"
+    );
+    // The server still holds the other tablet's version.
+    let now = peer.get(&format!("Procedure/{id}")).await;
+    assert_eq!(now["note"][0]["text"], "edited on the ICU tablet");
+    assert_eq!(now["status"], "in-progress");
+}
+
+#[tokio::test]
+async fn wrong_credentials_pause_sync_and_lose_nothing() {
+    let peer = FhirPeer::start(Some("right-token"));
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "SYNC-4", 5).await;
+    let engine = SyncEngine::new(
+        s.clone(),
+        config(&peer.base(), "token = \"wrong-token\""),
+        author(),
+    )
+    .unwrap();
+    let e = engine.sync_once().await.unwrap_err();
+    assert!(matches!(e, SyncError::Auth(401)), "{e}");
+    let status = engine.status().borrow().clone();
+    assert!(status.paused.is_some());
+    let pending = s.outbox_summary().await.unwrap().pending;
+    assert!(pending > 10);
+    let engine = SyncEngine::new(
+        s.clone(),
+        config(&peer.base(), "token = \"right-token\""),
+        author(),
+    )
+    .unwrap();
+    sync_until_done(&engine, &s, 3).await;
+    assert_eq!(s.outbox_summary().await.unwrap().acked, pending);
+}
+
+#[tokio::test]
+async fn an_invalid_resource_is_isolated_and_rejected_with_the_server_outcome_and_the_rest_go() {
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "SYNC-5", 5).await;
+    // The hospital's server refuses one resource (its profile, say, wants a coded drug).
+    let proxy = Proxy::start(peer.port, vec![]).await;
+    *proxy.reject.lock().unwrap() = Some("Phenylephrine".into());
+    let engine = SyncEngine::new(s.clone(), config(&proxy.base(), ""), author()).unwrap();
+    let _ = sync_until_done(&engine, &s, 5).await;
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!(summary.rejected, 1, "{summary:?}");
+    let bad = s.unsettled(10).await.unwrap();
+    assert_eq!(bad[0].resource_type, "MedicationAdministration");
+    assert!(bad[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("OperationOutcome"));
+    let counts: HashMap<String, u64> = peer.counts().await.into_iter().collect();
+    assert_eq!(
+        counts["MedicationAdministration"], 3,
+        "the valid three went"
+    );
+    assert!(bad[0].payload.contains("Phenylephrine"));
+}
