@@ -15,6 +15,8 @@ use crate::domain::live::format_age;
 use crate::domain::patient::{BloodGroup, Mrn, Sex};
 use crate::domain::{AppMode, CaseStatus, EntryPayload, Parameter};
 use crate::domain::{CaseKind, Patient};
+use crate::store::OutboxState;
+use crate::sync::SyncState;
 
 /// Heading plus a sentence saying what the screen holds (or will hold).
 #[component]
@@ -653,10 +655,94 @@ fn DeviceRow(
     }
 }
 
+/// A stored FHIR payload, indented for reading (as stored if it is not JSON).
+fn pretty(text: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(text)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| text.to_string())
+}
+
+/// The issue texts of an OperationOutcome, or the text itself.
+fn outcome_text(text: &str) -> String {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return text.to_string();
+    };
+    let issues: Vec<String> = v["issue"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|i| {
+                    let what = i["details"]["text"]
+                        .as_str()
+                        .or(i["diagnostics"].as_str())
+                        .unwrap_or("no details");
+                    match i["expression"][0].as_str() {
+                        Some(at) => format!("{what} (at {at})"),
+                        None => what.to_string(),
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if issues.is_empty() {
+        text.to_string()
+    } else {
+        issues.join("; ")
+    }
+}
+
 #[component]
 pub fn SyncScreen() -> Element {
+    let services = use_context::<Services>();
     let state = use_context::<UiState>();
-    let sync = state.sync.read().short();
+    let sync = state.sync.read().clone();
+    let short = sync.short();
+    let store = services.store.clone();
+    // Re-read the rows a person must look at whenever the sync state changes.
+    let unsettled = use_resource(move || {
+        let store = store.clone();
+        let _ = state.sync.read();
+        async move { store.unsettled(50).await }
+    });
+    let now = *state.now.read();
+    let ago = |t: DateTime<Utc>| format_age(now - t);
+    let body = match &sync {
+        SyncState::NotConfigured => rsx! {
+            p { class: "empty", "data-sync": "off",
+                "No server is configured: every record stays on this device. To sync, put sync.toml in the data directory (see docs/sync.md): the server's address (https, or http on this machine for tests) and a bearer token." }
+        },
+        SyncState::Misconfigured(why) => rsx! {
+            p { class: "error", role: "alert", "data-sync": "misconfigured", "{why}" }
+        },
+        SyncState::Active(s) => rsx! {
+            div { class: "kv",
+                span { class: "k", "Server" } span { class: "v mono", "{s.server}" }
+                span { class: "k", "Waiting to upload" } span { class: "v", "data-sync": "pending", "{s.pending}" }
+                span { class: "k", "On the server" } span { class: "v", "data-sync": "acked", "{s.acked}" }
+                span { class: "k", "Last success" }
+                span { class: "v", match s.last_success { Some(t) => ago(t) + " ago", None => "never".to_string() } }
+                if let Some((done, total)) = s.progress {
+                    span { class: "k", "Uploading" }
+                    progress { class: "run-progress", max: "{total}", value: "{done}" }
+                }
+                if let Some(e) = &s.last_error {
+                    span { class: "k", "Last error" } span { class: "v error", "data-sync": "error", "{e}" }
+                }
+                if let Some(t) = s.next_try {
+                    if s.pending > 0 {
+                        span { class: "k", "Next try" } span { class: "v", "in {format_age(t - now)}" }
+                    }
+                }
+                if let Some(p) = &s.paused {
+                    span { class: "k", "Paused" } span { class: "v error", "{p}: update the credentials in sync.toml" }
+                }
+            }
+        },
+    };
+    let rows = match &*unsettled.read() {
+        Some(Ok(rows)) => rows.clone(),
+        _ => Vec::new(),
+    };
     rsx! {
         ScreenHeader {
             title: "Sync",
@@ -664,14 +750,31 @@ pub fn SyncScreen() -> Element {
         }
         div { class: "kv",
             span { class: "k", "State" }
-            span { class: "v", "data-sync": "state", "{sync}" }
+            span { class: "v", "data-sync": "state", "{short}" }
         }
-        p { class: "empty", "No server is configured: every record stays on this device." }
-        Planned { items: vec![
-            "Pending uploads, last success, errors and progress",
-            "Conflicts with both versions side by side, resolved by a person",
-            "Server address and credentials (bearer token or OAuth2 client credentials)",
-        ] }
+        {body}
+        if !rows.is_empty() {
+            h2 { class: "section-title", "Needs a person ({rows.len()})" }
+            for r in rows {
+                section { key: "{r.op_id}", class: "sync-issue", "data-sync-issue": if r.state == OutboxState::Conflict { "conflict" } else { "rejected" },
+                    if r.state == OutboxState::Conflict {
+                        h3 { "Conflict: {r.resource_type} changed on the server since this tablet last saw it" }
+                        p { class: "muted", "Neither version was overwritten. Compare them; the resolution workflow (keep ours as a new version, or accept theirs) is not built yet." }
+                        div { class: "versions",
+                            div { h4 { "This tablet" } pre { class: "mono", "{pretty(&r.payload)}" } }
+                            div { h4 { "The server" } pre { class: "mono", "{pretty(r.detail.as_deref().unwrap_or(\"\"))}" } }
+                        }
+                    } else {
+                        h3 { "Rejected by the server: {r.resource_type}" }
+                        p { class: "error", "{outcome_text(r.detail.as_deref().unwrap_or(\"\"))}" }
+                        p { class: "muted", "Kept on this tablet unchanged. The record itself is intact; this copy needs a fix of the mapping or of the server's profile." }
+                        pre { class: "mono", "{pretty(&r.payload)}" }
+                    }
+                }
+            }
+        }
+        p { class: "muted",
+            "Kept on this device in this version: {crate::sync::engine::local_only_kinds().join(\", \")}. Cases without a patient are not uploaded." }
     }
 }
 

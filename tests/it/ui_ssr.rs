@@ -26,6 +26,7 @@ struct Fixture {
     entries: Vec<Entry>,
     targets: Option<Targets>,
     advisories: Option<Advisories>,
+    sync: SyncState,
 }
 
 #[component]
@@ -39,7 +40,7 @@ fn Harness(fixture: Fixture) -> Element {
         let base = UiState::new(fixture.screen, &protocol);
         UiState {
             mode: Signal::new(fixture.mode.clone()),
-            sync: Signal::new(SyncState::NotConfigured),
+            sync: Signal::new(fixture.sync.clone()),
             live: Signal::new(live),
             now: Signal::new(fixture.now),
             case: Signal::new(fixture.case.clone()),
@@ -109,6 +110,7 @@ fn fixture(screen: Screen) -> Fixture {
         entries: vec![],
         targets: None,
         advisories: None,
+        sync: SyncState::NotConfigured,
     }
 }
 
@@ -536,4 +538,72 @@ async fn the_devices_screen_shows_state_signal_battery_last_value_mapping_and_pr
         "the refusal reason is shown"
     );
     assert!(html.contains("Pumpside cannot pair"));
+}
+
+#[tokio::test]
+async fn the_sync_screen_shows_progress_figures_and_a_conflict_with_both_versions() {
+    use pumpside::store::{OutboxNew, Outcome};
+    use pumpside::sync::SyncStatus;
+    let services = services().await;
+    let case = services
+        .store
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: None,
+                label: "conflicted".into(),
+                is_demo: false,
+                status: CaseStatus::Running,
+            },
+            services.author.clone(),
+        )
+        .await
+        .unwrap();
+    services
+        .store
+        .enqueue(
+            case.id,
+            vec![OutboxNew {
+                source: "run".into(),
+                resource_type: "Procedure".into(),
+                resource_key: "k1".into(),
+                operation: "update".into(),
+                payload: r#"{"resourceType":"Procedure","status":"completed"}"#.into(),
+            }],
+            1,
+            0,
+            services.author.clone(),
+        )
+        .await
+        .unwrap();
+    let seq = services.store.pending(10).await.unwrap()[0].seq;
+    services
+        .store
+        .record_outcomes(vec![(
+            seq,
+            Outcome::Conflict {
+                server_version: r#"{"resourceType":"Procedure","status":"in-progress","note":[{"text":"edited on the ICU tablet"}]}"#.into(),
+            },
+        )])
+        .await
+        .unwrap();
+    let mut f = fixture(Screen::Sync);
+    f.sync = SyncState::Active(SyncStatus {
+        server: "https://fhir.example.org/R4/".into(),
+        pending: 3,
+        acked: 120,
+        conflicts: 1,
+        last_error: Some("the server cannot be reached".into()),
+        ..SyncStatus::default()
+    });
+    let html = render_with(f, services).await;
+    assert!(html.contains("1 conflict(s) to resolve"), "{html}");
+    assert!(html.contains(r#"data-sync="pending">3<"#));
+    assert!(html.contains("the server cannot be reached"));
+    assert!(html.contains(r#"data-sync-issue="conflict""#));
+    assert!(html.contains("edited on the ICU tablet"), "theirs shown");
+    let ours = html.find("This tablet").expect("ours");
+    let theirs = html.find("The server</h4>").expect("theirs");
+    assert!(html[ours..theirs].contains("completed"), "ours shown");
+    assert!(html.contains("Kept on this device in this version"));
 }
