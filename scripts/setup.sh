@@ -6,13 +6,14 @@ set -euo pipefail
 # Build: WebKitGTK/GTK for the desktop window, libxdo for Dioxus's menu/shortcut crates,
 # D-Bus for btleplug (BlueZ), OpenSSL headers for dioxus-desktop's dev-tools websocket.
 # Tests: Xvfb (a display without a screen), xdotool (taps), imagemagick (screenshots), Node.js
-# for the FHIR test peer (tests/peers/fhir); dbus (dbus-daemon) and Debian's python3 with
+# for the FHIR test peer (tests/peers/fhir), python3-venv for the Python FHIR validator
+# (tests/peers/python); dbus (dbus-daemon) and Debian's python3 with
 # python3-dbusmock for the mocked BlueZ the Bluetooth tests talk to (tests/peers/bluez).
 packages=(
   build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev libdbus-1-dev
   xvfb xdotool imagemagick
-  dbus python3 python3-dbus python3-dbusmock
+  dbus python3 python3-dbus python3-dbusmock python3-venv
 )
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)
@@ -51,5 +52,13 @@ peer="$(dirname "$0")/../tests/peers/fhir"
 if [ ! -d "$peer/node_modules/@medplum/core" ] || [ "$peer/package-lock.json" -nt "$peer/node_modules" ]; then
   echo "setup: installing the FHIR test peer (npm ci)"
   (cd "$peer" && npm ci --no-audit --no-fund)
+fi
+# Python's FHIR R4B models (fhir.resources), exactly as pinned, in a private virtualenv.
+py="$(dirname "$0")/../tests/peers/python"
+if [ ! -x "$py/.venv/bin/python" ] || [ "$py/requirements.txt" -nt "$py/.venv/installed" ]; then
+  echo "setup: installing the Python FHIR validator (fhir.resources)"
+  python3 -m venv "$py/.venv"
+  "$py/.venv/bin/pip" install --quiet --disable-pip-version-check -r "$py/requirements.txt"
+  touch "$py/.venv/installed"
 fi
 echo "setup: ready"

@@ -177,12 +177,15 @@ pub fn ucum(unit: &str) -> Option<&'static str> {
         "g/L" => "g/L",
         "kPa" => "kPa",
         "mg/dL" => "mg/dL",
+        "[pH]" => "[pH]",
         "mL/h" => "mL/h",
         _ => return None,
     })
 }
 
 fn quantity(value: Decimal, unit: &str) -> Value {
+    // FHIR strings may not be empty: a unitless value is UCUM "1".
+    let unit = if unit.trim().is_empty() { "1" } else { unit };
     let mut q = json!({ "value": dec(value), "unit": unit });
     if let Some(code) = ucum(unit) {
         q["system"] = json!(UCUM);
@@ -512,7 +515,11 @@ pub fn map_entry(
             for (a, v) in &panel.results {
                 let member_key = derived_uuid(&key, a.code());
                 let mut o = c.observation(&member_key, analyte_code(*a), "laboratory");
-                o.insert("valueQuantity".into(), quantity(v.value, &v.unit));
+                let unit = match a {
+                    Analyte::Ph if v.unit.trim().is_empty() => "[pH]",
+                    _ => v.unit.as_str(),
+                };
+                o.insert("valueQuantity".into(), quantity(v.value, unit));
                 o.insert("bodySite".into(), json!({ "text": site }));
                 members.push(placeholder("Observation", &member_key));
                 out.push(c.mapped("Observation", member_key, Value::Object(o)));
@@ -759,5 +766,10 @@ mod tests {
         assert_eq!(ucum("furlongs"), None);
         let q = quantity("12".parse().unwrap(), "furlongs");
         assert!(q.get("system").is_none() && q.get("code").is_none());
+        let q = quantity("7.38".parse().unwrap(), "");
+        assert_eq!(
+            (q["unit"].as_str(), q["code"].as_str()),
+            (Some("1"), Some("1"))
+        );
     }
 }

@@ -126,6 +126,8 @@ pub struct Proxy {
     /// A request whose body contains this text is answered 422 (a server-side validation
     /// failure) without forwarding.
     pub reject: Arc<Mutex<Option<String>>>,
+    /// Every request body that passed through (what the app emitted).
+    pub bodies: Arc<Mutex<Vec<String>>>,
     pub requests: Arc<Mutex<u64>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -189,6 +191,8 @@ impl Proxy {
         let counter = requests.clone();
         let reject: Arc<Mutex<Option<String>>> = Arc::new(Mutex::new(None));
         let rule = reject.clone();
+        let bodies: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
+        let seen = bodies.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut client, _)) = listener.accept().await else {
@@ -197,11 +201,19 @@ impl Proxy {
                 let script = script.clone();
                 let counter = counter.clone();
                 let rule = rule.clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
                     let Some(req) = read_request(&mut client).await else {
                         return;
                     };
                     *counter.lock().unwrap() += 1;
+                    if let Some(end) = req.windows(4).position(|w| w == b"\r\n\r\n") {
+                        if req.len() > end + 4 {
+                            seen.lock()
+                                .unwrap()
+                                .push(String::from_utf8_lossy(&req[end + 4..]).into_owned());
+                        }
+                    }
                     let marker = rule.lock().unwrap().clone();
                     if marker.is_some_and(|m| String::from_utf8_lossy(&req).contains(&m)) {
                         let body = r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","details":{"text":"rejected by the hospital's profile"}}]}"#;
@@ -261,6 +273,7 @@ impl Proxy {
         Self {
             port,
             reject,
+            bodies,
             requests,
             task,
         }
@@ -571,6 +584,40 @@ async fn planned_creates(s: &Store) -> BTreeMap<String, u64> {
     out
 }
 
+/// Run the peer's validator (@medplum/core) and Python's fhir.resources (R4B) on a file.
+pub fn validate_everywhere(file: &Path) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers");
+    let python = root.join("python/.venv/bin/python");
+    assert!(
+        python.exists(),
+        "the Python FHIR validator is not installed: run scripts/setup.sh"
+    );
+    for (what, mut cmd) in [
+        ("@medplum/core", {
+            let mut c = Command::new("node");
+            c.arg(root.join("fhir/validate.mjs")).arg(file);
+            c
+        }),
+        ("fhir.resources R4B", {
+            let mut c = Command::new(&python);
+            c.arg(root.join("python/validate_r4b.py")).arg(file);
+            c
+        }),
+    ] {
+        let out = cmd.output().expect("validator");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{what} found invalid resources:\n{}",
+            text.lines()
+                .filter(|l| l.starts_with("INVALID"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        eprintln!("sync: {what}: {}", text.lines().last().unwrap_or("ok"));
+    }
+}
+
 fn open(dir: &Path) -> Store {
     Store::open(&dir.join("pumpside.sqlite3")).unwrap()
 }
@@ -611,7 +658,8 @@ async fn a_cpb_case_uploads_once_and_a_second_run_adds_nothing() {
     let dir = crate::temp_dir();
     let s = open(dir.path());
     let rec = record_cpb_case(&s, "SYNC-1", 25).await;
-    let engine = SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
+    let proxy = Proxy::start(peer.port, vec![]).await;
+    let engine = SyncEngine::new(s.clone(), config(&proxy.base(), ""), author()).unwrap();
     engine.plan(Utc::now()).await.unwrap();
     let planned = planned_creates(&s).await;
     assert_eq!(planned.get("Procedure"), Some(&1), "{planned:?}");
@@ -631,6 +679,19 @@ async fn a_cpb_case_uploads_once_and_a_second_run_adds_nothing() {
 
     let errors = sync_until_done(&engine, &s, 3).await;
     assert!(errors.is_empty(), "{errors:?}");
+    // Everything the app emitted validates in both validators (the peer already refused
+    // invalid resources with 400).
+    let emitted = dir.path().join("emitted.json");
+    let bundles: Vec<Value> = proxy
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    assert!(bundles.len() >= 2, "patient and at least one transaction");
+    std::fs::write(&emitted, serde_json::to_string(&bundles).unwrap()).unwrap();
+    validate_everywhere(&emitted);
     let counts = peer.counts().await;
     assert_eq!(without_provenance(&counts), expected_on_server(&planned));
     assert!(counts["Provenance"] >= 1);
