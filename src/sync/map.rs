@@ -5,7 +5,7 @@
 //! when the transaction is built (`bundle.rs`). Decimals keep the precision they were received
 //! with (`7.380` stays `7.380`).
 //!
-//! Which record becomes what (see ../shared/sync-fhir.md and docs/fhir.md):
+//! Which record becomes what (docs/sync.md has the full table and the codes):
 //! - the case → a Procedure (the run), updated with If-Match when its status changes;
 //! - bypass, clamp, arrest, cooling and rewarming events → Observation (category procedure);
 //! - ACT, manual values, blood-gas analytes (+ a panel with hasMember), volumes, notes →
@@ -33,7 +33,7 @@ pub const LOINC: &str = "http://loinc.org";
 pub const SNOMED: &str = "http://snomed.info/sct";
 pub const MDC: &str = "urn:iso:std:iso:11073:10101";
 pub const RXNORM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
-/// Pumpside's own CodeSystem for concepts without a standard code (docs/fhir/CodeSystem-pumpside.json).
+/// Pumpside's own CodeSystem for concepts without a standard code (codes listed in docs/sync.md).
 pub const PUMPSIDE: &str = "https://pumpside.org/fhir/CodeSystem/pumpside";
 pub const URI: &str = "urn:ietf:rfc:3986";
 /// Length of one SampledData chunk of a device trend.
