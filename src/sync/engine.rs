@@ -368,8 +368,12 @@ impl SyncEngine {
         let mut done = 0u64;
         // Operations that cannot go yet (a dependency not on the server) are skipped this run.
         let mut skipped: HashSet<i64> = HashSet::new();
-        // After a 400/422 on a Bundle, operations up to this seq go one by one to find the bad one.
-        let mut isolate_until: i64 = 0;
+        // Bundle size: a 400/422 on a Bundle of n halves it (to find a bad operation, or to fit
+        // a server's limit on conditional entries per transaction: Medplum allows 8); it grows
+        // back after a success, up to the largest size seen to work once a limit was hit.
+        let mut limit = batch;
+        let mut ceiling = batch;
+        let mut best_ok: Option<usize> = None;
         loop {
             let pending: Vec<OutboxRow> = self
                 .store
@@ -381,11 +385,6 @@ impl SyncEngine {
             if pending.is_empty() {
                 return Ok(());
             }
-            let limit = if pending[0].seq <= isolate_until {
-                1
-            } else {
-                batch
-            };
             let prepared = self.prepare(&pending, limit).await?;
             let Prepared {
                 rows,
@@ -409,6 +408,8 @@ impl SyncEngine {
             };
             match reply.status {
                 200..=299 => {
+                    best_ok = Some(best_ok.unwrap_or(0).max(rows.len()));
+                    limit = (limit * 2).min(ceiling);
                     let outcomes = acks(&rows, &reply.body);
                     self.store.record_outcomes(outcomes).await?;
                     done += rows.len() as u64;
@@ -442,6 +443,9 @@ impl SyncEngine {
                         .await?;
                 }
                 400 | 404 | 409 | 412 | 422 if rows.len() == 1 => {
+                    // The bad operation is found; the others may go in larger Bundles again.
+                    ceiling = best_ok.unwrap_or(batch);
+                    limit = ceiling;
                     tracing::warn!(status = reply.status, resource = %rows[0].resource_type, "sync: server rejected an operation");
                     self.store
                         .record_outcomes(vec![(
@@ -453,7 +457,13 @@ impl SyncEngine {
                         .await?;
                 }
                 400 | 404 | 409 | 412 | 422 => {
-                    isolate_until = rows.last().map(|r| r.seq).unwrap_or(0);
+                    ceiling = (rows.len() / 2).max(1);
+                    limit = ceiling;
+                    tracing::info!(
+                        size = rows.len(),
+                        next = limit,
+                        "sync: Bundle refused, trying smaller ones"
+                    );
                 }
                 code => {
                     let error = format!("HTTP {code} from the server");
