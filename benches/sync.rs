@@ -6,6 +6,7 @@
 //! is extrapolated from it and labelled so; its seconds are a lower bound).
 //!
 //!     cargo bench --bench sync        (needs scripts/setup.sh for the peer)
+//!     PUMPSIDE_BENCH_CPB_HOURS=1 PUMPSIDE_BENCH_ECMO_HOURS=2 cargo bench --bench sync   # quick
 //!
 //! Figures go to stdout and to target/bench/sync.md; BENCHMARKS.md quotes a run.
 
@@ -317,13 +318,35 @@ async fn main() {
     let peer = peer();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("bench.sqlite3")).expect("store");
-    let (_, cpb) = record(&store, "BENCH-CPB", CaseKind::Cpb, 6, 20).await;
+    let hours = |var: &str, default: i64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let (cpb_h, ecmo_h) = (
+        hours("PUMPSIDE_BENCH_CPB_HOURS", 6),
+        hours("PUMPSIDE_BENCH_ECMO_HOURS", 24),
+    );
+    let (_, cpb) = record(&store, "BENCH-CPB", CaseKind::Cpb, cpb_h, 20).await;
     let cpb_samples: u64 = cpb.iter().map(|(_, s)| s.len() as u64).sum();
-    let a = upload(peer.1, &store, "CPB 6 h × 20 channels", cpb_samples).await;
+    let a = upload(
+        peer.1,
+        &store,
+        &format!("CPB {cpb_h} h × 20 channels"),
+        cpb_samples,
+    )
+    .await;
     eprintln!("{}", row(&a));
-    let (_, ecmo) = record(&store, "BENCH-ECMO", CaseKind::EcmoVa, 24, 10).await;
+    let (_, ecmo) = record(&store, "BENCH-ECMO", CaseKind::EcmoVa, ecmo_h, 10).await;
     let ecmo_samples: u64 = ecmo.iter().map(|(_, s)| s.len() as u64).sum();
-    let b = upload(peer.1, &store, "ECMO 24 h × 10 channels", ecmo_samples).await;
+    let b = upload(
+        peer.1,
+        &store,
+        &format!("ECMO {ecmo_h} h × 10 channels"),
+        ecmo_samples,
+    )
+    .await;
     eprintln!("{}", row(&b));
     let n = naive(peer.1, &cpb, NAIVE_SECONDS).await;
     eprintln!("{}", row(&n));

@@ -27,6 +27,7 @@ const router = new FhirRouter();
 const repo = new MemoryRepository();
 const token = process.env.PEER_TOKEN;
 const stats = { requests: 0, bytes_in: 0, counts: {} };
+const seenTypes = new Set();
 
 function outcome(code, text) {
   return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text } }] };
@@ -61,6 +62,9 @@ async function handle(req, res) {
   stats.bytes_in += raw.length;
   const url = new URL(req.url, 'http://127.0.0.1');
   if (url.pathname === '/_peer/stats') {
+    // Counted on request (the repository's search is a linear scan; counting after every
+    // write would double the peer's cost).
+    await Promise.all([...seenTypes].map(recount));
     return send(res, 200, stats);
   }
   if (token && req.headers.authorization !== `Bearer ${token}`) {
@@ -104,8 +108,9 @@ async function handle(req, res) {
   }
   if (status < 300 && req.method !== 'GET') {
     const touched = resource?.resourceType === 'Bundle' ? (resource.entry ?? []).map((e) => e.resource) : [resource];
-    const types = new Set(touched.map((r) => r?.resourceType).filter((t) => t && t !== 'Bundle'));
-    await Promise.all([...types].map(recount));
+    for (const r of touched) {
+      if (r?.resourceType && r.resourceType !== 'Bundle') seenTypes.add(r.resourceType);
+    }
   }
   send(res, status, resource ?? result, headers);
 }
