@@ -72,7 +72,9 @@ pub fn sfloat(raw: u16) -> MedFloat {
 /// Encode an SFLOAT (for the simulators and round-trip tests): `None` when the mantissa does not
 /// fit 12 bits (outside the reserved special values) or the exponent 4 bits.
 pub fn sfloat_bits(d: Decimal) -> Option<u16> {
-    if !(-2046..=2045).contains(&d.mantissa) || !(-8..=7).contains(&d.exponent) {
+    // ±2046, -2047 and -2048 are the special values (+INF 0x7FE, -INF 0x802, reserved 0x801,
+    // NRes 0x800); 2047 is NaN.
+    if !(-2045..=2045).contains(&d.mantissa) || !(-8..=7).contains(&d.exponent) {
         return None;
     }
     let m = (d.mantissa as i16 as u16) & 0x0FFF;

@@ -13,10 +13,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     #[test]
-    fn sfloat_round_trips(mantissa in -2046i64..=2045, exponent in -8i8..=7) {
+    fn sfloat_round_trips(mantissa in -2045i64..=2045, exponent in -8i8..=7) {
         let d = Decimal::new(mantissa, exponent);
         let bits = ieee11073::sfloat_bits(d).expect("in range");
         prop_assert_eq!(sfloat(bits), MedFloat::Number(d));
+    }
+
+    #[test]
+    fn sfloat_never_encodes_a_number_as_a_special_value(mantissa in -2048i64..=-2046, exponent in -8i8..=7) {
+        // -2046 would be the bits of -INF: the encoder must refuse, not send a different value.
+        prop_assert_eq!(ieee11073::sfloat_bits(Decimal::new(mantissa, exponent)), None);
     }
 
     #[test]
