@@ -370,20 +370,31 @@ impl Services {
                 self.author.clone(),
             )
             .await?;
-        self.store
-            .append_entry(NewEntry {
-                case_id: case.id,
-                occurred_at: chrono::Utc::now(),
-                author: self.author.clone(),
-                payload: EntryPayload::Protocol {
-                    name: self.protocol.name.clone(),
-                    version: self.protocol.version.clone(),
-                },
-            })
-            .await?;
+        record_protocol(&self.store, &case, &self.author, &self.protocol).await?;
         tracing::info!(kind = kind.code(), is_demo, "case started");
         Ok(case)
     }
+}
+
+/// Record on a new case which protocol version is in force.
+async fn record_protocol(
+    store: &Store,
+    case: &CaseSummary,
+    by: &Author,
+    protocol: &Protocol,
+) -> Result<(), StoreError> {
+    store
+        .append_entry(NewEntry {
+            case_id: case.id,
+            occurred_at: chrono::Utc::now(),
+            author: by.clone(),
+            payload: EntryPayload::Protocol {
+                name: protocol.name.clone(),
+                version: protocol.version.clone(),
+            },
+        })
+        .await
+        .map(|_| ())
 }
 
 /// The demo case is reused across launches so that a demo database does not fill with copies.
@@ -413,17 +424,7 @@ pub async fn ensure_demo_case(
                     by.clone(),
                 )
                 .await?;
-            store
-                .append_entry(NewEntry {
-                    case_id: case.id,
-                    occurred_at: chrono::Utc::now(),
-                    author: by.clone(),
-                    payload: EntryPayload::Protocol {
-                        name: protocol.name.clone(),
-                        version: protocol.version.clone(),
-                    },
-                })
-                .await?;
+            record_protocol(store, &case, by, protocol).await?;
             Ok(case)
         }
     }

@@ -92,15 +92,6 @@ pub struct SyncWork {
     pub channels: Vec<(Channel, Vec<Sample>)>,
 }
 
-fn state_of(conn: &rusqlite::Connection, op_seq: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row(
-        "SELECT state FROM sync_events WHERE op_seq = ?1 ORDER BY seq DESC LIMIT 1",
-        [op_seq],
-        |r| r.get(0),
-    )
-    .optional()
-}
-
 impl Store {
     /// Cases whose entries or closed trend chunks (before `boundary_ms`) have not been planned,
     /// with what the planner needs to map them.
@@ -365,16 +356,6 @@ impl Store {
                 .query_map([source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(rows)
-        })
-        .await
-    }
-
-    /// Whether an operation on this resource is still settled-less (for ordering updates).
-    pub async fn outbox_state(&self, op_seq: i64) -> Result<OutboxState, StoreError> {
-        self.call(move |db| {
-            Ok(OutboxState::from_code(
-                state_of(&db.conn, op_seq)?.as_deref(),
-            ))
         })
         .await
     }

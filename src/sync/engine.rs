@@ -832,16 +832,6 @@ fn jitter() -> f64 {
     f64::from(nanos % 1000) / 1000.0
 }
 
-/// Entry kinds that produce no FHIR resource in this version (for the Sync screen).
-pub fn local_only_kinds() -> &'static [&'static str] {
-    &map::LOCAL_ONLY
-}
-
-/// Whether `payload` is a kind the planner sends.
-pub fn is_synced_kind(payload: &EntryPayload) -> bool {
-    !map::LOCAL_ONLY.contains(&payload.kind())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -774,7 +774,7 @@ pub fn SyncScreen() -> Element {
             }
         }
         p { class: "muted",
-            "Kept on this device in this version: {crate::sync::engine::local_only_kinds().join(\", \")}. Cases without a patient are not uploaded." }
+            "Kept on this device in this version: {crate::sync::map::LOCAL_ONLY.join(\", \")}. Cases without a patient are not uploaded." }
     }
 }
 
