@@ -85,7 +85,7 @@ fn author() -> Author {
     Author::new("Bench perfusionist", "bench-tablet")
 }
 
-/// A case of `hours` at 1 Hz on `channels` channels, ending 15 minutes ago.
+/// A case of `hours` at 1 Hz on `channels` channels, ending on the last closed chunk boundary.
 async fn record(
     store: &Store,
     mrn: &str,
@@ -127,7 +127,11 @@ async fn record(
         .await
         .expect("case")
         .id;
-    let end = Utc::now() - Duration::minutes(15);
+    // End on a closed chunk boundary so that every chunk with samples is planned.
+    let end = DateTime::<Utc>::from_timestamp_millis(pumpside::sync::map::chunk_start(
+        Utc::now() - Duration::minutes(2),
+    ))
+    .expect("boundary");
     let start = end - Duration::hours(hours);
     if kind == CaseKind::Cpb {
         store

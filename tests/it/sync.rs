@@ -319,7 +319,7 @@ pub struct Recorded {
 
 /// A CPB case as a tablet records it: patient by MRN, the clinical timeline (events, drugs,
 /// fluids, a blood gas, an ACT, values, a component, a note later retracted) and `minutes` of
-/// two 1 Hz device trends ending five minutes ago.
+/// two 1 Hz device trends ending on the last closed 10-minute boundary.
 pub async fn record_cpb_case(s: &Store, mrn: &str, minutes: i64) -> Recorded {
     let now = Utc::now();
     let patient = s
@@ -530,9 +530,15 @@ pub async fn record_cpb_case(s: &Store, mrn: &str, minutes: i64) -> Recorded {
     }
 }
 
-/// Two 1 Hz channels (pump flow, MAP) for `minutes`, ending five minutes before `now`.
+/// Two 1 Hz channels (pump flow, MAP) for `minutes`, ending on the last closed chunk boundary.
 async fn trends(s: &Store, case: CaseId, now: DateTime<Utc>, minutes: i64) -> usize {
-    let start = now - chrono::Duration::minutes(minutes + 5);
+    // End on a chunk boundary that has already closed, so every chunk with samples is planned
+    // by the first run and a clock crossing a boundary mid-test cannot close another one.
+    let end = DateTime::from_timestamp_millis(pumpside::sync::map::chunk_start(
+        now - chrono::Duration::minutes(2),
+    ))
+    .unwrap();
+    let start = end - chrono::Duration::minutes(minutes);
     let n = (minutes * 60) as usize;
     for (p, unit, base) in [
         (Parameter::PumpFlow, "L/min", 450),
