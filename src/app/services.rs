@@ -18,7 +18,7 @@ use crate::domain::{
     LiveSample, NewEntry, Patient, PatientId,
 };
 use crate::store::{NewCase, Store, StoreError};
-use crate::sync::{SyncConfig, SyncEngine, SyncState};
+use crate::sync::{remote, SyncConfig, SyncEngine, SyncState};
 
 /// Capacity of the device → UI channel: several seconds of every parameter, so a UI stall
 /// never blocks a device task for long.
@@ -194,6 +194,24 @@ impl Services {
         tokio::spawn(engine.clone().run());
         tracing::info!("sync started");
         self.sync_engine = Some(engine);
+    }
+
+    /// Follow (or stop following) a patient on the ECMO board; the sync engine pulls them next.
+    pub async fn follow(&self, mrn: Mrn, follow: bool) -> Result<(), StoreError> {
+        self.store.follow(mrn, follow, self.author.clone()).await?;
+        self.nudge_sync();
+        Ok(())
+    }
+
+    /// The ECMO board: each followed patient with the runs pulled for them.
+    pub async fn on_call(&self) -> Result<Vec<remote::Followed>, StoreError> {
+        let mut out = Vec::new();
+        for mrn in self.store.followed().await? {
+            let runs = remote::runs(&self.store.pulled(mrn.clone()).await?);
+            let held = self.store.held_count(mrn.clone()).await?;
+            out.push(remote::Followed { mrn, runs, held });
+        }
+        Ok(out)
     }
 
     /// Tell the sync engine the record changed (it uploads soon; never waits).

@@ -269,6 +269,65 @@ CREATE TRIGGER sync_patients_no_delete BEFORE DELETE ON sync_patients
     BEGIN SELECT RAISE(ABORT, 'sync patients are append-only'); END;
 "#,
     },
+    Migration {
+        version: 6,
+        name: "2026-11-26 pull for the on-call view: followed patients, pulled versions, cursors",
+        sql: r#"
+-- Patients this device follows on call, by MRN; the newest row per MRN decides.
+CREATE TABLE sync_follows (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    mrn_system TEXT NOT NULL,
+    mrn_value  TEXT NOT NULL,
+    follow     INTEGER NOT NULL CHECK (follow IN (0, 1)),
+    by_user    TEXT NOT NULL,
+    on_device  TEXT NOT NULL,
+    at_us      INTEGER NOT NULL
+) STRICT;
+
+-- Every resource version pulled from the server, once (deduplicated by type, id and version).
+-- Pulled data lives only here: it never replaces a local record. `held` = 1 when this device
+-- had unsettled changes to the same record at pull time: that version is not shown.
+CREATE TABLE sync_pulled (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    mrn_system    TEXT NOT NULL,
+    mrn_value     TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    server_id     TEXT NOT NULL,
+    version_id    TEXT NOT NULL,
+    last_updated  TEXT NOT NULL,
+    record_key    TEXT,
+    held          INTEGER NOT NULL CHECK (held IN (0, 1)),
+    body          TEXT NOT NULL,
+    pulled_us     INTEGER NOT NULL,
+    UNIQUE (resource_type, server_id, version_id)
+) STRICT;
+CREATE INDEX sync_pulled_patient ON sync_pulled (mrn_system, mrn_value, resource_type, server_id, seq);
+
+-- The newest meta.lastUpdated seen per followed patient and resource type.
+CREATE TABLE sync_cursors (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    mrn_system    TEXT NOT NULL,
+    mrn_value     TEXT NOT NULL,
+    resource_type TEXT NOT NULL,
+    cursor        TEXT NOT NULL,
+    at_us         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sync_cursors_key ON sync_cursors (mrn_system, mrn_value, resource_type, seq);
+
+CREATE TRIGGER sync_follows_no_update BEFORE UPDATE ON sync_follows
+    BEGIN SELECT RAISE(ABORT, 'followed patients are append-only'); END;
+CREATE TRIGGER sync_follows_no_delete BEFORE DELETE ON sync_follows
+    BEGIN SELECT RAISE(ABORT, 'followed patients are append-only'); END;
+CREATE TRIGGER sync_pulled_no_update BEFORE UPDATE ON sync_pulled
+    BEGIN SELECT RAISE(ABORT, 'pulled versions are append-only'); END;
+CREATE TRIGGER sync_pulled_no_delete BEFORE DELETE ON sync_pulled
+    BEGIN SELECT RAISE(ABORT, 'pulled versions are append-only'); END;
+CREATE TRIGGER sync_cursors_no_update BEFORE UPDATE ON sync_cursors
+    BEGIN SELECT RAISE(ABORT, 'pull cursors are append-only'); END;
+CREATE TRIGGER sync_cursors_no_delete BEFORE DELETE ON sync_cursors
+    BEGIN SELECT RAISE(ABORT, 'pull cursors are append-only'); END;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

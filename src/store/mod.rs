@@ -9,6 +9,7 @@ pub mod codec;
 mod devices;
 mod entries;
 mod migrations;
+mod pull;
 mod sync;
 mod telemetry;
 
@@ -26,6 +27,7 @@ pub use cases::NewCase;
 pub use devices::DeviceSession;
 pub use entries::ChainReport;
 pub use migrations::latest_version;
+pub use pull::{PullAck, Pulled, PulledNew};
 pub use sync::{OutboxNew, OutboxRow, OutboxState, OutboxSummary, Outcome, SyncWork};
 pub use telemetry::{AppendAck, ChannelExtremes, StoredFrame, TelemetryStats};
 

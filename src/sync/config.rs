@@ -8,6 +8,16 @@
 //! create_patients = false      # test and demo servers only: create a missing Patient
 //! batch = 100                  # operations per transaction Bundle
 //! timeout_s = 30
+//! pull_page = 200              # resources per search page when pulling for the on-call view
+//! pull_window_s = 300          # each poll re-reads this far before its cursor (late commits)
+//!
+//! # Instead of a token: OAuth2 client credentials, SMART Backend Services style (see `auth`).
+//! [oauth]
+//! token_url = "https://auth.example-hospital.org/token"
+//! client_id = "pumpside-or-3"
+//! key_file = "/path/to/private-key.pem"    # PKCS#8, EC P-384 (ES384) or RSA (RS384)
+//! scope = "system/*.read system/*.write"   # the default
+//! kid = "2026-11"                          # optional key id
 //! ```
 
 use std::path::Path;
@@ -25,6 +35,12 @@ pub struct SyncConfig {
     pub create_patients: bool,
     pub batch: usize,
     pub timeout: Duration,
+    /// OAuth2 client credentials instead of a fixed token.
+    pub oauth: Option<super::auth::ClientCredentials>,
+    /// `_count` of a pull's searches.
+    pub pull_page: usize,
+    /// How far before its cursor each poll starts again.
+    pub pull_window: Duration,
 }
 
 impl std::fmt::Debug for SyncConfig {
@@ -35,6 +51,9 @@ impl std::fmt::Debug for SyncConfig {
             .field("create_patients", &self.create_patients)
             .field("batch", &self.batch)
             .field("timeout", &self.timeout)
+            .field("pull_page", &self.pull_page)
+            .field("pull_window", &self.pull_window)
+            .field("oauth", &self.oauth)
             .finish()
     }
 }
@@ -51,6 +70,14 @@ pub enum ConfigError {
     TokenFile { path: String, why: String },
     #[error("sync.toml: batch must be between 1 and 1000, got {0}")]
     Batch(usize),
+    #[error("sync.toml: pull_page must be between 1 and 1000, got {0}")]
+    PullPage(usize),
+    #[error("sync.toml: give either token/token_file or [oauth], not both")]
+    TwoCredentials,
+    #[error("sync.toml: [oauth] token_url {0:?} must be https (plain http is allowed for loopback only)")]
+    TokenUrl(String),
+    #[error("sync.toml: [oauth] key_file {path}: {why}")]
+    KeyFile { path: String, why: String },
 }
 
 #[derive(Deserialize)]
@@ -63,6 +90,33 @@ struct File {
     create_patients: bool,
     batch: Option<usize>,
     timeout_s: Option<u64>,
+    pull_page: Option<usize>,
+    pull_window_s: Option<u64>,
+    oauth: Option<OAuthFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OAuthFile {
+    token_url: String,
+    client_id: String,
+    key_file: String,
+    scope: Option<String>,
+    kid: Option<String>,
+}
+
+/// Whether `url` is https, or http to this machine.
+fn secure_url(url: &str) -> Option<&str> {
+    if let Some(r) = url.strip_prefix("https://") {
+        return Some(r);
+    }
+    let r = url.strip_prefix("http://")?;
+    let host = r.split(['/', '?']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    };
+    is_loopback(host).then_some(r)
 }
 
 /// Whether `url` names this machine (plain http allowed).
@@ -78,20 +132,10 @@ impl SyncConfig {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let f: File = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
         let server = f.server.trim().to_string();
-        let rest = if let Some(r) = server.strip_prefix("https://") {
-            r
-        } else if let Some(r) = server.strip_prefix("http://") {
-            let host = r.split(['/', '?']).next().unwrap_or("");
-            let host = match host.rsplit_once(':') {
-                Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-                _ => host,
-            };
-            if !is_loopback(host) {
-                return Err(ConfigError::NotHttps(server));
-            }
-            r
-        } else {
-            return Err(ConfigError::NotUrl(server));
+        let rest = match secure_url(&server) {
+            Some(r) => r,
+            None if server.starts_with("http://") => return Err(ConfigError::NotHttps(server)),
+            None => return Err(ConfigError::NotUrl(server)),
         };
         if rest.is_empty() || rest.starts_with('/') {
             return Err(ConfigError::NotUrl(server));
@@ -113,6 +157,39 @@ impl SyncConfig {
         if !(1..=1000).contains(&batch) {
             return Err(ConfigError::Batch(batch));
         }
+        let oauth = match f.oauth {
+            None => None,
+            Some(_) if token.is_some() => return Err(ConfigError::TwoCredentials),
+            Some(o) => {
+                let url = o.token_url.trim().to_string();
+                if secure_url(&url).is_none_or(|r| r.is_empty() || r.starts_with('/')) {
+                    return Err(ConfigError::TokenUrl(url));
+                }
+                let pem =
+                    std::fs::read_to_string(&o.key_file).map_err(|e| ConfigError::KeyFile {
+                        path: o.key_file.clone(),
+                        why: e.to_string(),
+                    })?;
+                Some(
+                    super::auth::ClientCredentials::new(
+                        url,
+                        o.client_id,
+                        o.scope
+                            .unwrap_or_else(|| "system/*.read system/*.write".to_string()),
+                        o.kid,
+                        &pem,
+                    )
+                    .map_err(|e| ConfigError::KeyFile {
+                        path: o.key_file.clone(),
+                        why: e.to_string(),
+                    })?,
+                )
+            }
+        };
+        let pull_page = f.pull_page.unwrap_or(200);
+        if !(1..=1000).contains(&pull_page) {
+            return Err(ConfigError::PullPage(pull_page));
+        }
         let base = if server.ends_with('/') {
             server
         } else {
@@ -124,6 +201,9 @@ impl SyncConfig {
             create_patients: f.create_patients,
             batch,
             timeout: Duration::from_secs(f.timeout_s.unwrap_or(30).clamp(1, 600)),
+            oauth,
+            pull_page,
+            pull_window: Duration::from_secs(f.pull_window_s.unwrap_or(300).min(86_400)),
         })
     }
 

@@ -39,6 +39,9 @@ pub enum SyncError {
     /// 401/403: sync waits for new credentials.
     #[error("the server refused the credentials (HTTP {0}); sync is paused until they are updated in sync.toml")]
     Auth(u16),
+    /// The OAuth2 token endpoint refused this client: sync waits for new settings.
+    #[error("{0}; sync is paused until the [oauth] settings in sync.toml are fixed")]
+    TokenRefused(String),
     /// A patient the record needs is not on the server.
     #[error("patient with MRN {0} is not on the server; sync of this case waits (the hospital owns Patient records)")]
     PatientMissing(String),
@@ -58,6 +61,9 @@ pub struct SyncStatus {
     pub progress: Option<(u64, u64)>,
     pub paused: Option<String>,
     pub next_try: Option<DateTime<Utc>>,
+    /// The last pull for the on-call view that completed, and what it found.
+    pub last_pull: Option<DateTime<Utc>>,
+    pub pull: Option<super::pull::PullReport>,
 }
 
 /// A response as the engine needs it.
@@ -71,7 +77,8 @@ pub struct Reply {
 #[derive(Clone)]
 pub struct Transport {
     http: reqwest::Client,
-    config: SyncConfig,
+    pub(super) config: SyncConfig,
+    tokens: super::auth::TokenCache,
 }
 
 impl Transport {
@@ -81,10 +88,52 @@ impl Transport {
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| SyncError::Transient(format!("HTTP client: {e}")))?;
-        Ok(Self { http, config })
+        Ok(Self {
+            http,
+            config,
+            tokens: Default::default(),
+        })
     }
 
+    /// The bearer token for the next request: the fixed one, or one from the OAuth2 token
+    /// endpoint (cached until shortly before it expires).
+    async fn bearer(&self) -> Result<Option<String>, SyncError> {
+        match (&self.config.oauth, &self.config.token) {
+            (Some(cc), _) => self
+                .tokens
+                .get(&self.http, cc)
+                .await
+                .map(Some)
+                .map_err(|e| match e {
+                    super::auth::TokenError::Refused(why) => SyncError::TokenRefused(why),
+                    e @ super::auth::TokenError::Unavailable(_) => {
+                        SyncError::Transient(e.to_string())
+                    }
+                }),
+            (None, t) => Ok(t.clone()),
+        }
+    }
+
+    /// One request; with OAuth2, a 401 drops the cached token and the request is tried once
+    /// more with a new one (the server may have revoked it early).
     async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<String>,
+        extra: &[(&str, &str)],
+    ) -> Result<Reply, SyncError> {
+        let reply = self
+            .send_once(method.clone(), path, body.clone(), extra)
+            .await?;
+        if reply.status == 401 && self.config.oauth.is_some() {
+            self.tokens.clear().await;
+            return self.send_once(method, path, body, extra).await;
+        }
+        Ok(reply)
+    }
+
+    async fn send_once(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -96,7 +145,7 @@ impl Transport {
             .http
             .request(method, &url)
             .header("Accept", "application/fhir+json");
-        if let Some(t) = &self.config.token {
+        if let Some(t) = self.bearer().await? {
             req = req.bearer_auth(t);
         }
         for (k, v) in extra {
@@ -148,8 +197,8 @@ fn without_url(e: &reqwest::Error) -> String {
 /// The engine. Clone it freely; `run` is started once.
 #[derive(Clone)]
 pub struct SyncEngine {
-    store: Store,
-    transport: Transport,
+    pub(super) store: Store,
+    pub(super) transport: Transport,
     author: Author,
     nudge: Arc<Notify>,
     status: Arc<watch::Sender<SyncStatus>>,
@@ -188,7 +237,7 @@ impl SyncEngine {
                     failures = 0;
                     Duration::from_secs(60)
                 }
-                Err(SyncError::Auth(_)) => Duration::from_secs(3600),
+                Err(SyncError::Auth(_) | SyncError::TokenRefused(_)) => Duration::from_secs(3600),
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     let d = backoff(failures, jitter());
@@ -208,13 +257,27 @@ impl SyncEngine {
         }
     }
 
-    /// Plan, then upload until nothing is pending or a try fails.
+    /// Plan, upload until nothing is pending or a try fails, then pull for the on-call view
+    /// (also after a failed upload: a stuck upload must not blind the on-call board; not after
+    /// refused credentials).
     pub async fn sync_once(&self) -> Result<(), SyncError> {
-        let result = async {
+        let uploaded = async {
             self.plan(Utc::now()).await?;
             self.upload().await
         }
         .await;
+        let pulled = match &uploaded {
+            Err(SyncError::Auth(_) | SyncError::TokenRefused(_)) => None,
+            _ => Some(self.pull().await),
+        };
+        if let Some(Ok(report)) = &pulled {
+            let report = report.clone();
+            self.status.send_modify(|s| {
+                s.last_pull = Some(Utc::now());
+                s.pull = Some(report);
+            });
+        }
+        let result = uploaded.and(pulled.unwrap_or(Ok(Default::default())).map(|_| ()));
         self.refresh_status(result.as_ref().err()).await;
         result
     }
@@ -234,6 +297,7 @@ impl SyncEngine {
                 Some(SyncError::Auth(code)) => {
                     Some(format!("server refused the credentials (HTTP {code})"))
                 }
+                Some(SyncError::TokenRefused(why)) => Some(why.clone()),
                 _ => None,
             };
             s.last_error = error.map(|e| e.to_string());
@@ -289,6 +353,11 @@ impl SyncEngine {
                     continue;
                 }
                 let source = format!("entry:{}", e.id);
+                if let EntryPayload::ChecklistSigned { run } = &e.payload {
+                    self.plan_checklist(case, *run, &work.entries[..=i], &source, &mut rows)
+                        .await?;
+                    continue;
+                }
                 match map::map_entry(case, e, &work.entries[..=i])? {
                     Planned::Resources(list) => {
                         for m in list {
@@ -359,6 +428,61 @@ impl SyncEngine {
             tracing::info!(operations = total, "sync planned");
         }
         Ok(total)
+    }
+
+    /// A signed checklist run: its template as a Questionnaire (once per template file, keyed by
+    /// the file's digest) and the run as a QuestionnaireResponse, partOf the run's Procedure.
+    async fn plan_checklist(
+        &self,
+        case: &CaseSummary,
+        run: crate::domain::EntryId,
+        entries: &[crate::domain::Entry],
+        source: &str,
+        rows: &mut Vec<OutboxNew>,
+    ) -> Result<(), SyncError> {
+        let Some(patient) = case.patient else {
+            return Ok(());
+        };
+        let Some(r) = crate::domain::checklist::runs(entries)
+            .into_iter()
+            .find(|r| r.id == run)
+        else {
+            return Ok(());
+        };
+        let Some(t) = self.store.template(r.digest.clone()).await? else {
+            // The store refuses a run whose template it does not hold; say so if it happens.
+            tracing::warn!(template = %r.template_id, "signed checklist without its template; kept on this device");
+            return Ok(());
+        };
+        let demo = |v: &mut Value| {
+            if case.is_demo {
+                v["meta"] = json!({ "tag": [{ "system": map::PUMPSIDE, "code": "demo" }] });
+            }
+        };
+        let q_key = map::derived_uuid("questionnaire", &t.digest);
+        let mut q = super::fhir::questionnaire(&t);
+        let mut ids = vec![json!({ "system": map::URI, "value": format!("urn:uuid:{q_key}") })];
+        ids.extend(q["identifier"].as_array().cloned().unwrap_or_default());
+        q["identifier"] = json!(ids);
+        rows.push(OutboxNew {
+            source: format!("questionnaire:{}", t.digest),
+            resource_type: "Questionnaire".into(),
+            resource_key: q_key,
+            operation: Operation::Create.code().into(),
+            payload: map::to_text(&q),
+        });
+        let mut qr = super::fhir::questionnaire_response(&t, &r, case.id, None);
+        qr["subject"] = map::placeholder("Patient", &patient.to_string());
+        qr["partOf"] = json!([map::placeholder("Procedure", &case.id.to_string())]);
+        demo(&mut qr);
+        rows.push(OutboxNew {
+            source: source.to_string(),
+            resource_type: "QuestionnaireResponse".into(),
+            resource_key: r.id.to_string(),
+            operation: Operation::Create.code().into(),
+            payload: map::to_text(&qr),
+        });
+        Ok(())
     }
 
     /// Upload pending operations until none is left or a try fails.
@@ -728,7 +852,7 @@ fn already_applied(sent: &Value, server_text: &str) -> Option<(String, String)> 
     (strip(sent) == strip(&server)).then_some((id, version))
 }
 
-fn check_auth(status: u16) -> Result<(), SyncError> {
+pub(super) fn check_auth(status: u16) -> Result<(), SyncError> {
     if status == 401 || status == 403 {
         Err(SyncError::Auth(status))
     } else {
@@ -737,7 +861,7 @@ fn check_auth(status: u16) -> Result<(), SyncError> {
 }
 
 /// Percent-encode a search value (`|`, `&`, `#`, space and non-ASCII).
-fn enc(s: &str) -> String {
+pub(super) fn enc(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~:/".contains(&b) {

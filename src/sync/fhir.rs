@@ -85,7 +85,8 @@ fn answer_json(a: &Answer) -> Option<Value> {
     Some(match a {
         Answer::Checked | Answer::Yes => json!({ "valueBoolean": true }),
         Answer::No => json!({ "valueBoolean": false }),
-        Answer::Number(d) => json!({ "valueDecimal": d.to_f64() }),
+        // Written as received (3.50 stays 3.50) by `map::to_text`.
+        Answer::Number(d) => json!({ "valueDecimal": super::map::dec(*d) }),
         Answer::Text(t) => json!({ "valueString": t }),
         Answer::Choice(c) => json!({ "valueString": c }),
         Answer::NotApplicable { .. } => return None,

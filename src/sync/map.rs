@@ -14,13 +14,17 @@
 //! - circuit components → Device;
 //! - a retraction → the retracted resource again with status `entered-in-error`.
 //!
+//! A signed checklist run becomes a QuestionnaireResponse (with its template as a Questionnaire)
+//! in the engine, which can read the template from the store (`sync::fhir` writes both).
+//!
 //! Kept on this device for now (named in `LOCAL_ONLY`): protocol, advisory, device association,
-//! checklist steps, artefact marks, corrections, prime composition.
+//! checklist overrides, unsigned checklist runs, artefact marks, corrections, prime composition.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::codesystem;
 use crate::domain::bloodgas::{Analyte, SampleSite};
 use crate::domain::record::CaseView;
 use crate::domain::{
@@ -42,14 +46,11 @@ pub const CHUNK_MS: i64 = 10 * 60 * 1000;
 pub const PERIOD_MS: i64 = 1000;
 
 /// Entry kinds that stay on this device in this version (said on the Sync screen and in docs).
-pub const LOCAL_ONLY: [&str; 11] = [
+pub const LOCAL_ONLY: [&str; 8] = [
     "protocol",
     "advisory",
     "device_associated",
     "device_released",
-    "checklist_started",
-    "checklist_answer",
-    "checklist_signed",
     "checklist_override",
     "artefact_mark",
     "correction",
@@ -122,7 +123,7 @@ pub fn derived_uuid(key: &str, salt: &str) -> String {
 const DEC_MARK: &str = "\u{1}dec:";
 
 /// A decimal with the precision it was received with (written as a JSON number by [`to_text`]).
-fn dec(d: Decimal) -> Value {
+pub fn dec(d: Decimal) -> Value {
     Value::String(format!("{DEC_MARK}{d}"))
 }
 
@@ -586,7 +587,7 @@ pub fn map_entry(
             key.clone(),
             c.medication(
                 &key,
-                json!({ "coding": [coding(PUMPSIDE, &format!("fluid-{kind:?}").to_lowercase(), name)], "text": name }),
+                json!({ "coding": [coding(PUMPSIDE, codesystem::fluid(*kind).0, codesystem::fluid(*kind).1)], "text": name }),
                 quantity(*volume_ml, "mL"),
                 "into the circuit",
             ),
@@ -598,7 +599,10 @@ pub fn map_entry(
         } => {
             let mut m = c.medication(
                 &key,
-                json!({ "coding": [coding(PUMPSIDE, &format!("blood-product-{product:?}").to_lowercase(), &format!("{product:?}"))], "text": format!("{product:?}") }),
+                {
+                    let (code, display) = codesystem::blood_product(*product);
+                    json!({ "coding": [coding(PUMPSIDE, code, display)], "text": display })
+                },
                 quantity(*volume_ml, "mL"),
                 "into the circuit",
             );

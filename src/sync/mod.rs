@@ -1,18 +1,25 @@
 //! Sync to the hospital's FHIR R4 server. The only module that knows FHIR JSON: `map` turns the
 //! record into resources, `engine` plans them into the store's append-only outbox and uploads
 //! them as transaction Bundles, `config` reads `sync.toml`, `fhir` maps checklists to
-//! Questionnaire / QuestionnaireResponse.
+//! Questionnaire / QuestionnaireResponse, `pull` reads followed patients' runs back for the
+//! on-call view and `remote` turns them into what that view shows.
 
+pub mod auth;
+pub mod codesystem;
 pub mod config;
 pub mod engine;
 pub mod fhir;
 pub mod map;
+pub mod pull;
+pub mod remote;
 
 pub use config::SyncConfig;
 pub use engine::{SyncEngine, SyncError, SyncStatus};
 
 /// What the status bar and the Sync screen say about sync.
 #[derive(Debug, Clone, PartialEq)]
+// One value lives in a watch channel; its size does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum SyncState {
     /// No server configured: everything stays on this device.
     NotConfigured,

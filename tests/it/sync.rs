@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use pumpside::domain::bloodgas::{
     Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
 };
-use pumpside::domain::checklist::Purpose;
+use pumpside::domain::checklist::{Answer, Purpose};
 use pumpside::domain::entry::{
     CardioplegiaDose, CardioplegiaRoute, CircuitComponent, ComponentKind, FluidKind,
 };
@@ -36,6 +36,14 @@ pub struct FhirPeer {
 
 impl FhirPeer {
     pub fn start(token: Option<&str>) -> Self {
+        match token {
+            Some(t) => Self::start_env(&[("PEER_TOKEN", t)]),
+            None => Self::start_env(&[]),
+        }
+    }
+
+    /// Started with these environment variables (see server.mjs).
+    pub fn start_env(env: &[(&str, &str)]) -> Self {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fhir");
         assert!(
             dir.join("node_modules/@medplum/fhir-router").exists(),
@@ -46,8 +54,8 @@ impl FhirPeer {
             .current_dir(&dir)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
-        if let Some(t) = token {
-            cmd.env("PEER_TOKEN", t);
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         let mut child = cmd.spawn().expect("node (run scripts/setup.sh)");
         let stdout = child.stdout.take().expect("stdout");
@@ -82,6 +90,17 @@ impl FhirPeer {
             .iter()
             .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
             .collect()
+    }
+
+    /// The peer's own figures (requests, tokens issued and refused, …).
+    pub async fn stats(&self) -> Value {
+        let body = reqwest::get(format!("{}_peer/stats", self.base()))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        serde_json::from_str(&body).unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -138,7 +157,7 @@ impl Drop for Proxy {
     }
 }
 
-async fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
+pub async fn read_request(s: &mut TcpStream) -> Option<Vec<u8>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 65536];
     loop {
@@ -291,15 +310,15 @@ pub fn config(base: &str, extra: &str) -> SyncConfig {
     .unwrap()
 }
 
-fn d(s: &str) -> Decimal {
+pub fn d(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
-fn author() -> Author {
+pub fn author() -> Author {
     Author::new("R. Perfusionist", "or-3-tablet")
 }
 
-async fn add(s: &Store, case: CaseId, at: DateTime<Utc>, payload: EntryPayload) -> Entry {
+pub async fn add(s: &Store, case: CaseId, at: DateTime<Utc>, payload: EntryPayload) -> Entry {
     s.append_entry(NewEntry {
         case_id: case,
         occurred_at: at,
@@ -367,6 +386,59 @@ pub async fn record_cpb_case(s: &Store, mrn: &str, minutes: i64) -> Recorded {
         },
     )
     .await;
+    // A signed pre-bypass checklist (goes as Questionnaire + QuestionnaireResponse).
+    let template = pumpside::domain::checklist::Template::parse(
+        "sync-test.toml",
+        r#"id = "sync-test"
+version = "1"
+title = "Sync test checklist"
+purpose = "pre_bypass"
+
+[[sections]]
+title = "Circuit"
+items = [
+  { id = "circuit.primed", text = "Circuit primed and de-aired", kind = "check" },
+  { id = "circuit.sweep", text = "Sweep gas", kind = "number", unit = "L/min", min = 0, max = 15 },
+  { id = "circuit.note", text = "Comment", kind = "text" },
+]
+"#,
+    )
+    .unwrap();
+    s.import_template(template.clone()).await.ok();
+    let run = add(
+        s,
+        case,
+        t(0),
+        EntryPayload::ChecklistStarted {
+            template: template.id.clone(),
+            version: template.version.clone(),
+            digest: template.digest.clone(),
+            purpose: template.purpose,
+        },
+    )
+    .await
+    .id;
+    for (item, answer) in [
+        ("circuit.primed", Answer::Checked),
+        ("circuit.sweep", Answer::Number(d("2.50"))),
+        (
+            "circuit.note",
+            Answer::Text("Venous line clamped until go".into()),
+        ),
+    ] {
+        add(
+            s,
+            case,
+            t(0),
+            EntryPayload::ChecklistAnswer {
+                run,
+                item: item.into(),
+                answer,
+            },
+        )
+        .await;
+    }
+    add(s, case, t(0), EntryPayload::ChecklistSigned { run }).await;
     add(s, case, t(0), EntryPayload::Heparin { units: d("25600") }).await;
     add(s, case, t(1), EntryPayload::Act { seconds: d("512") }).await;
     add(
@@ -580,7 +652,7 @@ async fn trends(s: &Store, case: CaseId, now: DateTime<Utc>, minutes: i64) -> us
 }
 
 /// Resources the outbox planned, by type (creates only: one server resource each).
-async fn planned_creates(s: &Store) -> BTreeMap<String, u64> {
+pub async fn planned_creates(s: &Store) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for r in s.pending(100_000).await.unwrap() {
         if r.operation == "create" {
@@ -624,12 +696,12 @@ pub fn validate_everywhere(file: &Path) {
     }
 }
 
-fn open(dir: &Path) -> Store {
+pub fn open(dir: &Path) -> Store {
     Store::open(&dir.join("pumpside.sqlite3")).unwrap()
 }
 
 /// Sync until nothing is pending or `tries` runs failed; the errors seen.
-async fn sync_until_done(engine: &SyncEngine, s: &Store, tries: usize) -> Vec<String> {
+pub async fn sync_until_done(engine: &SyncEngine, s: &Store, tries: usize) -> Vec<String> {
     let mut errors = Vec::new();
     for _ in 0..tries {
         match engine.sync_once().await {
@@ -644,14 +716,14 @@ async fn sync_until_done(engine: &SyncEngine, s: &Store, tries: usize) -> Vec<St
     panic!("still pending after {tries} runs; errors: {errors:?}");
 }
 
-fn expected_on_server(planned: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+pub fn expected_on_server(planned: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
     let mut e = planned.clone();
     e.insert("Patient".into(), 1);
     e
 }
 
 /// Every type but Provenance (one per transaction, counted separately).
-fn without_provenance(c: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+pub fn without_provenance(c: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
     c.iter()
         .filter(|(k, _)| *k != "Provenance")
         .map(|(k, v)| (k.clone(), *v))
@@ -670,6 +742,8 @@ async fn a_cpb_case_uploads_once_and_a_second_run_adds_nothing() {
     let planned = planned_creates(&s).await;
     assert_eq!(planned.get("Procedure"), Some(&1), "{planned:?}");
     assert_eq!(planned.get("Device"), Some(&1));
+    assert_eq!(planned.get("Questionnaire"), Some(&1));
+    assert_eq!(planned.get("QuestionnaireResponse"), Some(&1));
     assert_eq!(
         planned.get("MedicationAdministration"),
         Some(&4),
@@ -696,7 +770,19 @@ async fn a_cpb_case_uploads_once_and_a_second_run_adds_nothing() {
         .map(|b| serde_json::from_str(b).unwrap())
         .collect();
     assert!(bundles.len() >= 2, "patient and at least one transaction");
-    std::fs::write(&emitted, serde_json::to_string(&bundles).unwrap()).unwrap();
+    // Every Pumpside coding sent is a concept of the published CodeSystem, which is itself
+    // validated with the rest.
+    let mut ours = Vec::new();
+    pumpside_codes(&Value::Array(bundles.clone()), &mut ours);
+    assert!(ours.len() > 20, "{ours:?}");
+    let unknown: Vec<&String> = ours
+        .iter()
+        .filter(|c| !pumpside::sync::codesystem::contains(c))
+        .collect();
+    assert!(unknown.is_empty(), "not in the CodeSystem: {unknown:?}");
+    let mut checked = bundles.clone();
+    checked.push(pumpside::sync::codesystem::code_system());
+    std::fs::write(&emitted, serde_json::to_string(&checked).unwrap()).unwrap();
     validate_everywhere(&emitted);
     let counts = peer.counts().await;
     assert_eq!(without_provenance(&counts), expected_on_server(&planned));
@@ -921,4 +1007,116 @@ async fn an_invalid_resource_is_isolated_and_rejected_with_the_server_outcome_an
         "the valid three went"
     );
     assert!(bad[0].payload.contains("Phenylephrine"));
+}
+
+/// A new P-384 key: its PKCS#8 PEM and its public JWK.
+fn p384_key() -> (String, String) {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P384_SHA384_FIXED_SIGNING};
+    let rng = ring::rand::SystemRandom::new();
+    let doc = EcdsaKeyPair::generate_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, &rng).unwrap();
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P384_SHA384_FIXED_SIGNING, doc.as_ref(), &rng).unwrap();
+    let point = pair.public_key().as_ref();
+    let jwk = serde_json::json!({
+        "kty": "EC", "crv": "P-384",
+        "x": URL_SAFE_NO_PAD.encode(&point[1..49]),
+        "y": URL_SAFE_NO_PAD.encode(&point[49..97]),
+    });
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        STANDARD.encode(doc.as_ref())
+    );
+    (pem, jwk.to_string())
+}
+
+#[tokio::test]
+async fn oauth_client_credentials_get_a_token_once_renew_it_and_a_wrong_key_pauses() {
+    let (pem, jwk) = p384_key();
+    let (other_pem, _) = p384_key();
+    // Tokens live 62 s; the app renews 60 s before expiry, so a token is reused for 2 s.
+    let peer = FhirPeer::start_env(&[
+        ("PEER_CLIENT_ID", "pumpside-it"),
+        ("PEER_CLIENT_JWK", &jwk),
+        ("PEER_TOKEN_TTL", "62"),
+    ]);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let rec = record_cpb_case(&s, "SYNC-OAUTH", 5).await;
+    let key_file = dir.path().join("key.pem");
+    let wrong_file = dir.path().join("wrong.pem");
+    std::fs::write(&key_file, &pem).unwrap();
+    std::fs::write(&wrong_file, &other_pem).unwrap();
+    let oauth = |file: &Path| {
+        format!(
+            "[oauth]\ntoken_url = \"{}oauth2/token\"\nclient_id = \"pumpside-it\"\nkey_file = \"{}\"\n",
+            peer.base(),
+            file.display()
+        )
+    };
+
+    // A key the server does not know: refused at the token endpoint, sync paused, nothing lost.
+    let wrong = SyncEngine::new(
+        s.clone(),
+        config(&peer.base(), &oauth(&wrong_file)),
+        author(),
+    )
+    .unwrap();
+    let err = wrong.sync_once().await.unwrap_err();
+    assert!(
+        matches!(&err, SyncError::TokenRefused(why) if why.contains("invalid_client")),
+        "{err}"
+    );
+    let status = wrong.status().borrow().clone();
+    assert!(status.paused.is_some(), "{status:?}");
+    let pending = s.outbox_summary().await.unwrap().pending;
+    assert!(pending > 10, "{pending}");
+    assert_eq!(peer.stats().await["token_refusals"], 1);
+    assert!(!peer.counts().await.contains_key("Observation"));
+
+    // The registered key: one token for the whole upload, every record acked.
+    let right =
+        SyncEngine::new(s.clone(), config(&peer.base(), &oauth(&key_file)), author()).unwrap();
+    let errors = sync_until_done(&right, &s, 3).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let stats = peer.stats().await;
+    assert_eq!(stats["tokens_issued"], 1, "{stats}");
+    assert!(stats["requests"].as_u64().unwrap() > 3);
+    assert_eq!(s.outbox_summary().await.unwrap().acked, pending);
+
+    // Past its renewal point the token is replaced before the next request.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::Act { seconds: d("480") },
+    )
+    .await;
+    sync_until_done(&right, &s, 3).await;
+    assert_eq!(peer.stats().await["tokens_issued"], 2);
+    // No token, no data: the server itself refuses a request without one.
+    let bare = reqwest::get(format!("{}Observation", peer.base()))
+        .await
+        .unwrap();
+    assert_eq!(bare.status().as_u16(), 401);
+}
+
+/// Every code sent under the Pumpside CodeSystem (codings and meta tags).
+fn pumpside_codes(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("system").and_then(Value::as_str) == Some(pumpside::sync::map::PUMPSIDE) {
+                if let Some(c) = m.get("code").and_then(Value::as_str) {
+                    out.push(c.to_string());
+                }
+            }
+            for x in m.values() {
+                pumpside_codes(x, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|x| pumpside_codes(x, out)),
+        _ => {}
+    }
 }

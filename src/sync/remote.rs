@@ -1,0 +1,350 @@
+//! The on-call view of runs recorded elsewhere, built from pulled FHIR resources (pure). A run is
+//! a Procedure; what is `partOf` it (Observations, MedicationAdministrations) gives its newest
+//! value per measured concept and its recent timeline. Read generically (code text, value,
+//! units), so records another FHIR client wrote show too. Entered-in-error versions are left out.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::domain::patient::Mrn;
+use crate::store::Pulled;
+
+/// One run as the server has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteRun {
+    pub mrn: Mrn,
+    pub server_id: String,
+    pub kind: String,
+    /// FHIR Procedure status (preparation, in-progress, completed, …).
+    pub status: String,
+    pub label: Option<String>,
+    pub started: Option<DateTime<Utc>>,
+    pub ended: Option<DateTime<Utc>>,
+    /// The newest `meta.lastUpdated` among the run and its parts.
+    pub updated: String,
+    pub demo: bool,
+    /// Signed off by the perfusionist who ran it (Pumpside's extension).
+    pub signed: bool,
+    /// The newest value of each measured concept, by name.
+    pub latest: Vec<RemoteValue>,
+    /// Events, doses and notes, newest first.
+    pub timeline: Vec<RemoteEvent>,
+}
+
+/// A followed patient on the ECMO board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Followed {
+    pub mrn: Mrn,
+    pub runs: Vec<RemoteRun>,
+    /// Pulled versions not shown because this device has unsettled changes to those records.
+    pub held: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteValue {
+    pub name: String,
+    /// As the server sent it (no rounding here).
+    pub value: String,
+    pub unit: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteEvent {
+    pub at: DateTime<Utc>,
+    pub text: String,
+}
+
+fn name(code: &Value) -> String {
+    code["text"]
+        .as_str()
+        .or_else(|| code["coding"][0]["display"].as_str())
+        .or_else(|| code["coding"][0]["code"].as_str())
+        .unwrap_or("unnamed")
+        .to_string()
+}
+
+fn at(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn number(v: &Value) -> Option<String> {
+    match v {
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The newest valid sample of a SampledData (tokens other than numbers are `E`, `L`, `U`).
+fn last_sample(sd: &Value, start: DateTime<Utc>) -> Option<(String, DateTime<Utc>)> {
+    let data = sd["data"].as_str()?;
+    let period = sd["period"]
+        .as_f64()
+        .filter(|p| p.is_finite() && *p > 0.0)?;
+    let dims = sd["dimensions"].as_u64().unwrap_or(1).max(1) as usize;
+    let tokens: Vec<&str> = data.split_whitespace().collect();
+    let (i, token) = tokens
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, t)| t.parse::<f64>().is_ok_and(f64::is_finite))?;
+    let origin = sd["origin"]["value"].as_f64().unwrap_or(0.0);
+    let factor = sd["factor"].as_f64().unwrap_or(1.0);
+    let value = if origin == 0.0 && factor == 1.0 {
+        (*token).to_string()
+    } else {
+        let x = origin + factor * token.parse::<f64>().ok()?;
+        if !x.is_finite() {
+            return None;
+        }
+        format!("{x}")
+    };
+    let offset_ms = ((i / dims) as f64 * period) as i64;
+    Some((value, start + Duration::milliseconds(offset_ms)))
+}
+
+fn unit_of(q: &Value) -> String {
+    q["unit"]
+        .as_str()
+        .or_else(|| q["code"].as_str())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Build the runs of every followed patient from the newest shown version of each resource.
+pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
+    let parsed: Vec<(&Pulled, Value)> = pulled
+        .iter()
+        .filter_map(|p| serde_json::from_str(&p.body).ok().map(|v| (p, v)))
+        .filter(|(_, v): &(&Pulled, Value)| v["status"] != "entered-in-error")
+        .collect();
+    let mut runs: BTreeMap<String, RemoteRun> = BTreeMap::new();
+    for (p, v) in parsed
+        .iter()
+        .filter(|(p, _)| p.resource_type == "Procedure")
+    {
+        let period = &v["performedPeriod"];
+        runs.insert(
+            format!("Procedure/{}", p.server_id),
+            RemoteRun {
+                mrn: p.mrn.clone(),
+                server_id: p.server_id.clone(),
+                kind: name(&v["code"]),
+                status: v["status"].as_str().unwrap_or("unknown").to_string(),
+                label: v["note"][0]["text"].as_str().map(String::from),
+                started: at(&period["start"]).or_else(|| at(&v["performedDateTime"])),
+                ended: at(&period["end"]),
+                updated: p.last_updated.clone(),
+                demo: v["meta"]["tag"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|c| c["code"] == "demo")),
+                signed: v["extension"].as_array().is_some_and(|x| {
+                    x.iter().any(|e| {
+                        e["url"] == "https://pumpside.org/fhir/StructureDefinition/signed"
+                            && e["valueBoolean"] == true
+                    })
+                }),
+                latest: Vec::new(),
+                timeline: Vec::new(),
+            },
+        );
+    }
+    let mut latest: BTreeMap<(String, String), RemoteValue> = BTreeMap::new();
+    for (p, v) in &parsed {
+        let Some(run_ref) = v["partOf"].as_array().and_then(|a| {
+            a.iter()
+                .filter_map(|r| r["reference"].as_str())
+                .find(|r| runs.contains_key(*r))
+        }) else {
+            continue;
+        };
+        let run = runs.get_mut(run_ref).expect("checked above");
+        if p.last_updated > run.updated {
+            run.updated = p.last_updated.clone();
+        }
+        match p.resource_type.as_str() {
+            "Observation" => {
+                let when = at(&v["effectiveDateTime"])
+                    .or_else(|| at(&v["effectivePeriod"]["start"]))
+                    .or_else(|| at(&v["issued"]));
+                let Some(when) = when else { continue };
+                let what = name(&v["code"]);
+                let value = if let Some(n) = number(&v["valueQuantity"]["value"]) {
+                    Some((n, unit_of(&v["valueQuantity"]), when))
+                } else if v["valueSampledData"].is_object() {
+                    last_sample(&v["valueSampledData"], when)
+                        .map(|(x, t)| (x, unit_of(&v["valueSampledData"]["origin"]), t))
+                } else {
+                    None
+                };
+                match (value, v["valueString"].as_str()) {
+                    (Some((value, unit, at)), _) => {
+                        let k = (run_ref.to_string(), what.clone());
+                        if latest.get(&k).is_none_or(|old| at >= old.at) {
+                            latest.insert(
+                                k,
+                                RemoteValue {
+                                    name: what,
+                                    value,
+                                    unit,
+                                    at,
+                                },
+                            );
+                        }
+                    }
+                    (None, Some(text)) => run.timeline.push(RemoteEvent {
+                        at: when,
+                        text: format!("{what}: {text}"),
+                    }),
+                    // A panel (its members carry the values) or an event marker.
+                    (None, None) if v["hasMember"].is_array() => {}
+                    (None, None) => run.timeline.push(RemoteEvent {
+                        at: when,
+                        text: what,
+                    }),
+                }
+            }
+            "MedicationAdministration" => {
+                let Some(when) =
+                    at(&v["effectiveDateTime"]).or_else(|| at(&v["effectivePeriod"]["start"]))
+                else {
+                    continue;
+                };
+                let dose = &v["dosage"]["dose"];
+                let amount = number(&dose["value"])
+                    .map(|n| format!(" {n} {}", unit_of(dose)))
+                    .unwrap_or_default();
+                run.timeline.push(RemoteEvent {
+                    at: when,
+                    text: format!("{}{}", name(&v["medicationCodeableConcept"]), amount)
+                        .trim_end()
+                        .to_string(),
+                });
+            }
+            _ => {}
+        }
+    }
+    for ((run_ref, _), value) in latest {
+        if let Some(run) = runs.get_mut(&run_ref) {
+            run.latest.push(value);
+        }
+    }
+    let mut out: Vec<RemoteRun> = runs.into_values().collect();
+    for r in &mut out {
+        r.timeline.sort_by_key(|e| std::cmp::Reverse(e.at));
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.started));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pulled(t: &str, id: &str, updated: &str, body: Value) -> Pulled {
+        Pulled {
+            mrn: Mrn {
+                system: "urn:test".into(),
+                value: "M1".into(),
+            },
+            resource_type: t.into(),
+            server_id: id.into(),
+            version_id: "1".into(),
+            last_updated: updated.into(),
+            record_key: None,
+            body: body.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_run_gathers_its_newest_values_events_and_doses() {
+        let rows = vec![
+            pulled(
+                "Procedure",
+                "p1",
+                "2026-11-26T10:00:00Z",
+                json!({"resourceType":"Procedure","status":"in-progress",
+                  "code":{"text":"VA ECMO"},"performedPeriod":{"start":"2026-11-26T08:00:00Z"}}),
+            ),
+            pulled(
+                "Observation",
+                "o1",
+                "2026-11-26T10:01:00Z",
+                json!({"resourceType":"Observation","status":"final","code":{"text":"Pump flow"},
+                  "partOf":[{"reference":"Procedure/p1"}],
+                  "effectivePeriod":{"start":"2026-11-26T09:50:00.000Z"},
+                  "valueSampledData":{"origin":{"value":0,"unit":"L/min"},"period":1000,
+                    "dimensions":1,"data":"4.10 4.20 4.25 E E"}}),
+            ),
+            pulled(
+                "Observation",
+                "o2",
+                "2026-11-26T10:02:00Z",
+                json!({"resourceType":"Observation","status":"final","code":{"text":"ACT"},
+                  "partOf":[{"reference":"Procedure/p1"}],
+                  "effectiveDateTime":"2026-11-26T09:55:00Z",
+                  "valueQuantity":{"value":212,"unit":"s"}}),
+            ),
+            pulled(
+                "Observation",
+                "o3",
+                "2026-11-26T10:03:00Z",
+                json!({"resourceType":"Observation","status":"entered-in-error",
+                  "code":{"text":"ACT"},"partOf":[{"reference":"Procedure/p1"}],
+                  "effectiveDateTime":"2026-11-26T09:58:00Z","valueQuantity":{"value":999,"unit":"s"}}),
+            ),
+            pulled(
+                "MedicationAdministration",
+                "m1",
+                "2026-11-26T10:04:00Z",
+                json!({"resourceType":"MedicationAdministration","status":"completed",
+                  "medicationCodeableConcept":{"text":"Heparin"},
+                  "partOf":[{"reference":"Procedure/p1"}],
+                  "effectiveDateTime":"2026-11-26T09:40:00Z",
+                  "dosage":{"dose":{"value":5000,"unit":"[iU]"}}}),
+            ),
+            pulled(
+                "Observation",
+                "o4",
+                "2026-11-26T10:05:00Z",
+                json!({"resourceType":"Observation","status":"final","code":{"text":"Other run"},
+                  "partOf":[{"reference":"Procedure/elsewhere"}],
+                  "effectiveDateTime":"2026-11-26T09:58:00Z","valueQuantity":{"value":1}}),
+            ),
+        ];
+        let runs = runs(&rows);
+        assert_eq!(runs.len(), 1);
+        let r = &runs[0];
+        assert_eq!(
+            (r.kind.as_str(), r.status.as_str()),
+            ("VA ECMO", "in-progress")
+        );
+        assert_eq!(r.updated, "2026-11-26T10:04:00Z");
+        let flow = r.latest.iter().find(|v| v.name == "Pump flow").unwrap();
+        // The last valid sample, third slot: start + 2 s, text as sent.
+        assert_eq!(flow.value, "4.25");
+        assert_eq!(flow.at.to_rfc3339(), "2026-11-26T09:50:02+00:00");
+        let act = r.latest.iter().find(|v| v.name == "ACT").unwrap();
+        assert_eq!((act.value.as_str(), act.unit.as_str()), ("212", "s"));
+        assert_eq!(r.timeline.len(), 1);
+        assert_eq!(r.timeline[0].text, "Heparin 5000 [iU]");
+    }
+
+    #[test]
+    fn sampled_data_with_origin_and_factor_and_no_valid_sample() {
+        let t0 = at(&json!("2026-11-26T09:00:00Z")).unwrap();
+        let sd = json!({"origin":{"value":10},"factor":0.5,"period":2000,"dimensions":1,
+                        "data":"2 4 E"});
+        let (v, t) = last_sample(&sd, t0).unwrap();
+        assert_eq!(v, "12");
+        assert_eq!(t, t0 + Duration::seconds(2));
+        assert!(last_sample(&json!({"period":1000,"data":"E E L"}), t0).is_none());
+        assert!(last_sample(&json!({"period":0,"data":"1"}), t0).is_none());
+        assert!(last_sample(&json!({"period":1000,"data":"NaN inf 1e999"}), t0).is_none());
+    }
+}

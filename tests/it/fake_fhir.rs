@@ -1,0 +1,295 @@
+//! A scripted FHIR server for what the real peer (Medplum's MemoryRepository) does not do:
+//! it pages searches with `next` links, and it applies part of a transaction before failing
+//! (MemoryRepository transactions are not atomic). Each answer is decided by a closure over the
+//! request; every request is kept for the assertions.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use pumpside::domain::patient::Mrn;
+use pumpside::domain::{Author, EntryPayload};
+use pumpside::sync::{remote, SyncEngine};
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+
+use crate::sync::{add, author, config, d, open, read_request, record_cpb_case};
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+}
+
+/// (this request, the requests before it, the server's own base URL) → (status, body).
+type Script = dyn Fn(&Seen, &[Seen], &str) -> (u16, String) + Send + Sync;
+
+pub struct FakeFhir {
+    pub port: u16,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeFhir {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeFhir {
+    pub async fn start(script: Box<Script>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let log = seen.clone();
+        let script: Arc<Script> = script.into();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut s, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = log.clone();
+                let script = script.clone();
+                let me = format!("http://127.0.0.1:{port}/");
+                tokio::spawn(async move {
+                    while let Some(raw) = read_request(&mut s).await {
+                        let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+                        let head = String::from_utf8_lossy(&raw[..end]).to_string();
+                        let mut first = head.lines().next().unwrap_or("").split(' ');
+                        let req = Seen {
+                            method: first.next().unwrap_or("").to_string(),
+                            path: first.next().unwrap_or("").to_string(),
+                            body: String::from_utf8_lossy(&raw[end + 4..]).to_string(),
+                        };
+                        let before = log.lock().unwrap().clone();
+                        let (status, body) = script(&req, &before, &me);
+                        log.lock().unwrap().push(req);
+                        let resp = format!(
+                            "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if s.write_all(resp.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { port, seen, task }
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}/", self.port)
+    }
+}
+
+fn searchset(entries: Vec<Value>, next: Option<String>) -> String {
+    let mut b = json!({ "resourceType": "Bundle", "type": "searchset",
+        "entry": entries.into_iter().map(|r| json!({ "resource": r, "search": { "mode": "match" } })).collect::<Vec<_>>() });
+    if let Some(n) = next {
+        b["link"] = json!([{ "relation": "next", "url": n }]);
+    }
+    b.to_string()
+}
+
+fn observation(id: &str, minute: u32, value: u32) -> Value {
+    json!({ "resourceType": "Observation", "id": id,
+        "meta": { "versionId": "1", "lastUpdated": format!("2026-11-26T08:{minute:02}:00.000Z") },
+        "status": "final", "code": { "text": "Pump flow" },
+        "partOf": [{ "reference": "Procedure/run-1" }],
+        "effectiveDateTime": format!("2026-11-26T08:{minute:02}:00Z"),
+        "valueQuantity": { "value": value, "unit": "L/min" } })
+}
+
+/// A followed patient with one run and five pump-flow Observations served two per page, the
+/// pages linked by `next` links under `link_base` (the server's own address, or another).
+fn paged(req: &Seen, link_base: &str) -> (u16, String) {
+    let p = req.path.as_str();
+    if p.starts_with("/Patient?") {
+        return (
+            200,
+            searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
+        );
+    }
+    if p.starts_with("/Procedure?") {
+        let run = json!({ "resourceType": "Procedure", "id": "run-1",
+            "meta": { "versionId": "3", "lastUpdated": "2026-11-26T08:00:00.000Z" },
+            "status": "in-progress", "code": { "text": "VV ECMO" },
+            "performedPeriod": { "start": "2026-11-25T20:00:00Z" } });
+        return (200, searchset(vec![run], None));
+    }
+    if p.starts_with("/Observation?") {
+        let (page, next) = if p.contains("page=2") {
+            (
+                vec![observation("o3", 3, 43), observation("o4", 4, 44)],
+                Some(3),
+            )
+        } else if p.contains("page=3") {
+            (vec![observation("o5", 5, 45)], None)
+        } else {
+            (
+                vec![observation("o1", 1, 41), observation("o2", 2, 42)],
+                Some(2),
+            )
+        };
+        let link = next.map(|n| format!("{link_base}Observation?page={n}"));
+        return (200, searchset(page, link));
+    }
+    (200, searchset(vec![], None))
+}
+
+#[tokio::test]
+async fn a_pull_follows_next_links_on_the_same_server_only() {
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let who = Author::new("On call", "phone-1");
+    let m = Mrn {
+        system: "urn:test:mrn".into(),
+        value: "VV-1".into(),
+    };
+    s.follow(m.clone(), true, who.clone()).await.unwrap();
+
+    // Links to another host are not followed: the patient's query does not go elsewhere.
+    let foreign = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], _: &str| {
+        paged(req, "https://elsewhere.example/")
+    }))
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&foreign.base(), ""), who.clone()).unwrap();
+    let err = engine.pull().await.unwrap_err();
+    assert!(err.to_string().contains("another server"), "{err}");
+    assert!(!foreign
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| r.path.contains("page=")));
+    drop(foreign);
+
+    // The same server's links: all three pages are read.
+    let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], me: &str| paged(req, me))).await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), ""), who).unwrap();
+    let report = engine.pull().await.unwrap();
+    // The refused attempt had stored the first page and the run; nothing is stored twice.
+    assert_eq!(
+        report.received, 6,
+        "the run and five observations: {report:?}"
+    );
+    assert_eq!(report.added, 3, "{report:?}");
+    let paths: Vec<String> = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(
+        paths.iter().any(|p| p.ends_with("Observation?page=3")),
+        "{paths:?}"
+    );
+    let runs = remote::runs(&s.pulled(m.clone()).await.unwrap());
+    assert_eq!(runs.len(), 1);
+    let flow = runs[0]
+        .latest
+        .iter()
+        .find(|v| v.name == "Pump flow")
+        .unwrap();
+    assert_eq!(flow.value, "45", "the newest value, from the last page");
+    // The next poll starts at the cursor (08:05) minus the 5-minute safety window.
+    fake.seen.lock().unwrap().clear();
+    let again = engine.pull().await.unwrap();
+    assert_eq!(again.added, 0, "{again:?}");
+    let obs_query = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|r| r.path.starts_with("/Observation?"))
+        .map(|r| r.path.clone())
+        .unwrap();
+    assert!(
+        obs_query.contains("_lastUpdated=ge2026-11-26T08:00:00.000Z"),
+        "{obs_query}"
+    );
+}
+
+#[tokio::test]
+async fn a_transaction_that_failed_half_applied_is_retried_with_the_same_conditional_creates() {
+    // The first transaction "applies" and then fails with 500 (as a non-atomic server may); the
+    // retry must carry the same identifiers and ifNoneExist conditions, so the half that was
+    // applied is matched instead of created twice. The second try succeeds.
+    let fake = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], _: &str| {
+        if req.path.starts_with("/Patient?") {
+            return (200, searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None));
+        }
+        if req.method == "POST" && req.path == "/" {
+            let tries = before.iter().filter(|r| r.method == "POST" && r.path == "/").count();
+            if tries == 0 {
+                return (500, json!({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception"}]}).to_string());
+            }
+            let bundle: Value = serde_json::from_str(&req.body).unwrap();
+            let entries: Vec<Value> = bundle["entry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, _)| json!({ "response": { "status": "201 Created",
+                    "location": format!("Resource/id-{i}/_history/1"), "etag": "W/\"1\"" } }))
+                .collect();
+            return (200, json!({"resourceType":"Bundle","type":"transaction-response","entry": entries}).to_string());
+        }
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let rec = record_cpb_case(&s, "HALF-1", 0).await;
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::Act { seconds: d("455") },
+    )
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), "batch = 5"), author()).unwrap();
+    assert!(engine.sync_once().await.is_err(), "the 500 is reported");
+    let pending = s.outbox_summary().await.unwrap().pending;
+    assert!(pending > 0);
+    engine.sync_once().await.unwrap();
+    let seen = fake.seen.lock().unwrap().clone();
+    let posts: Vec<Value> = seen
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == "/")
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect();
+    assert!(posts.len() >= 2);
+    let conditions = |b: &Value| -> Vec<(String, String)> {
+        b["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["request"]["ifNoneExist"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                    e["resource"]["identifier"][0]["value"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        conditions(&posts[0]),
+        conditions(&posts[1]),
+        "the retry is the same operations"
+    );
+    assert!(conditions(&posts[0])
+        .iter()
+        .filter(|(c, _)| !c.is_empty())
+        .all(|(c, id)| c.ends_with(id.as_str())));
+    assert_eq!(s.outbox_summary().await.unwrap().pending, 0);
+}
