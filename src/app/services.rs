@@ -18,6 +18,7 @@ use crate::domain::{
     LiveSample, NewEntry, Patient, PatientId,
 };
 use crate::store::{NewCase, Store, StoreError};
+use crate::sync::config::{ConfigError, SyncSettings};
 use crate::sync::{remote, SyncConfig, SyncEngine, SyncState};
 
 /// Capacity of the device → UI channel: several seconds of every parameter, so a UI stall
@@ -72,8 +73,24 @@ pub struct Services {
     live_rx: Arc<Mutex<Option<mpsc::Receiver<LiveSample>>>>,
     mode_tx: Arc<watch::Sender<AppMode>>,
     sync_tx: Arc<watch::Sender<SyncState>>,
-    /// The sync engine when `sync.toml` configures a server.
-    sync_engine: Option<SyncEngine>,
+    /// The sync engine and its tasks when `sync.toml` configures a server.
+    sync_run: Arc<Mutex<Option<SyncRun>>>,
+}
+
+/// A running sync engine: the settings it runs with and its two tasks (the engine loop and the
+/// status forwarder), aborted when the settings change.
+struct SyncRun {
+    engine: SyncEngine,
+    config: SyncConfig,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for SyncRun {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
 }
 
 impl Services {
@@ -156,15 +173,22 @@ impl Services {
             live_rx: Arc::new(Mutex::new(Some(live_rx))),
             mode_tx: Arc::new(mode_tx),
             sync_tx: Arc::new(sync_tx),
-            sync_engine: None,
+            sync_run: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// Start the sync engine if `sync.toml` names a server; its status feeds the status bar.
-    fn start_sync(&mut self) {
+    /// (Re)start the sync engine from `sync.toml`: a running engine is stopped first (an upload
+    /// cut off mid-request is retried; creates are conditional). Its status feeds the status bar.
+    fn start_sync(&self) {
+        if let Ok(mut run) = self.sync_run.lock() {
+            run.take();
+        }
         let config = match SyncConfig::load(&self.config.data_dir) {
             Ok(Some(c)) => c,
-            Ok(None) => return,
+            Ok(None) => {
+                self.sync_tx.send_replace(SyncState::NotConfigured);
+                return;
+            }
             Err(e) => {
                 tracing::error!(error = %e, "sync settings unusable; records stay on this device");
                 self.sync_tx
@@ -172,7 +196,8 @@ impl Services {
                 return;
             }
         };
-        let engine = match SyncEngine::new(self.store.clone(), config, self.author.clone()) {
+        let engine = match SyncEngine::new(self.store.clone(), config.clone(), self.author.clone())
+        {
             Ok(e) => e,
             Err(e) => {
                 self.sync_tx
@@ -182,7 +207,7 @@ impl Services {
         };
         let mut status = engine.status();
         let tx = self.sync_tx.clone();
-        tokio::spawn(async move {
+        let forward = tokio::spawn(async move {
             loop {
                 let s = status.borrow_and_update().clone();
                 tx.send_replace(SyncState::Active(s));
@@ -191,9 +216,31 @@ impl Services {
                 }
             }
         });
-        tokio::spawn(engine.clone().run());
+        let run = tokio::spawn(engine.clone().run());
         tracing::info!("sync started");
-        self.sync_engine = Some(engine);
+        if let Ok(mut slot) = self.sync_run.lock() {
+            *slot = Some(SyncRun {
+                engine,
+                config,
+                tasks: vec![run, forward],
+            });
+        }
+    }
+
+    /// Save the sync settings typed on the Settings screen (only if usable) and restart sync
+    /// with them.
+    pub fn save_sync_settings(&self, settings: &SyncSettings) -> Result<(), ConfigError> {
+        settings.save(&self.config.data_dir)?;
+        self.start_sync();
+        Ok(())
+    }
+
+    /// The sync settings in force, if a server is configured.
+    pub fn sync_config(&self) -> Option<SyncConfig> {
+        self.sync_run
+            .lock()
+            .ok()
+            .and_then(|r| r.as_ref().map(|r| r.config.clone()))
     }
 
     /// Follow (or stop following) a patient on the ECMO board; the sync engine pulls them next.
@@ -214,10 +261,21 @@ impl Services {
         Ok(out)
     }
 
+    /// A person resolves a sync conflict from the Sync screen (see `Store::resolve_conflict`).
+    pub async fn resolve_conflict(&self, op_seq: i64, keep_ours: bool) -> Result<(), StoreError> {
+        self.store
+            .resolve_conflict(op_seq, keep_ours, self.author.clone())
+            .await?;
+        self.nudge_sync();
+        Ok(())
+    }
+
     /// Tell the sync engine the record changed (it uploads soon; never waits).
     pub fn nudge_sync(&self) {
-        if let Some(e) = &self.sync_engine {
-            e.nudge();
+        if let Ok(run) = self.sync_run.lock() {
+            if let Some(r) = run.as_ref() {
+                r.engine.nudge();
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{entries, from_micros, parse_id, Store, StoreError};
-use crate::domain::{Author, CaseId, Channel, Entry, PatientId, Sample};
+use crate::domain::{Author, CaseId, Channel, Entry, PatientId, Sample, ValidationError};
 
 /// A planned operation to append.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +91,17 @@ pub struct SyncWork {
     pub trend_to_ms: i64,
     pub channels: Vec<(Channel, Vec<Sample>)>,
 }
+
+/// (op id, case id, resource type, key, payload, newest state, newest detail).
+type ConflictRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 impl Store {
     /// Cases whose entries or closed trend chunks (before `boundary_ms`) have not been planned,
@@ -216,8 +227,8 @@ impl Store {
     /// Operations a person must look at (rejected or in conflict), newest first.
     pub async fn unsettled(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
         self.outbox_rows(
-            "WHERE EXISTS (SELECT 1 FROM sync_events e WHERE e.op_seq = o.seq
-                             AND e.state IN ('rejected', 'conflict'))
+            "WHERE (SELECT e.state FROM sync_events e WHERE e.op_seq = o.seq
+                      ORDER BY e.seq DESC LIMIT 1) IN ('rejected', 'conflict')
              ORDER BY o.seq DESC LIMIT ?1",
             limit as i64,
         )
@@ -325,6 +336,114 @@ impl Store {
 
     /// The server's id and newest known version of the resource with this client key, from the
     /// latest acknowledged operation on it.
+    /// A person resolves a conflict (a row whose newest event is `conflict`), in one
+    /// transaction. Both ways settle the row with an `acked` event on the server's version (so
+    /// later updates of the record build on it) whose detail says who decided what and when:
+    /// - `keep_ours`: this device's payload is queued again as a new update (source
+    ///   `resolve:<op id>`), sent with If-Match on the server's version; if the server's copy
+    ///   changed again meanwhile, that becomes a new conflict;
+    /// - otherwise the server's version stands; the local record is not changed (a correction
+    ///   of the record, if one is needed, is a new entry like any other).
+    pub async fn resolve_conflict(
+        &self,
+        op_seq: i64,
+        keep_ours: bool,
+        by: Author,
+    ) -> Result<(), StoreError> {
+        self.call(move |db| {
+            let tx = db.conn.transaction()?;
+            let row: Option<ConflictRow> = tx
+                .query_row(
+                    "SELECT o.op_id, o.case_id, o.resource_type, o.resource_key, o.payload,
+                            (SELECT e.state FROM sync_events e WHERE e.op_seq = o.seq
+                              ORDER BY e.seq DESC LIMIT 1),
+                            (SELECT e.detail FROM sync_events e WHERE e.op_seq = o.seq
+                              ORDER BY e.seq DESC LIMIT 1)
+                       FROM sync_outbox o WHERE o.seq = ?1",
+                    [op_seq],
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                        ))
+                    },
+                )
+                .optional()?;
+            let Some((op_id, case_id, rtype, key, payload, state, detail)) = row else {
+                return Err(StoreError::Invalid(ValidationError::Invalid {
+                    field: "conflict".into(),
+                    value: op_seq.to_string(),
+                    allowed: "an operation in the outbox".into(),
+                }));
+            };
+            if state.as_deref() != Some("conflict") {
+                return Err(StoreError::Invalid(ValidationError::Invalid {
+                    field: "conflict".into(),
+                    value: op_seq.to_string(),
+                    allowed: "an operation still in conflict (this one is not: already resolved?)"
+                        .into(),
+                }));
+            }
+            let server: serde_json::Value =
+                serde_json::from_str(detail.as_deref().unwrap_or(""))
+                    .map_err(|e| StoreError::Corrupt(format!("conflict copy: {e}")))?;
+            let (Some(id), Some(version)) =
+                (server["id"].as_str(), server["meta"]["versionId"].as_str())
+            else {
+                return Err(StoreError::Corrupt(
+                    "the server's copy in the conflict has no id or version".into(),
+                ));
+            };
+            let now = Utc::now().timestamp_micros();
+            let decision = if keep_ours {
+                "kept this device's version (sent again over the server's)"
+            } else {
+                "accepted the server's version"
+            };
+            tx.execute(
+                "INSERT INTO sync_events (op_seq, state, at_us, detail, server_id, server_version)
+                 VALUES (?1, 'acked', ?2, ?3, ?4, ?5)",
+                params![
+                    op_seq,
+                    now,
+                    format!(
+                        "conflict resolved by {} on {}: {decision}",
+                        by.user, by.device
+                    ),
+                    id,
+                    version
+                ],
+            )?;
+            if keep_ours {
+                tx.execute(
+                    "INSERT INTO sync_outbox
+                       (op_id, case_id, source, resource_type, resource_key, operation, payload,
+                        created_us, by_user, on_device)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'update', ?6, ?7, ?8, ?9)",
+                    params![
+                        uuid::Uuid::now_v7().to_string(),
+                        case_id,
+                        format!("resolve:{op_id}"),
+                        rtype,
+                        key,
+                        payload,
+                        now,
+                        by.user,
+                        by.device
+                    ],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn server_ref(&self, key: String) -> Result<Option<(String, String)>, StoreError> {
         self.call(move |db| {
             Ok(db

@@ -78,6 +78,8 @@ pub enum ConfigError {
     TokenUrl(String),
     #[error("sync.toml: [oauth] key_file {path}: {why}")]
     KeyFile { path: String, why: String },
+    #[error("sync.toml could not be written: {0}")]
+    Write(String),
 }
 
 #[derive(Deserialize)]
@@ -219,6 +221,114 @@ impl SyncConfig {
 
 pub const FILE: &str = "sync.toml";
 
+/// How the app proves itself to the server, as typed on the Settings screen.
+#[derive(Clone, PartialEq)]
+pub enum AuthSetting {
+    None,
+    Token(String),
+    ClientCredentials {
+        token_url: String,
+        client_id: String,
+        key_file: String,
+        scope: String,
+    },
+}
+
+/// What the Settings screen edits; written to `sync.toml` only if it parses as a usable
+/// configuration (the key file readable, https, …).
+#[derive(Clone, PartialEq)]
+pub struct SyncSettings {
+    pub server: String,
+    pub auth: AuthSetting,
+    pub create_patients: bool,
+}
+
+/// A TOML basic string.
+fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.trim().chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+impl SyncSettings {
+    pub fn to_toml(&self) -> String {
+        let mut t = format!(
+            "# Written by Pumpside's Settings screen.\nserver = {}\ncreate_patients = {}\n",
+            quoted(&self.server),
+            self.create_patients
+        );
+        match &self.auth {
+            AuthSetting::None => {}
+            AuthSetting::Token(tok) => t.push_str(&format!("token = {}\n", quoted(tok))),
+            AuthSetting::ClientCredentials {
+                token_url,
+                client_id,
+                key_file,
+                scope,
+            } => {
+                t.push_str(&format!(
+                    "\n[oauth]\ntoken_url = {}\nclient_id = {}\nkey_file = {}\n",
+                    quoted(token_url),
+                    quoted(client_id),
+                    quoted(key_file)
+                ));
+                if !scope.trim().is_empty() {
+                    t.push_str(&format!("scope = {}\n", quoted(scope)));
+                }
+            }
+        }
+        t
+    }
+
+    /// Check the settings, then replace `sync.toml` in `dir` atomically (a temporary file,
+    /// fsync, rename), readable by this user only. Nothing is written if they are unusable.
+    pub fn save(&self, dir: &Path) -> Result<SyncConfig, ConfigError> {
+        let text = self.to_toml();
+        let config = SyncConfig::parse(&text)?;
+        let write = |e: std::io::Error| ConfigError::Write(e.to_string());
+        let tmp = dir.join(format!("{FILE}.tmp"));
+        {
+            use std::io::Write;
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                opts.mode(0o600);
+            }
+            let mut f = opts.open(&tmp).map_err(write)?;
+            f.write_all(text.as_bytes()).map_err(write)?;
+            f.sync_all().map_err(write)?;
+        }
+        std::fs::rename(&tmp, dir.join(FILE)).map_err(write)?;
+        Ok(config)
+    }
+}
+
+impl SyncConfig {
+    /// How the Settings screen describes the credentials in force (never the secret).
+    pub fn auth_summary(&self) -> String {
+        match (&self.oauth, &self.token) {
+            (Some(cc), _) => format!(
+                "OAuth2 client credentials: client {} at {} ({})",
+                cc.client_id,
+                cc.token_url,
+                cc.alg.name()
+            ),
+            (None, Some(_)) => "bearer token (set, not shown)".to_string(),
+            (None, None) => "none".to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +357,58 @@ mod tests {
             SyncConfig::parse("sever = \"https://x/\""),
             Err(ConfigError::Syntax(_))
         ));
+    }
+
+    #[test]
+    fn settings_are_written_only_when_usable_and_quoted_safely() {
+        let dir = std::env::temp_dir().join(format!("pumpside-cfg-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bad = SyncSettings {
+            server: "http://fhir.example.org/".into(),
+            auth: AuthSetting::None,
+            create_patients: false,
+        };
+        assert!(matches!(bad.save(&dir), Err(ConfigError::NotHttps(_))));
+        assert!(!dir.join(FILE).exists(), "nothing written");
+        let good = SyncSettings {
+            server: " https://fhir.example.org/R4 ".into(),
+            auth: AuthSetting::Token("a\"b\\c".into()),
+            create_patients: false,
+        };
+        let c = good.save(&dir).unwrap();
+        assert_eq!(c.token.as_deref(), Some("a\"b\\c"));
+        assert_eq!(c.base, "https://fhir.example.org/R4/");
+        assert_eq!(c.auth_summary(), "bearer token (set, not shown)");
+        let again = SyncConfig::load(&dir).unwrap().unwrap();
+        assert_eq!(again, c);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join(FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let missing_key = SyncSettings {
+            server: "https://fhir.example.org/".into(),
+            auth: AuthSetting::ClientCredentials {
+                token_url: "https://auth.example.org/token".into(),
+                client_id: "c".into(),
+                key_file: dir.join("absent.pem").display().to_string(),
+                scope: String::new(),
+            },
+            create_patients: false,
+        };
+        assert!(matches!(
+            missing_key.save(&dir),
+            Err(ConfigError::KeyFile { .. })
+        ));
+        assert_eq!(
+            SyncConfig::load(&dir).unwrap().unwrap(),
+            c,
+            "the old file stands"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -37,10 +37,10 @@ pub enum SyncError {
     #[error("{0}")]
     Transient(String),
     /// 401/403: sync waits for new credentials.
-    #[error("the server refused the credentials (HTTP {0}); sync is paused until they are updated in sync.toml")]
+    #[error("the server refused the credentials (HTTP {0}); sync is paused until they are updated in Settings (sync.toml)")]
     Auth(u16),
     /// The OAuth2 token endpoint refused this client: sync waits for new settings.
-    #[error("{0}; sync is paused until the [oauth] settings in sync.toml are fixed")]
+    #[error("{0}; sync is paused until the OAuth2 settings are fixed in Settings (sync.toml)")]
     TokenRefused(String),
     /// A patient the record needs is not on the server.
     #[error("patient with MRN {0} is not on the server; sync of this case waits (the hospital owns Patient records)")]

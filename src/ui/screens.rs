@@ -859,10 +859,13 @@ pub fn SyncScreen() -> Element {
     let sync = state.sync.read().clone();
     let short = sync.short();
     let store = services.store.clone();
-    // Re-read the rows a person must look at whenever the sync state changes.
+    let mut resolved = use_signal(|| 0u64);
+    let mut resolve_error = use_signal(|| None::<String>);
+    // Re-read the rows a person must look at whenever the sync state changes or one is resolved.
     let unsettled = use_resource(move || {
         let store = store.clone();
         let _ = state.sync.read();
+        let _ = resolved.read();
         async move { store.unsettled(50).await }
     });
     let now = *state.now.read();
@@ -895,7 +898,7 @@ pub fn SyncScreen() -> Element {
                     }
                 }
                 if let Some(p) = &s.paused {
-                    span { class: "k", "Paused" } span { class: "v error", "{p}: update the credentials in sync.toml" }
+                    span { class: "k", "Paused" } span { class: "v error", "{p}: enter the credentials in Settings" }
                 }
             }
         },
@@ -914,13 +917,44 @@ pub fn SyncScreen() -> Element {
             span { class: "v", "data-sync": "state", "{short}" }
         }
         {body}
+        if let Some(e) = resolve_error() {
+            p { class: "error", role: "alert", "The decision was NOT recorded: {e}" }
+        }
         if !rows.is_empty() {
             h2 { class: "section-title", "Needs a person ({rows.len()})" }
             for r in rows {
                 section { key: "{r.op_id}", class: "sync-issue", "data-sync-issue": if r.state == OutboxState::Conflict { "conflict" } else { "rejected" },
                     if r.state == OutboxState::Conflict {
                         h3 { "Conflict: {r.resource_type} changed on the server since this tablet last saw it" }
-                        p { class: "muted", "Neither version was overwritten. Compare them; the resolution workflow (keep ours as a new version, or accept theirs) is not built yet." }
+                        p { class: "muted", "Neither version was overwritten. Compare them, then decide; the decision is recorded with your name." }
+                        div { class: "choice-row",
+                            button { class: "choice", "data-action": "keep-ours",
+                                onclick: {
+                                    let services = services.clone();
+                                    let seq = r.seq;
+                                    move |_| {
+                                        let services = services.clone();
+                                        spawn(async move {
+                                            resolve_error.set(services.resolve_conflict(seq, true).await.err().map(|e| e.to_string()));
+                                            *resolved.write() += 1;
+                                        });
+                                    }
+                                },
+                                "Send this tablet's version over the server's" }
+                            button { class: "choice", "data-action": "accept-theirs",
+                                onclick: {
+                                    let services = services.clone();
+                                    let seq = r.seq;
+                                    move |_| {
+                                        let services = services.clone();
+                                        spawn(async move {
+                                            resolve_error.set(services.resolve_conflict(seq, false).await.err().map(|e| e.to_string()));
+                                            *resolved.write() += 1;
+                                        });
+                                    }
+                                },
+                                "Keep the server's version" }
+                        }
                         div { class: "versions",
                             div { h4 { "This tablet" } pre { class: "mono", "{pretty(&r.payload)}" } }
                             div { h4 { "The server" } pre { class: "mono", "{pretty(r.detail.as_deref().unwrap_or(\"\"))}" } }
@@ -982,10 +1016,139 @@ pub fn Settings() -> Element {
             p { class: "error", role: "alert", "{problem}" }
         }
         p { class: "note", "A hospital protocol file (protocol.toml in the data directory) replaces the defaults without a rebuild." }
+        SyncSettingsForm {}
         Planned { items: vec![
             "Editing protocol settings on the tablet (thresholds, constants, cardioplegia re-dose intervals)",
-            "FHIR server and credentials",
             "Sign-in with roles and auto-lock",
         ] }
+    }
+}
+
+/// Which credentials the form edits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AuthKind {
+    None,
+    Token,
+    ClientCredentials,
+}
+
+/// The FHIR server and credentials (written to sync.toml, only when usable; sync restarts).
+/// Secrets are typed, never shown back.
+#[component]
+fn SyncSettingsForm() -> Element {
+    use crate::sync::config::{AuthSetting, SyncSettings};
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let current = services.sync_config();
+    let mut fields = use_signal(BTreeMap::<&'static str, String>::new);
+    let mut kind = use_signal(|| match &current {
+        Some(c) if c.oauth.is_some() => AuthKind::ClientCredentials,
+        Some(c) if c.token.is_some() => AuthKind::Token,
+        _ => AuthKind::None,
+    });
+    let mut create_patients = use_signal(|| current.as_ref().is_some_and(|c| c.create_patients));
+    let mut message = use_signal(|| None::<(bool, String)>);
+    let initial_server = current.as_ref().map(|c| c.base.clone()).unwrap_or_default();
+    let initial = {
+        let c = current.clone();
+        move |key: &str| -> String {
+            match (key, c.as_ref().and_then(|c| c.oauth.as_ref())) {
+                ("token_url", Some(o)) => o.token_url.clone(),
+                ("client_id", Some(o)) => o.client_id.clone(),
+                ("scope", Some(o)) => o.scope.clone(),
+                _ => String::new(),
+            }
+        }
+    };
+    let in_force = match (&current, &*state.sync.read()) {
+        (Some(c), _) => format!("{} · credentials: {}", c.base, c.auth_summary()),
+        (None, SyncState::Misconfigured(why)) => format!("not in force: {why}"),
+        (None, _) => "no server: records stay on this device".to_string(),
+    };
+    let save = {
+        let services = services.clone();
+        let server_default = initial_server.clone();
+        move |_| {
+            let f = fields.peek().clone();
+            let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+            let server = f
+                .get("server")
+                .cloned()
+                .unwrap_or_else(|| server_default.clone());
+            let auth = match *kind.peek() {
+                AuthKind::None => AuthSetting::None,
+                AuthKind::Token => AuthSetting::Token(get("token")),
+                AuthKind::ClientCredentials => AuthSetting::ClientCredentials {
+                    token_url: get("token_url"),
+                    client_id: get("client_id"),
+                    key_file: get("key_file"),
+                    scope: get("scope"),
+                },
+            };
+            let settings = SyncSettings {
+                server,
+                auth,
+                create_patients: *create_patients.peek(),
+            };
+            message.set(Some(match services.save_sync_settings(&settings) {
+                Ok(()) => (
+                    true,
+                    "Saved; sync restarted with these settings.".to_string(),
+                ),
+                Err(e) => (false, format!("NOT saved: {e}")),
+            }));
+        }
+    };
+    let field = move |key: &'static str,
+                      label: &'static str,
+                      hint: &'static str,
+                      secret: bool,
+                      value: String| {
+        rsx! {
+            label { class: "form-field",
+                span { class: "form-label", "{label}" }
+                input { class: "calc-input", "data-field": "sync-{key}", placeholder: "{hint}",
+                    r#type: if secret { "password" } else { "text" },
+                    initial_value: "{value}",
+                    oninput: move |e| { fields.write().insert(key, e.value()); } }
+                span {}
+            }
+        }
+    };
+    let k = kind();
+    rsx! {
+        section { class: "sync-settings", "data-section": "sync-settings",
+            h2 { class: "section-title", "FHIR server and credentials" }
+            p { class: "muted", "data-sync-settings": "in-force", "In force: {in_force}" }
+            div { class: "form-grid",
+                {field("server", "Server (FHIR R4 base)", "https://fhir.hospital.org/R4/", false, initial_server.clone())}
+            }
+            div { class: "choice-row", role: "group", "aria-label": "Credentials",
+                span { class: "form-label", "Credentials" }
+                for (choice, text) in [(AuthKind::None, "None"), (AuthKind::Token, "Bearer token"), (AuthKind::ClientCredentials, "OAuth2 client credentials")] {
+                    button { key: "{text}", class: if k == choice { "choice chosen" } else { "choice" },
+                        "aria-pressed": "{k == choice}", onclick: move |_| kind.set(choice), "{text}" }
+                }
+            }
+            div { class: "form-grid",
+                if k == AuthKind::Token {
+                    {field("token", "Token", "typed, never shown again", true, String::new())}
+                }
+                if k == AuthKind::ClientCredentials {
+                    {field("token_url", "Token URL", "https://auth.hospital.org/token", false, initial("token_url"))}
+                    {field("client_id", "Client ID", "registered for this device", false, initial("client_id"))}
+                    {field("key_file", "Private key file (PKCS#8 PEM, EC P-384 or RSA)", "/path/on/this/device.pem", false, String::new())}
+                    {field("scope", "Scope", "system/*.read system/*.write", false, initial("scope"))}
+                }
+            }
+            label { class: "check-row",
+                input { r#type: "checkbox", checked: create_patients(), onchange: move |e| create_patients.set(e.checked()) }
+                " Test or demo server: create a patient the server does not have (never for a hospital server)"
+            }
+            button { class: "start-button", "data-action": "save-sync", onclick: save, "Save and restart sync" }
+            if let Some((ok, text)) = message() {
+                p { class: if ok { "note" } else { "error" }, role: if ok { "status" } else { "alert" }, "{text}" }
+            }
+        }
     }
 }

@@ -951,6 +951,62 @@ async fn a_stale_update_becomes_a_conflict_with_both_versions_and_is_not_overwri
     let now = peer.get(&format!("Procedure/{id}")).await;
     assert_eq!(now["note"][0]["text"], "edited on the ICU tablet");
     assert_eq!(now["status"], "in-progress");
+
+    // A person keeps this tablet's version: it goes over the server's, on that version.
+    s.resolve_conflict(conflict[0].seq, true, author())
+        .await
+        .unwrap();
+    assert!(
+        s.resolve_conflict(conflict[0].seq, true, author())
+            .await
+            .is_err(),
+        "a conflict is resolved once"
+    );
+    sync_until_done(&engine, &s, 3).await;
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!((summary.conflicts, summary.pending), (0, 0), "{summary:?}");
+    let now = peer.get(&format!("Procedure/{id}")).await;
+    assert_eq!(now["status"], "completed");
+    assert!(now["meta"]["versionId"].is_string());
+    let history = peer.get(&format!("Procedure/{id}/_history")).await;
+    assert_eq!(
+        history["entry"].as_array().unwrap().len(),
+        3,
+        "ours, theirs, ours again"
+    );
+
+    // The other tablet edits again; this tablet signs: a second conflict, and this time the
+    // person accepts the server's version. Nothing is sent over it; the local record stays.
+    let mut theirs = now.clone();
+    theirs["note"] = serde_json::json!([{ "text": "second edit on the ICU tablet" }]);
+    let put = reqwest::Client::new()
+        .put(format!("{}Procedure/{id}", peer.base()))
+        .header("Content-Type", "application/fhir+json")
+        .body(theirs.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    s.set_status(rec.case, CaseStatus::Signed, author())
+        .await
+        .unwrap();
+    engine.sync_once().await.unwrap();
+    let second = s.unsettled(10).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].state, OutboxState::Conflict);
+    s.resolve_conflict(second[0].seq, false, author())
+        .await
+        .unwrap();
+    engine.sync_once().await.unwrap();
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!((summary.conflicts, summary.pending), (0, 0), "{summary:?}");
+    let now = peer.get(&format!("Procedure/{id}")).await;
+    assert_eq!(now["note"][0]["text"], "second edit on the ICU tablet");
+    let local = s.list_cases().await.unwrap();
+    assert_eq!(
+        local.iter().find(|c| c.id == rec.case).unwrap().status,
+        CaseStatus::Signed
+    );
 }
 
 #[tokio::test]
@@ -1119,4 +1175,90 @@ fn pumpside_codes(v: &Value, out: &mut Vec<String>) {
         Value::Array(a) => a.iter().for_each(|x| pumpside_codes(x, out)),
         _ => {}
     }
+}
+
+#[tokio::test]
+async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_nothing() {
+    use pumpside::app::{AppConfig, Services};
+    use pumpside::sync::config::{AuthSetting, SyncSettings};
+    use pumpside::sync::SyncState;
+    let peer = FhirPeer::start(Some("tablet-token"));
+    let dir = crate::temp_dir();
+    let config =
+        AppConfig::parse(vec!["--demo".into()], Some(dir.path().to_path_buf()), None).unwrap();
+    let services = Services::start(config, std::time::Instant::now())
+        .await
+        .unwrap();
+    assert_eq!(*services.sync_state().borrow(), SyncState::NotConfigured);
+
+    // Unusable: plain http to another host. Nothing written, nothing started.
+    let bad = SyncSettings {
+        server: "http://fhir.example.org/".into(),
+        auth: AuthSetting::Token("tablet-token".into()),
+        create_patients: true,
+    };
+    assert!(services.save_sync_settings(&bad).is_err());
+    assert!(!dir.path().join("sync.toml").exists());
+
+    // The loopback peer with its token: sync starts and the demo case's run goes up.
+    let good = SyncSettings {
+        server: peer.base(),
+        auth: AuthSetting::Token("tablet-token".into()),
+        create_patients: true,
+    };
+    services.save_sync_settings(&good).unwrap();
+    assert!(services
+        .sync_config()
+        .is_some_and(|c| c.auth_summary() == "bearer token (set, not shown)"));
+    let mut acked = 0;
+    for _ in 0..100 {
+        acked = services.store.outbox_summary().await.unwrap().acked;
+        if acked > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(acked > 0, "the restarted engine uploaded");
+    assert_eq!(peer.counts().await.get("Procedure"), Some(&1));
+
+    // A wrong token saved later pauses sync; the right one again resumes it.
+    let wrong = SyncSettings {
+        auth: AuthSetting::Token("stale".into()),
+        ..good.clone()
+    };
+    services.save_sync_settings(&wrong).unwrap();
+    // Following a patient makes the engine ask the server (the demo case has nothing new).
+    services
+        .follow(
+            Mrn {
+                system: "urn:test".into(),
+                value: "X".into(),
+            },
+            true,
+        )
+        .await
+        .unwrap();
+    let mut paused = false;
+    for _ in 0..100 {
+        if let SyncState::Active(s) = &*services.sync_state().borrow() {
+            paused = s.paused.is_some();
+        }
+        if paused {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(paused, "{:?}", *services.sync_state().borrow());
+    services.save_sync_settings(&good).unwrap();
+    let mut resumed = false;
+    for _ in 0..100 {
+        if let SyncState::Active(s) = &*services.sync_state().borrow() {
+            resumed = s.paused.is_none() && s.last_pull.is_some();
+        }
+        if resumed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "{:?}", *services.sync_state().borrow());
 }

@@ -606,4 +606,66 @@ async fn the_sync_screen_shows_progress_figures_and_a_conflict_with_both_version
     let theirs = html.find("The server</h4>").expect("theirs");
     assert!(html[ours..theirs].contains("completed"), "ours shown");
     assert!(html.contains("Kept on this device in this version"));
+    assert!(
+        html.contains(r#"data-action="keep-ours""#),
+        "a person can decide"
+    );
+    assert!(html.contains(r#"data-action="accept-theirs""#));
+}
+
+#[tokio::test]
+async fn the_ecmo_board_shows_followed_runs_pulled_from_the_server_with_their_age() {
+    use pumpside::domain::patient::Mrn;
+    use pumpside::store::PulledNew;
+    let services = services().await;
+    let mrn = Mrn {
+        system: "urn:test:mrn".into(),
+        value: "ECMO-77".into(),
+    };
+    services
+        .store
+        .follow(mrn.clone(), true, services.author.clone())
+        .await
+        .unwrap();
+    let at = |m: i64| (t0() + Duration::minutes(m)).to_rfc3339();
+    let run = serde_json::json!({"resourceType":"Procedure","id":"r1","status":"in-progress",
+        "code":{"text":"VA ECMO"},"performedPeriod":{"start": at(-600)}});
+    let flow = serde_json::json!({"resourceType":"Observation","id":"o1","status":"final",
+        "code":{"text":"Pump flow"},"partOf":[{"reference":"Procedure/r1"}],
+        "effectiveDateTime": at(25),"valueQuantity":{"value":3.85,"unit":"L/min"}});
+    let pulled = [("Procedure", "r1", run), ("Observation", "o1", flow)]
+        .into_iter()
+        .map(|(t, id, body)| PulledNew {
+            resource_type: t.into(),
+            server_id: id.into(),
+            version_id: "1".into(),
+            last_updated: at(26),
+            record_key: None,
+            body: body.to_string(),
+        })
+        .collect();
+    services
+        .store
+        .record_pull(mrn, "Procedure".into(), pulled, None)
+        .await
+        .unwrap();
+    let html = render_with(fixture(Screen::EcmoBoard), services).await;
+    assert!(html.contains(r#"data-followed="ECMO-77""#), "{html}");
+    assert!(html.contains("VA ECMO · running"));
+    assert!(html.contains("3.85 L/min"));
+    assert!(html.contains("(5 min ago)"), "age of the value: {html}");
+    assert!(html.contains("the bedside console and its alarms are primary"));
+    assert!(
+        html.contains("No server is configured"),
+        "says why nothing is pulled"
+    );
+}
+
+#[tokio::test]
+async fn settings_offer_the_fhir_server_and_credentials_without_showing_secrets() {
+    let html = render(fixture(Screen::Settings)).await;
+    assert!(html.contains("FHIR server and credentials"), "{html}");
+    assert!(html.contains("no server: records stay on this device"));
+    assert!(html.contains(r#"data-action="save-sync""#));
+    assert!(html.contains("OAuth2 client credentials"));
 }
