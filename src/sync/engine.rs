@@ -322,6 +322,10 @@ impl SyncEngine {
             if case.patient.is_none() {
                 continue; // said on the Sync screen: a case without a patient stays local
             }
+            if case.is_demo && !self.transport.config.create_patients {
+                // Simulated data goes to test and demo servers only (also said on the screen).
+                continue;
+            }
             let mut rows: Vec<OutboxNew> = Vec::new();
             let push = |rows: &mut Vec<OutboxNew>, source: String, m: map::Mapped| {
                 rows.push(OutboxNew {
@@ -492,6 +496,8 @@ impl SyncEngine {
         let mut done = 0u64;
         // Operations that cannot go yet (a dependency not on the server) are skipped this run.
         let mut skipped: HashSet<i64> = HashSet::new();
+        // Patients not on the server: their cases wait, reported when nothing else can go.
+        let mut missing: Vec<String> = Vec::new();
         // Bundle size: a 400/422 on a Bundle of n halves it (to find a bad operation, or to fit
         // a server's limit on conditional entries per transaction: Medplum allows 8); it grows
         // back after a success, up to the largest size seen to work once a limit was hit.
@@ -507,13 +513,22 @@ impl SyncEngine {
                 .filter(|r| !skipped.contains(&r.seq))
                 .collect();
             if pending.is_empty() {
-                return Ok(());
+                return match missing.is_empty() {
+                    true => Ok(()),
+                    false => Err(SyncError::PatientMissing(missing.join(", "))),
+                };
             }
             let prepared = self.prepare(&pending, limit).await?;
+            for m in &prepared.missing {
+                if !missing.contains(m) {
+                    missing.push(m.clone());
+                }
+            }
             let Prepared {
                 rows,
                 bundle,
                 blocked,
+                ..
             } = prepared;
             for seq in blocked {
                 skipped.insert(seq);
@@ -713,7 +728,8 @@ impl SyncEngine {
         let mut blocked = Vec::new();
         let mut entries = Vec::new();
         let mut full_urls: HashMap<String, String> = HashMap::new();
-        let mut patients: HashMap<String, String> = HashMap::new();
+        let mut patients: HashMap<String, Option<String>> = HashMap::new();
+        let mut missing = Vec::new();
         for row in pending {
             if rows.len() >= limit {
                 break;
@@ -738,10 +754,21 @@ impl SyncEngine {
                         let pid: PatientId = key
                             .parse()
                             .map_err(|_| StoreError::Corrupt(format!("patient ref {key}")))?;
-                        let id = self.patient_ref(pid).await?;
+                        let id = match self.patient_ref(pid).await {
+                            Ok(id) => Some(id),
+                            Err(SyncError::PatientMissing(mrn)) => {
+                                missing.push(mrn);
+                                None
+                            }
+                            Err(e) => return Err(e),
+                        };
                         patients.insert(key.to_string(), id);
                     }
-                    patients.get(key).map(|id| format!("Patient/{id}"))
+                    patients
+                        .get(key)
+                        .cloned()
+                        .flatten()
+                        .map(|id| format!("Patient/{id}"))
                 } else if let Some(u) = full_urls.get(key) {
                     Some(u.clone())
                 } else {
@@ -825,6 +852,7 @@ impl SyncEngine {
             rows,
             bundle: json!({ "resourceType": "Bundle", "type": "transaction", "entry": bundle_entries }),
             blocked,
+            missing,
         })
     }
 }
@@ -833,6 +861,8 @@ struct Prepared {
     rows: Vec<OutboxRow>,
     bundle: Value,
     blocked: Vec<i64>,
+    /// MRNs the server has no Patient for (their cases wait; the others go on).
+    missing: Vec<String>,
 }
 
 /// When the server's current copy is exactly what we sent (apart from id and meta), our update

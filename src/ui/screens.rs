@@ -969,7 +969,7 @@ pub fn SyncScreen() -> Element {
             }
         }
         p { class: "muted",
-            "Kept on this device in this version: {crate::sync::map::LOCAL_ONLY.join(\", \")}. Cases without a patient are not uploaded." }
+            "Kept on this device in this version: {crate::sync::map::LOCAL_ONLY.join(\", \")}. Cases without a patient are not uploaded; demo cases go only to a test server (one that may create patients)." }
     }
 }
 

@@ -1262,3 +1262,85 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
     }
     assert!(resumed, "{:?}", *services.sync_state().borrow());
 }
+
+#[tokio::test]
+async fn a_patient_missing_on_the_server_holds_only_their_case_and_demo_cases_stay_local() {
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let here = record_cpb_case(&s, "ON-SERVER", 0).await;
+    let absent = record_cpb_case(&s, "NOT-ON-SERVER", 0).await;
+    // The hospital's server knows one of the two patients.
+    let created = reqwest::Client::new()
+        .post(format!("{}Patient", peer.base()))
+        .header("Content-Type", "application/fhir+json")
+        .body(
+            serde_json::json!({"resourceType": "Patient", "identifier": [{
+                "system": "urn:oid:1.2.826.0.1.3680043.9.7", "value": "ON-SERVER"}]})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status().as_u16(), 201);
+    // A demo (training) case of the same patient: simulated data, never for this server.
+    let (pid, _) = s
+        .find_patient("urn:oid:1.2.826.0.1.3680043.9.7", "ON-SERVER")
+        .await
+        .unwrap()
+        .unwrap();
+    let demo = s
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: Some(pid),
+                label: "training".into(),
+                is_demo: true,
+                status: CaseStatus::Running,
+            },
+            author(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let engine = SyncEngine::new(
+        s.clone(),
+        SyncConfig::parse(&format!("server = \"{}\"\ntimeout_s = 5", peer.base())).unwrap(),
+        author(),
+    )
+    .unwrap();
+    let err = engine.sync_once().await.unwrap_err();
+    assert!(
+        matches!(&err, SyncError::PatientMissing(m) if m == "NOT-ON-SERVER"),
+        "{err}"
+    );
+    let rows = s.pending(1000).await.unwrap();
+    assert!(
+        rows.iter().all(|r| r.case_id == absent.case),
+        "only that case waits"
+    );
+    assert!(!rows.is_empty());
+    assert!(
+        s.outbox_summary().await.unwrap().acked > 10,
+        "the other case went up"
+    );
+    assert_eq!(peer.counts().await.get("Procedure"), Some(&1));
+    assert_eq!(
+        peer.counts().await.get("Patient"),
+        Some(&1),
+        "no patient created"
+    );
+    let runs: Vec<String> = s
+        .planned_for("run".into())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, key, _)| key)
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert!(runs.contains(&here.case.to_string()));
+    assert!(
+        !runs.contains(&demo.to_string()),
+        "the demo case was not planned"
+    );
+}
