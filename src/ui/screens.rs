@@ -487,6 +487,8 @@ pub fn EcmoBoard() -> Element {
                     span { class: "form-label", "Follow MRN" }
                     input { class: "calc-input", "data-field": "follow-mrn", placeholder: "MRN",
                         oninput: move |e| { mrn_text.set(e.value()); error.set(None); },
+                        // Ready for a wristband scanner or a typed MRN, as on the Cases screen.
+                        onmounted: move |e| async move { let _ = e.set_focus(true).await; },
                         onkeydown: {
                             let mut add_key = add_key.clone();
                             move |e: KeyboardEvent| if e.key() == Key::Enter { add_key() }

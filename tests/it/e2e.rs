@@ -279,6 +279,16 @@ fn case_flow() -> Vec<&'static str> {
     ]
 }
 
+fn pulled_procedures(data: &Path, mrn: &str) -> i64 {
+    read_db(data)
+        .query_row(
+            "SELECT count(*) FROM sync_pulled WHERE mrn_value = ?1 AND resource_type = 'Procedure'",
+            [mrn],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+}
+
 fn signed_cases(data: &Path) -> i64 {
     read_db(data)
         .query_row(
@@ -405,6 +415,14 @@ fn desktop_tour_at_tablet_and_phone_size() {
     let data = data_dir.path();
     // Screenshots of this run only.
     let _ = fs::remove_dir_all(repo().join("target").join("e2e"));
+    // The FHIR test peer as the hospital's server, configured the way a hospital engineer
+    // deploys it (sync.toml in the data directory); a test server, so demo cases may go up.
+    let peer = crate::sync::FhirPeer::start(None);
+    fs::write(
+        data.join("sync.toml"),
+        format!("server = \"{}\"\ncreate_patients = true\n", peer.base()),
+    )
+    .unwrap();
 
     // Tablet landscape, demo mode.
     {
@@ -588,6 +606,27 @@ fn desktop_tour_at_tablet_and_phone_size() {
             "{family}"
         );
         assert!(app.log_text().contains("case started"));
+
+        // On call: follow that patient on the ECMO board (the cursor waits in the MRN field);
+        // the engine uploads the case, pulls it back from the server and the board shows it.
+        let (x, y) = rail_item(4);
+        app.tap(x, y);
+        sleep(Duration::from_millis(600));
+        app.type_text("MRN-4712");
+        app.key("Return");
+        wait_for("the followed run pulled from the server", Duration::from_secs(30), || {
+            pulled_procedures(data, "MRN-4712") > 0
+        });
+        sleep(Duration::from_millis(1500));
+        app.screenshot("tablet-ecmo-board-followed");
+        let acked: i64 = read_db(data)
+            .query_row(
+                "SELECT count(*) FROM sync_events WHERE state = 'acked'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(acked > 5, "records acknowledged by the server: {acked}");
         // SIGKILL, the worst way to stop: committed rows must survive it.
     }
     let (total, demo, integrity) = demo_cases(data);
