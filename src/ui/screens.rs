@@ -544,6 +544,7 @@ fn RemoteRunCard(run: crate::sync::remote::RemoteRun, now: DateTime<Utc>) -> Ele
         .unwrap_or_default();
     let status = match (run.status.as_str(), run.signed) {
         ("in-progress", _) => "running".to_string(),
+        ("preparation", _) => "in set-up".to_string(),
         ("completed", true) => "completed, signed".to_string(),
         (s, _) => s.to_string(),
     };
