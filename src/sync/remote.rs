@@ -162,7 +162,9 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
         }) else {
             continue;
         };
-        let run = runs.get_mut(run_ref).expect("checked above");
+        let Some(run) = runs.get_mut(run_ref) else {
+            continue;
+        };
         if p.last_updated > run.updated {
             run.updated = p.last_updated.clone();
         }

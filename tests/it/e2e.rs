@@ -614,9 +614,11 @@ fn desktop_tour_at_tablet_and_phone_size() {
         sleep(Duration::from_millis(600));
         app.type_text("MRN-4712");
         app.key("Return");
-        wait_for("the followed run pulled from the server", Duration::from_secs(30), || {
-            pulled_procedures(data, "MRN-4712") > 0
-        });
+        wait_for(
+            "the followed run pulled from the server",
+            Duration::from_secs(30),
+            || pulled_procedures(data, "MRN-4712") > 0,
+        );
         sleep(Duration::from_millis(1500));
         app.screenshot("tablet-ecmo-board-followed");
         let acked: i64 = read_db(data)
