@@ -498,6 +498,8 @@ impl SyncEngine {
         let mut skipped: HashSet<i64> = HashSet::new();
         // Patients not on the server: their cases wait, reported when nothing else can go.
         let mut missing: Vec<String> = Vec::new();
+        // Each patient's current Encounter, looked up once per run.
+        let mut encounters: HashMap<String, Option<String>> = HashMap::new();
         // Bundle size: a 400/422 on a Bundle of n halves it (to find a bad operation, or to fit
         // a server's limit on conditional entries per transaction: Medplum allows 8); it grows
         // back after a success, up to the largest size seen to work once a limit was hit.
@@ -518,7 +520,7 @@ impl SyncEngine {
                     false => Err(SyncError::PatientMissing(missing.join(", "))),
                 };
             }
-            let prepared = self.prepare(&pending, limit).await?;
+            let prepared = self.prepare(&pending, limit, &mut encounters).await?;
             for m in &prepared.missing {
                 if !missing.contains(m) {
                     missing.push(m.clone());
@@ -653,6 +655,38 @@ impl SyncEngine {
         }
     }
 
+    /// The patient's current Encounter on the server: the one `in-progress` Encounter, if there
+    /// is exactly one. None or several: no link (a visit is never guessed). The record has no
+    /// visit number yet, so this is the lookup the hospital's data allows.
+    async fn current_encounter(&self, patient: &str) -> Result<Option<String>, SyncError> {
+        let reply = self
+            .transport
+            .get(&format!(
+                "Encounter?subject=Patient/{}&status=in-progress&_count=2",
+                enc(patient)
+            ))
+            .await?;
+        check_auth(reply.status)?;
+        if reply.status != 200 {
+            return Err(SyncError::Transient(format!(
+                "HTTP {} searching the patient's encounter",
+                reply.status
+            )));
+        }
+        let found: Value = serde_json::from_str(&reply.body)
+            .map_err(|e| SyncError::Transient(format!("encounter search answer: {e}")))?;
+        let ids: Vec<&str> = found["entry"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["resource"]["id"].as_str())
+            .collect();
+        Ok(match ids.as_slice() {
+            [one] => Some(format!("Encounter/{one}")),
+            _ => None,
+        })
+    }
+
     /// The server id of the case's patient, looked up by MRN (created only when the settings
     /// say this is a test or demo server).
     async fn patient_ref(&self, patient: PatientId) -> Result<String, SyncError> {
@@ -723,7 +757,12 @@ impl SyncEngine {
     /// Build the next transaction from the head of `pending`: creates, in order, up to `limit`;
     /// an update goes alone (so a 412 names it). A row whose references cannot be resolved yet
     /// is blocked for this run.
-    async fn prepare(&self, pending: &[OutboxRow], limit: usize) -> Result<Prepared, SyncError> {
+    async fn prepare(
+        &self,
+        pending: &[OutboxRow],
+        limit: usize,
+        encounters: &mut HashMap<String, Option<String>>,
+    ) -> Result<Prepared, SyncError> {
         let mut rows: Vec<OutboxRow> = Vec::new();
         let mut blocked = Vec::new();
         let mut entries = Vec::new();
@@ -797,6 +836,19 @@ impl SyncEngine {
                 break;
             }
             replace_refs(&mut payload, &resolved);
+            if let Some(patient) = payload["subject"]["reference"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("Patient/"))
+                .map(String::from)
+            {
+                if !encounters.contains_key(&patient) {
+                    let found = self.current_encounter(&patient).await?;
+                    encounters.insert(patient.clone(), found);
+                }
+                if let Some(Some(enc)) = encounters.get(&patient) {
+                    link_encounter(&mut payload, enc);
+                }
+            }
             let full_url = format!(
                 "urn:uuid:{}",
                 map::derived_uuid(&row.resource_key, "full-url")
@@ -863,6 +915,17 @@ struct Prepared {
     blocked: Vec<i64>,
     /// MRNs the server has no Patient for (their cases wait; the others go on).
     missing: Vec<String>,
+}
+
+/// Link a resource to its Encounter (the element is `context` on MedicationAdministration in
+/// R4, `encounter` on the others that have one).
+fn link_encounter(payload: &mut Value, encounter: &str) {
+    let field = match payload["resourceType"].as_str() {
+        Some("MedicationAdministration") => "context",
+        Some("Procedure" | "Observation" | "QuestionnaireResponse") => "encounter",
+        _ => return,
+    };
+    payload[field] = json!({ "reference": encounter });
 }
 
 /// When the server's current copy is exactly what we sent (apart from id and meta), our update

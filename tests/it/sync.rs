@@ -1283,6 +1283,27 @@ async fn a_patient_missing_on_the_server_holds_only_their_case_and_demo_cases_st
         .await
         .unwrap();
     assert_eq!(created.status().as_u16(), 201);
+    let patient_id = created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The patient is in hospital: one in-progress Encounter, which the records link to.
+    let encounter = reqwest::Client::new()
+        .post(format!("{}Encounter", peer.base()))
+        .header("Content-Type", "application/fhir+json")
+        .body(
+            serde_json::json!({"resourceType": "Encounter", "status": "in-progress",
+                "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
+                "subject": {"reference": format!("Patient/{patient_id}")}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    let encounter_ref = format!("Encounter/{}", encounter["id"].as_str().unwrap());
     // A demo (training) case of the same patient: simulated data, never for this server.
     let (pid, _) = s
         .find_patient("urn:oid:1.2.826.0.1.3680043.9.7", "ON-SERVER")
@@ -1343,4 +1364,21 @@ async fn a_patient_missing_on_the_server_holds_only_their_case_and_demo_cases_st
         !runs.contains(&demo.to_string()),
         "the demo case was not planned"
     );
+    // The uploaded records are linked to the patient's current Encounter.
+    let run = peer
+        .get(&format!(
+            "Procedure?identifier=urn:ietf:rfc:3986|urn:uuid:{}",
+            here.case
+        ))
+        .await;
+    assert_eq!(
+        run["entry"][0]["resource"]["encounter"]["reference"],
+        encounter_ref.as_str()
+    );
+    let meds = peer.get("MedicationAdministration?_count=100").await;
+    assert!(meds["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["resource"]["context"]["reference"] == encounter_ref.as_str()));
 }
