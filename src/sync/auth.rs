@@ -180,15 +180,7 @@ pub struct TokenCache {
 
 /// Percent-encode a form value.
 fn form(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::percent_encode(s, b"")
 }
 
 impl TokenCache {

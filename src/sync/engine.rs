@@ -458,11 +458,6 @@ impl SyncEngine {
             tracing::warn!(template = %r.template_id, "signed checklist without its template; kept on this device");
             return Ok(());
         };
-        let demo = |v: &mut Value| {
-            if case.is_demo {
-                v["meta"] = json!({ "tag": [{ "system": map::PUMPSIDE, "code": "demo" }] });
-            }
-        };
         let q_key = map::derived_uuid("questionnaire", &t.digest);
         let mut q = super::fhir::questionnaire(&t);
         let mut ids = vec![json!({ "system": map::URI, "value": format!("urn:uuid:{q_key}") })];
@@ -478,7 +473,9 @@ impl SyncEngine {
         let mut qr = super::fhir::questionnaire_response(&t, &r, case.id, None);
         qr["subject"] = map::placeholder("Patient", &patient.to_string());
         qr["partOf"] = json!([map::placeholder("Procedure", &case.id.to_string())]);
-        demo(&mut qr);
+        if case.is_demo {
+            qr["meta"] = json!({ "tag": [{ "system": map::PUMPSIDE, "code": "demo" }] });
+        }
         rows.push(OutboxNew {
             source: source.to_string(),
             resource_type: "QuestionnaireResponse".into(),
@@ -655,36 +652,48 @@ impl SyncEngine {
         }
     }
 
-    /// The patient's current Encounter on the server: the one `in-progress` Encounter, if there
-    /// is exactly one. None or several: no link (a visit is never guessed). The record has no
-    /// visit number yet, so this is the lookup the hospital's data allows.
-    async fn current_encounter(&self, patient: &str) -> Result<Option<String>, SyncError> {
-        let reply = self
-            .transport
-            .get(&format!(
-                "Encounter?subject=Patient/{}&status=in-progress&_count=2",
-                enc(patient)
-            ))
-            .await?;
+    /// The ids of what a search finds (a 200 searchset); `what` names it in errors.
+    pub(super) async fn search_ids(
+        &self,
+        query: &str,
+        what: &str,
+    ) -> Result<Vec<String>, SyncError> {
+        let reply = self.transport.get(query).await?;
         check_auth(reply.status)?;
         if reply.status != 200 {
             return Err(SyncError::Transient(format!(
-                "HTTP {} searching the patient's encounter",
+                "HTTP {} searching {what}",
                 reply.status
             )));
         }
         let found: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| SyncError::Transient(format!("encounter search answer: {e}")))?;
-        let ids: Vec<&str> = found["entry"]
+            .map_err(|e| SyncError::Transient(format!("{what} search answer: {e}")))?;
+        Ok(found["entry"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|e| e["resource"]["id"].as_str())
-            .collect();
-        Ok(match ids.as_slice() {
-            [one] => Some(format!("Encounter/{one}")),
-            _ => None,
-        })
+            .filter_map(|e| e["resource"]["id"].as_str().map(String::from))
+            .collect())
+    }
+
+    /// The patient's current Encounter on the server: the one `in-progress` Encounter, if there
+    /// is exactly one. None or several: no link (a visit is never guessed). The record has no
+    /// visit number yet, so this is the lookup the hospital's data allows.
+    async fn current_encounter(&self, patient: &str) -> Result<Option<String>, SyncError> {
+        let query = format!(
+            "Encounter?subject=Patient/{}&status=in-progress&_count=2",
+            enc(patient)
+        );
+        Ok(
+            match self
+                .search_ids(&query, "the patient's encounter")
+                .await?
+                .as_slice()
+            {
+                [one] => Some(format!("Encounter/{one}")),
+                _ => None,
+            },
+        )
     }
 
     /// The server id of the case's patient, looked up by MRN (created only when the settings
@@ -698,25 +707,10 @@ impl SyncEngine {
             .patient(patient)
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("patient {patient} missing")))?;
-        let query = format!("identifier={}|{}", enc(&p.mrn.system), enc(&p.mrn.value));
-        let reply = self.transport.get(&format!("Patient?{query}")).await?;
-        check_auth(reply.status)?;
-        if reply.status != 200 {
-            return Err(SyncError::Transient(format!(
-                "HTTP {} searching the patient",
-                reply.status
-            )));
-        }
-        let found: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| SyncError::Transient(format!("patient search answer: {e}")))?;
-        let ids: Vec<String> = found["entry"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| e["resource"]["id"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let query = mrn_query(&p.mrn);
+        let ids = self
+            .search_ids(&format!("Patient?{query}"), "the patient")
+            .await?;
         let id = match ids.as_slice() {
             [one] => one.clone(),
             [] if self.transport.config.create_patients => {
@@ -953,17 +947,14 @@ pub(super) fn check_auth(status: u16) -> Result<(), SyncError> {
     }
 }
 
+/// The search for a patient by MRN: `identifier=<system>|<value>`, encoded.
+pub(super) fn mrn_query(mrn: &crate::domain::patient::Mrn) -> String {
+    format!("identifier={}|{}", enc(&mrn.system), enc(&mrn.value))
+}
+
 /// Percent-encode a search value (`|`, `&`, `#`, space and non-ASCII).
 pub(super) fn enc(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~:/".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    super::percent_encode(s, b":/")
 }
 
 fn collect_refs(v: &Value, out: &mut Vec<String>) {

@@ -51,3 +51,16 @@ impl SyncState {
         }
     }
 }
+
+/// Percent-encode everything but ASCII letters, digits, `-._~` and the bytes in `keep`.
+fn percent_encode(s: &str, keep: &[u8]) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

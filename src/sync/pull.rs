@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::Value;
 
-use super::engine::{check_auth, enc, SyncEngine, SyncError};
+use super::engine::{check_auth, enc, mrn_query, SyncEngine, SyncError};
 use crate::domain::patient::Mrn;
 use crate::store::PulledNew;
 
@@ -119,30 +119,10 @@ impl SyncEngine {
         mrn: &Mrn,
         report: &mut PullReport,
     ) -> Result<Option<String>, SyncError> {
-        let reply = self
-            .transport
-            .get(&format!(
-                "Patient?identifier={}|{}",
-                enc(&mrn.system),
-                enc(&mrn.value)
-            ))
+        let ids = self
+            .search_ids(&format!("Patient?{}", mrn_query(mrn)), "a followed patient")
             .await?;
         report.requests += 1;
-        check_auth(reply.status)?;
-        if reply.status != 200 {
-            return Err(SyncError::Transient(format!(
-                "HTTP {} searching a followed patient",
-                reply.status
-            )));
-        }
-        let found: Value = serde_json::from_str(&reply.body)
-            .map_err(|e| SyncError::Transient(format!("patient search answer: {e}")))?;
-        let ids: Vec<&str> = found["entry"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e["resource"]["id"].as_str())
-            .collect();
         match ids.as_slice() {
             [one] => Ok(Some(one.to_string())),
             _ => {

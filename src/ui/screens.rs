@@ -412,10 +412,16 @@ pub fn EcmoBoard() -> Element {
     let mut changed = use_signal(|| 0u64);
     let mut form_key = use_signal(|| 0u64);
     let svc = services.clone();
-    // Re-read after every sync status change (a pull finished) and every follow change.
+    // Re-read when a pull finishes and when the followed list changes (not on every status
+    // change: an upload changes the status after each Bundle, and the board parses every
+    // pulled version).
+    let last_pull = use_memo(move || match &*state.sync.read() {
+        SyncState::Active(s) => s.last_pull,
+        _ => None,
+    });
     let board = use_resource(move || {
         let svc = svc.clone();
-        let _ = state.sync.read();
+        let _ = last_pull.read();
         let _ = changed.read();
         async move { svc.on_call().await }
     });
@@ -931,32 +937,24 @@ pub fn SyncScreen() -> Element {
                         h3 { "Conflict: {r.resource_type} changed on the server since this tablet last saw it" }
                         p { class: "muted", "Neither version was overwritten. Compare them, then decide; the decision is recorded with your name." }
                         div { class: "choice-row",
-                            button { class: "choice", "data-action": "keep-ours",
-                                onclick: {
-                                    let services = services.clone();
-                                    let seq = r.seq;
-                                    move |_| {
+                            for (keep_ours, action, text) in [
+                                (true, "keep-ours", "Send this tablet's version over the server's"),
+                                (false, "accept-theirs", "Keep the server's version"),
+                            ] {
+                                button { key: "{action}", class: "choice", "data-action": action,
+                                    onclick: {
                                         let services = services.clone();
-                                        spawn(async move {
-                                            resolve_error.set(services.resolve_conflict(seq, true).await.err().map(|e| e.to_string()));
-                                            *resolved.write() += 1;
-                                        });
-                                    }
-                                },
-                                "Send this tablet's version over the server's" }
-                            button { class: "choice", "data-action": "accept-theirs",
-                                onclick: {
-                                    let services = services.clone();
-                                    let seq = r.seq;
-                                    move |_| {
-                                        let services = services.clone();
-                                        spawn(async move {
-                                            resolve_error.set(services.resolve_conflict(seq, false).await.err().map(|e| e.to_string()));
-                                            *resolved.write() += 1;
-                                        });
-                                    }
-                                },
-                                "Keep the server's version" }
+                                        let seq = r.seq;
+                                        move |_| {
+                                            let services = services.clone();
+                                            spawn(async move {
+                                                resolve_error.set(services.resolve_conflict(seq, keep_ours).await.err().map(|e| e.to_string()));
+                                                *resolved.write() += 1;
+                                            });
+                                        }
+                                    },
+                                    "{text}" }
+                            }
                         }
                         div { class: "versions",
                             div { h4 { "This tablet" } pre { class: "mono", "{pretty(&r.payload)}" } }

@@ -3,10 +3,10 @@
 //! itself (a pulled version never shows over a pending local change).
 
 use chrono::{DateTime, Utc};
-use pumpside::domain::patient::{BloodGroup, Mrn, Sex};
+use pumpside::domain::patient::Mrn;
 use pumpside::domain::{
     Author, CaseId, CaseKind, CaseStatus, Channel, ChannelId, Decimal, DeviceTime, EntryPayload,
-    Parameter, Patient, Sample, Validity,
+    Parameter, Sample, Validity,
 };
 use pumpside::store::{NewCase, Store};
 use pumpside::sync::remote;
@@ -15,10 +15,8 @@ use serde_json::Value;
 
 use crate::sync::{
     add, author, config, d, expected_on_server, open, planned_creates, sync_until_done,
-    validate_everywhere, without_provenance, FhirPeer, Proxy,
+    test_patient, validate_everywhere, without_provenance, FhirPeer, Proxy, TEST_MRN_SYSTEM,
 };
-
-const MRN_SYSTEM: &str = "urn:oid:1.2.826.0.1.3680043.9.7";
 
 struct EcmoDay {
     case: CaseId,
@@ -31,26 +29,7 @@ struct EcmoDay {
 /// every 97th second), ending on a closed 10-minute boundary; heparin, an ACT every 4 hours, a
 /// blood gas, a note.
 async fn record_ecmo_day(s: &Store, mrn: &str, hours: i64) -> EcmoDay {
-    let patient = s
-        .create_patient(
-            Patient {
-                mrn: Mrn {
-                    system: MRN_SYSTEM.into(),
-                    value: mrn.into(),
-                },
-                family_name: "Oncall".into(),
-                given_names: "Grace".into(),
-                birth_date: chrono::NaiveDate::from_ymd_opt(1958, 2, 11).unwrap(),
-                sex: Sex::Female,
-                height_cm: d("165"),
-                weight_kg: d("70"),
-                blood_group: BloodGroup::OPos,
-                allergies: vec![],
-            },
-            author(),
-        )
-        .await
-        .unwrap();
+    let patient = test_patient(s, mrn).await;
     let case = s
         .create_case(
             NewCase {
@@ -143,7 +122,7 @@ async fn record_ecmo_day(s: &Store, mrn: &str, hours: i64) -> EcmoDay {
 
 fn mrn(value: &str) -> Mrn {
     Mrn {
-        system: MRN_SYSTEM.into(),
+        system: TEST_MRN_SYSTEM.into(),
         value: value.into(),
     }
 }

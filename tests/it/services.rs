@@ -74,7 +74,7 @@ async fn a_data_dir_that_cannot_be_created_is_reported() {
 }
 
 /// Wait (up to 10 s) until `f` holds.
-async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
+pub async fn eventually(what: &str, mut f: impl AsyncFnMut() -> bool) {
     for _ in 0..100 {
         if f().await {
             return;

@@ -103,6 +103,19 @@ impl FhirPeer {
         serde_json::from_str(&body).unwrap()
     }
 
+    /// Write to the server as another client would (no proxy): the status and the answer.
+    pub async fn write(&self, method: reqwest::Method, path: &str, body: &Value) -> (u16, Value) {
+        let r = reqwest::Client::new()
+            .request(method, format!("{}{path}", self.base()))
+            .header("Content-Type", "application/fhir+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let body = reqwest::get(format!("{}{path}", self.base()))
             .await
@@ -339,28 +352,35 @@ pub struct Recorded {
 /// A CPB case as a tablet records it: patient by MRN, the clinical timeline (events, drugs,
 /// fluids, a blood gas, an ACT, values, a component, a note later retracted) and `minutes` of
 /// two 1 Hz device trends ending on the last closed 10-minute boundary.
+/// The MRN issuer of the sync tests' patients.
+pub const TEST_MRN_SYSTEM: &str = "urn:oid:1.2.826.0.1.3680043.9.7";
+
+/// A test patient with this MRN.
+pub async fn test_patient(s: &Store, mrn: &str) -> pumpside::domain::PatientId {
+    s.create_patient(
+        Patient {
+            mrn: Mrn {
+                system: TEST_MRN_SYSTEM.into(),
+                value: mrn.into(),
+            },
+            family_name: "Testpatient".into(),
+            given_names: "Ada".into(),
+            birth_date: chrono::NaiveDate::from_ymd_opt(1961, 5, 24).unwrap(),
+            sex: Sex::Female,
+            height_cm: d("172"),
+            weight_kg: d("64"),
+            blood_group: BloodGroup::APos,
+            allergies: vec![],
+        },
+        author(),
+    )
+    .await
+    .unwrap()
+}
+
 pub async fn record_cpb_case(s: &Store, mrn: &str, minutes: i64) -> Recorded {
     let now = Utc::now();
-    let patient = s
-        .create_patient(
-            Patient {
-                mrn: Mrn {
-                    system: "urn:oid:1.2.826.0.1.3680043.9.7".into(),
-                    value: mrn.into(),
-                },
-                family_name: "Testpatient".into(),
-                given_names: "Ada".into(),
-                birth_date: chrono::NaiveDate::from_ymd_opt(1961, 5, 24).unwrap(),
-                sex: Sex::Female,
-                height_cm: d("172"),
-                weight_kg: d("64"),
-                blood_group: BloodGroup::APos,
-                allergies: vec![],
-            },
-            author(),
-        )
-        .await
-        .unwrap();
+    let patient = test_patient(s, mrn).await;
     let case = s
         .create_case(
             NewCase {
@@ -922,14 +942,10 @@ async fn a_stale_update_becomes_a_conflict_with_both_versions_and_is_not_overwri
     let mut theirs = found["entry"][0]["resource"].clone();
     let id = theirs["id"].as_str().unwrap().to_string();
     theirs["note"] = serde_json::json!([{ "text": "edited on the ICU tablet" }]);
-    let put = reqwest::Client::new()
-        .put(format!("{}Procedure/{id}", peer.base()))
-        .header("Content-Type", "application/fhir+json")
-        .body(theirs.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status().as_u16(), 200);
+    let (put, _) = peer
+        .write(reqwest::Method::PUT, &format!("Procedure/{id}"), &theirs)
+        .await;
+    assert_eq!(put, 200);
 
     // This tablet completes the case: its update carries the version it last saw.
     s.set_status(rec.case, CaseStatus::Completed, author())
@@ -979,14 +995,10 @@ async fn a_stale_update_becomes_a_conflict_with_both_versions_and_is_not_overwri
     // person accepts the server's version. Nothing is sent over it; the local record stays.
     let mut theirs = now.clone();
     theirs["note"] = serde_json::json!([{ "text": "second edit on the ICU tablet" }]);
-    let put = reqwest::Client::new()
-        .put(format!("{}Procedure/{id}", peer.base()))
-        .header("Content-Type", "application/fhir+json")
-        .body(theirs.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(put.status().as_u16(), 200);
+    let (put, _) = peer
+        .write(reqwest::Method::PUT, &format!("Procedure/{id}"), &theirs)
+        .await;
+    assert_eq!(put, 200);
     s.set_status(rec.case, CaseStatus::Signed, author())
         .await
         .unwrap();
@@ -1210,15 +1222,10 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
     assert!(services
         .sync_config()
         .is_some_and(|c| c.auth_summary() == "bearer token (set, not shown)"));
-    let mut acked = 0;
-    for _ in 0..100 {
-        acked = services.store.outbox_summary().await.unwrap().acked;
-        if acked > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(acked > 0, "the restarted engine uploaded");
+    crate::services::eventually("the restarted engine uploaded", async || {
+        services.store.outbox_summary().await.unwrap().acked > 0
+    })
+    .await;
     assert_eq!(peer.counts().await.get("Procedure"), Some(&1));
 
     // A wrong token saved later pauses sync; the right one again resumes it.
@@ -1238,29 +1245,16 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         )
         .await
         .unwrap();
-    let mut paused = false;
-    for _ in 0..100 {
-        if let SyncState::Active(s) = &*services.sync_state().borrow() {
-            paused = s.paused.is_some();
-        }
-        if paused {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(paused, "{:?}", *services.sync_state().borrow());
+    let state = |f: fn(&pumpside::sync::SyncStatus) -> bool| matches!(&*services.sync_state().borrow(), SyncState::Active(s) if f(s));
+    crate::services::eventually("a wrong token pauses sync", async || {
+        state(|s| s.paused.is_some())
+    })
+    .await;
     services.save_sync_settings(&good).unwrap();
-    let mut resumed = false;
-    for _ in 0..100 {
-        if let SyncState::Active(s) = &*services.sync_state().borrow() {
-            resumed = s.paused.is_none() && s.last_pull.is_some();
-        }
-        if resumed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(resumed, "{:?}", *services.sync_state().borrow());
+    crate::services::eventually("the right token resumes it", async || {
+        state(|s| s.paused.is_none() && s.last_pull.is_some())
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -1271,42 +1265,30 @@ async fn a_patient_missing_on_the_server_holds_only_their_case_and_demo_cases_st
     let here = record_cpb_case(&s, "ON-SERVER", 0).await;
     let absent = record_cpb_case(&s, "NOT-ON-SERVER", 0).await;
     // The hospital's server knows one of the two patients.
-    let created = reqwest::Client::new()
-        .post(format!("{}Patient", peer.base()))
-        .header("Content-Type", "application/fhir+json")
-        .body(
-            serde_json::json!({"resourceType": "Patient", "identifier": [{
-                "system": "urn:oid:1.2.826.0.1.3680043.9.7", "value": "ON-SERVER"}]})
-            .to_string(),
+    let (status, created) = peer
+        .write(
+            reqwest::Method::POST,
+            "Patient",
+            &serde_json::json!({"resourceType": "Patient", "identifier": [{
+                "system": TEST_MRN_SYSTEM, "value": "ON-SERVER"}]}),
         )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status().as_u16(), 201);
-    let patient_id = created.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .await;
+    assert_eq!(status, 201);
+    let patient_id = created["id"].as_str().unwrap().to_string();
     // The patient is in hospital: one in-progress Encounter, which the records link to.
-    let encounter = reqwest::Client::new()
-        .post(format!("{}Encounter", peer.base()))
-        .header("Content-Type", "application/fhir+json")
-        .body(
-            serde_json::json!({"resourceType": "Encounter", "status": "in-progress",
+    let (_, encounter) = peer
+        .write(
+            reqwest::Method::POST,
+            "Encounter",
+            &serde_json::json!({"resourceType": "Encounter", "status": "in-progress",
                 "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "IMP"},
-                "subject": {"reference": format!("Patient/{patient_id}")}})
-            .to_string(),
+                "subject": {"reference": format!("Patient/{patient_id}")}}),
         )
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap();
+        .await;
     let encounter_ref = format!("Encounter/{}", encounter["id"].as_str().unwrap());
     // A demo (training) case of the same patient: simulated data, never for this server.
     let (pid, _) = s
-        .find_patient("urn:oid:1.2.826.0.1.3680043.9.7", "ON-SERVER")
+        .find_patient(TEST_MRN_SYSTEM, "ON-SERVER")
         .await
         .unwrap()
         .unwrap();
