@@ -115,15 +115,14 @@ fn second(s: i64) -> Vec<LiveSample> {
     (0..CHANNELS)
         .map(|ch| {
             let p = PARAMS[ch % PARAMS.len()];
-            LiveSample {
-                parameter: p,
-                value: value(p, s, ch),
-                at: at + Duration::milliseconds(ch as i64),
-                source: format!("Device {}", ch / PARAMS.len()),
-                validity: Validity::Demo,
-                device_time: DeviceTime::Unknown,
-                raw: None,
-            }
+            LiveSample::computed(
+                p,
+                value(p, s, ch),
+                at + Duration::milliseconds(ch as i64),
+                format!("Device {}", ch / PARAMS.len()),
+                Validity::Demo,
+            )
+            .expect("finite")
         })
         .collect()
 }

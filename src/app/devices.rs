@@ -11,9 +11,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use tokio::sync::{mpsc, watch};
 
-use super::recorder::run_recorder;
+use super::recorder::{run_recorder, Recordable, RecorderHealth};
 use crate::devices::session::{DeviceInfo, LinkState, Measurement, SessionConfig, SessionEvent};
 use crate::devices::{run_session, Link};
+use crate::domain::routing::Routes;
 use crate::domain::{CaseId, LiveSample, Parameter, RawRef, Validity};
 use crate::store::Store;
 
@@ -42,8 +43,11 @@ pub struct BoardDevice {
     pub rejected: u64,
     pub duplicates: u64,
     pub notices: Vec<String>,
-    /// The role under which it serves the recording case, once assigned.
+    /// The role under which it serves a case, from the case's record (`None`: its values are
+    /// shown here and recorded nowhere).
     pub assigned: Option<String>,
+    /// The case its values are recorded into.
+    pub case: Option<CaseId>,
 }
 
 impl BoardDevice {
@@ -66,6 +70,7 @@ impl BoardDevice {
             duplicates: 0,
             notices: Vec::new(),
             assigned: None,
+            case: None,
         }
     }
 
@@ -75,11 +80,35 @@ impl BoardDevice {
     }
 }
 
+/// What the hub tells the application about devices, for the record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HubEvent {
+    /// A device identified itself.
+    Connected {
+        id: u64,
+        key: String,
+        simulated: bool,
+    },
+    /// A device that had been connected lost its link (the session is reconnecting).
+    LinkLost {
+        key: String,
+        at: DateTime<Utc>,
+        reason: String,
+    },
+    /// The link is back.
+    LinkRestored {
+        key: String,
+        at: DateTime<Utc>,
+        lost_at: DateTime<Utc>,
+    },
+}
+
 #[derive(Default)]
 struct Shared {
     board: BTreeMap<u64, BoardDevice>,
     overrides: HashMap<(u64, String), Option<Parameter>>,
-    recorder: Option<(CaseId, mpsc::Sender<LiveSample>)>,
+    recorder: Option<mpsc::Sender<Recordable>>,
+    routes: Routes,
     stops: HashMap<u64, watch::Sender<bool>>,
 }
 
@@ -91,6 +120,9 @@ pub struct DeviceHub {
     shared: Arc<Mutex<Shared>>,
     next: Arc<AtomicU64>,
     display_skipped: Arc<AtomicU64>,
+    events: mpsc::Sender<HubEvent>,
+    events_rx: Arc<Mutex<Option<mpsc::Receiver<HubEvent>>>>,
+    health: Arc<watch::Sender<RecorderHealth>>,
 }
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -99,24 +131,57 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 
 impl DeviceHub {
     pub fn new(store: Store, live: mpsc::Sender<LiveSample>) -> Self {
+        let (events, events_rx) = mpsc::channel(CHANNEL);
         Self {
             store,
             live,
             shared: Arc::new(Mutex::new(Shared::default())),
             next: Arc::new(AtomicU64::new(1)),
             display_skipped: Arc::new(AtomicU64::new(0)),
+            events,
+            events_rx: Arc::new(Mutex::new(Some(events_rx))),
+            health: Arc::new(watch::channel(RecorderHealth::default()).0),
         }
     }
 
-    /// Record device values into `case` from now on (starts its recorder).
-    pub fn record_into(&self, case: CaseId) {
-        let (tx, rx) = mpsc::channel(CHANNEL);
-        tokio::spawn(run_recorder(self.store.clone(), case, rx));
-        lock(&self.shared).recorder = Some((case, tx));
+    /// Where device values go from now on: set by the case session from the record after every
+    /// change to associations or status. A device with no route is shown and not recorded.
+    pub fn set_routes(&self, routes: Routes) {
+        let mut s = lock(&self.shared);
+        for d in s.board.values_mut() {
+            let key = d.key.as_ref().ok();
+            d.case = key.and_then(|k| routes.case_of(k));
+            d.assigned = key.and_then(|k| routes.role_of(k)).map(str::to_string);
+        }
+        s.routes = routes;
     }
 
-    pub fn recording_case(&self) -> Option<CaseId> {
-        lock(&self.shared).recorder.as_ref().map(|(c, _)| *c)
+    /// The routes in force.
+    pub fn routes(&self) -> Routes {
+        lock(&self.shared).routes.clone()
+    }
+
+    /// Device events for the case session (taken once).
+    pub fn take_events(&self) -> Option<mpsc::Receiver<HubEvent>> {
+        self.events_rx.lock().ok().and_then(|mut g| g.take())
+    }
+
+    /// Whether recorded values reach the disk (a full disk or a damaged file holds them in
+    /// memory and says so here).
+    pub fn recorder_health(&self) -> watch::Receiver<RecorderHealth> {
+        self.health.subscribe()
+    }
+
+    /// The recorder's inbox, started on first use (inside the runtime).
+    fn recorder(&self) -> mpsc::Sender<Recordable> {
+        let mut s = lock(&self.shared);
+        if let Some(tx) = &s.recorder {
+            return tx.clone();
+        }
+        let (tx, rx) = mpsc::channel(CHANNEL);
+        tokio::spawn(run_recorder(self.store.clone(), rx, self.health.clone()));
+        s.recorder = Some(tx.clone());
+        tx
     }
 
     /// Start a session on `link`; returns the board id.
@@ -160,16 +225,13 @@ impl DeviceHub {
         }
     }
 
-    /// Hand a value to the recorder (never dropped: a slow recorder slows the sender) and the live
-    /// screen (newest wins; skips are counted). Device values come here from their sessions;
-    /// calculated values are fed directly.
+    /// Hand a value to the recorder when it has a case (never dropped: a slow recorder slows
+    /// the sender) and to the live screen (newest wins; skips are counted). Device values come
+    /// here from their sessions; calculated values are fed directly, with their case.
     pub async fn feed(&self, sample: LiveSample) {
-        let recorder = lock(&self.shared)
-            .recorder
-            .as_ref()
-            .map(|(_, tx)| tx.clone());
-        if let Some(tx) = recorder {
-            if tx.send(sample.clone()).await.is_err() {
+        if sample.case.is_some() {
+            let tx = self.recorder();
+            if tx.send(Recordable::Sample(sample.clone())).await.is_err() {
                 tracing::error!("recorder stopped; values are not recorded");
             }
         }
@@ -179,11 +241,6 @@ impl DeviceHub {
                 tracing::warn!(skipped, "screen is behind; skipping display updates");
             }
         }
-    }
-
-    /// Note that a device now serves (or no longer serves) the case under `role`.
-    pub fn set_assigned(&self, id: u64, role: Option<String>) {
-        self.update(id, |d| d.assigned = role);
     }
 
     pub fn board(&self) -> Vec<BoardDevice> {
@@ -199,28 +256,52 @@ impl DeviceHub {
     async fn consume(self, id: u64, simulated: bool, mut rx: mpsc::Receiver<SessionEvent>) {
         let mut source = String::new();
         let mut device_ref = String::new();
+        let mut identified: Option<String> = None;
+        let mut connected_once = false;
+        let mut lost_at: Option<DateTime<Utc>> = None;
         while let Some(event) = rx.recv().await {
             match event {
-                SessionEvent::State(state) => self.update(id, |d| apply_state(d, &state)),
+                SessionEvent::State(state) => {
+                    self.update(id, |d| apply_state(d, &state));
+                    let now = Utc::now();
+                    match (&state, &identified) {
+                        (LinkState::Connected, Some(key)) if lost_at.is_some() => {
+                            if let Some(lost) = lost_at.take() {
+                                self.event(HubEvent::LinkRestored {
+                                    key: key.clone(),
+                                    at: now,
+                                    lost_at: lost,
+                                });
+                            }
+                        }
+                        (LinkState::Retrying { reason, .. }, Some(key))
+                            if connected_once && lost_at.is_none() =>
+                        {
+                            lost_at = Some(now);
+                            self.event(HubEvent::LinkLost {
+                                key: key.clone(),
+                                at: now,
+                                reason: reason.clone(),
+                            });
+                        }
+                        (LinkState::Connecting { attempt }, Some(key))
+                            if *attempt > 1 && connected_once && lost_at.is_none() =>
+                        {
+                            lost_at = Some(now);
+                            self.event(HubEvent::LinkLost {
+                                key: key.clone(),
+                                at: now,
+                                reason: "link lost".into(),
+                            });
+                        }
+                        _ => {}
+                    }
+                }
                 SessionEvent::Connected(info) => {
+                    connected_once = true;
                     source = source_name(&info);
                     let key = info.identity.key().map_err(|e| e.to_string());
                     device_ref = key.clone().unwrap_or_else(|_| info.label.clone());
-                    // A device already serving the case (from an earlier launch) says so.
-                    let case = self.recording_case();
-                    let assigned = match (&key, case) {
-                        (Ok(k), Some(case)) => match self.store.entries(case).await {
-                            Ok(entries) => crate::domain::device::associations(&entries)
-                                .into_iter()
-                                .find(|a| &a.device_key == k && a.ended.is_none())
-                                .map(|a| a.role),
-                            Err(e) => {
-                                tracing::warn!(error = %e, "cannot read the case's device associations");
-                                None
-                            }
-                        },
-                        _ => None,
-                    };
                     if key.is_ok() {
                         if let Err(e) = self
                             .store
@@ -235,18 +316,29 @@ impl DeviceHub {
                             tracing::error!(error = %e, device = %info.label, "device session not recorded");
                         }
                     }
+                    let routes = self.routes();
                     self.update(id, |d| {
-                        d.key = key;
+                        d.key = key.clone();
                         d.model = format!("{} {}", info.identity.manufacturer, info.identity.model)
                             .trim()
                             .to_string();
                         d.battery = info.battery;
                         d.clock_offset_ms = info.clock_offset_ms;
-                        d.assigned = assigned;
+                        let k = key.as_ref().ok();
+                        d.case = k.and_then(|k| routes.case_of(k));
+                        d.assigned = k.and_then(|k| routes.role_of(k)).map(str::to_string);
                         for p in &info.problems {
                             push_notice(d, p.clone());
                         }
                     });
+                    if let Ok(k) = key {
+                        identified = Some(k.clone());
+                        self.event(HubEvent::Connected {
+                            id,
+                            key: k,
+                            simulated,
+                        });
+                    }
                 }
                 SessionEvent::Measurement(m) => {
                     let Some(sample) = self.to_sample(id, simulated, &source, &device_ref, &m)
@@ -255,16 +347,42 @@ impl DeviceHub {
                     };
                     self.feed(sample).await;
                 }
-                SessionEvent::Rejected { reason, raw, .. } => {
+                SessionEvent::Rejected {
+                    reason,
+                    raw,
+                    characteristic,
+                } => {
                     tracing::warn!(device = %source, %reason, bytes = raw.len(), "notification refused");
                     self.update(id, |d| {
                         d.rejected += 1;
-                        push_notice(d, reason);
+                        push_notice(d, reason.clone());
                     });
+                    // Kept with why, in the case the device feeds (bytes without a case are
+                    // shown here and kept nowhere, like the device's values).
+                    let case = identified.as_ref().and_then(|k| self.routes().case_of(k));
+                    if let Some(case) = case {
+                        let item = Recordable::Refused {
+                            case,
+                            device: device_ref.clone(),
+                            characteristic: characteristic.to_string(),
+                            at: Utc::now(),
+                            bytes: raw,
+                            reason,
+                        };
+                        if self.recorder().send(item).await.is_err() {
+                            tracing::error!("recorder stopped; refused bytes not kept");
+                        }
+                    }
                 }
                 SessionEvent::Duplicate { .. } => self.update(id, |d| d.duplicates += 1),
                 SessionEvent::Notice(n) => self.update(id, |d| push_notice(d, n)),
             }
+        }
+    }
+
+    fn event(&self, e: HubEvent) {
+        if self.events.try_send(e).is_err() {
+            tracing::warn!("device event not delivered to the case session");
         }
     }
 
@@ -292,31 +410,37 @@ impl DeviceHub {
             }
             p?
         };
-        let number = d.value.number()?;
-        let factor = match parameter.unit_factor(&format!("device.{}", d.name), d.unit) {
-            Ok(f) => f,
+        let Some(number) = d.value.number() else {
+            // A special value (NaN, NRes, ±INF) is no measurement: shown above, never recorded.
+            return None;
+        };
+        let validity = if simulated {
+            Validity::Demo
+        } else {
+            d.validity
+        };
+        let mut sample = match LiveSample::received(
+            parameter,
+            number,
+            d.unit,
+            m.received_at,
+            source,
+            validity,
+        ) {
+            Ok(s) => s,
             Err(e) => {
                 self.update(id, |b| push_notice(b, e.to_string()));
                 return None;
             }
         };
-        Some(LiveSample {
-            parameter,
-            value: number.to_f64() * factor,
-            at: m.received_at,
-            source: source.to_string(),
-            validity: if simulated {
-                Validity::Demo
-            } else {
-                d.validity
-            },
-            device_time: d.device_time,
-            raw: Some(RawRef {
-                device: device_ref.to_string(),
-                characteristic: m.characteristic.to_string(),
-                bytes: m.raw.clone(),
-            }),
-        })
+        sample.case = lock(&self.shared).routes.case_of(device_ref);
+        sample.device_time = d.device_time;
+        sample.raw = Some(RawRef {
+            device: device_ref.to_string(),
+            characteristic: m.characteristic.to_string(),
+            bytes: m.raw.clone(),
+        });
+        Some(sample)
     }
 }
 

@@ -2,11 +2,13 @@
 //! background tasks (adapter probe, simulator). Nothing here renders.
 
 pub mod calculator;
+pub mod case;
 pub mod config;
 pub mod devices;
 pub mod recorder;
 pub mod services;
 
+pub use case::{CaseSession, CaseState};
 pub use config::{AppConfig, ConfigError};
-pub use devices::{BoardDevice, DeviceHub};
+pub use devices::{BoardDevice, DeviceHub, HubEvent};
 pub use services::{Services, StartError};

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use super::case::CaseSession;
 use super::devices::DeviceHub;
 use super::AppConfig;
 use crate::devices::ble::{Discovered, Scanner};
@@ -61,6 +62,8 @@ pub struct Services {
     pub template_problems: Vec<String>,
     /// Device sessions, their board, and where their values go.
     pub devices: DeviceHub,
+    /// Every clinical write, and the followed case's published state.
+    pub case: CaseSession,
     /// Fault injection into the demo's virtual devices (training and tests).
     demo_faults: Arc<Mutex<Vec<FaultLine>>>,
     /// The last Bluetooth scan, for the Devices screen.
@@ -115,6 +118,7 @@ impl Services {
         services.template_problems =
             import_templates(&services.store, &services.config.data_dir).await?;
         services.start_sync();
+        services.case.start().await?;
         if demo {
             services.enter_demo(DemoReason::Requested).await?;
         } else {
@@ -155,8 +159,24 @@ impl Services {
         let (sync_tx, sync) = watch::channel(SyncState::NotConfigured);
         let (live_tx, live_rx) = mpsc::channel(LIVE_CHANNEL);
         let devices = DeviceHub::new(store.clone(), live_tx.clone());
+        let case = CaseSession::new(
+            store.clone(),
+            author.clone(),
+            protocol.clone(),
+            devices.clone(),
+        );
+        let sync_run: Arc<Mutex<Option<SyncRun>>> = Arc::new(Mutex::new(None));
+        let nudge = sync_run.clone();
+        case.set_on_write(Arc::new(move || {
+            if let Ok(run) = nudge.lock() {
+                if let Some(r) = run.as_ref() {
+                    r.engine.nudge();
+                }
+            }
+        }));
         Self {
             devices,
+            case,
             demo_faults: Arc::new(Mutex::new(Vec::new())),
             scanned: Arc::new(Mutex::new(Vec::new())),
             scanner: Arc::new(tokio::sync::Mutex::new(None)),
@@ -173,7 +193,7 @@ impl Services {
             live_rx: Arc::new(Mutex::new(Some(live_rx))),
             mode_tx: Arc::new(mode_tx),
             sync_tx: Arc::new(sync_tx),
-            sync_run: Arc::new(Mutex::new(None)),
+            sync_run,
         }
     }
 
@@ -291,7 +311,9 @@ impl Services {
     async fn enter_demo(&self, reason: DemoReason) -> Result<(), StoreError> {
         let case = ensure_demo_case(&self.store, &self.author, &self.protocol).await?;
         tracing::info!(case = %case.id, "demo case ready");
-        self.devices.record_into(case.id);
+        if self.case.followed().is_none() {
+            self.case.follow(case.id).await?;
+        }
         // The demo joins a CPB case ten minutes in (on bypass, cooling) and plays it in real
         // time: cross-clamp and cardioplegia, rewarming, weaning, off bypass.
         let sim = CpbSimulator::new(
@@ -311,13 +333,16 @@ impl Services {
         // DO2i is calculated, not measured: until the live screen computes it from the case's
         // values (BSA, Hb, SaO2, PaO2), the demo supplies the simulator's figure as such.
         let hub = self.devices.clone();
+        let demo_case = case.id;
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(period);
             loop {
                 tick.tick().await;
                 let now = chrono::Utc::now();
-                hub.feed(sim.sample(crate::domain::Parameter::Do2i, now, "Sim DO2i (calculated)"))
-                    .await;
+                let mut s =
+                    sim.sample(crate::domain::Parameter::Do2i, now, "Sim DO2i (calculated)");
+                s.case = Some(demo_case);
+                hub.feed(s).await;
             }
         });
         self.mode_tx.send_replace(AppMode::Demo(reason));
@@ -361,7 +386,8 @@ impl Services {
         self.scanned.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
-    /// Connect to a scanned device; its values go to the current running case.
+    /// Connect to a scanned device. Its values are shown on the Devices screen and recorded
+    /// only once a person associates it with a case.
     pub async fn connect(&self, d: &Discovered) -> Result<u64, crate::devices::LinkError> {
         let scanner = self
             .scanner
@@ -369,11 +395,6 @@ impl Services {
             .await
             .clone()
             .ok_or(crate::devices::LinkError::NotConnected)?;
-        if self.devices.recording_case().is_none() {
-            if let Ok(Some(case)) = self.current_case().await {
-                self.devices.record_into(case.id);
-            }
-        }
         Ok(self
             .devices
             .attach(scanner.link(d), SessionConfig::default(), false, d.rssi))
@@ -397,20 +418,22 @@ impl Services {
         self.live_rx.lock().ok().and_then(|mut g| g.take())
     }
 
-    /// The case the live screen follows: the newest case being set up or running.
+    /// The case the screens follow (chosen by a person, or the newest live case at start-up).
     pub async fn current_case(&self) -> Result<Option<CaseSummary>, StoreError> {
+        let Some(id) = self.case.followed() else {
+            return Ok(None);
+        };
         Ok(self
             .store
             .list_cases()
             .await?
             .into_iter()
-            .find(|c| matches!(c.status, CaseStatus::Setup | CaseStatus::Running)))
+            .find(|c| c.id == id))
     }
 
-    /// Start a case for the patient with `mrn` from the Cases screen: register them first when
-    /// `register` carries the demographics typed from the hospital's record, then create the case
-    /// in setup and record the protocol in force. In demo mode the case is a demo case (simulated
-    /// devices never write into a real record).
+    /// Start a case for the patient with `mrn` from the Cases screen (see
+    /// [`CaseSession::start_case`]). In demo mode the case is a demo case (simulated devices
+    /// never write into a real record).
     pub async fn start_case(
         &self,
         mrn: &Mrn,
@@ -418,37 +441,10 @@ impl Services {
         kind: CaseKind,
         label: String,
     ) -> Result<CaseSummary, StoreError> {
-        let patient = match self.store.find_patient(&mrn.system, &mrn.value).await? {
-            Some((id, _)) => id,
-            None => match register {
-                Some(p) => self.store.create_patient(p, self.author.clone()).await?,
-                None => {
-                    return Err(crate::domain::ValidationError::Invalid {
-                        field: "MRN".into(),
-                        value: mrn.value.clone(),
-                        allowed: "a patient registered on this device (register them first)".into(),
-                    }
-                    .into())
-                }
-            },
-        };
         let is_demo = matches!(*self.mode.borrow(), AppMode::Demo(_));
-        let case = self
-            .store
-            .create_case(
-                NewCase {
-                    kind,
-                    patient: Some(patient),
-                    label,
-                    is_demo,
-                    status: CaseStatus::Setup,
-                },
-                self.author.clone(),
-            )
-            .await?;
-        record_protocol(&self.store, &case, &self.author, &self.protocol).await?;
-        tracing::info!(kind = kind.code(), is_demo, "case started");
-        Ok(case)
+        self.case
+            .start_case(mrn, register, kind, label, is_demo)
+            .await
     }
 }
 

@@ -150,14 +150,27 @@ impl Decoder {
             values: r
                 .values
                 .into_iter()
-                .map(|v| Decoded {
-                    name: v.name.to_string(),
-                    suggested: suggested_sig(v.name),
-                    value: v.value,
-                    unit: v.unit,
-                    validity: r.validity,
-                    device_time: r.device_time,
-                    record_bytes: None,
+                .map(|v| {
+                    // The device's own site field wins over the default mapping: a
+                    // thermometer that says where it measures (armpit, ear, ...) is not the
+                    // nasopharyngeal probe; it is shown under its site and recorded only when
+                    // a person maps it on the Devices screen.
+                    let site = r.notes.iter().find(|(k, _)| *k == "site").map(|(_, s)| s);
+                    let (name, suggested) = match site {
+                        Some(site) if v.name == "temperature" => {
+                            (format!("temperature at {site}"), None)
+                        }
+                        _ => (v.name.to_string(), suggested_sig(v.name)),
+                    };
+                    Decoded {
+                        name,
+                        suggested,
+                        value: v.value,
+                        unit: v.unit,
+                        validity: r.validity,
+                        device_time: r.device_time,
+                        record_bytes: None,
+                    }
                 })
                 .collect(),
             problems: Vec::new(),
@@ -287,8 +300,9 @@ mod tests {
 
     #[test]
     fn a_thermometer_notification_decodes_to_a_unique_patient_temperature() {
+        // Flags 0x02: a time stamp, no site.
         let raw = [
-            0x06, 0xB0, 0x0E, 0x00, 0xFE, 0xDC, 0x07, 0x0C, 0x05, 0x0B, 0x32, 0x1B, 0x04,
+            0x02, 0xB0, 0x0E, 0x00, 0xFE, 0xDC, 0x07, 0x0C, 0x05, 0x0B, 0x32, 0x1B,
         ];
         let f = Decoder::default()
             .decode(characteristic::TEMPERATURE_MEASUREMENT, &raw)
@@ -297,6 +311,27 @@ mod tests {
         assert_eq!(f.values.len(), 1);
         assert_eq!(f.values[0].suggested, Some(Parameter::PatientTemp));
         assert_eq!(f.values[0].unit, "Cel");
+    }
+
+    #[test]
+    fn a_thermometer_that_names_its_site_is_not_taken_for_the_nasopharyngeal_probe() {
+        // Flags 0x06: a time stamp and the site; 0x01 armpit, 0x04 finger.
+        for (site, name) in [
+            (0x01, "temperature at armpit"),
+            (0x04, "temperature at finger"),
+        ] {
+            let raw = [
+                0x06, 0xB0, 0x0E, 0x00, 0xFE, 0xDC, 0x07, 0x0C, 0x05, 0x0B, 0x32, 0x1B, site,
+            ];
+            let f = Decoder::default()
+                .decode(characteristic::TEMPERATURE_MEASUREMENT, &raw)
+                .unwrap();
+            assert_eq!(f.values[0].name, name);
+            assert_eq!(
+                f.values[0].suggested, None,
+                "recorded only when a person maps it"
+            );
+        }
     }
 
     #[test]

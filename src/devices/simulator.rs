@@ -276,15 +276,19 @@ impl CpbSimulator {
     /// The value of `p` at `now` as a demo sample from `source` (for calculated values the demo
     /// supplies without a device).
     pub fn sample(&self, p: Parameter, now: DateTime<Utc>, source: &str) -> LiveSample {
-        LiveSample {
+        let v = self.value(p, self.elapsed(now));
+        LiveSample::computed(p, v, now, source, Validity::Demo).unwrap_or(LiveSample {
+            case: None,
             parameter: p,
-            value: self.value(p, self.elapsed(now)),
+            received: crate::domain::Decimal::integer(0),
+            unit: p.unit(),
+            value: v,
             at: now,
             source: source.to_string(),
-            validity: Validity::Demo,
+            validity: Validity::Invalid,
             device_time: crate::domain::DeviceTime::Unknown,
             raw: None,
-        }
+        })
     }
 }
 

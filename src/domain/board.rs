@@ -157,9 +157,8 @@ pub fn predicted_hct(
                 value,
                 unit,
             } => Parameter::Haematocrit
-                .unit_factor("measurement", unit)
-                .ok()
-                .map(|f| value.to_f64() * f),
+                .to_internal("measurement", value.to_f64(), unit)
+                .ok(),
             EntryPayload::BloodGas(g) => g
                 .canonical(super::bloodgas::Analyte::Hct)
                 .map(|pct| pct / 100.0),
@@ -209,8 +208,7 @@ fn manual_value(view: &CaseView, p: Parameter) -> Option<(f64, DateTime<Utc>, St
                 value,
                 unit,
             } if *parameter == p => {
-                let factor = p.unit_factor("measurement", unit).ok()?;
-                let v = value.to_f64() * factor;
+                let v = p.to_internal("measurement", value.to_f64(), unit).ok()?;
                 v.is_finite().then(|| {
                     (
                         v,
@@ -400,7 +398,7 @@ mod tests {
     use crate::domain::entry::Entry;
     use crate::domain::ids::EntryId;
     use crate::domain::patient::{BloodGroup, Mrn, Sex};
-    use crate::domain::{Author, CaseId, Decimal, DeviceTime, LiveSample, Validity};
+    use crate::domain::{Author, CaseId, Decimal, LiveSample, Validity};
     use chrono::{NaiveDate, TimeZone};
 
     fn t(s: i64) -> DateTime<Utc> {
@@ -426,15 +424,7 @@ mod tests {
     }
 
     fn sample(p: Parameter, v: f64, at: DateTime<Utc>) -> LiveSample {
-        LiveSample {
-            parameter: p,
-            value: v,
-            at,
-            source: "HLM console".into(),
-            validity: Validity::Valid,
-            device_time: DeviceTime::Unknown,
-            raw: None,
-        }
+        LiveSample::computed(p, v, at, "HLM console", Validity::Valid).unwrap()
     }
 
     fn tile<'a>(tiles: &'a [Tile], key: &str) -> &'a Tile {

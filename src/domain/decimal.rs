@@ -54,6 +54,13 @@ impl Decimal {
         }
     }
 
+    /// `self × 10^k`, exactly (the mantissa is unchanged); `None` when the exponent leaves i8.
+    pub fn shift(self, k: i8) -> Option<Self> {
+        self.exponent
+            .checked_add(k)
+            .map(|exponent| Self::new(self.mantissa, exponent))
+    }
+
     /// Round an f64 to `decimals` places (for values we compute, not values we receive).
     pub fn from_f64(v: f64, decimals: u8) -> Option<Self> {
         if !v.is_finite() || decimals > 15 {

@@ -227,6 +227,13 @@ pub enum EntryPayload {
     DeviceReleased {
         device_key: String,
     },
+    /// A device serving this case lost its link (`connected` false, with why) or got it back;
+    /// the gap it leaves in the telemetry is explained on the timeline.
+    DeviceLink {
+        device_key: String,
+        connected: bool,
+        reason: String,
+    },
     /// What an advisory did (raised, cleared, acknowledged, snoozed): the record of what
     /// Pumpside showed and what the perfusionist did about it.
     Advisory {
@@ -297,6 +304,7 @@ impl EntryPayload {
             EntryPayload::ChecklistOverride { .. } => "checklist_override",
             EntryPayload::DeviceAssociated { .. } => "device_associated",
             EntryPayload::DeviceReleased { .. } => "device_released",
+            EntryPayload::DeviceLink { .. } => "device_link",
         }
     }
 
@@ -517,6 +525,19 @@ impl EntryPayload {
             EntryPayload::DeviceReleased { device_key } => {
                 check_text("device.key", device_key, 400)
             }
+            EntryPayload::DeviceLink {
+                device_key, reason, ..
+            } => {
+                check_text("device.key", device_key, 400)?;
+                if reason.chars().count() > 400 {
+                    return Err(ValidationError::out_of_range(
+                        "device.link.reason",
+                        format!("{} characters", reason.chars().count()),
+                        "at most 400 characters",
+                    ));
+                }
+                Ok(())
+            }
             EntryPayload::Advisory { rule, message, .. } => {
                 check_text("advisory.rule", rule, 100)?;
                 check_text("advisory.message", message, 400)
@@ -542,6 +563,7 @@ impl EntryPayload {
                 | EntryPayload::ChecklistOverride { .. }
                 | EntryPayload::DeviceAssociated { .. }
                 | EntryPayload::DeviceReleased { .. }
+                | EntryPayload::DeviceLink { .. }
                 | EntryPayload::Advisory { .. }
         )
     }

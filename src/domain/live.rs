@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::telemetry::DeviceTime;
 use super::validation::ValidationError;
-use super::Decimal;
+use super::{CaseId, Decimal};
 
 /// A monitored parameter (live screen, device channels, values typed by hand).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -159,15 +159,48 @@ impl Parameter {
         Self::ALL.into_iter().find(|p| p.code() == code)
     }
 
-    /// Units a value of this parameter may arrive in, with the factor to internal units.
-    /// Fractions arrive as `%` or as `1` (a plain fraction); UCUM spellings are accepted.
-    pub fn accepted_units(self) -> &'static [(&'static str, f64)] {
-        const FRACTION: &[(&str, f64)] = &[("%", 0.01), ("1", 1.0)];
-        const FLOW: &[(&str, f64)] = &[("L/min", 1.0)];
-        const PRESSURE: &[(&str, f64)] = &[("mmHg", 1.0), ("mm[Hg]", 1.0)];
-        const TEMP: &[(&str, f64)] = &[("°C", 1.0), ("Cel", 1.0)];
-        const DO2I: &[(&str, f64)] = &[("mL/min/m²", 1.0), ("mL/min/m2", 1.0)];
-        const RATE: &[(&str, f64)] = &[("/min", 1.0), ("{beats}/min", 1.0)];
+    /// Units a value of this parameter may arrive in, each with its conversion to the display
+    /// unit ([`Parameter::unit`], listed first). A power-of-ten conversion is exact on a
+    /// [`Decimal`] (a shift of its exponent); the others (kPa, °F) are not, so a value received
+    /// in them is stored in the unit it arrived in and converted only for display.
+    pub fn units(self) -> &'static [(&'static str, Conversion)] {
+        use Conversion::{Affine, Pow10};
+        const FRACTION: &[(&str, Conversion)] = &[("%", Pow10(0)), ("1", Pow10(2))];
+        const FLOW: &[(&str, Conversion)] = &[("L/min", Pow10(0)), ("mL/min", Pow10(-3))];
+        // 1 kPa = 1000 Pa / 133.322387415 Pa per mmHg (the conventional millimetre of mercury,
+        // BIPM SI Brochure 9th ed., Table 8).
+        const PRESSURE: &[(&str, Conversion)] = &[
+            ("mmHg", Pow10(0)),
+            ("mm[Hg]", Pow10(0)),
+            (
+                "kPa",
+                Affine {
+                    scale: 1000.0 / 133.322_387_415,
+                    offset: 0.0,
+                },
+            ),
+        ];
+        // °F → °C: (F − 32) × 5/9.
+        const TEMP: &[(&str, Conversion)] = &[
+            ("°C", Pow10(0)),
+            ("Cel", Pow10(0)),
+            (
+                "[degF]",
+                Affine {
+                    scale: 5.0 / 9.0,
+                    offset: -32.0 * 5.0 / 9.0,
+                },
+            ),
+            (
+                "°F",
+                Affine {
+                    scale: 5.0 / 9.0,
+                    offset: -32.0 * 5.0 / 9.0,
+                },
+            ),
+        ];
+        const DO2I: &[(&str, Conversion)] = &[("mL/min/m²", Pow10(0)), ("mL/min/m2", Pow10(0))];
+        const RATE: &[(&str, Conversion)] = &[("/min", Pow10(0)), ("{beats}/min", Pow10(0))];
         match self {
             Parameter::VenousSaturation
             | Parameter::Haematocrit
@@ -183,17 +216,17 @@ impl Parameter {
         }
     }
 
-    /// The factor from `unit` to internal units, or a unit error naming the field.
-    pub fn unit_factor(self, field: &str, unit: &str) -> Result<f64, ValidationError> {
-        self.accepted_units()
+    /// The conversion of `unit` to the display unit, or a unit error naming the field.
+    pub fn conversion(self, field: &str, unit: &str) -> Result<Conversion, ValidationError> {
+        self.units()
             .iter()
             .find(|(u, _)| *u == unit)
-            .map(|(_, f)| *f)
+            .map(|(_, c)| *c)
             .ok_or_else(|| ValidationError::Unit {
                 field: field.to_string(),
                 unit: unit.to_string(),
                 allowed: self
-                    .accepted_units()
+                    .units()
                     .iter()
                     .map(|(u, _)| format!("{u:?}"))
                     .collect::<Vec<_>>()
@@ -201,19 +234,77 @@ impl Parameter {
             })
     }
 
+    /// A value in `unit` as an f64 in internal units (fractions for saturations), for display,
+    /// advisories and calculations; never for storage.
+    pub fn to_internal(self, field: &str, value: f64, unit: &str) -> Result<f64, ValidationError> {
+        let display = self.conversion(field, unit)?.apply(value);
+        Ok(if self.is_fraction() {
+            display / 100.0
+        } else {
+            display
+        })
+    }
+
+    /// The unit a channel stores values received in `unit` under: the display unit when the
+    /// conversion is exact, else the received unit itself (the value is kept as received).
+    pub fn storage_unit(self, unit: &str) -> Result<&'static str, ValidationError> {
+        let field = format!("device.{}", self.code());
+        match self.conversion(&field, unit)? {
+            Conversion::Pow10(_) => Ok(self.unit()),
+            Conversion::Affine { .. } => Ok(self
+                .units()
+                .iter()
+                .find(|(u, _)| *u == unit)
+                .map(|(u, _)| *u)
+                .unwrap_or(self.unit())),
+        }
+    }
+
+    /// A received value expressed exactly in [`Parameter::storage_unit`]: unchanged, or shifted
+    /// by a power of ten (mL/min → L/min, fraction → %). Never rounded.
+    pub fn to_storage(self, value: Decimal, unit: &str) -> Result<Decimal, ValidationError> {
+        let field = format!("device.{}", self.code());
+        match self.conversion(&field, unit)? {
+            Conversion::Pow10(0) | Conversion::Affine { .. } => Ok(value),
+            Conversion::Pow10(k) => value.shift(k).ok_or_else(|| {
+                ValidationError::out_of_range(
+                    field,
+                    format!("{value} {unit}"),
+                    "an exponent within ±127",
+                )
+            }),
+        }
+    }
+
     /// Check a value as received (in `unit`) is possible for this parameter.
     pub fn check_manual(self, value: Decimal, unit: &str) -> Result<(), ValidationError> {
         let field = format!("measurement.{}", self.code());
-        let factor = self.unit_factor(&field, unit)?;
+        self.check_plausible(&field, value, unit)
+    }
+
+    /// The value, in `unit`, lies in the parameter's plausible range (see
+    /// [`Parameter::plausible_range`]); the error names the range in `unit`.
+    pub fn check_plausible(
+        self,
+        field: &str,
+        value: Decimal,
+        unit: &str,
+    ) -> Result<(), ValidationError> {
+        let v = self.to_internal(field, value.to_f64(), unit)?;
         let (low, high) = self.plausible_range();
-        let v = value.to_f64() * factor;
         if v.is_finite() && v >= low && v <= high {
             Ok(())
         } else {
+            let c = self.conversion(field, unit)?;
+            let f = if self.is_fraction() { 100.0 } else { 1.0 };
             Err(ValidationError::out_of_range(
-                field,
+                field.to_string(),
                 format!("{value} {unit}"),
-                format!("{} to {} {unit}", low / factor, high / factor),
+                format!(
+                    "{} to {} {unit}",
+                    trim(c.invert(low * f)),
+                    trim(c.invert(high * f))
+                ),
             ))
         }
     }
@@ -226,6 +317,48 @@ impl Parameter {
             value
         };
         format!("{shown:.prec$}", prec = self.decimals())
+    }
+}
+
+/// How a unit converts to its parameter's display unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Conversion {
+    /// `display = value × 10^k`: exact on a decimal.
+    Pow10(i8),
+    /// `display = value × scale + offset`: not exact; the received value is kept as received.
+    Affine { scale: f64, offset: f64 },
+}
+
+impl Conversion {
+    pub fn apply(self, v: f64) -> f64 {
+        match self {
+            Conversion::Pow10(k) => {
+                if k >= 0 {
+                    v * 10f64.powi(i32::from(k))
+                } else {
+                    v / 10f64.powi(-i32::from(k))
+                }
+            }
+            Conversion::Affine { scale, offset } => v * scale + offset,
+        }
+    }
+
+    pub fn invert(self, display: f64) -> f64 {
+        match self {
+            Conversion::Pow10(k) => Conversion::Pow10(-k).apply(display),
+            Conversion::Affine { scale, offset } => (display - offset) / scale,
+        }
+    }
+}
+
+/// A range end without float noise ("0.3", not "0.30000000000000004").
+fn trim(v: f64) -> String {
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
     }
 }
 
@@ -277,11 +410,21 @@ impl Validity {
     }
 }
 
-/// One reading as it reaches the app.
+/// One reading as it reaches the app: the value exactly as received with its unit (what the
+/// record stores and sync sends), and the same value as an f64 in internal units for display and
+/// advisory arithmetic only.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveSample {
+    /// The case the value is recorded into, decided by the record's device associations
+    /// (`domain::routing`); `None`: shown on the Devices screen, recorded nowhere.
+    pub case: Option<CaseId>,
     pub parameter: Parameter,
-    /// Internal units (see [`Parameter::unit`]; fractions for saturations).
+    /// The value as received, never rounded.
+    pub received: Decimal,
+    /// The unit it was received in (one of [`Parameter::units`]).
+    pub unit: &'static str,
+    /// Internal units (see [`Parameter::unit`]; fractions for saturations), for display and
+    /// arithmetic. Never stored.
     pub value: f64,
     /// Receive time (UTC).
     pub at: DateTime<Utc>,
@@ -292,6 +435,68 @@ pub struct LiveSample {
     pub device_time: DeviceTime,
     /// The bytes the value was decoded from (stored with it), for device values.
     pub raw: Option<RawRef>,
+}
+
+impl LiveSample {
+    /// A value received from a device in `unit`; refused when the unit is not one the
+    /// parameter takes.
+    pub fn received(
+        parameter: Parameter,
+        received: Decimal,
+        unit: &'static str,
+        at: DateTime<Utc>,
+        source: impl Into<String>,
+        validity: Validity,
+    ) -> Result<Self, ValidationError> {
+        let field = format!("device.{}", parameter.code());
+        let value = parameter.to_internal(&field, received.to_f64(), unit)?;
+        Ok(Self {
+            case: None,
+            parameter,
+            received,
+            unit,
+            value,
+            at,
+            source: source.into(),
+            validity,
+            device_time: DeviceTime::Unknown,
+            raw: None,
+        })
+    }
+
+    /// A value Pumpside computed (or simulated) in internal units: its recorded form is the f64
+    /// rounded to the parameter's display precision in the display unit (a computed figure has
+    /// no received precision to keep). `None` for a non-finite value.
+    pub fn computed(
+        parameter: Parameter,
+        value: f64,
+        at: DateTime<Utc>,
+        source: impl Into<String>,
+        validity: Validity,
+    ) -> Option<Self> {
+        let received =
+            Decimal::from_f64(parameter.to_display_unit(value), parameter.decimals() as u8)?;
+        Some(Self {
+            case: None,
+            parameter,
+            received,
+            unit: parameter.unit(),
+            value,
+            at,
+            source: source.into(),
+            validity,
+            device_time: DeviceTime::Unknown,
+            raw: None,
+        })
+    }
+
+    /// The value to store, exactly, in the channel unit [`Parameter::storage_unit`].
+    pub fn stored(&self) -> Result<(Decimal, &'static str), ValidationError> {
+        Ok((
+            self.parameter.to_storage(self.received, self.unit)?,
+            self.parameter.storage_unit(self.unit)?,
+        ))
+    }
 }
 
 /// The notification a device value came from: stored once per notification, next to the
@@ -464,15 +669,9 @@ mod tests {
     }
 
     fn sample(p: Parameter, v: f64, at: i64) -> LiveSample {
-        LiveSample {
-            parameter: p,
-            value: v,
-            at: t(at),
-            source: "Sim pump".into(),
-            validity: Validity::Demo,
-            device_time: DeviceTime::Unknown,
-            raw: None,
-        }
+        let mut s = LiveSample::computed(p, 0.0, t(at), "Sim pump", Validity::Demo).unwrap();
+        s.value = v;
+        s
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod quality;
 pub mod quick;
 pub mod record;
 pub mod reminder;
+pub mod routing;
 pub mod summary;
 pub mod telemetry;
 pub mod trend;

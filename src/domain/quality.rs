@@ -145,9 +145,9 @@ pub fn values(view: &CaseView<'_>, source: Source) -> Vec<Evidence> {
                         unit,
                     },
                 ) if *parameter == want => parameter
-                    .unit_factor("", unit)
+                    .to_internal("", value.to_f64(), unit)
                     .ok()
-                    .map(|f| parameter.to_display_unit(value.to_f64() * f)),
+                    .map(|v| parameter.to_display_unit(v)),
                 _ => None,
             }?;
             Some(Evidence {

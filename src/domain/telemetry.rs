@@ -123,19 +123,11 @@ impl StreamHead {
                 });
             }
         }
-        let factor = channel.parameter.unit_factor(
+        channel.parameter.check_plausible(
             &format!("sample.{}", channel.parameter.code()),
+            s.value,
             &channel.unit,
         )?;
-        let (low, high) = channel.parameter.plausible_range();
-        let v = s.value.to_f64() * factor;
-        if !(v.is_finite() && v >= low && v <= high) {
-            return Err(ValidationError::out_of_range(
-                format!("sample.{}", channel.parameter.code()),
-                format!("{} {}", s.value, channel.unit),
-                format!("{} to {} {}", low / factor, high / factor, channel.unit),
-            ));
-        }
         self.seq = Some(s.seq);
         if let DeviceTime::Known(ms) = s.device_time {
             self.device_ms = Some(ms);

@@ -52,6 +52,11 @@ pub enum ValidationError {
     },
     #[error("{0}")]
     DemoMismatch(String),
+    /// Device values go only to a case being set up or running.
+    #[error(
+        "case {case} is {status:?}: it takes no device values (only set-up and running cases do)"
+    )]
+    CaseNotLive { case: CaseId, status: CaseStatus },
     #[error("starting bypass needs {what}, or an override with a reason")]
     ChecklistRequired { what: String },
 }

@@ -336,6 +336,32 @@ impl Store {
         .await
     }
 
+    /// Validate and append several entries (one transaction: all or none). A compound step
+    /// (bypass on and running; release, completed and signed) is written this way so that a
+    /// crash or a refusal can never leave half of it.
+    pub async fn append_entries(&self, news: Vec<NewEntry>) -> Result<Vec<Entry>, StoreError> {
+        self.call(move |db| {
+            let tx = db.conn.transaction()?;
+            let now = Utc::now();
+            let mut out = Vec::with_capacity(news.len());
+            for new in news {
+                out.push(insert(&tx, new, now)?);
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    /// The current lifecycle status of a case (`None`: no status entry yet).
+    pub async fn case_status(&self, case: CaseId) -> Result<Option<CaseStatus>, StoreError> {
+        self.call(move |db| {
+            case_info(&db.conn, case)?;
+            current_status(&db.conn, case)
+        })
+        .await
+    }
+
     /// Append a lifecycle step.
     pub async fn set_status(
         &self,

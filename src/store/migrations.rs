@@ -328,6 +328,15 @@ CREATE TRIGGER sync_cursors_no_delete BEFORE DELETE ON sync_cursors
     BEGIN SELECT RAISE(ABORT, 'pull cursors are append-only'); END;
 "#,
     },
+    Migration {
+        version: 7,
+        name: "2026-12-01 refused device notifications kept with their reason",
+        sql: r#"
+-- A notification that did not decode is kept with why (NULL: it decoded), so a fixed decoder
+-- can re-run over it and a reviewer can see what the device sent.
+ALTER TABLE device_frames ADD COLUMN refused TEXT;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

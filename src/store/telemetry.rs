@@ -183,6 +183,8 @@ pub struct StoredFrame {
     pub characteristic: String,
     pub received_at: DateTime<Utc>,
     pub bytes: Vec<u8>,
+    /// Why the notification was refused by its decoder; `None` when values were decoded from it.
+    pub refused: Option<String>,
 }
 
 fn append(db: &mut Db, batch: Vec<(ChannelId, Vec<Sample>)>) -> Result<AppendAck, StoreError> {
@@ -194,7 +196,22 @@ fn append_with_frames(
     batch: Vec<(ChannelId, Vec<Sample>)>,
     frames: Vec<StoredFrame>,
 ) -> Result<AppendAck, StoreError> {
-    // Validate the whole batch before writing anything.
+    // Validate the whole batch before writing anything. Device values go only into a case
+    // being set up or running: a signed or completed case takes nothing more.
+    let mut cases: Vec<CaseId> = frames.iter().map(|f| f.case_id).collect();
+    for (id, _) in &batch {
+        cases.push(channel(db, *id)?.1.case_id);
+    }
+    cases.sort_by_key(|c| c.to_string());
+    cases.dedup();
+    for case in cases {
+        super::cases::case_info(&db.conn, case)?;
+        let status = super::entries::current_status(&db.conn, case)?
+            .ok_or_else(|| StoreError::Corrupt(format!("case {case} has no status")))?;
+        if !crate::domain::routing::takes_samples(status) {
+            return Err(ValidationError::CaseNotLive { case, status }.into());
+        }
+    }
     let mut heads: HashMap<ChannelId, StreamHead> = HashMap::new();
     let mut nums = Vec::with_capacity(batch.len());
     for (id, samples) in &batch {
@@ -234,8 +251,8 @@ fn append_with_frames(
     }
     {
         let mut stmt = tx.prepare_cached(
-            "INSERT INTO device_frames (case_id, device, characteristic, received_us, raw)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO device_frames (case_id, device, characteristic, received_us, raw, refused)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
         for f in &frames {
             stmt.execute(rusqlite::params![
@@ -243,7 +260,8 @@ fn append_with_frames(
                 f.device,
                 f.characteristic,
                 f.received_at.timestamp_micros(),
-                f.bytes
+                f.bytes,
+                f.refused
             ])?;
         }
     }
@@ -488,7 +506,7 @@ impl Store {
         self.call(move |db| {
             super::cases::case_info(&db.conn, ch.case_id)?;
             ch.parameter
-                .unit_factor(&format!("channel.{}", ch.parameter.code()), &ch.unit)?;
+                .conversion(&format!("channel.{}", ch.parameter.code()), &ch.unit)?;
             crate::domain::validation::check_text("channel.source_device", &ch.source_device, 200)?;
             if ch.expected_interval_ms == 0 {
                 return Err(ValidationError::out_of_range(
@@ -541,7 +559,7 @@ impl Store {
     pub async fn device_frames(&self, case: CaseId) -> Result<Vec<StoredFrame>, StoreError> {
         self.call(move |db| {
             let mut stmt = db.conn.prepare(
-                "SELECT device, characteristic, received_us, raw FROM device_frames
+                "SELECT device, characteristic, received_us, raw, refused FROM device_frames
                   WHERE case_id = ?1 ORDER BY seq",
             )?;
             let rows = stmt.query_map([case.to_string()], |r| {
@@ -550,17 +568,19 @@ impl Store {
                     r.get::<_, String>(1)?,
                     r.get::<_, i64>(2)?,
                     r.get::<_, Vec<u8>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })?;
             let mut out = Vec::new();
             for row in rows {
-                let (device, characteristic, us, bytes) = row?;
+                let (device, characteristic, us, bytes, refused) = row?;
                 out.push(StoredFrame {
                     case_id: case,
                     device,
                     characteristic,
                     received_at: super::from_micros(us)?,
                     bytes,
+                    refused,
                 });
             }
             Ok(out)

@@ -46,10 +46,11 @@ pub const CHUNK_MS: i64 = 10 * 60 * 1000;
 pub const PERIOD_MS: i64 = 1000;
 
 /// Entry kinds that stay on this device in this version (said on the Sync screen and in docs).
-pub const LOCAL_ONLY: [&str; 8] = [
+pub const LOCAL_ONLY: [&str; 9] = [
     "protocol",
     "advisory",
     "device_associated",
+    "device_link",
     "device_released",
     "checklist_override",
     "artefact_mark",

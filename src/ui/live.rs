@@ -21,9 +21,7 @@ use crate::domain::record::CaseView;
 use crate::domain::reminder::{self, Due};
 use crate::domain::summary::summarise;
 use crate::domain::trend::{self, Zoom};
-use crate::domain::{
-    CaseId, CaseStatus, EntryId, EntryPayload, EventKind, Parameter, ValidationError,
-};
+use crate::domain::{CaseId, EntryId, EntryPayload, EventKind, Parameter, ValidationError};
 use crate::store::StoreError;
 
 /// How long a one-tap entry can be undone with one more tap.
@@ -63,18 +61,9 @@ fn submit(
 ) {
     spawn(async move {
         let label = quick::describe(&payload);
-        let starts_run = matches!(
-            payload,
-            EntryPayload::Event {
-                event: EventKind::BypassOn
-            }
-        );
         match state.record(&services, case, payload).await {
             Ok(entry) => {
                 gate.set(false);
-                if starts_run {
-                    start_running(&services, state, case).await;
-                }
                 if undoable {
                     let mut undo = state.undo;
                     undo.set(Some((
@@ -95,26 +84,6 @@ fn submit(
             }
         }
     });
-}
-
-/// A case set up from the Cases screen is running from its first bypass on.
-async fn start_running(services: &Services, state: UiState, case: CaseId) {
-    let status = state.case.peek().as_ref().map(|c| c.status);
-    if !matches!(status, Some(s) if s < CaseStatus::Running) {
-        return;
-    }
-    match services
-        .store
-        .set_status(case, CaseStatus::Running, services.author.clone())
-        .await
-    {
-        Ok(_) => state.reload_case(services).await,
-        Err(e) => {
-            tracing::error!(error = %e, "case not moved to running");
-            let mut notice = state.notice;
-            notice.set(Some(format!("The case is still marked set-up: {e}")));
-        }
-    }
 }
 
 #[component]
@@ -255,27 +224,10 @@ pub fn Live() -> Element {
         move |_| {
             let services = services.clone();
             spawn(async move {
-                let by = services.author.clone();
-                let mut result = Ok(());
-                if case.status < CaseStatus::Completed {
-                    result = services
-                        .store
-                        .set_status(case.id, CaseStatus::Completed, by.clone())
-                        .await
-                        .map(|_| ());
-                }
-                if result.is_ok() {
-                    result = services
-                        .store
-                        .set_status(case.id, CaseStatus::Signed, by)
-                        .await
-                        .map(|_| ());
-                }
-                match result {
-                    Ok(()) => {
+                match services.case.sign(case.id).await {
+                    Ok(_) => {
                         tracing::info!("case signed");
                         bar.set(Bar::Actions);
-                        state.reload_case(&services).await;
                     }
                     Err(e) => {
                         let mut notice = state.notice;

@@ -75,6 +75,21 @@ fn use_background_tasks(services: Services, mut state: UiState) {
         }
     });
 
+    let case_services = services.clone();
+    use_future(move || {
+        let services = case_services.clone();
+        async move {
+            let mut states = services.case.state();
+            loop {
+                let s = states.borrow_and_update().clone();
+                state.mirror(&s);
+                if states.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+
     let mode_services = services.clone();
     use_future(move || {
         let services = mode_services.clone();

@@ -13,7 +13,8 @@ use crate::app::Services;
 use crate::domain::intake;
 use crate::domain::live::format_age;
 use crate::domain::patient::{BloodGroup, Mrn, Sex};
-use crate::domain::{AppMode, CaseStatus, EntryPayload, Parameter};
+use crate::domain::routing::Command;
+use crate::domain::{AppMode, CaseStatus, Parameter};
 use crate::domain::{CaseKind, Patient};
 use crate::store::OutboxState;
 use crate::sync::SyncState;
@@ -173,7 +174,6 @@ fn StartCase() -> Element {
                         lookup.set(Lookup::NotYet);
                         mrn_text.set(String::new());
                         label.set(String::new());
-                        state.reload_case(&services).await;
                         state.navigate(Screen::Live);
                     }
                     Err(e) => error.set(Some(format!("The case was NOT started: {e}"))),
@@ -732,13 +732,12 @@ fn DeviceRow(
             };
             let mut notice = state.notice;
             spawn(async move {
-                let payload = EntryPayload::DeviceAssociated {
+                let cmd = Command::Associate {
                     device_key: key,
                     role: role.clone(),
                 };
-                match state.record(&services, case, payload).await {
-                    Ok(_) => services.devices.set_assigned(id, Some(role)),
-                    Err(e) => notice.set(Some(format!("Device not assigned: {e}"))),
+                if let Err(e) = services.case.command(case, cmd).await {
+                    notice.set(Some(format!("Device not assigned: {e}")));
                 }
             });
         }
@@ -753,10 +752,9 @@ fn DeviceRow(
             let services = services.clone();
             let mut notice = state.notice;
             spawn(async move {
-                let payload = EntryPayload::DeviceReleased { device_key: key };
-                match state.record(&services, case, payload).await {
-                    Ok(_) => services.devices.set_assigned(id, None),
-                    Err(e) => notice.set(Some(format!("Device not released: {e}"))),
+                let cmd = Command::Release { device_key: key };
+                if let Err(e) = services.case.command(case, cmd).await {
+                    notice.set(Some(format!("Device not released: {e}")));
                 }
             });
         }
@@ -811,13 +809,19 @@ fn DeviceRow(
             }
             for n in d.notices.clone() { div { class: "device-notice", "{n}" } }
             div { class: "device-actions",
-                match (&d.assigned, case_id.is_some() && key.is_some()) {
-                    (Some(r), _) => rsx! {
-                        span { class: "chip running", "serving this case: {r}" }
+                match (d.case, &d.assigned, case_id.is_some() && key.is_some()) {
+                    (Some(c), Some(r), _) if Some(c) == case_id => rsx! {
+                        span { class: "chip running", "data-route": "this-case", "recording into this case: {r}" }
                         button { class: "action", onclick: release, "Release" }
                     },
-                    (None, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Assign to case" } },
-                    (None, false) => rsx! {},
+                    (Some(_), _, can) => rsx! {
+                        span { class: "chip", "data-route": "other-case", "recording into another case" }
+                        if can { button { class: "action", "data-action": "assign", onclick: assign, "Move to this case" } }
+                    },
+                    (None, _, can) => rsx! {
+                        span { class: "chip warn", "data-route": "none", "not recorded: assign it to a case" }
+                        if can { button { class: "action", "data-action": "assign", onclick: assign, "Assign to case" } }
+                    },
                 }
                 button { class: "action secondary", onclick: forget, "Forget" }
             }

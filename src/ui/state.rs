@@ -4,14 +4,13 @@
 use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
 
-use crate::app::Services;
+use crate::app::{CaseState, Services};
 use crate::domain::advisory::{rules_from_protocol, Advisories, AdvisoryChange};
-use crate::domain::board::{targets, Targets};
+use crate::domain::board::Targets;
 use crate::domain::protocol::Protocol;
 use crate::domain::record::CaseView;
 use crate::domain::{
-    AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryId, EntryPayload, LiveSnapshot, NewEntry,
-    Patient,
+    AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryId, EntryPayload, LiveSnapshot, Patient,
 };
 use crate::store::StoreError;
 use crate::sync::SyncState;
@@ -135,74 +134,37 @@ impl UiState {
         CaseView::derive(&self.entries.read()).clocks()
     }
 
-    /// Record an entry on `case` as the signed-in user, now. On success it joins the case's
-    /// entries; the caller turns an error into a sentence. No signal guard is held across the
-    /// await.
+    /// Record an entry on `case` through the case session (author, time and follow-on steps
+    /// are the session's). The entry reaches `entries` through the session's published state;
+    /// the caller turns an error into a sentence. No signal guard is held across the await.
     pub async fn record(
-        mut self,
+        self,
         services: &Services,
         case: CaseId,
         payload: EntryPayload,
     ) -> Result<Entry, StoreError> {
-        let entry = services
-            .store
-            .append_entry(NewEntry {
-                case_id: case,
-                occurred_at: Utc::now(),
-                author: services.author.clone(),
-                payload,
-            })
-            .await?;
-        tracing::info!(kind = entry.payload.kind(), "entry recorded");
-        services.nudge_sync();
-        self.entries.write().push(entry.clone());
-        Ok(entry)
+        services.case.record(case, payload).await
     }
 
-    /// Reload the followed case and its events from the store.
-    pub async fn reload_case(mut self, services: &Services) {
-        services.nudge_sync();
-        let loaded = match services.current_case().await {
-            Ok(Some(case)) => services
-                .store
-                .entries(case.id)
-                .await
-                .map(|entries| (Some(case), entries)),
-            Ok(None) => Ok((None, Vec::new())),
-            Err(e) => Err(e),
-        };
-        let patient = match loaded.as_ref().ok().and_then(|(c, _)| c.as_ref()?.patient) {
-            Some(id) => match services.store.patient(id).await {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot load the case's patient");
-                    None
-                }
-            },
-            None => None,
-        };
-        let computed = patient
-            .as_ref()
-            .and_then(|p| match targets(p, &services.protocol) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    tracing::warn!(error = %e, "no targets for this patient");
-                    None
-                }
-            });
-        self.patient.set(patient);
-        self.targets.set(computed);
-        match loaded {
-            Ok((case, entries)) => {
-                self.case.set(case);
-                self.entries.set(entries);
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot load the current case");
-                self.notice
-                    .set(Some(format!("The case could not be loaded: {e}")));
-            }
+    /// Reload the followed case from the store (the session publishes it).
+    pub async fn reload_case(self, services: &Services) {
+        if let Err(e) = services.case.refresh().await {
+            tracing::error!(error = %e, "cannot load the current case");
+            let mut notice = self.notice;
+            notice.set(Some(format!("The case could not be loaded: {e}")));
         }
+    }
+
+    /// Mirror the session's published case state into the signals.
+    pub fn mirror(mut self, s: &CaseState) {
+        if *self.case.peek() != s.case {
+            self.case.set(s.case.clone());
+        }
+        self.entries.set(s.entries.as_ref().clone());
+        if *self.patient.peek() != s.patient {
+            self.patient.set(s.patient.clone());
+        }
+        self.targets.set(s.targets.clone());
     }
 }
 

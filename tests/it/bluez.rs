@@ -13,12 +13,14 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pumpside::app::DeviceHub;
+use pumpside::app::{CaseSession, DeviceHub};
 use pumpside::devices::ble::Scanner;
 use pumpside::devices::gatt::{characteristic as ch, service};
 use pumpside::devices::telemetry_profile::{self, Code};
 use pumpside::devices::{run_session, LinkState, SessionConfig, SessionEvent};
-use pumpside::domain::{Decimal, Parameter};
+use pumpside::domain::protocol::Protocol;
+use pumpside::domain::routing::Command as RouteCommand;
+use pumpside::domain::{Author, Decimal, EntryPayload, Parameter};
 use tokio::sync::{mpsc, watch};
 
 const CHILD_ENV: &str = "PUMPSIDE_BLUEZ_CHILD";
@@ -381,7 +383,13 @@ async fn into_the_case_record(
     let case = crate::record::new_case(&store, false).await;
     let (live_tx, mut live_rx) = mpsc::channel(1024);
     let hub = DeviceHub::new(store.clone(), live_tx);
-    hub.record_into(case);
+    let session = CaseSession::new(
+        store.clone(),
+        Author::new("R. Perfusionist", "or-3-tablet"),
+        std::sync::Arc::new(Protocol::defaults().unwrap()),
+        hub.clone(),
+    );
+    session.start().await.unwrap();
     let cfg = SessionConfig {
         backoff_first: Duration::from_millis(200),
         ..SessionConfig::default()
@@ -399,6 +407,30 @@ async fn into_the_case_record(
     ] {
         mock_cmd(mock, format!("wait-notifying {addr} {c} 10")).await;
     }
+    // Connected devices are recorded nowhere until the record associates them with the case.
+    let mut keys = Vec::new();
+    for _ in 0..100 {
+        keys = hub.board().into_iter().filter_map(|d| d.key.ok()).collect();
+        if keys.len() == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(keys.len(), 3, "{:?}", hub.board());
+    assert!(hub.board().iter().all(|d| d.case.is_none()));
+    for key in keys {
+        session
+            .command(
+                case,
+                RouteCommand::Associate {
+                    device_key: key,
+                    role: "monitoring".into(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    assert!(hub.board().iter().all(|d| d.case == Some(case)));
     for i in 0..3u16 {
         mock_cmd(
             mock,
@@ -498,6 +530,29 @@ async fn into_the_case_record(
         .await
         .unwrap();
     assert_eq!(sessions.len(), 2);
+    // The console's link loss and return are on the case timeline.
+    let mut links: Vec<bool> = Vec::new();
+    for _ in 0..50 {
+        links = store
+            .entries(case)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.payload {
+                EntryPayload::DeviceLink {
+                    device_key,
+                    connected,
+                    ..
+                } if device_key == "sn:Pumpside|Sim HLM|H-7" => Some(connected),
+                _ => None,
+            })
+            .collect();
+        if links.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(links, [false, true], "link lost, then back");
     let board = hub.board();
     let console = board.iter().find(|d| d.label == "HLM console").unwrap();
     assert!(console.connected, "{console:?}");

@@ -11,6 +11,7 @@ mod project_files;
 mod pull;
 mod quality;
 mod record;
+mod routing;
 mod services;
 mod store_file;
 mod sync;

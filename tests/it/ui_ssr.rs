@@ -75,15 +75,7 @@ fn demo_case() -> CaseSummary {
 }
 
 fn sample(p: Parameter, v: f64, at: DateTime<Utc>, source: &str) -> LiveSample {
-    LiveSample {
-        parameter: p,
-        value: v,
-        at,
-        source: source.into(),
-        validity: Validity::Demo,
-        device_time: pumpside::domain::DeviceTime::Unknown,
-        raw: None,
-    }
+    LiveSample::computed(p, v, at, source, Validity::Demo).unwrap()
 }
 
 fn event(case: &CaseSummary, kind: EventKind, at: DateTime<Utc>, seq: u64) -> Entry {

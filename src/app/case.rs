@@ -1,0 +1,432 @@
+//! The case session: the one path for every clinical write, and the published state of the case
+//! on screen.
+//!
+//! Every command (an entry, associating or releasing a device, completing, signing) comes here.
+//! The session stamps author and time, plans the follow-on steps with `domain::routing::plan`
+//! (first bypass ⇒ running; completing ⇒ devices released; signing ⇒ completed + signed;
+//! associating ⇒ released from any other live case) and writes them in one store transaction,
+//! so a crash or a refusal never leaves half a step. After a write that touches associations or
+//! status, the device routes are recomputed from the record and handed to the hub.
+//!
+//! The case the screens show is chosen by a person (`follow`), or at start-up the newest live
+//! case; nothing moves it on its own. Its state (case, entries, patient, targets) is published on
+//! a watch channel; the UI mirrors it into signals.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+use tokio::sync::watch;
+
+use super::devices::{DeviceHub, HubEvent};
+use crate::domain::board::{targets, Targets};
+use crate::domain::patient::Mrn;
+use crate::domain::protocol::Protocol;
+use crate::domain::routing::{self, CaseFacts, Command};
+use crate::domain::{
+    Author, CaseId, CaseKind, CaseStatus, CaseSummary, Entry, EntryPayload, NewEntry, Patient,
+    ValidationError,
+};
+use crate::store::{NewCase, Store, StoreError};
+
+/// The state of the followed case, as the screens show it.
+#[derive(Debug, Clone, Default)]
+pub struct CaseState {
+    pub case: Option<CaseSummary>,
+    /// Every entry of the case, in recording order.
+    pub entries: Arc<Vec<Entry>>,
+    pub patient: Option<Patient>,
+    pub targets: Option<Targets>,
+    /// Bumped on every change, so a mirror can tell a new state from the same one.
+    pub version: u64,
+}
+
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct CaseSession {
+    store: Store,
+    author: Author,
+    protocol: Arc<Protocol>,
+    hub: DeviceHub,
+    state: Arc<watch::Sender<CaseState>>,
+    followed: Arc<Mutex<Option<CaseId>>>,
+    /// Commands are planned and written one at a time, so two taps cannot both plan from the
+    /// same facts (a double tap on Sign writes one signature).
+    writing: Arc<tokio::sync::Mutex<()>>,
+    /// Called after every write (the sync engine's nudge).
+    on_write: Arc<Mutex<Option<WriteHook>>>,
+}
+
+/// Run after every successful write.
+pub type WriteHook = Arc<dyn Fn() + Send + Sync>;
+
+impl CaseSession {
+    pub fn new(store: Store, author: Author, protocol: Arc<Protocol>, hub: DeviceHub) -> Self {
+        Self {
+            store,
+            author,
+            protocol,
+            hub,
+            state: Arc::new(watch::channel(CaseState::default()).0),
+            followed: Arc::new(Mutex::new(None)),
+            writing: Arc::new(tokio::sync::Mutex::new(())),
+            on_write: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Run `f` after every successful write (from the write's task; must not block).
+    pub fn set_on_write(&self, f: WriteHook) {
+        if let Ok(mut g) = self.on_write.lock() {
+            *g = Some(f);
+        }
+    }
+
+    pub fn author(&self) -> &Author {
+        &self.author
+    }
+
+    /// The published state of the followed case.
+    pub fn state(&self) -> watch::Receiver<CaseState> {
+        self.state.subscribe()
+    }
+
+    /// The followed case's id.
+    pub fn followed(&self) -> Option<CaseId> {
+        self.followed.lock().ok().and_then(|g| *g)
+    }
+
+    /// Follow the newest live case when none is followed yet (start-up), compute the routes
+    /// from the record and start listening to the device hub. Call inside the runtime.
+    pub async fn start(&self) -> Result<(), StoreError> {
+        if self.followed().is_none() {
+            let newest = self
+                .store
+                .list_cases()
+                .await?
+                .into_iter()
+                .find(|c| routing::takes_samples(c.status))
+                .map(|c| c.id);
+            self.set_followed(newest);
+        }
+        self.refresh().await?;
+        if let Some(mut events) = self.hub.take_events() {
+            let me = self.clone();
+            tokio::spawn(async move {
+                while let Some(e) = events.recv().await {
+                    me.on_hub_event(e).await;
+                }
+            });
+        }
+        Ok(())
+    }
+
+    fn set_followed(&self, case: Option<CaseId>) {
+        if let Ok(mut g) = self.followed.lock() {
+            *g = case;
+        }
+    }
+
+    /// Show `case` on the screens (a person chose it).
+    pub async fn follow(&self, case: CaseId) -> Result<(), StoreError> {
+        self.store.case_status(case).await?;
+        self.set_followed(Some(case));
+        self.publish().await
+    }
+
+    /// Reload the routes and the followed case from the store.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        self.reroute().await?;
+        self.publish().await
+    }
+
+    /// Every case with its facts (status, associations), for routing and planning.
+    async fn facts(&self, cases: &[CaseSummary]) -> Result<Vec<CaseFacts>, StoreError> {
+        let mut out = Vec::new();
+        for c in cases {
+            let entries = self.store.entries(c.id).await?;
+            out.push(CaseFacts::from_entries(c.id, c.status, c.is_demo, &entries));
+        }
+        Ok(out)
+    }
+
+    /// Recompute where each device's values go from the record of every live case.
+    async fn reroute(&self) -> Result<(), StoreError> {
+        let live: Vec<CaseSummary> = self
+            .store
+            .list_cases()
+            .await?
+            .into_iter()
+            .filter(|c| routing::takes_samples(c.status))
+            .collect();
+        let facts = self.facts(&live).await?;
+        let routes = routing::routes(&facts);
+        tracing::info!(devices = routes.len(), "device routes from the record");
+        self.hub.set_routes(routes);
+        Ok(())
+    }
+
+    /// Publish the followed case's state.
+    async fn publish(&self) -> Result<(), StoreError> {
+        let Some(id) = self.followed() else {
+            self.state.send_modify(|s| {
+                *s = CaseState {
+                    version: s.version + 1,
+                    ..CaseState::default()
+                }
+            });
+            return Ok(());
+        };
+        let case = self
+            .store
+            .list_cases()
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(ValidationError::UnknownCase(id))?;
+        let entries = self.store.entries(id).await?;
+        let patient = match case.patient {
+            Some(p) => self.store.patient(p).await?,
+            None => None,
+        };
+        let computed = patient
+            .as_ref()
+            .and_then(|p| match targets(p, &self.protocol) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no targets for this patient");
+                    None
+                }
+            });
+        self.state.send_modify(|s| {
+            *s = CaseState {
+                case: Some(case),
+                entries: Arc::new(entries),
+                patient,
+                targets: computed,
+                version: s.version + 1,
+            }
+        });
+        Ok(())
+    }
+
+    /// Record `payload` on `case` as the signed-in user, now, with its follow-on steps. Returns
+    /// the entry for `payload` itself.
+    pub async fn record(&self, case: CaseId, payload: EntryPayload) -> Result<Entry, StoreError> {
+        let kind = payload.kind();
+        let written = self.command(case, Command::Record(payload)).await?;
+        written
+            .into_iter()
+            .find(|e| e.case_id == case && e.payload.kind() == kind)
+            .ok_or_else(|| StoreError::Corrupt("the entry written was not returned".into()))
+    }
+
+    /// Carry out a command on `case`: plan its steps from the record and write them in one
+    /// transaction. An empty result means it was already in effect (a repeated tap).
+    pub async fn command(&self, case: CaseId, command: Command) -> Result<Vec<Entry>, StoreError> {
+        let _one_at_a_time = self.writing.lock().await;
+        let cases = self.store.list_cases().await?;
+        let this = cases
+            .iter()
+            .find(|c| c.id == case)
+            .cloned()
+            .ok_or(ValidationError::UnknownCase(case))?;
+        // Associations matter only to device commands and the end of a case; an ordinary entry
+        // needs the status alone, so the hot path reads no entries.
+        let needs_associations = !matches!(command, Command::Record(_));
+        let (facts, others) = if needs_associations {
+            let others: Vec<CaseSummary> = cases
+                .iter()
+                .filter(|c| c.id != case && routing::takes_samples(c.status))
+                .cloned()
+                .collect();
+            let mut facts = self.facts(std::slice::from_ref(&this)).await?;
+            (facts.remove(0), self.facts(&others).await?)
+        } else {
+            (
+                CaseFacts {
+                    id: this.id,
+                    status: this.status,
+                    is_demo: this.is_demo,
+                    associations: Vec::new(),
+                },
+                Vec::new(),
+            )
+        };
+        let steps = routing::plan(&facts, &others, command);
+        if steps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let now = Utc::now();
+        let reroute = steps.iter().any(|(_, p)| {
+            matches!(
+                p,
+                EntryPayload::Status { .. }
+                    | EntryPayload::DeviceAssociated { .. }
+                    | EntryPayload::DeviceReleased { .. }
+            )
+        });
+        let news = steps
+            .into_iter()
+            .map(|(case_id, payload)| NewEntry {
+                case_id,
+                occurred_at: now,
+                author: self.author.clone(),
+                payload,
+            })
+            .collect();
+        let written = self.store.append_entries(news).await?;
+        for e in &written {
+            tracing::info!(kind = e.payload.kind(), "entry recorded");
+        }
+        if reroute {
+            self.reroute().await?;
+        }
+        self.after_write(&written).await?;
+        Ok(written)
+    }
+
+    /// Publish the new entries of the followed case (appended, not reloaded, unless its status
+    /// changed) and tell sync.
+    async fn after_write(&self, written: &[Entry]) -> Result<(), StoreError> {
+        let followed = self.followed();
+        let status_changed = written.iter().any(|e| {
+            Some(e.case_id) == followed && matches!(e.payload, EntryPayload::Status { .. })
+        });
+        if status_changed {
+            self.publish().await?;
+        } else if written.iter().any(|e| Some(e.case_id) == followed) {
+            self.state.send_modify(|s| {
+                let entries = Arc::make_mut(&mut s.entries);
+                entries.extend(
+                    written
+                        .iter()
+                        .filter(|e| Some(e.case_id) == followed)
+                        .cloned(),
+                );
+                s.version += 1;
+            });
+        }
+        let hook = self.on_write.lock().ok().and_then(|g| g.clone());
+        if let Some(f) = hook {
+            f();
+        }
+        Ok(())
+    }
+
+    /// Sign the case (completing it first when needed). Idempotent.
+    pub async fn sign(&self, case: CaseId) -> Result<Vec<Entry>, StoreError> {
+        self.command(case, Command::Sign).await
+    }
+
+    /// Start a case for the patient with `mrn`: register them first when `register` carries
+    /// the demographics typed from the hospital's record, then create the case in set-up, record
+    /// the protocol in force, and follow it. `is_demo` cases take only simulated values.
+    pub async fn start_case(
+        &self,
+        mrn: &Mrn,
+        register: Option<Patient>,
+        kind: CaseKind,
+        label: String,
+        is_demo: bool,
+    ) -> Result<CaseSummary, StoreError> {
+        let patient = match self.store.find_patient(&mrn.system, &mrn.value).await? {
+            Some((id, _)) => id,
+            None => match register {
+                Some(p) => self.store.create_patient(p, self.author.clone()).await?,
+                None => {
+                    return Err(ValidationError::Invalid {
+                        field: "MRN".into(),
+                        value: mrn.value.clone(),
+                        allowed: "a patient registered on this device (register them first)".into(),
+                    }
+                    .into())
+                }
+            },
+        };
+        let case = self
+            .store
+            .create_case(
+                NewCase {
+                    kind,
+                    patient: Some(patient),
+                    label,
+                    is_demo,
+                    status: CaseStatus::Setup,
+                },
+                self.author.clone(),
+            )
+            .await?;
+        self.record_protocol(case.id).await?;
+        tracing::info!(kind = kind.code(), is_demo, "case started");
+        self.set_followed(Some(case.id));
+        self.refresh().await?;
+        Ok(case)
+    }
+
+    /// Record on a case which protocol version is in force.
+    pub async fn record_protocol(&self, case: CaseId) -> Result<(), StoreError> {
+        self.record(
+            case,
+            EntryPayload::Protocol {
+                name: self.protocol.name.clone(),
+                version: self.protocol.version.clone(),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Device events: a simulated device serves the live demo case (the documented demo rule;
+    /// a real device serves only the case a person associated it with), and link loss and
+    /// return of a device serving a case go on that case's timeline.
+    async fn on_hub_event(&self, e: HubEvent) {
+        match e {
+            HubEvent::Connected {
+                key,
+                simulated: true,
+                ..
+            } => {
+                let demo = match self.store.list_cases().await {
+                    Ok(cases) => cases
+                        .into_iter()
+                        .find(|c| c.is_demo && routing::takes_samples(c.status)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot list cases for the demo device");
+                        None
+                    }
+                };
+                if let Some(demo) = demo {
+                    let cmd = Command::Associate {
+                        device_key: key,
+                        role: "simulated device (demo)".into(),
+                    };
+                    if let Err(e) = self.command(demo.id, cmd).await {
+                        tracing::error!(error = %e, "demo device not associated");
+                    }
+                }
+            }
+            HubEvent::Connected { .. } => {}
+            HubEvent::LinkLost { key, reason, .. } => {
+                self.link_event(key, false, reason).await;
+            }
+            HubEvent::LinkRestored { key, at, lost_at } => {
+                let secs = (at - lost_at).num_seconds().max(0);
+                self.link_event(key, true, format!("link back after {secs} s"))
+                    .await;
+            }
+        }
+    }
+
+    async fn link_event(&self, device_key: String, connected: bool, reason: String) {
+        let Some(case) = self.hub.routes().case_of(&device_key) else {
+            return;
+        };
+        let payload = EntryPayload::DeviceLink {
+            device_key,
+            connected,
+            reason,
+        };
+        if let Err(e) = self.record(case, payload).await {
+            tracing::error!(error = %e, "device link change not recorded");
+        }
+    }
+}
