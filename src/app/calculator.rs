@@ -82,8 +82,8 @@ pub const CATALOGUE: &[CalcSpec] = &[
         compute: |v, _| body::target_flow(v[0], v[1]),
     },
     CalcSpec {
-        id: "ebv",
-        title: "Estimated blood volume (protocol model)",
+        id: "ebv-male",
+        title: "Estimated blood volume, male (protocol model)",
         inputs: &[
             i("Age", "years", 65.0),
             i("Height", "cm", 175.0),
@@ -163,11 +163,10 @@ pub const CATALOGUE: &[CalcSpec] = &[
         title: "del Nido cardioplegia dose",
         inputs: &[i("Weight", "kg", 80.0)],
         compute: |v, p| {
-            let cap = p
-                .cardioplegia("del Nido")
-                .and_then(|c| c.cap_ml)
-                .unwrap_or(1000.0);
-            cardioplegia::del_nido(v[0], cap).map(|(c, ..)| c)
+            let plan = p.cardioplegia("del Nido");
+            let per_kg = plan.and_then(|c| c.dose_ml_per_kg).unwrap_or(20.0);
+            let cap = plan.and_then(|c| c.cap_ml).unwrap_or(1000.0);
+            cardioplegia::del_nido(v[0], per_kg, cap).map(|(c, ..)| c)
         },
     },
     CalcSpec {
@@ -182,13 +181,30 @@ pub const CATALOGUE: &[CalcSpec] = &[
         compute: |v, _| cardioplegia::calafiore_k_rate(v[0], v[1], v[2], v[3]),
     },
     CalcSpec {
-        id: "gradient",
-        title: "Arterial–venous temperature gradient",
+        id: "gradient-cooling",
+        title: "Arterial–venous temperature gradient while cooling",
+        inputs: &[
+            p("Arterial outlet", "°C", 30.0, Prefill::ArterialOutletTemp),
+            p("Venous inflow", "°C", 34.0, Prefill::VenousInflowTemp),
+        ],
+        compute: |v, p| {
+            temperature::arterial_venous_gradient(v[0], v[1], p.temperature.gradient_max_c)
+        },
+    },
+    CalcSpec {
+        id: "gradient-rewarming",
+        title: "Arterial–venous temperature gradient while rewarming",
         inputs: &[
             p("Arterial outlet", "°C", 36.5, Prefill::ArterialOutletTemp),
             p("Venous inflow", "°C", 33.0, Prefill::VenousInflowTemp),
         ],
-        compute: |v, _| temperature::arterial_venous_gradient(v[0], v[1]),
+        compute: |v, p| {
+            temperature::arterial_venous_gradient(
+                v[0],
+                v[1],
+                p.temperature.gradient_max_rewarming_c,
+            )
+        },
     },
     CalcSpec {
         id: "ph-correction",
@@ -228,6 +244,16 @@ pub const CATALOGUE: &[CalcSpec] = &[
             i("PaCO₂ target", "mmHg", 45.0),
         ],
         compute: |v, _| circuit::sweep_for_paco2(v[0], v[1], v[2]),
+    },
+    CalcSpec {
+        id: "ebv-female",
+        title: "Estimated blood volume, female (protocol model)",
+        inputs: &[
+            i("Age", "years", 65.0),
+            i("Height", "cm", 162.0),
+            i("Weight", "kg", 65.0),
+        ],
+        compute: |v, p| body::estimated_blood_volume(p.blood.ebv, Sex::Female, v[0], v[1], v[2]),
     },
 ];
 
@@ -319,6 +345,47 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_gradient_uses_the_protocols_limit_for_the_phase() {
+        let mut p = Protocol::defaults().unwrap();
+        let cooling = CATALOGUE.iter().find(|c| c.id == "gradient-cooling").unwrap();
+        let rewarming = CATALOGUE
+            .iter()
+            .find(|c| c.id == "gradient-rewarming")
+            .unwrap();
+        // Cooling: arterial 31 °C, venous 36 °C: 5 °C is inside the 10 °C cooling limit even
+        // though the arterial outlet is above 30 °C.
+        let typed: Vec<String> = ["31", "36"].map(String::from).to_vec();
+        assert!(run(cooling, &typed, &p).unwrap().warnings.is_empty());
+        assert!(!run(rewarming, &typed, &p).unwrap().warnings.is_empty());
+        p.temperature.gradient_max_c = 4.5;
+        assert!(!run(cooling, &typed, &p).unwrap().warnings.is_empty());
+    }
+
+    #[test]
+    fn blood_volume_uses_the_sex_given() {
+        let mut p = Protocol::defaults().unwrap();
+        p.blood.ebv = body::EbvModel::Nadler;
+        let typed: Vec<String> = ["60", "170", "70"].map(String::from).to_vec();
+        let male = CATALOGUE.iter().find(|c| c.id == "ebv-male").unwrap();
+        let female = CATALOGUE.iter().find(|c| c.id == "ebv-female").unwrap();
+        let m = run(male, &typed, &p).unwrap().value;
+        let f = run(female, &typed, &p).unwrap().value;
+        assert!(m > f, "male {m} female {f}");
+    }
+
+    #[test]
+    fn del_nido_uses_the_protocols_dose_per_kg() {
+        let mut p = Protocol::defaults().unwrap();
+        let spec = CATALOGUE.iter().find(|c| c.id == "del-nido").unwrap();
+        let typed = vec!["30".to_string()];
+        assert_eq!(run(spec, &typed, &p).unwrap().value, 600.0);
+        for c in p.cardioplegia.iter_mut().filter(|c| c.name == "del Nido") {
+            c.dose_ml_per_kg = Some(15.0);
+        }
+        assert_eq!(run(spec, &typed, &p).unwrap().value, 450.0);
     }
 
     #[test]

@@ -118,10 +118,12 @@ impl Services {
         services.template_problems =
             import_templates(&services.store, &services.config.data_dir).await?;
         services.start_sync();
-        services.case.start().await?;
         if demo {
+            // The demo case first, so that the session follows it.
             services.enter_demo(DemoReason::Requested).await?;
-        } else {
+        }
+        services.case.start().await?;
+        if !demo {
             let s = services.clone();
             tokio::spawn(async move {
                 match probe_adapter(PROBE_TIMEOUT).await {
@@ -313,6 +315,8 @@ impl Services {
         tracing::info!(case = %case.id, "demo case ready");
         if self.case.followed().is_none() {
             self.case.follow(case.id).await?;
+        } else {
+            self.case.refresh().await?;
         }
         // The demo joins a CPB case ten minutes in (on bypass, cooling) and plays it in real
         // time: cross-clamp and cardioplegia, rewarming, weaning, off bypass.

@@ -83,8 +83,10 @@ pub fn sfloat_bits(d: Decimal) -> Option<u16> {
 
 /// FLOAT (32 bits, little-endian): 8-bit exponent, 24-bit mantissa, both two's complement.
 pub fn float(raw: u32) -> MedFloat {
+    // The special values are whole words with exponent 0 (IEEE 11073-20601 §F.8); the same
+    // mantissa under another exponent is an ordinary number.
     let m = raw & 0x00FF_FFFF;
-    match m {
+    match raw {
         0x007F_FFFF => return MedFloat::Special(Special::NaN),
         0x0080_0000 => return MedFloat::Special(Special::NRes),
         0x007F_FFFE => return MedFloat::Special(Special::PositiveInfinity),
@@ -269,6 +271,15 @@ mod tests {
         assert_eq!(sfloat(0x0802), MedFloat::Special(Special::NegativeInfinity));
         assert_eq!(sfloat(0x0801), MedFloat::Special(Special::Reserved));
         assert_eq!(float(0x007F_FFFF), MedFloat::Special(Special::NaN));
+        // Matched on the whole word: the NaN mantissa under exponent -1 is a number.
+        assert_eq!(
+            float(0xFF7F_FFFF),
+            MedFloat::Number(Decimal::new(0x7F_FFFF, -1))
+        );
+        assert_eq!(
+            float(0x0180_0000),
+            MedFloat::Number(Decimal::new(-0x80_0000, 1))
+        );
         assert_eq!(float(0x0080_0000), MedFloat::Special(Special::NRes));
         assert_eq!(
             float(0x0080_0002),

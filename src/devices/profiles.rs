@@ -119,6 +119,22 @@ pub fn blood_pressure(raw: &[u8], cuff_only: bool) -> Result<Reading, DecodeErro
         if status & (0x0001 | 0x0002 | 0x0020) != 0 {
             r.validity = Validity::Questionable;
         }
+        if status & 0x0004 != 0 {
+            r.notes.push(("pulse", "irregular".into()));
+        }
+        // Bits 3–4: the pulse rate against the device's own range (Blood Pressure Service).
+        match (status >> 3) & 0x03 {
+            0 => {}
+            1 => {
+                r.notes.push(("pulse rate range", "above the upper limit".into()));
+                r.validity = Validity::Questionable;
+            }
+            2 => {
+                r.notes.push(("pulse rate range", "below the lower limit".into()));
+                r.validity = Validity::Questionable;
+            }
+            _ => r.notes.push(("pulse rate range", "reserved value".into())),
+        }
     }
     Ok(r)
 }
@@ -200,7 +216,10 @@ pub fn plx_spot_check(raw: &[u8]) -> Result<Reading, DecodeError> {
         r.values.push(value("perfusion index", b.sfloat()?, "%"));
     }
     if flags & 0x10 != 0 {
+        // The device's clock is not set: its time stamp means nothing; the value keeps its
+        // receive time only.
         r.notes.push(("clock", "not set".into()));
+        r.device_time = DeviceTime::Unknown;
     }
     Ok(r)
 }
@@ -387,15 +406,20 @@ pub fn weight_measurement(raw: &[u8]) -> Result<Reading, DecodeError> {
     let imperial = flags & 0x01 != 0;
     let mut r = reading(raw);
     let w = i64::from(b.u16()?);
-    // Resolution 0.005 kg or 0.01 lb, kept exact as a decimal.
-    let weight = if imperial {
-        crate::domain::Decimal::new(w, -2)
+    // 0xFFFF is "Measurement Unsuccessful" (Weight Scale Service), never 327.675 kg. Otherwise
+    // the resolution is 0.005 kg or 0.01 lb, kept exact as a decimal.
+    let weight = if w == 0xFFFF {
+        r.notes.push(("status", "measurement unsuccessful".into()));
+        r.validity = Validity::Invalid;
+        MedFloat::Special(super::ieee11073::Special::NaN)
+    } else if imperial {
+        MedFloat::Number(crate::domain::Decimal::new(w, -2))
     } else {
-        crate::domain::Decimal::new(w * 5, -3)
+        MedFloat::Number(crate::domain::Decimal::new(w * 5, -3))
     };
     r.values.push(value(
         "weight",
-        MedFloat::Number(weight),
+        weight,
         if imperial { "[lb_av]" } else { "kg" },
     ));
     if flags & 0x02 != 0 {
@@ -586,6 +610,32 @@ mod tests {
     }
 
     #[test]
+    fn blood_pressure_pulse_range_and_irregular_pulse_are_read_not_kept_raw() {
+        // Flags 0x14: pulse rate and status; status 0x0008 = pulse above the upper limit.
+        let hi = blood_pressure(&hex("14 78 00 50 00 64 00 48 00 08 00"), false).unwrap();
+        assert!(hi
+            .notes
+            .contains(&("pulse rate range", "above the upper limit".to_string())));
+        assert_eq!(hi.validity, Validity::Questionable);
+        let lo = blood_pressure(&hex("14 78 00 50 00 64 00 48 00 14 00"), false).unwrap();
+        assert!(lo
+            .notes
+            .contains(&("pulse rate range", "below the lower limit".to_string())));
+        assert!(lo.notes.contains(&("pulse", "irregular".to_string())));
+        let ok = blood_pressure(&hex("14 78 00 50 00 64 00 48 00 00 00"), false).unwrap();
+        assert_eq!(ok.validity, Validity::Valid);
+        assert!(!ok.notes.iter().any(|(k, _)| *k == "pulse rate range"));
+    }
+
+    #[test]
+    fn a_pulse_oximeter_whose_clock_is_not_set_gives_no_device_time() {
+        // Flags 0x11: time stamp present, device clock not set.
+        let r = plx_spot_check(&hex("11 AC F3 BE F5 E8 07 0B 1D 17 08 39")).unwrap();
+        assert_eq!(r.device_time, DeviceTime::Unknown);
+        assert!(r.notes.contains(&("clock", "not set".to_string())));
+    }
+
+    #[test]
     fn pulse_oximeter_vectors_map_status_to_validity() {
         let r = plx_spot_check(&hex(
             "0F AC F3 BE F5 E8 07 0B 1D 17 08 39 20 40 22 00 00 66 E3",
@@ -642,10 +692,19 @@ mod tests {
         );
         assert!(g.notes.contains(&("sensor status", "0x0105".to_string())));
         assert!(glucose_measurement(&hex("1B 00 00 E2 07 04 1A 0B 09 1E 1E 00 12 05 01")).is_err());
-        let w = weight_measurement(&hex("00 FF FF")).unwrap();
-        assert_eq!((num(&w.values[0]), w.values[0].unit), (327.675, "kg"));
-        let lb = weight_measurement(&hex("01 FF FF")).unwrap();
-        assert_eq!((num(&lb.values[0]), lb.values[0].unit), (655.35, "[lb_av]"));
+        // 0xFFFF is "Measurement Unsuccessful", never 327.675 kg (or 655.35 lb).
+        for raw in ["00 FF FF", "01 FF FF"] {
+            let w = weight_measurement(&hex(raw)).unwrap();
+            assert_eq!(w.values[0].value.number(), None, "{raw}");
+            assert_eq!(w.validity, Validity::Invalid);
+            assert!(w
+                .notes
+                .contains(&("status", "measurement unsuccessful".to_string())));
+        }
+        let w = weight_measurement(&hex("00 40 38")).unwrap();
+        assert_eq!((num(&w.values[0]), w.values[0].unit), (72.0, "kg"));
+        let lb = weight_measurement(&hex("01 40 38")).unwrap();
+        assert_eq!((num(&lb.values[0]), lb.values[0].unit), (144.0, "[lb_av]"));
         assert_eq!(
             pnp_id(&hex("01 12 00 23 01 BC AA")).unwrap(),
             (1, 0x0012, 0x0123, 0xAABC)

@@ -116,7 +116,7 @@ pub fn targets(patient: &Patient, protocol: &Protocol) -> Result<Targets, CalcEr
         let per_kg = c.dose_ml_per_kg?;
         let cap = c.cap_ml.unwrap_or(f64::MAX);
         if c.name == "del Nido" {
-            cardioplegia::del_nido(w, cap)
+            cardioplegia::del_nido(w, per_kg, cap)
                 .ok()
                 .map(|(d, _, _)| (c.name.clone(), d.value))
         } else {

@@ -184,10 +184,10 @@ impl Scoring {
 
     fn points(&self, v: f64) -> u32 {
         match self {
-            Scoring::ZScore { cutoffs, .. } => {
-                let z = self.distance(v);
-                cutoffs.iter().filter(|c| z > **c).count() as u32
-            }
+            Scoring::ZScore { ideal, sd, cutoffs } => cutoffs
+                .iter()
+                .filter(|c| beyond(v, *ideal, *sd, **c))
+                .count() as u32,
             Scoring::Band { points, .. } => {
                 if self.distance(v) > 0.0 {
                     *points
@@ -197,6 +197,35 @@ impl Scoring {
             }
         }
     }
+}
+
+/// `|v − ideal| > cutoff × sd`, decided on the decimals as written (a value of 7.35 against
+/// 7.40 ± 0.05 is exactly one SD away, which f64 division puts at 1.0000000000000142). Each
+/// number is taken at its shortest round-trip decimal form; numbers with no such form of 16
+/// digits or fewer fall back to f64.
+fn beyond(v: f64, ideal: f64, sd: f64, cutoff: f64) -> bool {
+    exact_beyond(v, ideal, sd, cutoff).unwrap_or_else(|| (v - ideal).abs() > cutoff * sd)
+}
+
+fn exact_beyond(v: f64, ideal: f64, sd: f64, cutoff: f64) -> Option<bool> {
+    let d = |x: f64| x.to_string().parse::<super::Decimal>().ok();
+    let (v, ideal, sd, cutoff) = (d(v)?, d(ideal)?, d(sd)?, d(cutoff)?);
+    // Everything as integers over 10^-e, e the smallest exponent in play.
+    let limit_exp = i32::from(sd.exponent) + i32::from(cutoff.exponent);
+    let e = i32::from(v.exponent)
+        .min(i32::from(ideal.exponent))
+        .min(limit_exp);
+    let scale = |m: i128, exp: i32| -> Option<i128> {
+        m.checked_mul(10i128.checked_pow(u32::try_from(exp - e).ok()?)?)
+    };
+    let diff = scale(i128::from(v.mantissa), i32::from(v.exponent))?
+        .checked_sub(scale(i128::from(ideal.mantissa), i32::from(ideal.exponent))?)?
+        .checked_abs()?;
+    let limit = scale(
+        i128::from(sd.mantissa).checked_mul(i128::from(cutoff.mantissa))?,
+        limit_exp,
+    )?;
+    Some(diff > limit)
 }
 
 impl ScoreDefinition {
@@ -364,4 +393,33 @@ pub fn pass_rates(results: &[Vec<IndicatorResult>]) -> Vec<(String, u32, u32)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exact_band_edges_score_in_the_lower_band() {
+        let ph = Scoring::ZScore {
+            ideal: 7.40,
+            sd: 0.05,
+            cutoffs: vec![1.0, 2.0],
+        };
+        assert_eq!(ph.points(7.35), 0, "one SD exactly is not beyond one SD");
+        assert_eq!(ph.points(7.45), 0);
+        assert_eq!(ph.points(7.34), 1);
+        assert_eq!(ph.points(7.30), 1, "two SD exactly");
+        assert_eq!(ph.points(7.29), 2);
+        let temp = Scoring::ZScore {
+            ideal: 37.2,
+            sd: 0.2,
+            cutoffs: vec![1.0, 2.0],
+        };
+        assert_eq!(temp.points(37.0), 0);
+        assert_eq!(temp.points(36.8), 1);
+        assert_eq!(temp.points(36.79), 2);
+        // A value with no short decimal form still scores (on f64).
+        assert_eq!(temp.points(0.1 + 0.2), 2);
+    }
 }

@@ -808,20 +808,25 @@ fn DeviceRow(
                 div { class: "muted", "{d.rejected} refused, {d.duplicates} duplicates suppressed" }
             }
             for n in d.notices.clone() { div { class: "device-notice", "{n}" } }
-            div { class: "device-actions",
-                match (d.case, &d.assigned, case_id.is_some() && key.is_some()) {
-                    (Some(c), Some(r), _) if Some(c) == case_id => rsx! {
+            div { class: "device-route",
+                match (d.case, &d.assigned) {
+                    (Some(c), Some(r)) if Some(c) == case_id => rsx! {
                         span { class: "chip running", "data-route": "this-case", "recording into this case: {r}" }
-                        button { class: "action", onclick: release, "Release" }
                     },
-                    (Some(_), _, can) => rsx! {
+                    (Some(_), _) => rsx! {
                         span { class: "chip", "data-route": "other-case", "recording into another case" }
-                        if can { button { class: "action", "data-action": "assign", onclick: assign, "Move to this case" } }
                     },
-                    (None, _, can) => rsx! {
+                    (None, _) => rsx! {
                         span { class: "chip warn", "data-route": "none", "not recorded: assign it to a case" }
-                        if can { button { class: "action", "data-action": "assign", onclick: assign, "Assign to case" } }
                     },
+                }
+            }
+            div { class: "device-actions",
+                match (d.case == case_id && d.case.is_some(), d.case.is_some(), case_id.is_some() && key.is_some()) {
+                    (true, _, _) => rsx! { button { class: "action", onclick: release, "Release" } },
+                    (false, true, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Move to this case" } },
+                    (false, false, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Assign to case" } },
+                    (false, _, false) => rsx! {},
                 }
                 button { class: "action secondary", onclick: forget, "Forget" }
             }

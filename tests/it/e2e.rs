@@ -310,6 +310,36 @@ fn recorded_samples(data: &Path) -> i64 {
     .unwrap()
 }
 
+/// Samples of the MRN-4712 case from the heart-lung machine console.
+fn console_samples_in_new_case(data: &Path) -> i64 {
+    read_db(data)
+        .query_row(
+            "SELECT coalesce(sum(t.n), 0) FROM telemetry_chunks t
+               JOIN channels ch ON ch.num = t.channel
+               JOIN cases c ON c.id = ch.case_id
+               JOIN patients p ON p.id = c.patient_id
+              WHERE p.mrn_value = 'MRN-4712' AND ch.source_device LIKE 'HLM console%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// Samples received by a signed case after its signature was recorded.
+fn samples_after_signing(data: &Path) -> i64 {
+    read_db(data)
+        .query_row(
+            "SELECT count(*) FROM telemetry_chunks t
+               JOIN channels ch ON ch.num = t.channel
+               JOIN entries e ON e.case_id = ch.case_id
+              WHERE e.kind = 'status' AND e.payload LIKE '%signed%'
+                AND t.t_last * 1000 > e.recorded_us",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// Every entry kind in recording order.
 fn all_kinds(data: &Path) -> Vec<String> {
     let conn = read_db(data);
@@ -470,11 +500,9 @@ fn desktop_tour_at_tablet_and_phone_size() {
                     app.screenshot(&format!("tablet-{}-{}-signed", i + 1, s.slug()));
                 }
                 Screen::Devices => {
+                    // Each virtual device joined the demo case as it connected (the demo
+                    // rule); the screen says where each one's values go.
                     app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
-                    // Assign the first device (the heart-lung machine console) to the case.
-                    app.tap(ASSIGN_FIRST_DEVICE.0, ASSIGN_FIRST_DEVICE.1);
-                    sleep(Duration::from_millis(800));
-                    app.screenshot(&format!("tablet-{}-{}-console-assigned", i + 1, s.slug()));
                 }
                 _ => {
                     app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
@@ -533,8 +561,13 @@ fn desktop_tour_at_tablet_and_phone_size() {
         let kinds = all_kinds(data);
         assert_eq!(
             kinds.iter().filter(|k| *k == "device_associated").count(),
-            1,
-            "the console was assigned to the case once"
+            5,
+            "each virtual device associated with the demo case once"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "device_released").count(),
+            5,
+            "signing released every device"
         );
         let answers = kinds.iter().filter(|k| *k == "checklist_answer").count();
         assert_eq!(answers, pre_bypass_items().len(), "one answer per item");
@@ -606,6 +639,28 @@ fn desktop_tour_at_tablet_and_phone_size() {
             "{family}"
         );
         assert!(app.log_text().contains("case started"));
+
+        // The devices still connected record nowhere now; assign the console to the new case
+        // on the Devices screen, and the signed case receives nothing after its signing.
+        let (x, y) = rail_item(5);
+        app.tap(x, y);
+        sleep(Duration::from_millis(800));
+        app.screenshot("tablet-devices-after-signing");
+        let before = console_samples_in_new_case(data);
+        assert_eq!(before, 0, "nothing recorded before the console is assigned");
+        app.tap(ASSIGN_FIRST_DEVICE.0, ASSIGN_FIRST_DEVICE.1);
+        sleep(Duration::from_millis(800));
+        app.screenshot("tablet-devices-console-assigned");
+        wait_for(
+            "console values in the new case",
+            Duration::from_secs(10),
+            || console_samples_in_new_case(data) > 0,
+        );
+        assert_eq!(
+            samples_after_signing(data),
+            0,
+            "the signed case received nothing after its signing"
+        );
 
         // On call: follow that patient on the ECMO board (the cursor waits in the MRN field);
         // the engine uploads the case, pulls it back from the server and the board shows it.

@@ -4,17 +4,23 @@ use super::{check, CalcError, Calculated};
 
 /// del Nido dose: 20 mL/kg capped (adult cap a setting, default 1000 mL) [verify], 1 part blood
 /// to 4 parts crystalloid. Returns (total, blood, crystalloid) in mL.
-pub fn del_nido(weight_kg: f64, cap_ml: f64) -> Result<(Calculated, f64, f64), CalcError> {
+pub fn del_nido(
+    weight_kg: f64,
+    ml_per_kg: f64,
+    cap_ml: f64,
+) -> Result<(Calculated, f64, f64), CalcError> {
     let w = check("weight_kg", weight_kg, 0.3, 650.0, "kg")?;
+    let per_kg = check("ml_per_kg", ml_per_kg, 5.0, 40.0, "mL/kg")?;
     let cap = check("cap_ml", cap_ml, 100.0, 2000.0, "mL")?;
-    let total = (20.0 * w).min(cap);
+    let total = (per_kg * w).min(cap);
     let c = Calculated::new(
         total,
         "mL",
-        "dose = min(20 mL/kg · W, cap); blood : crystalloid = 1 : 4",
+        "dose = min(mL/kg · W, cap); blood : crystalloid = 1 : 4",
         "del Nido cardioplegia (Matte GS, del Nido PJ. J Extra Corpor Technol 2012) [verify cap]",
     )?
     .input("weight", w, "kg")
+    .constant("del Nido dose (mL/kg)", per_kg)
     .constant("del Nido cap (mL)", cap);
     Ok((c, total / 5.0, total * 4.0 / 5.0))
 }
@@ -74,12 +80,15 @@ mod tests {
             (80.0, 1000.0, 200.0, 800.0),
             (12.0, 240.0, 48.0, 192.0),
         ] {
-            let (c, b, x) = del_nido(w, 1000.0).unwrap();
+            let (c, b, x) = del_nido(w, 20.0, 1000.0).unwrap();
             assert!(
                 close(c.value, total, 1.0) && close(b, blood, 1.0) && close(x, cryst, 1.0),
                 "{w}"
             );
         }
+        // A protocol's own mL/kg is used, not a fixed 20.
+        let (c, ..) = del_nido(30.0, 15.0, 1000.0).unwrap();
+        assert!(close(c.value, 450.0, 0.01), "{}", c.value);
         assert_eq!(buckberg_split(1000.0).unwrap(), (800.0, 200.0));
         assert!(close(plegisol_rate(1.956).unwrap().value, 587.0, 1.0));
         assert!(close(

@@ -1,14 +1,14 @@
 //! Haemodilution, red cells, ultrafiltration and prime (clinical.md 2.4, 2.11). Predictions are
 //! guidance, not transfusion triggers: estimation errors are large.
 
-use super::{check, fraction, CalcError, Calculated};
+use super::{check, haematocrit, CalcError, Calculated};
 
 const VOL: (f64, f64) = (0.0, 50_000.0);
 
 /// Predicted haematocrit on bypass (fraction), simple form: Hct_pre · EBV / (EBV + prime).
 /// Source: Terumo/PerfusionCalc hemodilution formula; clinical.md 2.4.
 pub fn predicted_hct(hct_pre: f64, ebv_ml: f64, prime_ml: f64) -> Result<Calculated, CalcError> {
-    let hct = fraction("hct_pre", hct_pre)?;
+    let hct = haematocrit("hct_pre", hct_pre)?;
     let ebv = check("ebv_ml", ebv_ml, 50.0, VOL.1, "mL")?;
     let prime = check("prime_ml", prime_ml, VOL.0, VOL.1, "mL")?;
     Ok(Calculated::new(
@@ -32,7 +32,7 @@ pub fn predicted_hct_full(
     cardioplegia_crystalloid_ml: f64,
     rap_ml: f64,
 ) -> Result<Calculated, CalcError> {
-    let hct = fraction("hct_pre", hct_pre)?;
+    let hct = haematocrit("hct_pre", hct_pre)?;
     let ebv = check("ebv_ml", ebv_ml, 50.0, VOL.1, "mL")?;
     let fl = check(
         "anaesthesia_fluids_ml",
@@ -73,8 +73,8 @@ pub fn red_cells_to_target(
     hct_rbc: f64,
 ) -> Result<Calculated, CalcError> {
     let v = check("total_volume_ml", total_volume_ml, 50.0, VOL.1, "mL")?;
-    let now = fraction("hct_now", hct_now)?;
-    let target = fraction("hct_target", hct_target)?;
+    let now = haematocrit("hct_now", hct_now)?;
+    let target = haematocrit("hct_target", hct_target)?;
     let rbc = check("hct_rbc", hct_rbc, 0.45, 0.85, "")?;
     if target >= rbc {
         return Err(CalcError::Undefined(
@@ -105,9 +105,9 @@ pub fn neonatal_prime_red_cells(
     hct_rbc: f64,
 ) -> Result<Calculated, CalcError> {
     let bv = check("ebv_ml", ebv_ml, 50.0, 5000.0, "mL")?;
-    let hct = fraction("hct_patient", hct_patient)?;
+    let hct = haematocrit("hct_patient", hct_patient)?;
     let prime = check("prime_ml", prime_ml, 50.0, 5000.0, "mL")?;
-    let target = fraction("hct_target", hct_target)?;
+    let target = haematocrit("hct_target", hct_target)?;
     let rbc = check("hct_rbc", hct_rbc, 0.45, 0.85, "")?;
     let ml = ((target * (bv + prime) - hct * bv) / rbc).max(0.0);
     if ml > prime {
@@ -136,8 +136,8 @@ pub fn ultrafiltration_volume(
     hct_target: f64,
 ) -> Result<Calculated, CalcError> {
     let v = check("volume_ml", volume_ml, 50.0, VOL.1, "mL")?;
-    let now = fraction("hct_now", hct_now)?;
-    let target = fraction("hct_target", hct_target)?;
+    let now = haematocrit("hct_now", hct_now)?;
+    let target = haematocrit("hct_target", hct_target)?;
     if target <= 0.0 {
         return Err(CalcError::Undefined(
             "target haematocrit must be above 0".into(),

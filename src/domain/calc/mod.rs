@@ -73,18 +73,35 @@ pub fn check(
 /// Check a fraction (saturation, haematocrit, FiO2). A value that looks like a percentage gets
 /// a hint instead of a silently wrong result.
 pub fn fraction(input: &'static str, value: f64) -> Result<f64, CalcError> {
-    check(input, value, 0.0, 1.0, "").map_err(|e| match e {
-        CalcError::OutOfRange { .. } if (1.0..=100.0).contains(&value) => CalcError::OutOfRange {
-            input,
-            value,
-            unit: "",
-            low: 0.0,
-            high: 1.0,
-            hint: format!(
-                " ({value} looks like a percentage: give {:.2})",
-                value / 100.0
-            ),
-        },
+    fraction_in(input, value, 0.0, 1.0)
+}
+
+/// A haematocrit as a fraction: 0.05 to 0.75 is what blood can be (a plausibility range, not a
+/// clinical threshold), so 0.01 is refused and 1.2 is not taken for 1.2 %.
+pub fn haematocrit(input: &'static str, value: f64) -> Result<f64, CalcError> {
+    fraction_in(input, value, 0.05, 0.75)
+}
+
+/// A fraction within `[low, high]`; a value that, read as a percentage, would fall in the range
+/// gets the exact fraction as a hint (never rounded to two places: 1.2 is not "0.01").
+fn fraction_in(input: &'static str, value: f64, low: f64, high: f64) -> Result<f64, CalcError> {
+    check(input, value, low, high, "").map_err(|e| match e {
+        CalcError::OutOfRange { .. } if (low * 100.0..=high * 100.0).contains(&value) => {
+            let exact = value
+                .to_string()
+                .parse::<super::Decimal>()
+                .ok()
+                .and_then(|d| d.shift(-2))
+                .map_or_else(|| format!("{}", value / 100.0), |d| d.to_string());
+            CalcError::OutOfRange {
+                input,
+                value,
+                unit: "",
+                low,
+                high,
+                hint: format!(" ({value} looks like a percentage: give {exact})"),
+            }
+        }
         e => e,
     })
 }
@@ -187,6 +204,17 @@ pub(crate) fn close(a: f64, b: f64, tol: f64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_haematocrit_is_checked_for_what_blood_can_be() {
+        assert!(haematocrit("hct", 0.01).is_err(), "0.01 is not a haematocrit");
+        let e = haematocrit("hct", 1.2).unwrap_err().to_string();
+        assert!(!e.contains("0.01"), "{e}");
+        assert!(!e.contains("percentage"), "1.2 % is no haematocrit either: {e}");
+        let e = haematocrit("hct", 32.5).unwrap_err().to_string();
+        assert!(e.contains("give 0.325"), "{e}");
+        assert_eq!(haematocrit("hct", 0.325).unwrap(), 0.325);
+    }
 
     #[test]
     fn a_percentage_given_as_a_fraction_gets_a_hint() {

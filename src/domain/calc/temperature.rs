@@ -4,11 +4,17 @@ use super::{check, CalcError, Calculated};
 
 /// Arterial-outlet minus venous-inflow gradient (°C). Limits (STS/SCA/AmSECT 2015): ≤ 10 °C;
 /// ≤ 4 °C once the arterial outlet is ≥ 30 °C while rewarming. Flagged in `warnings`.
-pub fn arterial_venous_gradient(arterial_c: f64, venous_c: f64) -> Result<Calculated, CalcError> {
+/// `limit_c` is the protocol's limit for the phase the case is in (cooling or rewarming); the
+/// caller says which, and the limit used is listed with the result.
+pub fn arterial_venous_gradient(
+    arterial_c: f64,
+    venous_c: f64,
+    limit_c: f64,
+) -> Result<Calculated, CalcError> {
     let a = check("arterial_c", arterial_c, 4.0, 45.0, "°C")?;
     let v = check("venous_c", venous_c, 4.0, 45.0, "°C")?;
+    let limit = check("limit_c", limit_c, 0.5, 20.0, "°C")?;
     let g = a - v;
-    let limit = if a >= 30.0 { 4.0 } else { 10.0 };
     Ok(Calculated::new(
         g,
         "°C",
@@ -17,6 +23,7 @@ pub fn arterial_venous_gradient(arterial_c: f64, venous_c: f64) -> Result<Calcul
     )?
     .input("arterial outlet", a, "°C")
     .input("venous inflow", v, "°C")
+    .constant("gradient limit (°C)", limit)
     .warn_if(g.abs() > limit, format!("gradient above {limit} °C")))
 }
 
@@ -74,9 +81,9 @@ mod tests {
 
     #[test]
     fn worked_vectors() {
-        let g = arterial_venous_gradient(36.5, 33.0).unwrap();
+        let g = arterial_venous_gradient(36.5, 33.0, 4.0).unwrap();
         assert!(close(g.value, 3.5, 1e-9) && g.warnings.is_empty());
-        assert!(!arterial_venous_gradient(36.5, 31.0)
+        assert!(!arterial_venous_gradient(36.5, 31.0, 4.0)
             .unwrap()
             .warnings
             .is_empty());
