@@ -350,7 +350,10 @@ mod tests {
     #[test]
     fn the_gradient_uses_the_protocols_limit_for_the_phase() {
         let mut p = Protocol::defaults().unwrap();
-        let cooling = CATALOGUE.iter().find(|c| c.id == "gradient-cooling").unwrap();
+        let cooling = CATALOGUE
+            .iter()
+            .find(|c| c.id == "gradient-cooling")
+            .unwrap();
         let rewarming = CATALOGUE
             .iter()
             .find(|c| c.id == "gradient-rewarming")

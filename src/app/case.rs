@@ -14,17 +14,20 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::devices::{DeviceHub, HubEvent};
+use super::monitor::{MonitorState, MonitorView};
 use crate::domain::board::{targets, Targets};
+use crate::domain::gdp::{do2i_over_case, GdpReport};
 use crate::domain::patient::Mrn;
 use crate::domain::protocol::Protocol;
 use crate::domain::routing::{self, CaseFacts, Command};
+use crate::domain::telemetry::Bucket;
 use crate::domain::{
-    Author, CaseId, CaseKind, CaseStatus, CaseSummary, Entry, EntryPayload, NewEntry, Patient,
-    ValidationError,
+    Author, CaseId, CaseKind, CaseStatus, CaseSummary, Entry, EntryPayload, NewEntry, Parameter,
+    Patient, ValidationError,
 };
 use crate::store::{NewCase, Store, StoreError};
 
@@ -43,10 +46,13 @@ pub struct CaseState {
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct CaseSession {
-    store: Store,
+    pub(super) store: Store,
     author: Author,
-    protocol: Arc<Protocol>,
-    hub: DeviceHub,
+    pub(super) protocol: Arc<Protocol>,
+    pub(super) hub: DeviceHub,
+    /// The advisory watcher and live calculations (see `monitor.rs`).
+    monitor: Arc<Mutex<MonitorState>>,
+    pub(super) monitor_view: Arc<watch::Sender<MonitorView>>,
     state: Arc<watch::Sender<CaseState>>,
     followed: Arc<Mutex<Option<CaseId>>>,
     /// Commands are planned and written one at a time, so two taps cannot both plan from the
@@ -66,6 +72,8 @@ impl CaseSession {
             author,
             protocol,
             hub,
+            monitor: Arc::new(Mutex::new(MonitorState::default())),
+            monitor_view: Arc::new(watch::channel(MonitorView::default()).0),
             state: Arc::new(watch::channel(CaseState::default()).0),
             followed: Arc::new(Mutex::new(None)),
             writing: Arc::new(tokio::sync::Mutex::new(())),
@@ -89,6 +97,15 @@ impl CaseSession {
         self.state.subscribe()
     }
 
+    /// What the monitor publishes for the followed case (advisories, live DO2i).
+    pub fn monitor(&self) -> watch::Receiver<MonitorView> {
+        self.monitor_view.subscribe()
+    }
+
+    pub(super) fn lock_monitor(&self) -> std::sync::MutexGuard<'_, MonitorState> {
+        self.monitor.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// The followed case's id.
     pub fn followed(&self) -> Option<CaseId> {
         self.followed.lock().ok().and_then(|g| *g)
@@ -108,6 +125,9 @@ impl CaseSession {
             self.set_followed(newest);
         }
         self.refresh().await?;
+        if let Some(samples) = self.hub.take_monitor_feed() {
+            tokio::spawn(self.clone().run_monitor(samples));
+        }
         if let Some(mut events) = self.hub.take_events() {
             let me = self.clone();
             tokio::spawn(async move {
@@ -129,6 +149,7 @@ impl CaseSession {
     pub async fn follow(&self, case: CaseId) -> Result<(), StoreError> {
         self.store.case_status(case).await?;
         self.set_followed(Some(case));
+        self.publish_monitor();
         self.publish().await
     }
 
@@ -274,8 +295,12 @@ impl CaseSession {
             })
             .collect();
         let written = self.store.append_entries(news).await?;
-        for e in &written {
-            tracing::info!(kind = e.payload.kind(), "entry recorded");
+        {
+            let mut m = self.lock_monitor();
+            for e in &written {
+                tracing::info!(kind = e.payload.kind(), "entry recorded");
+                m.dirty.insert(e.case_id);
+            }
         }
         if reroute {
             self.reroute().await?;
@@ -310,6 +335,102 @@ impl CaseSession {
             f();
         }
         Ok(())
+    }
+
+    /// The trend of each of `parameters` between `from` and `to` in `buckets` buckets: per
+    /// parameter the case channel with the most recent data, its buckets converted from the
+    /// channel's unit (as received: kPa, °F, ...) to internal units for drawing.
+    pub async fn trend_series(
+        &self,
+        case: CaseId,
+        parameters: &[Parameter],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        buckets: u32,
+    ) -> Result<Vec<(Parameter, Vec<Bucket>)>, StoreError> {
+        let channels = self.store.channels(case).await?;
+        let mut out = Vec::with_capacity(parameters.len());
+        for &p in parameters {
+            let mut best: Vec<Bucket> = Vec::new();
+            for ch in channels.iter().filter(|c| c.parameter == p) {
+                let field = format!("channel.{}", p.code());
+                let convert = |v: f64| p.to_internal(&field, v, &ch.unit);
+                let mut b = self.store.trend(ch.id, from, to, buckets).await?;
+                for x in &mut b {
+                    x.min = convert(x.min)?;
+                    x.max = convert(x.max)?;
+                    x.mean = convert(x.mean)?;
+                }
+                if b.last().map(|x| x.end) > best.last().map(|x| x.end) {
+                    best = b;
+                }
+            }
+            out.push((p, best));
+        }
+        Ok(out)
+    }
+
+    /// Goal-directed perfusion over the case for its review: DO2i at every recorded pump-flow
+    /// sample on bypass with the latest arterial gas at that moment, then nadir, time and area
+    /// below the protocol's threshold, gaps reported (`domain::gdp`). `Err` says why there is
+    /// none (no patient size, no flow, ...).
+    pub async fn gdp_report(&self, case: CaseId) -> Result<GdpReport, String> {
+        let fail = |e: StoreError| e.to_string();
+        let summary = self
+            .store
+            .list_cases()
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .find(|c| c.id == case)
+            .ok_or_else(|| format!("case {case} does not exist"))?;
+        let patient = match summary.patient {
+            Some(p) => self.store.patient(p).await.map_err(fail)?,
+            None => None,
+        };
+        let bsa = patient.as_ref().ok_or("no patient: BSA unknown")?;
+        let bsa = targets(bsa, &self.protocol)
+            .map_err(|e| e.to_string())?
+            .bsa_m2;
+        let entries = self.store.entries(case).await.map_err(fail)?;
+        let now = Utc::now();
+        let mut flow: Vec<(DateTime<Utc>, f64)> = Vec::new();
+        for ch in self
+            .store
+            .channels(case)
+            .await
+            .map_err(fail)?
+            .into_iter()
+            .filter(|c| c.parameter == Parameter::PumpFlow)
+        {
+            let field = format!("channel.{}", ch.parameter.code());
+            for s in self
+                .store
+                .samples(ch.id, summary.created_at, now)
+                .await
+                .map_err(fail)?
+                .into_iter()
+                .filter(|s| s.validity.counts())
+            {
+                let v = ch
+                    .parameter
+                    .to_internal(&field, s.value.to_f64(), &ch.unit)
+                    .map_err(|e| e.to_string())?;
+                flow.push((s.received_at, v));
+            }
+        }
+        flow.sort_by_key(|(t, _)| *t);
+        let view = crate::domain::record::CaseView::derive(&entries);
+        do2i_over_case(
+            &view,
+            &flow,
+            bsa,
+            self.protocol.oxygen,
+            self.protocol.gdp.do2i_threshold,
+            chrono::Duration::milliseconds((self.protocol.gdp.max_gap_s * 1000.0) as i64),
+            now,
+        )
+        .map_err(|e| e.to_string())
     }
 
     /// Sign the case (completing it first when needed). Idempotent.

@@ -20,6 +20,8 @@ use crate::store::Store;
 
 /// Capacity of a session's event channel and of the hub → recorder channel.
 const CHANNEL: usize = 1024;
+/// Capacity of the hub → case monitor channel: several seconds of every parameter.
+const MONITOR_CHANNEL: usize = 4096;
 
 /// One device as the Devices screen shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +125,10 @@ pub struct DeviceHub {
     events: mpsc::Sender<HubEvent>,
     events_rx: Arc<Mutex<Option<mpsc::Receiver<HubEvent>>>>,
     health: Arc<watch::Sender<RecorderHealth>>,
+    /// Every value that has a case, for the case monitor (advisories, live DO2i).
+    monitor: mpsc::Sender<LiveSample>,
+    monitor_rx: Arc<Mutex<Option<mpsc::Receiver<LiveSample>>>>,
+    monitor_skipped: Arc<AtomicU64>,
 }
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
@@ -132,7 +138,11 @@ fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
 impl DeviceHub {
     pub fn new(store: Store, live: mpsc::Sender<LiveSample>) -> Self {
         let (events, events_rx) = mpsc::channel(CHANNEL);
+        let (monitor, monitor_rx) = mpsc::channel(MONITOR_CHANNEL);
         Self {
+            monitor,
+            monitor_rx: Arc::new(Mutex::new(Some(monitor_rx))),
+            monitor_skipped: Arc::new(AtomicU64::new(0)),
             store,
             live,
             shared: Arc::new(Mutex::new(Shared::default())),
@@ -159,6 +169,11 @@ impl DeviceHub {
     /// The routes in force.
     pub fn routes(&self) -> Routes {
         lock(&self.shared).routes.clone()
+    }
+
+    /// Values with a case, for the case monitor (taken once).
+    pub fn take_monitor_feed(&self) -> Option<mpsc::Receiver<LiveSample>> {
+        self.monitor_rx.lock().ok().and_then(|mut g| g.take())
     }
 
     /// Device events for the case session (taken once).
@@ -233,6 +248,12 @@ impl DeviceHub {
             let tx = self.recorder();
             if tx.send(Recordable::Sample(sample.clone())).await.is_err() {
                 tracing::error!("recorder stopped; values are not recorded");
+            }
+            if let Err(mpsc::error::TrySendError::Full(_)) = self.monitor.try_send(sample.clone()) {
+                let skipped = self.monitor_skipped.fetch_add(1, Ordering::Relaxed) + 1;
+                if skipped.is_power_of_two() {
+                    tracing::warn!(skipped, "case monitor is behind; skipping values");
+                }
             }
         }
         if let Err(mpsc::error::TrySendError::Full(_)) = self.live.try_send(sample) {

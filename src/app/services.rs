@@ -334,21 +334,6 @@ impl Services {
                 f.push((kind, tx));
             }
         }
-        // DO2i is calculated, not measured: until the live screen computes it from the case's
-        // values (BSA, Hb, SaO2, PaO2), the demo supplies the simulator's figure as such.
-        let hub = self.devices.clone();
-        let demo_case = case.id;
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(period);
-            loop {
-                tick.tick().await;
-                let now = chrono::Utc::now();
-                let mut s =
-                    sim.sample(crate::domain::Parameter::Do2i, now, "Sim DO2i (calculated)");
-                s.case = Some(demo_case);
-                hub.feed(s).await;
-            }
-        });
         self.mode_tx.send_replace(AppMode::Demo(reason));
         Ok(())
     }
@@ -501,9 +486,45 @@ pub async fn ensure_demo_case(
                 )
                 .await?;
             record_protocol(store, &case, by, protocol).await?;
+            demo_gas(store, &case, by).await?;
             Ok(case)
         }
     }
+}
+
+/// The demo case's arterial blood gas (simulated, in a demo case only), so that the live DO2i is
+/// computed by the same path as in a patient's case: simulated pump flow from the console, Hb,
+/// SaO2 and PaO2 from this gas, the demo patient's BSA and the protocol's constants.
+async fn demo_gas(store: &Store, case: &CaseSummary, by: &Author) -> Result<(), StoreError> {
+    use crate::domain::bloodgas::{
+        Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
+    };
+    let v = |value: Decimal, unit: &str| AnalyteValue {
+        value,
+        unit: unit.into(),
+    };
+    let results = [
+        (Analyte::Ph, v(Decimal::new(738, -2), "")),
+        (Analyte::Pco2, v(Decimal::integer(40), "mmHg")),
+        (Analyte::Po2, v(Decimal::integer(250), "mmHg")),
+        (Analyte::So2, v(Decimal::integer(99), "%")),
+        (Analyte::Hb, v(Decimal::new(85, -1), "g/dL")),
+    ]
+    .into_iter()
+    .collect();
+    store
+        .append_entry(NewEntry {
+            case_id: case.id,
+            occurred_at: chrono::Utc::now(),
+            author: by.clone(),
+            payload: EntryPayload::BloodGas(BloodGasPanel {
+                site: SampleSite::PatientArtery,
+                temperature: GasTemperature::At37,
+                results,
+            }),
+        })
+        .await
+        .map(|_| ())
 }
 
 /// The demo's synthetic patient (an MRN in Pumpside's demo namespace, never a real record), so

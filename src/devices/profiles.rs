@@ -126,11 +126,13 @@ pub fn blood_pressure(raw: &[u8], cuff_only: bool) -> Result<Reading, DecodeErro
         match (status >> 3) & 0x03 {
             0 => {}
             1 => {
-                r.notes.push(("pulse rate range", "above the upper limit".into()));
+                r.notes
+                    .push(("pulse rate range", "above the upper limit".into()));
                 r.validity = Validity::Questionable;
             }
             2 => {
-                r.notes.push(("pulse rate range", "below the lower limit".into()));
+                r.notes
+                    .push(("pulse rate range", "below the lower limit".into()));
                 r.validity = Validity::Questionable;
             }
             _ => r.notes.push(("pulse rate range", "reserved value".into())),

@@ -5,11 +5,12 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::bloodgas::{Analyte, SampleSite};
-use super::calc::threshold::{below_threshold, BelowThreshold};
+use super::calc::threshold::{below_threshold, BelowThreshold, GdpInputs, Latest};
 use super::calc::{oxygen, CalcError, OxygenConstants};
 use super::entry::EntryPayload;
 use super::quality::bypass_intervals;
 use super::record::CaseView;
+use super::{LiveSnapshot, Parameter};
 
 /// Arterial oxygen inputs from one blood gas.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -56,6 +57,53 @@ pub struct GdpReport {
     pub below: BelowThreshold,
     /// Flow samples on bypass left out because no blood gas had been taken yet.
     pub without_gas: usize,
+}
+
+/// The inputs of a live DO2i at `now`: pump flow from the live values (a device), not older than
+/// `flow_stale_after`; SaO2, PaO2 and Hb (or Hct) from the newest arterial blood gas; an
+/// in-line haematocrit (the CDI's) replaces the gas's Hb when it is newer. Inputs that are not
+/// there stay `None`, and `live_do2i` names them.
+pub fn live_inputs(
+    view: &CaseView<'_>,
+    live: &LiveSnapshot,
+    now: DateTime<Utc>,
+    flow_stale_after: Duration,
+) -> GdpInputs {
+    let counted = |p: Parameter| {
+        live.latest(p)
+            .filter(|s| s.validity.counts() && s.value.is_finite())
+            .map(|s| Latest {
+                value: s.value,
+                at: s.at,
+            })
+    };
+    let pump_flow_l_min = counted(Parameter::PumpFlow).filter(|f| now - f.at <= flow_stale_after);
+    let gas = arterial_gases(view).last().copied();
+    let inline_hct = counted(Parameter::Haematocrit);
+    let (hb_g_dl, hct) = match (gas, inline_hct) {
+        (Some(g), Some(h)) if h.at > g.at => (None, Some(h)),
+        (Some(g), _) => (
+            Some(Latest {
+                value: g.hb_g_dl,
+                at: g.at,
+            }),
+            None,
+        ),
+        (None, h) => (None, h),
+    };
+    GdpInputs {
+        pump_flow_l_min,
+        hb_g_dl,
+        hct,
+        sao2: gas.map(|g| Latest {
+            value: g.sao2,
+            at: g.at,
+        }),
+        pao2_mmhg: gas.map(|g| Latest {
+            value: g.pao2,
+            at: g.at,
+        }),
+    }
 }
 
 /// DO2i over the case from pump-flow samples (L/min, in time order) and the case's gases.

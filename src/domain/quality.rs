@@ -219,7 +219,10 @@ fn exact_beyond(v: f64, ideal: f64, sd: f64, cutoff: f64) -> Option<bool> {
         m.checked_mul(10i128.checked_pow(u32::try_from(exp - e).ok()?)?)
     };
     let diff = scale(i128::from(v.mantissa), i32::from(v.exponent))?
-        .checked_sub(scale(i128::from(ideal.mantissa), i32::from(ideal.exponent))?)?
+        .checked_sub(scale(
+            i128::from(ideal.mantissa),
+            i32::from(ideal.exponent),
+        )?)?
         .checked_abs()?;
     let limit = scale(
         i128::from(sd.mantissa).checked_mul(i128::from(cutoff.mantissa))?,

@@ -162,6 +162,7 @@ pub fn ucum(unit: &str) -> Option<&'static str> {
     Some(match unit {
         "mmHg" | "mm[Hg]" => "mm[Hg]",
         "°C" | "Cel" => "Cel",
+        "°F" | "[degF]" => "[degF]",
         "L/min" => "L/min",
         "%" => "%",
         "1" => "1",

@@ -21,7 +21,7 @@ use crate::domain::record::CaseView;
 use crate::domain::reminder::{self, Due};
 use crate::domain::summary::summarise;
 use crate::domain::trend::{self, Zoom};
-use crate::domain::{CaseId, EntryId, EntryPayload, EventKind, Parameter, ValidationError};
+use crate::domain::{CaseId, EntryId, EntryPayload, EventKind, ValidationError};
 use crate::store::StoreError;
 
 /// How long a one-tap entry can be undone with one more tap.
@@ -111,7 +111,25 @@ pub fn Live() -> Element {
     let view = CaseView::derive(&entries);
     let clocks = view.clocks();
     let targets = state.targets.read().clone();
-    let tiles = board::tiles(&state.live.read(), &view, &protocol, targets.as_ref(), now);
+    let mut tiles = board::tiles(&state.live.read(), &view, &protocol, targets.as_ref(), now);
+    // The DO2i is calculated by the case monitor: say how old its oldest input is, or why
+    // there is none.
+    if let Some(t) = tiles
+        .iter_mut()
+        .find(|t| t.parameter == Some(crate::domain::Parameter::Do2i))
+    {
+        match &*state.do2i.read() {
+            Some(Ok(d)) => {
+                t.source = format!(
+                    "calculated · oldest input {} old{}",
+                    format_age(d.oldest_input),
+                    if d.hb_from_hct { " · Hb from Hct" } else { "" }
+                )
+            }
+            Some(Err(why)) if t.level == Level::Missing => t.source = why.clone(),
+            _ => {}
+        }
+    }
     let on_bypass = clocks.bypass.is_running();
     let after_bypass = !on_bypass && clocks.bypass.starts > 0;
     let bypass_kind = if on_bypass {
@@ -538,6 +556,42 @@ fn Review() -> Element {
     let entries = state.entries.read();
     let s = summarise(&entries, &services.protocol, now);
     let open = s.open_advisories.len() + s.artefacts.len();
+    let case = state.case.read().as_ref().map(|c| c.id);
+    let threshold = services.protocol.gdp.do2i_threshold;
+    let loader = services.clone();
+    let gdp = use_resource(move || {
+        let services = loader.clone();
+        async move {
+            match case {
+                Some(c) => services.case.gdp_report(c).await,
+                None => Err("no case".to_string()),
+            }
+        }
+    });
+    let gdp_rows: Vec<(&str, String)> = match &*gdp.read() {
+        None => vec![("DO₂i", "calculating…".to_string())],
+        Some(Err(why)) => vec![("DO₂i", format!("not available: {why}"))],
+        Some(Ok(r)) => vec![
+            (
+                "DO₂i nadir",
+                match r.below.nadir {
+                    Some((v, at)) => format!("{v:.0} mL/min/m² at {}", hhmm(at)),
+                    None => "no DO₂i on bypass (flow and an arterial gas are needed)".into(),
+                },
+            ),
+            (
+                "DO₂i below threshold",
+                format!(
+                    "{} min, area {:.0} mL/m² (threshold {threshold:.0}; {} min covered, {} gap(s), {} flow value(s) before the first gas)",
+                    r.below.time_below.num_minutes(),
+                    r.below.area,
+                    r.below.covered.num_minutes(),
+                    r.below.gaps.len(),
+                    r.without_gas
+                ),
+            ),
+        ],
+    };
     rsx! {
         div { class: "sheet", "data-sheet": "review",
             h2 { class: "section-title", "Case end: review and sign" }
@@ -553,6 +607,9 @@ fn Review() -> Element {
                 for sc in s.scores.iter() {
                     span { class: "k", "{sc.name} v{sc.version}" }
                     span { "data-summary": "score", "{sc.total} / {sc.max} ({sc.missing().count()} rule(s) without a value on bypass)" }
+                }
+                for (k, v) in gdp_rows.iter() {
+                    span { class: "k", "{k}" } span { "data-summary": "gdp", "{v}" }
                 }
                 for ind in s.indicators.iter() {
                     span { class: "k", "{ind.name}" }
@@ -684,7 +741,9 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
             let _ = tick;
             let now = Utc::now();
             let (from, to) = zoom.window(started, now);
-            load_series(&services, case, from, to)
+            services
+                .case
+                .trend_series(case, &trend::PARAMETERS, from, to, CHART_BUCKETS)
                 .await
                 .map(|s| (from, to, s))
         }
@@ -757,28 +816,6 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
     }
 }
 
-/// The chart's series: for each charted parameter, the case channel with the most recent data.
-pub async fn load_series(
-    services: &Services,
-    case: CaseId,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<(Parameter, Vec<crate::domain::telemetry::Bucket>)>, StoreError> {
-    let channels = services.store.channels(case).await?;
-    let mut out = Vec::with_capacity(trend::PARAMETERS.len());
-    for p in trend::PARAMETERS {
-        let mut best: Vec<crate::domain::telemetry::Bucket> = Vec::new();
-        for ch in channels.iter().filter(|c| c.parameter == p) {
-            let b = services.store.trend(ch.id, from, to, CHART_BUCKETS).await?;
-            if b.last().map(|x| x.end) > best.last().map(|x| x.end) {
-                best = b;
-            }
-        }
-        out.push((p, best));
-    }
-    Ok(out)
-}
-
 /// Reminders and advisories, shown above every screen while a case runs.
 #[component]
 pub fn AlertStrip() -> Element {
@@ -824,15 +861,11 @@ pub fn AlertStrip() -> Element {
                             "⚠ {a.message} since {hhmmss(a.since)}"
                             if !a.acknowledged {
                                 button { class: "small-button", onclick: move |_| {
-                                    let mut advisories = state.advisories;
-                                    let change = advisories.write().acknowledge(&id_ack, Utc::now());
-                                    log(state, services_ack.clone(), change);
+                                    advisory_action(state, services_ack.clone(), id_ack.clone(), None);
                                 }, "Acknowledge" }
                             }
                             button { class: "small-button", onclick: move |_| {
-                                let mut advisories = state.advisories;
-                                let change = advisories.write().snooze(&id_snooze, Utc::now() + snooze);
-                                log(state, services_snooze.clone(), change);
+                                advisory_action(state, services_snooze.clone(), id_snooze.clone(), Some(Utc::now() + snooze));
                             }, "Snooze {snooze_min} min" }
                         }
                     }
@@ -842,16 +875,17 @@ pub fn AlertStrip() -> Element {
     }
 }
 
-fn log(
+/// Acknowledge (or snooze until) an advisory of the followed case: a command to the session.
+fn advisory_action(
     state: UiState,
     services: Services,
-    change: Option<crate::domain::advisory::AdvisoryChange>,
+    id: String,
+    snooze_until: Option<DateTime<Utc>>,
 ) {
-    let Some(change) = change else { return };
     let Some(case) = state.case.peek().as_ref().map(|c| c.id) else {
         return;
     };
-    spawn(async move { state.log_advisories(&services, case, vec![change]).await });
+    spawn(async move { services.case.advisory_action(case, &id, snooze_until).await });
 }
 
 fn hhmm(at: DateTime<Utc>) -> String {

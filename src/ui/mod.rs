@@ -48,27 +48,20 @@ fn use_background_tasks(services: Services, mut state: UiState) {
                     let ms = services.started.elapsed().as_secs_f64() * 1000.0;
                     tracing::info!(ms = format!("{ms:.0}"), "first live values on screen");
                 }
-                let mut accepted = Vec::with_capacity(batch.len());
+                // Only the followed case's values: another live case's devices (or a device
+                // associated with nothing) never show on this case's screen.
+                let followed = services.case.followed();
                 let rejected: Vec<_> = {
                     let mut live = state.live.write();
                     batch
                         .drain(..)
-                        .filter_map(|s| {
-                            let seen = (s.parameter, s.value, s.at);
-                            match live.apply(s) {
-                                Ok(()) => {
-                                    accepted.push(seen);
-                                    None
-                                }
-                                Err(e) => Some(e),
-                            }
-                        })
+                        .filter(|s| s.case.is_some() && s.case == followed)
+                        .filter_map(|s| live.apply(s).err())
                         .collect()
                 };
                 for r in rejected {
                     tracing::warn!(error = %r, "sample refused");
                 }
-                watch_advisories(&services, state, &accepted).await;
                 // Coalesce: a burst of samples costs at most four renders a second.
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
@@ -84,6 +77,21 @@ fn use_background_tasks(services: Services, mut state: UiState) {
                 let s = states.borrow_and_update().clone();
                 state.mirror(&s);
                 if states.changed().await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+
+    let monitor_services = services.clone();
+    use_future(move || {
+        let services = monitor_services.clone();
+        async move {
+            let mut views = services.case.monitor();
+            loop {
+                let v = views.borrow_and_update().clone();
+                state.mirror_monitor(&v);
+                if views.changed().await.is_err() {
                     break;
                 }
             }
@@ -126,33 +134,6 @@ fn use_background_tasks(services: Services, mut state: UiState) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
-}
-
-/// Advisories are watched on bypass only; when bypass ends, raised ones clear. Changes go on
-/// the case timeline.
-async fn watch_advisories(
-    services: &Services,
-    mut state: UiState,
-    accepted: &[(crate::domain::Parameter, f64, chrono::DateTime<Utc>)],
-) {
-    let Some(case) = state.case.peek().as_ref().map(|c| c.id) else {
-        return;
-    };
-    let on_bypass = state.clocks().bypass.is_running();
-    let changes = if on_bypass {
-        let mut adv = state.advisories.write();
-        accepted
-            .iter()
-            .flat_map(|(p, v, at)| adv.observe(*p, *v, *at))
-            .collect::<Vec<_>>()
-    } else if !state.advisories.peek().is_quiet() {
-        state.advisories.write().reset(Utc::now())
-    } else {
-        Vec::new()
-    };
-    if !changes.is_empty() {
-        state.log_advisories(services, case, changes).await;
-    }
 }
 
 /// Log the time from process start to the first frame the webview actually painted.

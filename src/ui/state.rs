@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
 
-use crate::app::{CaseState, Services};
-use crate::domain::advisory::{rules_from_protocol, Advisories, AdvisoryChange};
+use crate::app::{CaseState, Do2iShown, MonitorView, Services};
+use crate::domain::advisory::{rules_from_protocol, Advisories};
 use crate::domain::board::Targets;
 use crate::domain::protocol::Protocol;
 use crate::domain::record::CaseView;
@@ -97,9 +97,11 @@ pub struct UiState {
     /// The followed case's patient and the targets computed for them.
     pub patient: Signal<Option<Patient>>,
     pub targets: Signal<Option<Targets>>,
-    /// Advisory state for the followed case (watched only on bypass; written by the live
-    /// coroutine and the acknowledge/snooze buttons).
+    /// Advisory state of the followed case, mirrored from the case monitor (the application
+    /// watches values on bypass and logs changes; the buttons send commands).
     pub advisories: Signal<Advisories>,
+    /// The live DO2i of the followed case (calculated by the case monitor), or why there is none.
+    pub do2i: Signal<Option<Result<Do2iShown, String>>>,
     /// The last entry recorded from a one-tap button, with the end of its undo window.
     pub undo: Signal<Option<(EntryId, String, DateTime<Utc>)>>,
 }
@@ -120,6 +122,7 @@ impl UiState {
             patient: Signal::new(None),
             targets: Signal::new(None),
             advisories: Signal::new(Advisories::new(rules_from_protocol(protocol))),
+            do2i: Signal::new(None),
             undo: Signal::new(None),
         }
     }
@@ -155,6 +158,18 @@ impl UiState {
         }
     }
 
+    /// Mirror the case monitor's view (advisories, live DO2i) into the signals.
+    pub fn mirror_monitor(mut self, v: &MonitorView) {
+        if let Some(a) = &v.advisories {
+            if *self.advisories.peek() != *a {
+                self.advisories.set(a.clone());
+            }
+        }
+        if *self.do2i.peek() != v.do2i {
+            self.do2i.set(v.do2i.clone());
+        }
+    }
+
     /// Mirror the session's published case state into the signals.
     pub fn mirror(mut self, s: &CaseState) {
         if *self.case.peek() != s.case {
@@ -165,33 +180,5 @@ impl UiState {
             self.patient.set(s.patient.clone());
         }
         self.targets.set(s.targets.clone());
-    }
-}
-
-impl UiState {
-    /// Log advisory changes on the case timeline. A change that cannot be written is said on
-    /// screen: the advisory itself still shows.
-    pub async fn log_advisories(
-        self,
-        services: &Services,
-        case: CaseId,
-        changes: Vec<AdvisoryChange>,
-    ) {
-        for change in changes {
-            let message = self
-                .advisories
-                .peek()
-                .message(change.rule())
-                .unwrap_or(change.rule())
-                .to_string();
-            if let Err(e) = self
-                .record(services, case, change.to_payload(&message))
-                .await
-            {
-                tracing::error!(error = %e, "advisory change not logged");
-                let mut notice = self.notice;
-                notice.set(Some(format!("An advisory change was NOT logged: {e}")));
-            }
-        }
     }
 }

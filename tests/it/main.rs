@@ -17,6 +17,7 @@ mod store_file;
 mod sync;
 mod telemetry;
 mod ui_ssr;
+mod values;
 
 /// A throwaway data directory.
 pub fn temp_dir() -> tempfile::TempDir {

@@ -65,18 +65,17 @@ struct Bench {
 /// the real sessions and decoders as bedside devices (not marked simulated: their values are
 /// patient values, as a real device's would be).
 async fn bench(kinds: &[VirtualKind]) -> (Bench, Vec<String>) {
+    bench_with(kinds, Protocol::defaults().unwrap()).await
+}
+
+async fn bench_with(kinds: &[VirtualKind], protocol: Protocol) -> (Bench, Vec<String>) {
     let dir = crate::temp_dir();
     let store = Store::open(&dir.path().join("pumpside.sqlite3")).unwrap();
     let (live_tx, mut live_rx) = mpsc::channel(4096);
     // The screen's feed is drained so that it never fills.
     tokio::spawn(async move { while live_rx.recv().await.is_some() {} });
     let hub = DeviceHub::new(store.clone(), live_tx);
-    let session = CaseSession::new(
-        store.clone(),
-        author(),
-        Arc::new(Protocol::defaults().unwrap()),
-        hub.clone(),
-    );
+    let session = CaseSession::new(store.clone(), author(), Arc::new(protocol), hub.clone());
     session.start().await.unwrap();
     let sim = CpbSimulator::new(Utc::now() - chrono::Duration::minutes(10));
     for kind in kinds {
@@ -387,4 +386,213 @@ async fn signing_child_process() {
             .id;
         session.sign(id).await.unwrap();
     }
+}
+
+/// The live DO2i of a real case: pump flow from a device (the console on the telemetry
+/// profile, through its real session and decoder), Hb, SaO2 and PaO2 from a typed arterial gas,
+/// the patient's BSA. Its tile value, its advisory and the review's nadir and area are checked
+/// against `calc` on the same inputs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_do2i_from_device_flow_and_a_gas_fires_its_advisory_and_feeds_the_review() {
+    use pumpside::domain::bloodgas::{
+        Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
+    };
+    use pumpside::domain::calc::body::{bsa, BsaFormula};
+    use pumpside::domain::calc::oxygen::{do2i, o2_content};
+    use pumpside::domain::calc::threshold::below_threshold;
+    use pumpside::domain::{Decimal, EventKind, Parameter};
+
+    let mut protocol = Protocol::defaults().unwrap();
+    // A threshold above what this flow can deliver, and no delay: the advisory must fire.
+    protocol.gdp.do2i_threshold = 600.0;
+    protocol.advisories.do2i_delay_s = 0.0;
+    let constants = protocol.oxygen;
+    let max_gap = protocol.gdp.max_gap_s;
+    let (b, keys) = bench_with(&[VirtualKind::Console], protocol).await;
+    let patient = crate::sync::test_patient(&b.store, "GDP-1").await;
+    let case = b
+        .store
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: Some(patient),
+                label: "GDP".into(),
+                is_demo: false,
+                status: CaseStatus::Setup,
+            },
+            author(),
+        )
+        .await
+        .unwrap()
+        .id;
+    b.session.follow(case).await.unwrap();
+    b.session
+        .command(
+            case,
+            Command::Associate {
+                device_key: keys[0].clone(),
+                role: "heart-lung machine".into(),
+            },
+        )
+        .await
+        .unwrap();
+    b.session
+        .record(
+            case,
+            EntryPayload::ChecklistOverride {
+                purpose: pumpside::domain::checklist::Purpose::PreBypass,
+                reason: "test: checklists are tested elsewhere".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let on = b
+        .session
+        .record(
+            case,
+            EntryPayload::Event {
+                event: EventKind::BypassOn,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        b.store.case_status(case).await.unwrap(),
+        Some(CaseStatus::Running),
+        "first bypass moved the case to running in the same step"
+    );
+    // Before a gas there is no DO2i, and the screen is told why.
+    let mut monitor = b.session.monitor();
+    eventually("the monitor says why there is no DO2i", async || {
+        matches!(&monitor.borrow_and_update().do2i, Some(Err(why)) if why.contains("SaO2"))
+    })
+    .await;
+    let v = |value: &str, unit: &str| AnalyteValue {
+        value: value.parse().unwrap(),
+        unit: unit.into(),
+    };
+    let gas = b
+        .session
+        .record(
+            case,
+            EntryPayload::BloodGas(BloodGasPanel {
+                site: SampleSite::PatientArtery,
+                temperature: GasTemperature::At37,
+                results: [
+                    (Analyte::Hb, v("8.5", "g/dL")),
+                    (Analyte::So2, v("99", "%")),
+                    (Analyte::Po2, v("250", "mmHg")),
+                ]
+                .into_iter()
+                .collect(),
+            }),
+        )
+        .await
+        .unwrap();
+    let store = b.store.clone();
+    let do2i_channel = async || {
+        store
+            .channels(case)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|c| c.parameter == Parameter::Do2i)
+    };
+    eventually("DO2i recorded", async || match do2i_channel().await {
+        Some(ch) => {
+            !samples_in(&store, case).await.is_empty()
+                && !store
+                    .samples(ch.id, on.occurred_at, Utc::now())
+                    .await
+                    .unwrap()
+                    .is_empty()
+        }
+        None => false,
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    // Every recorded DO2i equals calc on the same inputs: the flow sample it was computed from
+    // (the newest before it), the gas, the patient's BSA.
+    let body = bsa(BsaFormula::DuBois, 172.0, 64.0).unwrap().value;
+    let cao2 = o2_content(constants, 8.5, 0.99, 250.0).unwrap().value;
+    let now = Utc::now();
+    let flow_ch = b
+        .store
+        .channels(case)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.parameter == Parameter::PumpFlow)
+        .unwrap();
+    let flow: Vec<(DateTime<Utc>, f64)> = b
+        .store
+        .samples(flow_ch.id, on.occurred_at - chrono::Duration::hours(1), now)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.received_at, s.value.to_f64()))
+        .collect();
+    let ch = do2i_channel().await.unwrap();
+    let recorded = b.store.samples(ch.id, on.occurred_at, now).await.unwrap();
+    assert!(recorded.len() >= 2, "{recorded:?}");
+    let expected = |q: f64| do2i(cao2, q / body).unwrap().value;
+    for s in &recorded {
+        let candidates: Vec<Decimal> = flow
+            .iter()
+            .filter(|(t, _)| {
+                *t <= s.received_at && s.received_at - *t <= chrono::Duration::seconds(5)
+            })
+            .map(|(_, q)| Decimal::from_f64(expected(*q), 0).unwrap())
+            .collect();
+        assert!(
+            candidates.contains(&s.value),
+            "DO2i {} at {} is calc on none of the flows before it: {candidates:?}",
+            s.value,
+            s.received_at
+        );
+    }
+    // The tile's figure (the monitor's view) is calc too, with its oldest input the gas.
+    let shown = b.session.monitor().borrow().do2i.clone().unwrap().unwrap();
+    assert!(shown.value < 600.0);
+    assert!(shown.oldest_input >= shown.at - gas.occurred_at - chrono::Duration::seconds(1));
+
+    // The advisory fired on it, on the timeline.
+    let store = b.store.clone();
+    eventually("DO2i advisory raised", async || {
+        store.entries(case).await.unwrap().iter().any(|e| {
+            matches!(&e.payload, EntryPayload::Advisory { rule, action, .. }
+                if rule == "do2i-low" && action.label() == "raised")
+        })
+    })
+    .await;
+
+    // The review: nadir, time and area below the threshold, as calc computes them over the
+    // recorded flow on bypass after the gas.
+    let report = b.session.gdp_report(case).await.unwrap();
+    let series: Vec<(DateTime<Utc>, f64)> = flow
+        .iter()
+        .filter(|(t, _)| *t >= gas.occurred_at && *t >= on.occurred_at)
+        .map(|(t, q)| (*t, expected(*q)))
+        .collect();
+    let truth = below_threshold(
+        &series[..series.len().min(report.series.len())],
+        600.0,
+        chrono::Duration::milliseconds((max_gap * 1000.0) as i64),
+    )
+    .unwrap();
+    assert!(!report.series.is_empty());
+    let (nadir, _) = report.below.nadir.unwrap();
+    let (truth_nadir, _) = truth.nadir.unwrap();
+    assert!(
+        (nadir - truth_nadir).abs() < 1e-9,
+        "{nadir} vs {truth_nadir}"
+    );
+    assert!(report.below.time_below > chrono::Duration::zero());
+    assert!(
+        (report.below.area - truth.area).abs() < 1e-6,
+        "{} vs {}",
+        report.below.area,
+        truth.area
+    );
 }

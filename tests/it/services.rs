@@ -48,7 +48,7 @@ async fn demo_start_creates_one_demo_case_reused_on_the_next_launch_and_feeds_li
     assert!(recorded > 0, "the recorder committed simulated samples");
     // Each virtual device is associated with the demo case as it connects (the demo rule).
     eventually("one channel per simulated parameter", async || {
-        first.store.channels(case.id).await.unwrap().len() >= 11
+        first.store.channels(case.id).await.unwrap().len() >= 10
     })
     .await;
 
@@ -119,10 +119,47 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
             Parameter::Haematocrit,
             Parameter::PatientTemp,
             Parameter::MeanArterialPressure,
-            Parameter::Do2i,
         ]
         .iter()
         .all(|p| chans.iter().any(|c| c.parameter == *p))
+    })
+    .await;
+    // DO2i is calculated, never simulated: none before bypass; once bypass starts, the case
+    // monitor computes it from the console's flow and the demo case's arterial gas, and it is
+    // recorded on its own channel of the case.
+    assert!(!s
+        .store
+        .channels(case.id)
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.parameter == Parameter::Do2i));
+    s.case
+        .record(
+            case.id,
+            pumpside::domain::EntryPayload::ChecklistOverride {
+                purpose: pumpside::domain::checklist::Purpose::PreBypass,
+                reason: "demo test".into(),
+            },
+        )
+        .await
+        .unwrap();
+    s.case
+        .record(
+            case.id,
+            pumpside::domain::EntryPayload::Event {
+                event: pumpside::domain::EventKind::BypassOn,
+            },
+        )
+        .await
+        .unwrap();
+    eventually("a calculated DO2i channel", async || {
+        s.store
+            .channels(case.id)
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.parameter == Parameter::Do2i && c.source_device.contains("calculated"))
     })
     .await;
     // On full bypass there is no pulse: the oximeter sends "no value" (NaN), which is shown on the

@@ -207,10 +207,16 @@ mod tests {
 
     #[test]
     fn a_haematocrit_is_checked_for_what_blood_can_be() {
-        assert!(haematocrit("hct", 0.01).is_err(), "0.01 is not a haematocrit");
+        assert!(
+            haematocrit("hct", 0.01).is_err(),
+            "0.01 is not a haematocrit"
+        );
         let e = haematocrit("hct", 1.2).unwrap_err().to_string();
         assert!(!e.contains("0.01"), "{e}");
-        assert!(!e.contains("percentage"), "1.2 % is no haematocrit either: {e}");
+        assert!(
+            !e.contains("percentage"),
+            "1.2 % is no haematocrit either: {e}"
+        );
         let e = haematocrit("hct", 32.5).unwrap_err().to_string();
         assert!(e.contains("give 0.325"), "{e}");
         assert_eq!(haematocrit("hct", 0.325).unwrap(), 0.325);
