@@ -104,7 +104,7 @@ async fn any_received_decimal_in_any_unit_is_stored_and_sent_exactly() {
             validity: Validity::Valid,
         };
         let plausible = p.check_plausible("sample", value, storage_unit).is_ok();
-        match store.append_samples(vec![(ch.id, vec![s.clone()])]).await {
+        match store.append_samples(vec![(ch.id, vec![s])]).await {
             Ok(_) => {
                 assert!(plausible, "{value} {storage_unit} is implausible for {p:?}");
                 *n += 1;
