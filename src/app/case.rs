@@ -58,12 +58,52 @@ pub struct CaseSession {
     /// Commands are planned and written one at a time, so two taps cannot both plan from the
     /// same facts (a double tap on Sign writes one signature).
     writing: Arc<tokio::sync::Mutex<()>>,
+    /// Commands the store could not write yet, oldest first.
+    held: Arc<Mutex<std::collections::VecDeque<HeldCommand>>>,
+    write_error: Arc<watch::Sender<Option<String>>>,
     /// Called after every write (the sync engine's nudge).
     on_write: Arc<Mutex<Option<WriteHook>>>,
 }
 
 /// Run after every successful write.
 pub type WriteHook = Arc<dyn Fn() + Send + Sync>;
+
+/// Why a command is not (yet) in the record.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    /// Refused (a validation rule, an unknown case): nothing was written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The store cannot write now: the command is held in memory, in order, and written when it
+    /// works again. It is not on disk yet.
+    #[error("not on disk yet: the record cannot be written ({why}); {held} step(s) held in memory will be written when it works again")]
+    Held { why: String, held: usize },
+}
+
+impl WriteError {
+    /// Bypass was held by the pre-bypass checklist gate.
+    pub fn checklist_required(&self) -> bool {
+        matches!(
+            self,
+            WriteError::Store(StoreError::Invalid(
+                ValidationError::ChecklistRequired { .. }
+            ))
+        )
+    }
+}
+
+/// The disk or file failing (hold and retry), as opposed to a refusal of the data itself.
+pub fn is_write_failure(e: &StoreError) -> bool {
+    matches!(e, StoreError::Sqlite(_) | StoreError::Closed)
+}
+
+/// A command waiting for the store, with the time it was given.
+#[derive(Debug, Clone)]
+struct HeldCommand {
+    case: CaseId,
+    command: Command,
+    at: DateTime<Utc>,
+}
 
 impl CaseSession {
     pub fn new(store: Store, author: Author, protocol: Arc<Protocol>, hub: DeviceHub) -> Self {
@@ -77,6 +117,8 @@ impl CaseSession {
             state: Arc::new(watch::channel(CaseState::default()).0),
             followed: Arc::new(Mutex::new(None)),
             writing: Arc::new(tokio::sync::Mutex::new(())),
+            held: Arc::new(Mutex::new(std::collections::VecDeque::new())),
+            write_error: Arc::new(watch::channel(None).0),
             on_write: Arc::new(Mutex::new(None)),
         }
     }
@@ -125,6 +167,17 @@ impl CaseSession {
             self.set_followed(newest);
         }
         self.refresh().await?;
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let waiting = me.held.lock().map(|h| !h.is_empty()).unwrap_or(false);
+                if waiting {
+                    me.drain_held().await;
+                }
+            }
+        });
         if let Some(samples) = self.hub.take_monitor_feed() {
             tokio::spawn(self.clone().run_monitor(samples));
         }
@@ -231,19 +284,108 @@ impl CaseSession {
 
     /// Record `payload` on `case` as the signed-in user, now, with its follow-on steps. Returns
     /// the entry for `payload` itself.
-    pub async fn record(&self, case: CaseId, payload: EntryPayload) -> Result<Entry, StoreError> {
+    pub async fn record(&self, case: CaseId, payload: EntryPayload) -> Result<Entry, WriteError> {
         let kind = payload.kind();
         let written = self.command(case, Command::Record(payload)).await?;
         written
             .into_iter()
             .find(|e| e.case_id == case && e.payload.kind() == kind)
-            .ok_or_else(|| StoreError::Corrupt("the entry written was not returned".into()))
+            .ok_or_else(|| StoreError::Corrupt("the entry written was not returned".into()).into())
     }
 
     /// Carry out a command on `case`: plan its steps from the record and write them in one
-    /// transaction. An empty result means it was already in effect (a repeated tap).
-    pub async fn command(&self, case: CaseId, command: Command) -> Result<Vec<Entry>, StoreError> {
+    /// transaction, stamped now. An empty result means it was already in effect (a repeated
+    /// tap). When the store cannot write (a full disk, a damaged file) the command is held in
+    /// memory, in order behind any held before it, and written by the retry task once the store
+    /// takes writes again; the caller is told it is not on disk yet (`WriteError::Held`).
+    pub async fn command(&self, case: CaseId, command: Command) -> Result<Vec<Entry>, WriteError> {
+        let at = Utc::now();
         let _one_at_a_time = self.writing.lock().await;
+        let held_before = self.held.lock().map(|h| h.len()).unwrap_or(0);
+        if held_before > 0 {
+            return Err(self.hold(case, command, at, None));
+        }
+        match self.execute(case, command.clone(), at).await {
+            Ok(written) => {
+                self.write_error.send_if_modified(|e| e.take().is_some());
+                Ok(written)
+            }
+            Err(e) if is_write_failure(&e) => {
+                Err(self.hold(case, command, at, Some(e.to_string())))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn hold(
+        &self,
+        case: CaseId,
+        command: Command,
+        at: DateTime<Utc>,
+        why: Option<String>,
+    ) -> WriteError {
+        let held = match self.held.lock() {
+            Ok(mut h) => {
+                h.push_back(HeldCommand { case, command, at });
+                h.len()
+            }
+            Err(_) => 0,
+        };
+        if let Some(w) = why {
+            self.write_error.send_replace(Some(w));
+        }
+        let why = self
+            .write_error
+            .borrow()
+            .clone()
+            .unwrap_or_else(|| "earlier steps are still waiting".into());
+        tracing::error!(held, error = %why, "record not written; step held in memory");
+        WriteError::Held { why, held }
+    }
+
+    /// Write held commands, oldest first, while the store takes them. One refused on its
+    /// merits (the record moved on) is dropped with a named message; a write failure stops.
+    async fn drain_held(&self) {
+        let _one_at_a_time = self.writing.lock().await;
+        loop {
+            let next = self.held.lock().ok().and_then(|h| h.front().cloned());
+            let Some(h) = next else {
+                self.write_error.send_if_modified(|e| e.take().is_some());
+                return;
+            };
+            match self.execute(h.case, h.command.clone(), h.at).await {
+                Ok(_) => {}
+                Err(e) if is_write_failure(&e) => {
+                    self.write_error.send_replace(Some(e.to_string()));
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "a step held during the outage was refused");
+                    self.write_error.send_replace(Some(format!(
+                        "a step held while the record could not be written was refused: {e}"
+                    )));
+                }
+            }
+            if let Ok(mut q) = self.held.lock() {
+                q.pop_front();
+            }
+        }
+    }
+
+    /// Why the record cannot be written now (`None` when it can), and how many steps wait.
+    pub fn write_problem(&self) -> (Option<String>, usize) {
+        (
+            self.write_error.borrow().clone(),
+            self.held.lock().map(|h| h.len()).unwrap_or(0),
+        )
+    }
+
+    async fn execute(
+        &self,
+        case: CaseId,
+        command: Command,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Entry>, StoreError> {
         let cases = self.store.list_cases().await?;
         let this = cases
             .iter()
@@ -276,7 +418,6 @@ impl CaseSession {
         if steps.is_empty() {
             return Ok(Vec::new());
         }
-        let now = Utc::now();
         let reroute = steps.iter().any(|(_, p)| {
             matches!(
                 p,
@@ -289,7 +430,7 @@ impl CaseSession {
             .into_iter()
             .map(|(case_id, payload)| NewEntry {
                 case_id,
-                occurred_at: now,
+                occurred_at: at,
                 author: self.author.clone(),
                 payload,
             })
@@ -302,10 +443,16 @@ impl CaseSession {
                 m.dirty.insert(e.case_id);
             }
         }
+        // On disk from here: what follows only refreshes views, and its failure is logged,
+        // never reported as a failed write.
         if reroute {
-            self.reroute().await?;
+            if let Err(e) = self.reroute().await {
+                tracing::error!(error = %e, "device routes not refreshed");
+            }
         }
-        self.after_write(&written).await?;
+        if let Err(e) = self.after_write(&written).await {
+            tracing::error!(error = %e, "case view not refreshed");
+        }
         Ok(written)
     }
 
@@ -434,7 +581,7 @@ impl CaseSession {
     }
 
     /// Sign the case (completing it first when needed). Idempotent.
-    pub async fn sign(&self, case: CaseId) -> Result<Vec<Entry>, StoreError> {
+    pub async fn sign(&self, case: CaseId) -> Result<Vec<Entry>, WriteError> {
         self.command(case, Command::Sign).await
     }
 
@@ -476,7 +623,10 @@ impl CaseSession {
                 self.author.clone(),
             )
             .await?;
-        self.record_protocol(case.id).await?;
+        self.record_protocol(case.id).await.map_err(|e| match e {
+            WriteError::Store(e) => e,
+            held => StoreError::Corrupt(held.to_string()),
+        })?;
         tracing::info!(kind = kind.code(), is_demo, "case started");
         self.set_followed(Some(case.id));
         self.refresh().await?;
@@ -484,7 +634,7 @@ impl CaseSession {
     }
 
     /// Record on a case which protocol version is in force.
-    pub async fn record_protocol(&self, case: CaseId) -> Result<(), StoreError> {
+    pub async fn record_protocol(&self, case: CaseId) -> Result<(), WriteError> {
         self.record(
             case,
             EntryPayload::Protocol {

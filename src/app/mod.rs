@@ -9,7 +9,7 @@ pub mod monitor;
 pub mod recorder;
 pub mod services;
 
-pub use case::{CaseSession, CaseState};
+pub use case::{CaseSession, CaseState, WriteError};
 pub use config::{AppConfig, ConfigError};
 pub use devices::{BoardDevice, DeviceHub, HubEvent};
 pub use monitor::{Do2iShown, MonitorView};

@@ -237,11 +237,7 @@ fn admit(
     Ok((stream.channel.id, sample))
 }
 
-/// Whether an error is the disk or file failing (hold and retry) rather than a refusal of the
-/// data itself (which a retry cannot fix).
-fn is_write_failure(e: &StoreError) -> bool {
-    matches!(e, StoreError::Sqlite(_) | StoreError::Closed)
-}
+use super::case::is_write_failure;
 
 async fn flush(
     store: &Store,

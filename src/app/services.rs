@@ -42,6 +42,19 @@ pub enum StartError {
     Protocol(crate::domain::protocol::ProtocolError),
 }
 
+/// Whether what is recorded reaches the disk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordHealth {
+    /// Why writing fails, while it does.
+    pub failing: Option<String>,
+    /// Device values waiting in memory.
+    pub held_values: usize,
+    /// Entry steps (commands) waiting in memory.
+    pub held_steps: usize,
+    /// Values given up after the memory limit.
+    pub lost: u64,
+}
+
 /// Where a demo device takes its injected faults.
 type FaultLine = (VirtualKind, mpsc::Sender<Fault>);
 
@@ -405,6 +418,19 @@ impl Services {
     /// The live-sample receiver; `None` after the first call.
     pub fn take_live_feed(&self) -> Option<mpsc::Receiver<LiveSample>> {
         self.live_rx.lock().ok().and_then(|mut g| g.take())
+    }
+
+    /// Whether the record is being written: the recorder's and the case session's failures
+    /// together (shown on every screen).
+    pub fn record_health(&self) -> RecordHealth {
+        let r = self.devices.recorder_health().borrow().clone();
+        let (write_error, held_steps) = self.case.write_problem();
+        RecordHealth {
+            failing: r.failing.or(write_error),
+            held_values: r.held,
+            held_steps,
+            lost: r.lost,
+        }
     }
 
     /// The case the screens follow (chosen by a person, or the newest live case at start-up).

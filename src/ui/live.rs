@@ -21,8 +21,7 @@ use crate::domain::record::CaseView;
 use crate::domain::reminder::{self, Due};
 use crate::domain::summary::summarise;
 use crate::domain::trend::{self, Zoom};
-use crate::domain::{CaseId, EntryId, EntryPayload, EventKind, ValidationError};
-use crate::store::StoreError;
+use crate::domain::{CaseId, EntryId, EntryPayload, EventKind};
 
 /// How long a one-tap entry can be undone with one more tap.
 pub const UNDO_SECS: i64 = 10;
@@ -73,7 +72,7 @@ fn submit(
                     )));
                 }
             }
-            Err(StoreError::Invalid(ValidationError::ChecklistRequired { .. })) => {
+            Err(e) if e.checklist_required() => {
                 tracing::info!("bypass held: no signed pre-bypass checklist");
                 gate.set(true);
             }

@@ -23,6 +23,7 @@ pub fn Shell() -> Element {
             TopBar {}
             StatusBar {}
             div { class: "alerts-area",
+                RecordHealthBanner {}
                 Banner {}
                 super::live::AlertStrip {}
             }
@@ -109,6 +110,25 @@ fn StatusBar() -> Element {
             span { class: "status-item", "data-status": "sync", "⇅ {sync}" }
             span { class: "status-item", "data-status": "user", "User: {services.author.user}" }
             span { class: "status-item clock", "data-status": "clock", "{clock}" }
+        }
+    }
+}
+
+/// On every screen while the record cannot be written (a full disk, a damaged file): what is
+/// held in memory and that it is not on disk yet. Read each render (the clock ticks every second).
+#[component]
+fn RecordHealthBanner() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let _tick = state.now.read();
+    let h = services.record_health();
+    rsx! {
+        if let Some(why) = h.failing {
+            div { class: "record-failing", role: "alert", "data-record": "failing",
+                strong { "The record is NOT being saved: {why}. " }
+                "{h.held_values} device value(s) and {h.held_steps} entry step(s) are held in memory and will be written, in order, when the store works again. Keep the app open. "
+                if h.lost > 0 { "{h.lost} value(s) could not be held and are lost." }
+            }
         }
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
 
-use crate::app::{CaseState, Do2iShown, MonitorView, Services};
+use crate::app::{CaseState, Do2iShown, MonitorView, Services, WriteError};
 use crate::domain::advisory::{rules_from_protocol, Advisories};
 use crate::domain::board::Targets;
 use crate::domain::protocol::Protocol;
@@ -12,7 +12,6 @@ use crate::domain::record::CaseView;
 use crate::domain::{
     AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryId, EntryPayload, LiveSnapshot, Patient,
 };
-use crate::store::StoreError;
 use crate::sync::SyncState;
 
 /// The main screens, in navigation order.
@@ -145,7 +144,7 @@ impl UiState {
         services: &Services,
         case: CaseId,
         payload: EntryPayload,
-    ) -> Result<Entry, StoreError> {
+    ) -> Result<Entry, WriteError> {
         services.case.record(case, payload).await
     }
 

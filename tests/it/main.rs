@@ -5,6 +5,7 @@ mod bluez;
 mod checklist;
 mod crash;
 mod devices;
+mod disk_full;
 mod e2e;
 mod fake_fhir;
 mod project_files;

@@ -17,7 +17,7 @@ use pumpside::sync::SyncState;
 use pumpside::ui::{Screen, Shell, UiState};
 
 #[derive(Clone, PartialEq)]
-struct Fixture {
+pub struct Fixture {
     screen: Screen,
     mode: AppMode,
     now: DateTime<Utc>,
@@ -92,7 +92,7 @@ fn event(case: &CaseSummary, kind: EventKind, at: DateTime<Utc>, seq: u64) -> En
     }
 }
 
-fn fixture(screen: Screen) -> Fixture {
+pub fn fixture(screen: Screen) -> Fixture {
     Fixture {
         screen,
         mode: AppMode::Demo(DemoReason::Requested),
@@ -119,7 +119,7 @@ async fn services() -> Services {
 }
 
 /// Render, let async resources settle, render again.
-async fn render_with(fixture: Fixture, services: Services) -> String {
+pub async fn render_with(fixture: Fixture, services: Services) -> String {
     let mut dom =
         VirtualDom::new_with_props(Harness, HarnessProps { fixture }).with_root_context(services);
     dom.rebuild_in_place();
