@@ -14,3 +14,14 @@ pub use config::{AppConfig, ConfigError};
 pub use devices::{BoardDevice, DeviceHub, HubEvent};
 pub use monitor::{Do2iShown, MonitorView};
 pub use services::{Services, StartError};
+
+/// What the screens render from the adapters, named here so that `ui` imports only `app` and
+/// `domain` (the tidy test in `tests/it/tidy.rs` holds it to that).
+pub mod view {
+    pub use super::services::RecordHealth;
+    pub use crate::store::{OutboxRow, OutboxState};
+    pub use crate::sync::config::{AuthSetting, SyncSettings};
+    pub use crate::sync::map::LOCAL_ONLY;
+    pub use crate::sync::remote::RemoteRun;
+    pub use crate::sync::{SyncState, SyncStatus};
+}

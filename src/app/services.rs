@@ -58,25 +58,28 @@ pub struct RecordHealth {
 /// Where a demo device takes its injected faults.
 type FaultLine = (VirtualKind, mpsc::Sender<Fault>);
 
-/// Everything a screen may use. Cheap to clone; shared by every component through context.
+/// Everything a screen may use: a façade over the store, the devices, sync and the case session,
+/// with private fields. Screens read through its methods and send commands through
+/// [`CaseSession`]; they never hold the store, a device or the FHIR client. Cheap to clone;
+/// shared by every component through context.
 #[derive(Clone)]
 pub struct Services {
-    pub store: Store,
-    pub config: AppConfig,
+    store: Store,
+    config: AppConfig,
     /// Who is writing on this device (sign-in with roles arrives with the security work).
-    pub author: Author,
+    author: Author,
     /// Process start, for the first-frame figure.
-    pub started: Instant,
+    started: Instant,
     /// Protocol settings in force (the hospital's file from the data directory, else defaults).
-    pub protocol: Arc<Protocol>,
+    protocol: Arc<Protocol>,
     /// Why the hospital's protocol file was not used, if it was not.
-    pub protocol_problem: Option<String>,
+    protocol_problem: Option<String>,
     /// Checklist template files that could not be imported, each with file, line and problem.
-    pub template_problems: Vec<String>,
+    template_problems: Vec<String>,
     /// Device sessions, their board, and where their values go.
-    pub devices: DeviceHub,
+    devices: DeviceHub,
     /// Every clinical write, and the followed case's published state.
-    pub case: CaseSession,
+    case: CaseSession,
     /// Fault injection into the demo's virtual devices (training and tests).
     demo_faults: Arc<Mutex<Vec<FaultLine>>>,
     /// The last Bluetooth scan, for the Devices screen.
@@ -110,6 +113,93 @@ impl Drop for SyncRun {
 }
 
 impl Services {
+    /// The store, for tests, benchmarks and tools. Screens use the façade's methods.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn config(&self) -> &AppConfig {
+        &self.config
+    }
+
+    pub fn author(&self) -> &Author {
+        &self.author
+    }
+
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    pub fn protocol(&self) -> &Arc<Protocol> {
+        &self.protocol
+    }
+
+    /// Why the hospital's protocol file was not used, if it was not.
+    pub fn protocol_problem(&self) -> Option<&str> {
+        self.protocol_problem.as_deref()
+    }
+
+    /// Checklist template files that could not be imported.
+    pub fn template_problems(&self) -> &[String] {
+        &self.template_problems
+    }
+
+    /// The device hub (sessions, routes, recorder health).
+    pub fn devices(&self) -> &DeviceHub {
+        &self.devices
+    }
+
+    /// The case session: every clinical write goes through it.
+    pub fn case(&self) -> &CaseSession {
+        &self.case
+    }
+
+    /// The Devices screen's board.
+    pub fn device_board(&self) -> Vec<super::BoardDevice> {
+        self.devices.board()
+    }
+
+    /// Send a device's measured name to another parameter (or to none).
+    pub fn map_device(&self, id: u64, name: &str, parameter: Option<crate::domain::Parameter>) {
+        self.devices.map(id, name, parameter)
+    }
+
+    /// Disconnect a device and take it off the board.
+    pub fn forget_device(&self, id: u64) {
+        self.devices.forget(id)
+    }
+
+    /// Every case, newest first.
+    pub async fn list_cases(&self) -> Result<Vec<CaseSummary>, StoreError> {
+        self.store.list_cases().await
+    }
+
+    /// The patient registered on this device under an MRN.
+    pub async fn find_patient(
+        &self,
+        mrn: &Mrn,
+    ) -> Result<Option<(PatientId, Patient)>, StoreError> {
+        self.store.find_patient(&mrn.system, &mrn.value).await
+    }
+
+    /// Checklist templates imported on this device.
+    pub async fn templates(&self) -> Result<Vec<crate::domain::checklist::Template>, StoreError> {
+        self.store.templates().await
+    }
+
+    /// Outbox rows not settled with the server, for the Sync screen.
+    pub async fn unsettled(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<crate::store::OutboxRow>, StoreError> {
+        self.store.unsettled(limit).await
+    }
+
+    /// The database's schema version.
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.store.schema_version().await
+    }
+
     /// Open the store and start background work. Call inside the tokio runtime.
     pub async fn start(config: AppConfig, started: Instant) -> Result<Self, StartError> {
         std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {

@@ -46,7 +46,8 @@ pub const CHUNK_MS: i64 = 10 * 60 * 1000;
 pub const PERIOD_MS: i64 = 1000;
 
 /// Entry kinds that stay on this device in this version (said on the Sync screen and in docs).
-pub const LOCAL_ONLY: [&str; 9] = [
+pub const LOCAL_ONLY: [&str; 10] = [
+    "amendment",
     "protocol",
     "advisory",
     "device_associated",
@@ -518,9 +519,10 @@ pub fn map_entry(
             for (a, v) in &panel.results {
                 let member_key = derived_uuid(&key, a.code());
                 let mut o = c.observation(&member_key, analyte_code(*a), "laboratory");
-                let unit = match a {
-                    Analyte::Ph if v.unit.trim().is_empty() => "[pH]",
-                    _ => v.unit.as_str(),
+                let unit = if *a == Analyte::Ph && v.unit.trim().is_empty() {
+                    "[pH]"
+                } else {
+                    v.unit.as_str()
                 };
                 o.insert("valueQuantity".into(), quantity(v.value, unit));
                 o.insert("bodySite".into(), json!({ "text": site }));
@@ -630,7 +632,23 @@ pub fn map_entry(
             one(c.mapped("Device", key, d))
         }
         EntryPayload::Retraction { target, .. } => Ok(Planned::Retract { target: *target }),
-        _ => Ok(Planned::LocalOnly),
+        // A signed checklist run goes up whole as a QuestionnaireResponse (planned by the
+        // engine from its entries), not entry by entry.
+        EntryPayload::ChecklistStarted { .. }
+        | EntryPayload::ChecklistAnswer { .. }
+        | EntryPayload::ChecklistSigned { .. } => Ok(Planned::LocalOnly),
+        // Kept on this device in this version (named in LOCAL_ONLY, said on the Sync screen).
+        // Listed one by one: a new kind of entry must be decided here, never fall through.
+        EntryPayload::Protocol { .. }
+        | EntryPayload::Prime { .. }
+        | EntryPayload::Correction { .. }
+        | EntryPayload::ArtefactMark { .. }
+        | EntryPayload::ChecklistOverride { .. }
+        | EntryPayload::DeviceAssociated { .. }
+        | EntryPayload::DeviceReleased { .. }
+        | EntryPayload::DeviceLink { .. }
+        | EntryPayload::Advisory { .. }
+        | EntryPayload::Amendment { .. } => Ok(Planned::LocalOnly),
     }
 }
 

@@ -37,10 +37,10 @@ fn answer_text(a: &Answer) -> String {
 pub fn Checklists() -> Element {
     let services = use_context::<Services>();
     let state = use_context::<UiState>();
-    let store = services.store.clone();
+    let loader = services.clone();
     let templates = use_resource(move || {
-        let store = store.clone();
-        async move { store.templates().await }
+        let services = loader.clone();
+        async move { services.templates().await }
     });
     let mut typed = use_signal(String::new);
     let mut na_reason = use_signal(String::new);
@@ -49,7 +49,7 @@ pub fn Checklists() -> Element {
         Some(Ok(t)) => t.clone(),
         _ => Vec::new(),
     };
-    let problems = services.template_problems.clone();
+    let problems = services.template_problems().to_vec();
     let case = state.case.read().clone();
     let entries = state.entries.read().clone();
     let now = *state.now.read();

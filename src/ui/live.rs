@@ -105,7 +105,7 @@ pub fn Live() -> Element {
             p { class: "empty", "No running case. Start one from Cases, or run the demo (pumpside --demo)." }
         };
     };
-    let protocol = services.protocol.clone();
+    let protocol = services.protocol().clone();
     let entries = state.entries.read();
     let view = CaseView::derive(&entries);
     let clocks = view.clocks();
@@ -241,7 +241,7 @@ pub fn Live() -> Element {
         move |_| {
             let services = services.clone();
             spawn(async move {
-                match services.case.sign(case.id).await {
+                match services.case().sign(case.id).await {
                     Ok(_) => {
                         tracing::info!("case signed");
                         bar.set(Bar::Actions);
@@ -426,7 +426,7 @@ fn Setup() -> Element {
         .patient
         .read()
         .as_ref()
-        .and_then(|p| board::predicted_hct(p, &services.protocol, &view, prime).ok());
+        .and_then(|p| board::predicted_hct(p, &services.protocol(), &view, prime).ok());
     rsx! {
         section { class: "setup", "data-section": "setup",
             h2 { class: "section-title", "Setup and targets" }
@@ -481,7 +481,7 @@ fn Sheet(
             let entries = state.entries.read();
             let view = CaseView::derive(&entries);
             let targets = state.targets.read().clone();
-            let fields = kind.fields(&services.protocol, targets.as_ref(), &view);
+            let fields = kind.fields(&services.protocol(), targets.as_ref(), &view);
             let first_empty = quick::first_to_type(&fields).unwrap_or(usize::MAX);
             rsx! {
                 div { class: "sheet", "data-sheet": kind.code(),
@@ -553,16 +553,16 @@ fn Review() -> Element {
     let services = use_context::<Services>();
     let now = *state.now.read();
     let entries = state.entries.read();
-    let s = summarise(&entries, &services.protocol, now);
+    let s = summarise(&entries, &services.protocol(), now);
     let open = s.open_advisories.len() + s.artefacts.len();
     let case = state.case.read().as_ref().map(|c| c.id);
-    let threshold = services.protocol.gdp.do2i_threshold;
+    let threshold = services.protocol().gdp.do2i_threshold;
     let loader = services.clone();
     let gdp = use_resource(move || {
         let services = loader.clone();
         async move {
             match case {
-                Some(c) => services.case.gdp_report(c).await,
+                Some(c) => services.case().gdp_report(c).await,
                 None => Err("no case".to_string()),
             }
         }
@@ -741,7 +741,7 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
             let now = Utc::now();
             let (from, to) = zoom.window(started, now);
             services
-                .case
+                .case()
                 .trend_series(case, &trend::PARAMETERS, from, to, CHART_BUCKETS)
                 .await
                 .map(|s| (from, to, s))
@@ -755,7 +755,7 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
         None => rsx! { p { class: "muted", "Loading trends…" } },
         Some(Err(e)) => rsx! { p { class: "error", "Trends could not be read: {e}" } },
         Some(Ok((from, to, series))) => {
-            let m = trend::chart(series, &events, &services.protocol, *from, *to);
+            let m = trend::chart(series, &events, &services.protocol(), *from, *to);
             let plot_w = trend::WIDTH - trend::LEFT;
             let zone_w = plot_w / trend::TAP_ZONES as f64;
             let height = m.height + 24.0;
@@ -826,11 +826,11 @@ pub fn AlertStrip() -> Element {
     }
     let entries = state.entries.read();
     let view = CaseView::derive(&entries);
-    let reminders = reminder::reminders(&view, &services.protocol);
+    let reminders = reminder::reminders(&view, &services.protocol());
     let active: Vec<ActiveAdvisory> = state.advisories.read().active(now);
     let snooze =
-        Duration::milliseconds((services.protocol.advisories.snooze_min * 60_000.0) as i64);
-    let snooze_min = services.protocol.advisories.snooze_min;
+        Duration::milliseconds((services.protocol().advisories.snooze_min * 60_000.0) as i64);
+    let snooze_min = services.protocol().advisories.snooze_min;
     rsx! {
         div { class: "alert-strip", "data-strip": "alerts",
             if reminders.is_empty() && active.is_empty() {
@@ -884,7 +884,12 @@ fn advisory_action(
     let Some(case) = state.case.peek().as_ref().map(|c| c.id) else {
         return;
     };
-    spawn(async move { services.case.advisory_action(case, &id, snooze_until).await });
+    spawn(async move {
+        services
+            .case()
+            .advisory_action(case, &id, snooze_until)
+            .await
+    });
 }
 
 fn hhmm(at: DateTime<Utc>) -> String {

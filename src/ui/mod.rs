@@ -23,7 +23,7 @@ use crate::app::Services;
 #[component]
 pub fn App() -> Element {
     let services = use_context::<Services>();
-    let protocol = services.protocol.clone();
+    let protocol = services.protocol().clone();
     let state = use_context_provider(|| UiState::new(Screen::Live, &protocol));
     use_background_tasks(services.clone(), state);
     use_first_frame_log(services);
@@ -45,12 +45,12 @@ fn use_background_tasks(services: Services, mut state: UiState) {
             while feed.recv_many(&mut batch, 1024).await > 0 {
                 if first {
                     first = false;
-                    let ms = services.started.elapsed().as_secs_f64() * 1000.0;
+                    let ms = services.started().elapsed().as_secs_f64() * 1000.0;
                     tracing::info!(ms = format!("{ms:.0}"), "first live values on screen");
                 }
                 // Only the followed case's values: another live case's devices (or a device
                 // associated with nothing) never show on this case's screen.
-                let followed = services.case.followed();
+                let followed = services.case().followed();
                 let rejected: Vec<_> = {
                     let mut live = state.live.write();
                     batch
@@ -72,7 +72,7 @@ fn use_background_tasks(services: Services, mut state: UiState) {
     use_future(move || {
         let services = case_services.clone();
         async move {
-            let mut states = services.case.state();
+            let mut states = services.case().state();
             loop {
                 let s = states.borrow_and_update().clone();
                 state.mirror(&s);
@@ -87,7 +87,7 @@ fn use_background_tasks(services: Services, mut state: UiState) {
     use_future(move || {
         let services = monitor_services.clone();
         async move {
-            let mut views = services.case.monitor();
+            let mut views = services.case().monitor();
             loop {
                 let v = views.borrow_and_update().clone();
                 state.mirror_monitor(&v);
@@ -144,7 +144,7 @@ fn use_first_frame_log(services: Services) {
             return;
         }
         logged.set(true);
-        let started = services.started;
+        let started = services.started();
         spawn(async move {
             let painted = document::eval(
                 "await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); \

@@ -9,6 +9,8 @@ use super::shell::STALE_AFTER_SECS;
 use super::state::{Screen, UiState};
 use crate::app::calculator::{self, Prefill, CATALOGUE};
 use crate::app::services::{DEMO_MRN_SYSTEM, LOCAL_MRN_SYSTEM};
+use crate::app::view::OutboxState;
+use crate::app::view::SyncState;
 use crate::app::Services;
 use crate::domain::intake;
 use crate::domain::live::format_age;
@@ -16,8 +18,6 @@ use crate::domain::patient::{BloodGroup, Mrn, Sex};
 use crate::domain::routing::Command;
 use crate::domain::{AppMode, CaseStatus, Parameter};
 use crate::domain::{CaseKind, Patient};
-use crate::store::OutboxState;
-use crate::sync::SyncState;
 
 /// Heading plus a sentence saying what the screen holds (or will hold).
 #[component]
@@ -50,7 +50,7 @@ pub fn Cases() -> Element {
     let cases = use_resource(move || {
         let services = services.clone();
         let _ = state.case.read();
-        async move { services.store.list_cases().await }
+        async move { services.list_cases().await }
     });
     let listing = match &*cases.read() {
         None => rsx! { p { class: "muted", "Loading cases…" } },
@@ -124,7 +124,7 @@ fn StartCase() -> Element {
             error.set(None);
             let services = services.clone();
             spawn(async move {
-                match services.store.find_patient(&m.system, &m.value).await {
+                match services.find_patient(&m).await {
                     Ok(Some((_, p))) => lookup.set(Lookup::Found(m, p)),
                     Ok(None) => {
                         typed.set(BTreeMap::new());
@@ -331,8 +331,12 @@ pub fn Calculator() -> Element {
     let mut typed = use_signal(|| calculator_inputs(0, &state.live.peek()));
     let index = selected().min(CATALOGUE.len() - 1);
     let spec = &CATALOGUE[index];
-    let result = calculator::run(spec, &typed.read(), &services.protocol);
-    let protocol = format!("{} {}", services.protocol.name, services.protocol.version);
+    let result = calculator::run(spec, &typed.read(), &services.protocol());
+    let protocol = format!(
+        "{} {}",
+        services.protocol().name,
+        services.protocol().version
+    );
     rsx! {
         ScreenHeader {
             title: "Calculator",
@@ -542,7 +546,7 @@ pub fn EcmoBoard() -> Element {
 }
 
 #[component]
-fn RemoteRunCard(run: crate::sync::remote::RemoteRun, now: DateTime<Utc>) -> Element {
+fn RemoteRunCard(run: crate::app::view::RemoteRun, now: DateTime<Utc>) -> Element {
     let age = |t: DateTime<Utc>| format_age(now - t);
     let started = run
         .started
@@ -587,7 +591,7 @@ pub fn Devices() -> Element {
     let state = use_context::<UiState>();
     let now = *state.now.read();
     let mode = state.mode.read().clone();
-    let board = services.devices.board();
+    let board = services.device_board();
     let mut scanning = use_signal(|| false);
     let mut scan_error = use_signal(|| None::<String>);
     let scanned = services.scanned();
@@ -736,7 +740,7 @@ fn DeviceRow(
                     device_key: key,
                     role: role.clone(),
                 };
-                if let Err(e) = services.case.command(case, cmd).await {
+                if let Err(e) = services.case().command(case, cmd).await {
                     notice.set(Some(format!("Device not assigned: {e}")));
                 }
             });
@@ -753,7 +757,7 @@ fn DeviceRow(
             let mut notice = state.notice;
             spawn(async move {
                 let cmd = Command::Release { device_key: key };
-                if let Err(e) = services.case.command(case, cmd).await {
+                if let Err(e) = services.case().command(case, cmd).await {
                     notice.set(Some(format!("Device not released: {e}")));
                 }
             });
@@ -761,7 +765,7 @@ fn DeviceRow(
     };
     let forget = {
         let services = services.clone();
-        move |_| services.devices.forget(id)
+        move |_| services.forget_device(id)
     };
     rsx! {
         li { class: "{row_class}", "data-device": "{d.label}",
@@ -793,7 +797,7 @@ fn DeviceRow(
                                 span { "{name} →" }
                                 select {
                                     value: "{current}",
-                                    onchange: move |e| services.devices.map(id, &name2, Parameter::from_code(&e.value())),
+                                    onchange: move |e| services.map_device(id, &name2, Parameter::from_code(&e.value())),
                                     option { value: "none", selected: target.is_none(), "not recorded" }
                                     for p in Parameter::ALL {
                                         option { value: "{p.code()}", selected: target == Some(p), "{p.label()}" }
@@ -876,12 +880,12 @@ pub fn SyncScreen() -> Element {
     let state = use_context::<UiState>();
     let sync = state.sync.read().clone();
     let short = sync.short();
-    let store = services.store.clone();
+    let loader = services.clone();
     let mut resolved = use_signal(|| 0u64);
     let mut resolve_error = use_signal(|| None::<String>);
     // Re-read the rows a person must look at whenever the sync state changes or one is resolved.
     let unsettled = use_resource(move || {
-        let store = store.clone();
+        let store = loader.clone();
         let _ = state.sync.read();
         let _ = resolved.read();
         async move { store.unsettled(50).await }
@@ -979,7 +983,7 @@ pub fn SyncScreen() -> Element {
             }
         }
         p { class: "muted",
-            "Kept on this device in this version: {crate::sync::map::LOCAL_ONLY.join(\", \")}. Cases without a patient are not uploaded; demo cases go only to a test server (one that may create patients)." }
+            "Kept on this device in this version: {crate::app::view::LOCAL_ONLY.join(\", \")}. Cases without a patient are not uploaded; demo cases go only to a test server (one that may create patients)." }
     }
 }
 
@@ -987,10 +991,10 @@ pub fn SyncScreen() -> Element {
 pub fn Settings() -> Element {
     let services = use_context::<Services>();
     let state = use_context::<UiState>();
-    let store = services.store.clone();
+    let loader = services.clone();
     let schema = use_resource(move || {
-        let store = store.clone();
-        async move { store.schema_version().await }
+        let services = loader.clone();
+        async move { services.schema_version().await }
     });
     let schema_text = match &*schema.read() {
         None => "…".to_string(),
@@ -1002,10 +1006,14 @@ pub fn Settings() -> Element {
         crate::domain::AppMode::Live { adapter } => format!("Live devices ({adapter})"),
         crate::domain::AppMode::Demo(_) => "Demo (simulated devices)".to_string(),
     };
-    let protocol = format!("{} {}", services.protocol.name, services.protocol.version);
-    let protocol_problem = services.protocol_problem.clone();
-    let data_dir = services.config.data_dir.display().to_string();
-    let db = services.config.database_path().display().to_string();
+    let protocol = format!(
+        "{} {}",
+        services.protocol().name,
+        services.protocol().version
+    );
+    let protocol_problem = services.protocol_problem().clone();
+    let data_dir = services.config().data_dir.display().to_string();
+    let db = services.config().database_path().display().to_string();
     let version = env!("CARGO_PKG_VERSION");
     rsx! {
         ScreenHeader {
@@ -1014,8 +1022,8 @@ pub fn Settings() -> Element {
         }
         div { class: "kv-grid",
             span { class: "k", "Mode" } span { class: "v", "{mode}" }
-            span { class: "k", "Signed in" } span { class: "v", "{services.author.user}" }
-            span { class: "k", "Device" } span { class: "v", "{services.author.device}" }
+            span { class: "k", "Signed in" } span { class: "v", "{services.author().user}" }
+            span { class: "k", "Device" } span { class: "v", "{services.author().device}" }
             span { class: "k", "Data directory" } span { class: "v mono", "{data_dir}" }
             span { class: "k", "Database" } span { class: "v mono", "{db}" }
             span { class: "k", "Schema version" } span { class: "v", "{schema_text}" }
@@ -1046,7 +1054,7 @@ enum AuthKind {
 /// Secrets are typed, never shown back.
 #[component]
 fn SyncSettingsForm() -> Element {
-    use crate::sync::config::{AuthSetting, SyncSettings};
+    use crate::app::view::{AuthSetting, SyncSettings};
     let services = use_context::<Services>();
     let state = use_context::<UiState>();
     let current = services.sync_config();

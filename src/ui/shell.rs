@@ -108,7 +108,7 @@ fn StatusBar() -> Element {
             span { class: if devices > 0 { "status-item ok" } else { "status-item muted" },
                 "data-status": "devices", "● {device_text}" }
             span { class: "status-item", "data-status": "sync", "⇅ {sync}" }
-            span { class: "status-item", "data-status": "user", "User: {services.author.user}" }
+            span { class: "status-item", "data-status": "user", "User: {services.author().user}" }
             span { class: "status-item clock", "data-status": "clock", "{clock}" }
         }
     }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use dioxus::prelude::*;
 
+use crate::app::view::SyncState;
 use crate::app::{CaseState, Do2iShown, MonitorView, Services, WriteError};
 use crate::domain::advisory::{rules_from_protocol, Advisories};
 use crate::domain::board::Targets;
@@ -12,7 +13,6 @@ use crate::domain::record::CaseView;
 use crate::domain::{
     AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryId, EntryPayload, LiveSnapshot, Patient,
 };
-use crate::sync::SyncState;
 
 /// The main screens, in navigation order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -145,12 +145,12 @@ impl UiState {
         case: CaseId,
         payload: EntryPayload,
     ) -> Result<Entry, WriteError> {
-        services.case.record(case, payload).await
+        services.case().record(case, payload).await
     }
 
     /// Reload the followed case from the store (the session publishes it).
     pub async fn reload_case(self, services: &Services) {
-        if let Err(e) = services.case.refresh().await {
+        if let Err(e) = services.case().refresh().await {
             tracing::error!(error = %e, "cannot load the current case");
             let mut notice = self.notice;
             notice.set(Some(format!("The case could not be loaded: {e}")));

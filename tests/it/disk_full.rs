@@ -82,7 +82,7 @@ async fn a_full_disk_mid_case_is_shown_and_nothing_held_is_lost_or_duplicated() 
         Author::new("R. Perfusionist", "or-3-tablet"),
         Arc::new(Protocol::defaults().unwrap()),
     );
-    services.case.start().await.unwrap();
+    services.case().start().await.unwrap();
     // The screen's feed is drained so that it never fills.
     let mut feed = services.take_live_feed().unwrap();
     tokio::spawn(async move { while feed.recv().await.is_some() {} });
@@ -100,7 +100,7 @@ async fn a_full_disk_mid_case_is_shown_and_nothing_held_is_lost_or_duplicated() 
         .await
         .unwrap()
         .id;
-    services.case.follow(case).await.unwrap();
+    services.case().follow(case).await.unwrap();
     let kind = VirtualKind::Console;
     let peer = kind.peer();
     let (_faults, rx) = mpsc::channel(1);
@@ -113,16 +113,16 @@ async fn a_full_disk_mid_case_is_shown_and_nothing_held_is_lost_or_duplicated() 
         rx,
     ));
     services
-        .devices
+        .devices()
         .attach(peer.link(), SessionConfig::default(), false, None);
-    let hub = services.devices.clone();
+    let hub = services.devices().clone();
     eventually("console identified", async || {
         hub.board().iter().any(|d| d.key.is_ok())
     })
     .await;
     let key = hub.board()[0].key.clone().unwrap();
     services
-        .case
+        .case()
         .command(
             case,
             Command::Associate {
@@ -161,7 +161,7 @@ async fn a_full_disk_mid_case_is_shown_and_nothing_held_is_lost_or_duplicated() 
     let note = EntryPayload::Note {
         text: "written during the outage".into(),
     };
-    match services.case.record(case, note).await {
+    match services.case().record(case, note).await {
         Err(WriteError::Held { held, .. }) => assert!(held >= 1),
         other => panic!("a note during a full disk must be held, got {other:?}"),
     }

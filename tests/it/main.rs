@@ -17,6 +17,7 @@ mod services;
 mod store_file;
 mod sync;
 mod telemetry;
+mod tidy;
 mod ui_ssr;
 mod values;
 

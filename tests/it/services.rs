@@ -39,7 +39,7 @@ async fn demo_start_creates_one_demo_case_reused_on_the_next_launch_and_feeds_li
     // The simulated values are recorded in the demo case, as demo samples.
     let mut recorded = 0;
     for _ in 0..50 {
-        recorded = first.store.telemetry_stats().await.unwrap().samples;
+        recorded = first.store().telemetry_stats().await.unwrap().samples;
         if recorded > 0 {
             break;
         }
@@ -48,14 +48,14 @@ async fn demo_start_creates_one_demo_case_reused_on_the_next_launch_and_feeds_li
     assert!(recorded > 0, "the recorder committed simulated samples");
     // Each virtual device is associated with the demo case as it connects (the demo rule).
     eventually("one channel per simulated parameter", async || {
-        first.store.channels(case.id).await.unwrap().len() >= 10
+        first.store().channels(case.id).await.unwrap().len() >= 10
     })
     .await;
 
     let second = Services::start(demo_config(&data), Instant::now())
         .await
         .unwrap();
-    let cases = second.store.list_cases().await.unwrap();
+    let cases = second.store().list_cases().await.unwrap();
     assert_eq!(cases.len(), 1, "the demo case is reused, not copied");
     assert_eq!(cases[0].id, case.id);
 }
@@ -94,11 +94,11 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
         .unwrap();
     let case = s.current_case().await.unwrap().unwrap();
     eventually("five connected devices", async || {
-        let b = s.devices.board();
+        let b = s.devices().board();
         b.len() == 5 && b.iter().all(|d| d.connected && d.key.is_ok())
     })
     .await;
-    let board = s.devices.board();
+    let board = s.devices().board();
     let thermo = board
         .iter()
         .find(|d| d.label == "Sim thermometer")
@@ -112,7 +112,7 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
 
     // Every kind of device lands in the case record, on its own channel, with its bytes.
     eventually("channels of every device", async || {
-        let chans = s.store.channels(case.id).await.unwrap();
+        let chans = s.store().channels(case.id).await.unwrap();
         [
             Parameter::PumpFlow,
             Parameter::VenousSaturation,
@@ -128,13 +128,13 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
     // monitor computes it from the console's flow and the demo case's arterial gas, and it is
     // recorded on its own channel of the case.
     assert!(!s
-        .store
+        .store()
         .channels(case.id)
         .await
         .unwrap()
         .iter()
         .any(|c| c.parameter == Parameter::Do2i));
-    s.case
+    s.case()
         .record(
             case.id,
             pumpside::domain::EntryPayload::ChecklistOverride {
@@ -144,7 +144,7 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
         )
         .await
         .unwrap();
-    s.case
+    s.case()
         .record(
             case.id,
             pumpside::domain::EntryPayload::Event {
@@ -154,7 +154,7 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
         .await
         .unwrap();
     eventually("a calculated DO2i channel", async || {
-        s.store
+        s.store()
             .channels(case.id)
             .await
             .unwrap()
@@ -165,7 +165,7 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
     // On full bypass there is no pulse: the oximeter sends "no value" (NaN), which is shown on the
     // board and never recorded as a number.
     let oxi = s
-        .devices
+        .devices()
         .board()
         .into_iter()
         .find(|d| d.label == "Sim pulse oximeter")
@@ -176,7 +176,7 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
             .is_some_and(|(text, _)| text.contains("NaN")),
         "{oxi:?}"
     );
-    let chans = s.store.channels(case.id).await.unwrap();
+    let chans = s.store().channels(case.id).await.unwrap();
     assert!(!chans.iter().any(|c| c.parameter == Parameter::Spo2));
     let temp = chans
         .iter()
@@ -184,7 +184,7 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
         .unwrap();
     assert_eq!(temp.source_device, "Thermometer SIM-THM-1");
     eventually("raw notifications stored next to the samples", async || {
-        let frames = s.store.device_frames(case.id).await.unwrap();
+        let frames = s.store().device_frames(case.id).await.unwrap();
         frames.iter().any(|f| {
             f.device == "sn:Pumpside Simulator|Thermometer|SIM-THM-1"
                 && f.characteristic == "00002a1c-0000-1000-8000-00805f9b34fb"
@@ -198,11 +198,11 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
     // Link loss: the session reconnects and values keep coming.
     assert!(s.inject_fault(VirtualKind::Thermometer, Fault::LinkLoss));
     eventually("the thermometer reconnects", async || {
-        s.devices
+        s.devices()
             .board()
             .iter()
             .any(|d| d.label == "Sim thermometer" && d.connected)
-            && s.store
+            && s.store()
                 .device_sessions("sn:Pumpside Simulator|Thermometer|SIM-THM-1".into())
                 .await
                 .unwrap()
@@ -213,17 +213,17 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
     // Garbage is refused with a reason and counted; the device carries on.
     assert!(s.inject_fault(VirtualKind::ArterialPressure, Fault::Garbage));
     eventually("garbage is counted", async || {
-        s.devices
+        s.devices()
             .board()
             .iter()
             .any(|d| d.label == "Sim arterial line" && d.rejected == 1 && !d.notices.is_empty())
     })
     .await;
     // A burst of 40 console records all reach the record (none dropped on the way).
-    let before = s.store.device_frames(case.id).await.unwrap().len();
+    let before = s.store().device_frames(case.id).await.unwrap().len();
     assert!(s.inject_fault(VirtualKind::Console, Fault::Burst(40)));
     eventually("the burst is recorded", async || {
-        s.store.device_frames(case.id).await.unwrap().len() >= before + 40
+        s.store().device_frames(case.id).await.unwrap().len() >= before + 40
     })
     .await;
 }
@@ -247,7 +247,7 @@ async fn a_case_started_by_mrn_registers_the_patient_once_and_becomes_the_follow
         .await
         .unwrap_err();
     assert!(e.to_string().contains("register them first"), "{e}");
-    assert_eq!(services.store.list_cases().await.unwrap().len(), 1);
+    assert_eq!(services.store().list_cases().await.unwrap().len(), 1);
 
     let typed = [
         ("family", "Lovelace"),
@@ -275,14 +275,14 @@ async fn a_case_started_by_mrn_registers_the_patient_once_and_becomes_the_follow
     let followed = services.current_case().await.unwrap().unwrap();
     assert_eq!(followed.id, case.id, "the newest open case is followed");
     assert_ne!(followed.id, demo.id);
-    let entries = services.store.entries(case.id).await.unwrap();
+    let entries = services.store().entries(case.id).await.unwrap();
     assert!(entries
         .iter()
         .any(|e| matches!(e.payload, EntryPayload::Protocol { .. })));
 
     // The same MRN again finds the registered patient: no second registration.
     let (pid, found) = services
-        .store
+        .store()
         .find_patient("urn:oid:1.2.3", "MRN-4712")
         .await
         .unwrap()

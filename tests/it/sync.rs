@@ -1223,7 +1223,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         .sync_config()
         .is_some_and(|c| c.auth_summary() == "bearer token (set, not shown)"));
     crate::services::eventually("the restarted engine uploaded", async || {
-        services.store.outbox_summary().await.unwrap().acked > 0
+        services.store().outbox_summary().await.unwrap().acked > 0
     })
     .await;
     assert_eq!(peer.counts().await.get("Procedure"), Some(&1));

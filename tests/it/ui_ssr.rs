@@ -400,7 +400,7 @@ async fn live_without_a_running_case_explains_how_to_get_one() {
 async fn cases_screen_lists_cases_from_the_store_with_demo_flag() {
     let services = services().await;
     services
-        .store
+        .store()
         .create_case(
             NewCase {
                 kind: CaseKind::EcmoVv,
@@ -409,7 +409,7 @@ async fn cases_screen_lists_cases_from_the_store_with_demo_flag() {
                 is_demo: true,
                 status: CaseStatus::Running,
             },
-            services.author.clone(),
+            services.author().clone(),
         )
         .await
         .unwrap();
@@ -479,9 +479,9 @@ async fn the_devices_screen_shows_state_signal_battery_last_value_mapping_and_pr
         ..SessionConfig::default()
     };
     services
-        .devices
+        .devices()
         .attach(thermo.link(), SessionConfig::default(), false, Some(-57));
-    services.devices.attach(anon.link(), spot, false, None);
+    services.devices().attach(anon.link(), spot, false, None);
     for _ in 0..100 {
         if thermo.is_subscribed(ch::TEMPERATURE_MEASUREMENT)
             && anon.is_subscribed(ch::BLOOD_PRESSURE_MEASUREMENT)
@@ -497,7 +497,7 @@ async fn the_devices_screen_shows_state_signal_battery_last_value_mapping_and_pr
     );
     assert!(anon.notify(ch::BLOOD_PRESSURE_MEASUREMENT, &[0xff]).await);
     for _ in 0..100 {
-        let b = services.devices.board();
+        let b = services.devices().board();
         if b.iter().any(|d| !d.last.is_empty()) && b.iter().any(|d| d.rejected == 1) {
             break;
         }
@@ -538,7 +538,7 @@ async fn the_sync_screen_shows_progress_figures_and_a_conflict_with_both_version
     use pumpside::sync::SyncStatus;
     let services = services().await;
     let case = services
-        .store
+        .store()
         .create_case(
             NewCase {
                 kind: CaseKind::Cpb,
@@ -547,12 +547,12 @@ async fn the_sync_screen_shows_progress_figures_and_a_conflict_with_both_version
                 is_demo: false,
                 status: CaseStatus::Running,
             },
-            services.author.clone(),
+            services.author().clone(),
         )
         .await
         .unwrap();
     services
-        .store
+        .store()
         .enqueue(
             case.id,
             vec![OutboxNew {
@@ -564,13 +564,13 @@ async fn the_sync_screen_shows_progress_figures_and_a_conflict_with_both_version
             }],
             1,
             0,
-            services.author.clone(),
+            services.author().clone(),
         )
         .await
         .unwrap();
-    let seq = services.store.pending(10).await.unwrap()[0].seq;
+    let seq = services.store().pending(10).await.unwrap()[0].seq;
     services
-        .store
+        .store()
         .record_outcomes(vec![(
             seq,
             Outcome::Conflict {
@@ -615,8 +615,8 @@ async fn the_ecmo_board_shows_followed_runs_pulled_from_the_server_with_their_ag
         value: "ECMO-77".into(),
     };
     services
-        .store
-        .follow(mrn.clone(), true, services.author.clone())
+        .store()
+        .follow(mrn.clone(), true, services.author().clone())
         .await
         .unwrap();
     let at = |m: i64| (t0() + Duration::minutes(m)).to_rfc3339();
@@ -637,7 +637,7 @@ async fn the_ecmo_board_shows_followed_runs_pulled_from_the_server_with_their_ag
         })
         .collect();
     services
-        .store
+        .store()
         .record_pull(mrn, "Procedure".into(), pulled, None)
         .await
         .unwrap();
