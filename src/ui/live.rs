@@ -426,7 +426,7 @@ fn Setup() -> Element {
         .patient
         .read()
         .as_ref()
-        .and_then(|p| board::predicted_hct(p, &services.protocol(), &view, prime).ok());
+        .and_then(|p| board::predicted_hct(p, services.protocol(), &view, prime).ok());
     rsx! {
         section { class: "setup", "data-section": "setup",
             h2 { class: "section-title", "Setup and targets" }
@@ -481,7 +481,7 @@ fn Sheet(
             let entries = state.entries.read();
             let view = CaseView::derive(&entries);
             let targets = state.targets.read().clone();
-            let fields = kind.fields(&services.protocol(), targets.as_ref(), &view);
+            let fields = kind.fields(services.protocol(), targets.as_ref(), &view);
             let first_empty = quick::first_to_type(&fields).unwrap_or(usize::MAX);
             rsx! {
                 div { class: "sheet", "data-sheet": kind.code(),
@@ -553,7 +553,7 @@ fn Review() -> Element {
     let services = use_context::<Services>();
     let now = *state.now.read();
     let entries = state.entries.read();
-    let s = summarise(&entries, &services.protocol(), now);
+    let s = summarise(&entries, services.protocol(), now);
     let open = s.open_advisories.len() + s.artefacts.len();
     let case = state.case.read().as_ref().map(|c| c.id);
     let threshold = services.protocol().gdp.do2i_threshold;
@@ -755,7 +755,7 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
         None => rsx! { p { class: "muted", "Loading trends…" } },
         Some(Err(e)) => rsx! { p { class: "error", "Trends could not be read: {e}" } },
         Some(Ok((from, to, series))) => {
-            let m = trend::chart(series, &events, &services.protocol(), *from, *to);
+            let m = trend::chart(series, &events, services.protocol(), *from, *to);
             let plot_w = trend::WIDTH - trend::LEFT;
             let zone_w = plot_w / trend::TAP_ZONES as f64;
             let height = m.height + 24.0;
@@ -826,7 +826,7 @@ pub fn AlertStrip() -> Element {
     }
     let entries = state.entries.read();
     let view = CaseView::derive(&entries);
-    let reminders = reminder::reminders(&view, &services.protocol());
+    let reminders = reminder::reminders(&view, services.protocol());
     let active: Vec<ActiveAdvisory> = state.advisories.read().active(now);
     let snooze =
         Duration::milliseconds((services.protocol().advisories.snooze_min * 60_000.0) as i64);

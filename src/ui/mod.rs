@@ -1,12 +1,18 @@
 //! Thin Dioxus components. They read [`UiState`] signals and call [`crate::app::Services`]; they
 //! hold no SQL, no btleplug and no FHIR. Logic worth testing lives in `domain` or `app`.
 
+mod calculator;
+mod cases;
 mod checklists;
+mod common;
+mod devices;
+mod ecmo_board;
 mod live;
-mod screens;
+mod settings;
 mod shell;
 mod state;
 mod style;
+mod sync_screen;
 
 pub use shell::Shell;
 pub use state::{Screen, UiState};

@@ -4,7 +4,6 @@
 use chrono::{Duration, Local};
 use dioxus::prelude::*;
 
-use super::screens;
 use super::state::{Screen, UiState};
 use crate::app::Services;
 
@@ -34,14 +33,14 @@ pub fn Shell() -> Element {
             main { class: "content", "data-screen": screen.slug(),
                 Notice {}
                 match screen {
-                    Screen::Cases => rsx! { screens::Cases {} },
+                    Screen::Cases => rsx! { super::cases::Cases {} },
                     Screen::Live => rsx! { super::live::Live {} },
                     Screen::Checklists => rsx! { super::checklists::Checklists {} },
-                    Screen::Calculator => rsx! { screens::Calculator {} },
-                    Screen::EcmoBoard => rsx! { screens::EcmoBoard {} },
-                    Screen::Devices => rsx! { screens::Devices {} },
-                    Screen::Sync => rsx! { screens::SyncScreen {} },
-                    Screen::Settings => rsx! { screens::Settings {} },
+                    Screen::Calculator => rsx! { super::calculator::Calculator {} },
+                    Screen::EcmoBoard => rsx! { super::ecmo_board::EcmoBoard {} },
+                    Screen::Devices => rsx! { super::devices::Devices {} },
+                    Screen::Sync => rsx! { super::sync_screen::SyncScreen {} },
+                    Screen::Settings => rsx! { super::settings::Settings {} },
                 }
             }
         }

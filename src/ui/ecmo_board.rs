@@ -1,0 +1,200 @@
+//! The ECMO board: followed patients and their runs pulled from the FHIR server.
+
+use chrono::{DateTime, Utc};
+use dioxus::prelude::*;
+
+use super::common::*;
+use super::state::UiState;
+use crate::app::services::{DEMO_MRN_SYSTEM, LOCAL_MRN_SYSTEM};
+use crate::app::view::SyncState;
+use crate::app::Services;
+use crate::domain::intake;
+use crate::domain::live::format_age;
+use crate::domain::patient::Mrn;
+use crate::domain::AppMode;
+
+/// The ECMO board for the on-call team: patients followed by MRN, their runs as the hospital's
+/// server has them (pulled by the sync engine), newest values with their age.
+#[component]
+pub fn EcmoBoard() -> Element {
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let default_system = if matches!(*state.mode.peek(), AppMode::Demo(_)) {
+        DEMO_MRN_SYSTEM
+    } else {
+        LOCAL_MRN_SYSTEM
+    };
+    let mut system = use_signal(|| default_system.to_string());
+    let mut mrn_text = use_signal(String::new);
+    let mut error = use_signal(|| None::<String>);
+    let mut changed = use_signal(|| 0u64);
+    let mut form_key = use_signal(|| 0u64);
+    let svc = services.clone();
+    // Re-read when a pull finishes and when the followed list changes (not on every status
+    // change: an upload changes the status after each Bundle, and the board parses every
+    // pulled version).
+    let last_pull = use_memo(move || match &*state.sync.read() {
+        SyncState::Active(s) => s.last_pull,
+        _ => None,
+    });
+    let board = use_resource(move || {
+        let svc = svc.clone();
+        let _ = last_pull.read();
+        let _ = changed.read();
+        async move { svc.on_call().await }
+    });
+    let follow = {
+        let services = services.clone();
+        move |m: Mrn, on: bool| {
+            let services = services.clone();
+            spawn(async move {
+                match services.follow(m, on).await {
+                    Ok(()) => {
+                        error.set(None);
+                        *changed.write() += 1;
+                    }
+                    Err(e) => error.set(Some(format!("Not saved: {e}"))),
+                }
+            });
+        }
+    };
+    let add = {
+        let follow = follow.clone();
+        move || {
+            let parsed = intake::mrn(&system.peek(), &mrn_text.peek());
+            match parsed {
+                Ok(m) => {
+                    follow(m, true);
+                    mrn_text.set(String::new());
+                    *form_key.write() += 1;
+                }
+                Err(e) => error.set(Some(e.to_string())),
+            }
+        }
+    };
+    let add_key = add.clone();
+    let mut add_tap = add;
+    let now = *state.now.read();
+    let sync = state.sync.read().clone();
+    let pull_note = match &sync {
+        SyncState::Active(s) => match (s.last_pull, &s.pull) {
+            (Some(t), Some(r)) if !r.missing.is_empty() => format!(
+                "Last pull {} ago. Not on the server: {}.",
+                format_age(now - t),
+                r.missing.join(", ")
+            ),
+            (Some(t), _) => format!("Last pull {} ago.", format_age(now - t)),
+            _ => "Not pulled yet.".to_string(),
+        },
+        _ => "No server is configured (sync.toml): nothing can be pulled.".to_string(),
+    };
+    let followed = match &*board.read() {
+        Some(Ok(f)) => f.clone(),
+        _ => Vec::new(),
+    };
+    rsx! {
+        ScreenHeader {
+            title: "ECMO board",
+            purpose: "Runs of the patients you follow, as the hospital's server has them, for the on-call team."
+        }
+        p { class: "note", "Values are copies from the server and can be minutes old: the bedside console and its alarms are primary." }
+        // Keyed so that a followed MRN clears the (uncontrolled) field.
+        for k in [form_key()] {
+            div { key: "{k}", class: "form-grid",
+                label { class: "form-field",
+                    span { class: "form-label", "MRN issuer" }
+                    input { class: "calc-input", "data-field": "follow-system", initial_value: "{system}",
+                        oninput: move |e| system.set(e.value()) }
+                    span {}
+                }
+                label { class: "form-field",
+                    span { class: "form-label", "Follow MRN" }
+                    input { class: "calc-input", "data-field": "follow-mrn", placeholder: "MRN",
+                        oninput: move |e| { mrn_text.set(e.value()); error.set(None); },
+                        // Ready for a wristband scanner or a typed MRN, as on the Cases screen.
+                        onmounted: move |e| async move { let _ = e.set_focus(true).await; },
+                        onkeydown: {
+                            let mut add_key = add_key.clone();
+                            move |e: KeyboardEvent| if e.key() == Key::Enter { add_key() }
+                        } }
+                    span {}
+                }
+            }
+        }
+        button { class: "start-button", "data-action": "follow", onclick: move |_| add_tap(), "Follow" }
+        if let Some(e) = error() {
+            p { class: "error", role: "alert", "{e}" }
+        }
+        p { class: "muted", "data-board": "pull", "{pull_note}" }
+        if followed.is_empty() {
+            p { class: "empty", "No patients followed on this device." }
+        }
+        for f in followed {
+            section { key: "{f.mrn.system}|{f.mrn.value}", class: "remote-patient", "data-followed": "{f.mrn.value}",
+                div { class: "remote-head",
+                    h2 { class: "section-title", "MRN {f.mrn.value}" }
+                    button { class: "choice", "data-action": "unfollow",
+                        onclick: {
+                            let follow = follow.clone();
+                            let m = f.mrn.clone();
+                            move |_| follow(m.clone(), false)
+                        },
+                        "Stop following" }
+                }
+                if f.held > 0 {
+                    p { class: "muted", "{f.held} server version(s) of records this device is still uploading are not shown (they are older than this device's changes)." }
+                }
+                if f.runs.is_empty() {
+                    p { class: "empty", "No runs on the server for this patient yet." }
+                }
+                for r in f.runs {
+                    RemoteRunCard { key: "{r.server_id}", run: r, now }
+                }
+            }
+        }
+        Planned { items: vec![
+            "Most urgent first: oxygenator pressure drop against the run's own baseline, overdue circuit checks, open advisories",
+            "Run detail with 24 h and 7 d trends, check history and handover notes",
+        ] }
+    }
+}
+
+#[component]
+fn RemoteRunCard(run: crate::app::view::RemoteRun, now: DateTime<Utc>) -> Element {
+    let age = |t: DateTime<Utc>| format_age(now - t);
+    let started = run
+        .started
+        .map(|t| format!("started {} ago", age(t)))
+        .unwrap_or_default();
+    let status = match (run.status.as_str(), run.signed) {
+        ("in-progress", _) => "running".to_string(),
+        ("preparation", _) => "in set-up".to_string(),
+        ("completed", true) => "completed, signed".to_string(),
+        (s, _) => s.to_string(),
+    };
+    rsx! {
+        article { class: "remote-run", "data-run-status": "{run.status}",
+            h3 {
+                "{run.kind} · {status}"
+                if run.demo { span { class: "badge", " demo" } }
+            }
+            p { class: "muted", "{run.label.clone().unwrap_or_default()} {started}" }
+            if !run.latest.is_empty() {
+                div { class: "kv",
+                    for v in run.latest.iter() {
+                        span { key: "k{v.name}", class: "k", "{v.name}" }
+                        span { class: "v", "data-remote-value": "{v.name}",
+                            "{v.value} {v.unit} " span { class: "muted", "({age(v.at)} ago)" } }
+                    }
+                }
+            }
+            if !run.timeline.is_empty() {
+                ul { class: "remote-timeline",
+                    for (i, e) in run.timeline.iter().take(6).enumerate() {
+                        li { key: "{i}", "{e.text} " span { class: "muted", "({age(e.at)} ago)" } }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The Settings screen: where the record lives, the protocol, and the FHIR server and credentials.
+
+use dioxus::prelude::*;
+
+use std::collections::BTreeMap;
+
+use super::common::*;
+use super::state::UiState;
+use crate::app::view::SyncState;
+use crate::app::Services;
+
+#[component]
+pub fn Settings() -> Element {
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let loader = services.clone();
+    let schema = use_resource(move || {
+        let services = loader.clone();
+        async move { services.schema_version().await }
+    });
+    let schema_text = match &*schema.read() {
+        None => "…".to_string(),
+        Some(Ok(v)) => v.to_string(),
+        Some(Err(e)) => format!("unreadable: {e}"),
+    };
+    let mode = match &*state.mode.read() {
+        crate::domain::AppMode::Starting => "Starting (looking for Bluetooth)".to_string(),
+        crate::domain::AppMode::Live { adapter } => format!("Live devices ({adapter})"),
+        crate::domain::AppMode::Demo(_) => "Demo (simulated devices)".to_string(),
+    };
+    let protocol = format!(
+        "{} {}",
+        services.protocol().name,
+        services.protocol().version
+    );
+    let protocol_problem = services.protocol_problem().map(str::to_string);
+    let data_dir = services.config().data_dir.display().to_string();
+    let db = services.config().database_path().display().to_string();
+    let version = env!("CARGO_PKG_VERSION");
+    rsx! {
+        ScreenHeader {
+            title: "Settings",
+            purpose: "This installation: where the record is kept, the mode, and (soon) protocol settings."
+        }
+        div { class: "kv-grid",
+            span { class: "k", "Mode" } span { class: "v", "{mode}" }
+            span { class: "k", "Signed in" } span { class: "v", "{services.author().user}" }
+            span { class: "k", "Device" } span { class: "v", "{services.author().device}" }
+            span { class: "k", "Data directory" } span { class: "v mono", "{data_dir}" }
+            span { class: "k", "Database" } span { class: "v mono", "{db}" }
+            span { class: "k", "Schema version" } span { class: "v", "{schema_text}" }
+            span { class: "k", "Protocol" } span { class: "v", "{protocol}" }
+            span { class: "k", "Pumpside" } span { class: "v", "{version} · not cleared for clinical use" }
+        }
+        if let Some(problem) = protocol_problem {
+            p { class: "error", role: "alert", "{problem}" }
+        }
+        p { class: "note", "A hospital protocol file (protocol.toml in the data directory) replaces the defaults without a rebuild." }
+        SyncSettingsForm {}
+        Planned { items: vec![
+            "Editing protocol settings on the tablet (thresholds, constants, cardioplegia re-dose intervals)",
+            "Sign-in with roles and auto-lock",
+        ] }
+    }
+}
+
+/// Which credentials the form edits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum AuthKind {
+    None,
+    Token,
+    ClientCredentials,
+}
+
+/// The FHIR server and credentials (written to sync.toml, only when usable; sync restarts).
+/// Secrets are typed, never shown back.
+#[component]
+fn SyncSettingsForm() -> Element {
+    use crate::app::view::{AuthSetting, SyncSettings};
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let current = services.sync_config();
+    let mut fields = use_signal(BTreeMap::<&'static str, String>::new);
+    let mut kind = use_signal(|| match &current {
+        Some(c) if c.oauth.is_some() => AuthKind::ClientCredentials,
+        Some(c) if c.token.is_some() => AuthKind::Token,
+        _ => AuthKind::None,
+    });
+    let mut create_patients = use_signal(|| current.as_ref().is_some_and(|c| c.create_patients));
+    let mut message = use_signal(|| None::<(bool, String)>);
+    let initial_server = current.as_ref().map(|c| c.base.clone()).unwrap_or_default();
+    let initial = {
+        let c = current.clone();
+        move |key: &str| -> String {
+            match (key, c.as_ref().and_then(|c| c.oauth.as_ref())) {
+                ("token_url", Some(o)) => o.token_url.clone(),
+                ("client_id", Some(o)) => o.client_id.clone(),
+                ("scope", Some(o)) => o.scope.clone(),
+                _ => String::new(),
+            }
+        }
+    };
+    let in_force = match (&current, &*state.sync.read()) {
+        (Some(c), _) => format!("{} · credentials: {}", c.base, c.auth_summary()),
+        (None, SyncState::Misconfigured(why)) => format!("not in force: {why}"),
+        (None, _) => "no server: records stay on this device".to_string(),
+    };
+    let save = {
+        let services = services.clone();
+        let server_default = initial_server.clone();
+        move |_| {
+            let f = fields.peek().clone();
+            let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+            let server = f
+                .get("server")
+                .cloned()
+                .unwrap_or_else(|| server_default.clone());
+            let auth = match *kind.peek() {
+                AuthKind::None => AuthSetting::None,
+                AuthKind::Token => AuthSetting::Token(get("token")),
+                AuthKind::ClientCredentials => AuthSetting::ClientCredentials {
+                    token_url: get("token_url"),
+                    client_id: get("client_id"),
+                    key_file: get("key_file"),
+                    scope: get("scope"),
+                },
+            };
+            let settings = SyncSettings {
+                server,
+                auth,
+                create_patients: *create_patients.peek(),
+            };
+            message.set(Some(match services.save_sync_settings(&settings) {
+                Ok(()) => (
+                    true,
+                    "Saved; sync restarted with these settings.".to_string(),
+                ),
+                Err(e) => (false, format!("NOT saved: {e}")),
+            }));
+        }
+    };
+    let field = move |key: &'static str,
+                      label: &'static str,
+                      hint: &'static str,
+                      secret: bool,
+                      value: String| {
+        rsx! {
+            label { class: "form-field",
+                span { class: "form-label", "{label}" }
+                input { class: "calc-input", "data-field": "sync-{key}", placeholder: "{hint}",
+                    r#type: if secret { "password" } else { "text" },
+                    initial_value: "{value}",
+                    oninput: move |e| { fields.write().insert(key, e.value()); } }
+                span {}
+            }
+        }
+    };
+    let k = kind();
+    rsx! {
+        section { class: "sync-settings", "data-section": "sync-settings",
+            h2 { class: "section-title", "FHIR server and credentials" }
+            p { class: "muted", "data-sync-settings": "in-force", "In force: {in_force}" }
+            div { class: "form-grid",
+                {field("server", "Server (FHIR R4 base)", "https://fhir.hospital.org/R4/", false, initial_server.clone())}
+            }
+            div { class: "choice-row", role: "group", "aria-label": "Credentials",
+                span { class: "form-label", "Credentials" }
+                for (choice, text) in [(AuthKind::None, "None"), (AuthKind::Token, "Bearer token"), (AuthKind::ClientCredentials, "OAuth2 client credentials")] {
+                    button { key: "{text}", class: if k == choice { "choice chosen" } else { "choice" },
+                        "aria-pressed": "{k == choice}", onclick: move |_| kind.set(choice), "{text}" }
+                }
+            }
+            div { class: "form-grid",
+                if k == AuthKind::Token {
+                    {field("token", "Token", "typed, never shown again", true, String::new())}
+                }
+                if k == AuthKind::ClientCredentials {
+                    {field("token_url", "Token URL", "https://auth.hospital.org/token", false, initial("token_url"))}
+                    {field("client_id", "Client ID", "registered for this device", false, initial("client_id"))}
+                    {field("key_file", "Private key file (PKCS#8 PEM, EC P-384 or RSA)", "/path/on/this/device.pem", false, String::new())}
+                    {field("scope", "Scope", "system/*.read system/*.write", false, initial("scope"))}
+                }
+            }
+            label { class: "check-row",
+                input { r#type: "checkbox", checked: create_patients(), onchange: move |e| create_patients.set(e.checked()) }
+                " Test or demo server: create a patient the server does not have (never for a hospital server)"
+            }
+            button { class: "start-button", "data-action": "save-sync", onclick: save, "Save and restart sync" }
+            if let Some((ok, text)) = message() {
+                p { class: if ok { "note" } else { "error" }, role: if ok { "status" } else { "alert" }, "{text}" }
+            }
+        }
+    }
+}
