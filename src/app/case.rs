@@ -23,7 +23,9 @@ use crate::domain::board::{targets, Targets};
 use crate::domain::gdp::{do2i_over_case, GdpReport};
 use crate::domain::patient::Mrn;
 use crate::domain::protocol::Protocol;
+use crate::domain::quality::{Monitored, Source as QualitySource};
 use crate::domain::routing::{self, CaseFacts, Command};
+use crate::domain::summary::{summarise_with, CaseEndSummary};
 use crate::domain::telemetry::Bucket;
 use crate::domain::{
     Author, CaseId, CaseKind, CaseStatus, CaseSummary, Entry, EntryPayload, NewEntry, Parameter,
@@ -553,11 +555,9 @@ impl CaseSession {
             let field = format!("channel.{}", ch.parameter.code());
             for s in self
                 .store
-                .samples(ch.id, summary.created_at, now)
+                .counted_samples(ch.id, summary.created_at, now)
                 .await
                 .map_err(fail)?
-                .into_iter()
-                .filter(|s| s.validity.counts())
             {
                 let v = ch
                     .parameter
@@ -578,6 +578,76 @@ impl CaseSession {
             now,
         )
         .map_err(|e| e.to_string())
+    }
+
+    /// What the case's devices monitored for the parameters its protocol judges (scores and
+    /// indicators whose source is a monitored parameter), in display units, counted samples only.
+    pub async fn monitored(&self, case: CaseId) -> Result<Vec<Monitored>, StoreError> {
+        let mut wanted: Vec<Parameter> = Vec::new();
+        let mut want = |s: &QualitySource| {
+            if let QualitySource::Measurement(p) = s {
+                if !wanted.contains(p) {
+                    wanted.push(*p);
+                }
+            }
+        };
+        for sc in &self.protocol.scores {
+            for r in &sc.rules {
+                want(&r.source);
+            }
+        }
+        for i in &self.protocol.indicators {
+            want(&i.source);
+        }
+        let Some(summary) = self
+            .store
+            .list_cases()
+            .await?
+            .into_iter()
+            .find(|c| c.id == case)
+        else {
+            return Err(ValidationError::UnknownCase(case).into());
+        };
+        let now = Utc::now();
+        let mut out = Vec::new();
+        for ch in self
+            .store
+            .channels(case)
+            .await?
+            .into_iter()
+            .filter(|c| wanted.contains(&c.parameter))
+        {
+            let p = ch.parameter;
+            let field = format!("channel.{}", p.code());
+            let mut samples = Vec::new();
+            for s in self
+                .store
+                .counted_samples(ch.id, summary.created_at, now)
+                .await?
+            {
+                let v = p.to_internal(&field, s.value.to_f64(), &ch.unit)?;
+                samples.push((s.received_at, p.to_display_unit(v)));
+            }
+            out.push(Monitored {
+                parameter: p,
+                channel: ch.id,
+                samples,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The case-end review: times, balance, extremes, and scores and indicators judged on the
+    /// record and what the devices monitored.
+    pub async fn review(&self, case: CaseId) -> Result<CaseEndSummary, StoreError> {
+        let entries = self.store.entries(case).await?;
+        let monitored = self.monitored(case).await?;
+        Ok(summarise_with(
+            &entries,
+            &monitored,
+            &self.protocol,
+            Utc::now(),
+        ))
     }
 
     /// Sign the case (completing it first when needed). Idempotent.

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::bloodgas::Analyte;
 use super::entry::EntryPayload;
 use super::record::CaseView;
-use super::{EntryId, EventKind, Parameter};
+use super::{ChannelId, EntryId, EventKind, Parameter};
 
 /// Where a rule's values come from.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -65,12 +65,39 @@ pub struct ScoreDefinition {
     pub rules: Vec<Rule>,
 }
 
+/// Where a value a rule used came from: an entry of the record, or a device sample (its channel
+/// and, in `Evidence::at`, its receive time).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Origin {
+    Entry(EntryId),
+    Sample(ChannelId),
+}
+
 /// One value that a rule used, with where it came from.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Evidence {
     pub value: f64,
     pub at: DateTime<Utc>,
-    pub entry: EntryId,
+    pub from: Origin,
+}
+
+impl Evidence {
+    /// The entry behind the value, when it was an entry.
+    pub fn entry(&self) -> Option<EntryId> {
+        match self.from {
+            Origin::Entry(id) => Some(id),
+            Origin::Sample(_) => None,
+        }
+    }
+}
+
+/// A device channel's counted samples, in the parameter's display unit (°C, %, mmHg), in time
+/// order: what was monitored, for rules whose source is a monitored parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Monitored {
+    pub parameter: Parameter,
+    pub channel: ChannelId,
+    pub samples: Vec<(DateTime<Utc>, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -130,7 +157,16 @@ pub fn bypass_intervals(
 
 /// Values of `source` in the case, in time order, artefact-marked entries excluded.
 pub fn values(view: &CaseView<'_>, source: Source) -> Vec<Evidence> {
-    view.entries
+    values_with(view, &[], source)
+}
+
+/// Values of `source` from the record and, for a monitored parameter, from its device
+/// channels too. Which source wins: every valid measurement counts at its own time, typed or
+/// monitored, and each holds until the next (so a typed spot check between device samples is
+/// judged like them, and a device run with no typed value is judged at all).
+pub fn values_with(view: &CaseView<'_>, monitored: &[Monitored], source: Source) -> Vec<Evidence> {
+    let mut out: Vec<Evidence> = view
+        .entries
         .iter()
         .filter(|e| e.artefact.is_none())
         .filter_map(|e| {
@@ -153,10 +189,21 @@ pub fn values(view: &CaseView<'_>, source: Source) -> Vec<Evidence> {
             Some(Evidence {
                 value: v,
                 at: e.occurred_at(),
-                entry: e.original.id,
+                from: Origin::Entry(e.original.id),
             })
         })
-        .collect()
+        .collect();
+    if let Source::Measurement(want) = source {
+        for m in monitored.iter().filter(|m| m.parameter == want) {
+            out.extend(m.samples.iter().map(|(at, v)| Evidence {
+                value: *v,
+                at: *at,
+                from: Origin::Sample(m.channel),
+            }));
+        }
+        out.sort_by_key(|e| e.at);
+    }
+    out
 }
 
 fn on_bypass(v: &[Evidence], intervals: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<Evidence> {
@@ -234,12 +281,22 @@ fn exact_beyond(v: f64, ideal: f64, sd: f64, cutoff: f64) -> Option<bool> {
 impl ScoreDefinition {
     /// Score a case from its view. Only values during bypass count.
     pub fn evaluate(&self, view: &CaseView<'_>, now: DateTime<Utc>) -> ScoreResult {
+        self.evaluate_with(view, &[], now)
+    }
+
+    /// Score a case from its view and what its devices monitored.
+    pub fn evaluate_with(
+        &self,
+        view: &CaseView<'_>,
+        monitored: &[Monitored],
+        now: DateTime<Utc>,
+    ) -> ScoreResult {
         let intervals = bypass_intervals(view, now);
         let rules: Vec<RuleResult> = self
             .rules
             .iter()
             .map(|rule| {
-                let vals = on_bypass(&values(view, rule.source), &intervals);
+                let vals = on_bypass(&values_with(view, monitored, rule.source), &intervals);
                 let (value, evidence) = match rule.aggregation {
                     Aggregation::Worst => {
                         let worst =
@@ -324,8 +381,18 @@ pub struct IndicatorResult {
 
 impl Indicator {
     pub fn evaluate(&self, view: &CaseView<'_>, now: DateTime<Utc>) -> IndicatorResult {
+        self.evaluate_with(view, &[], now)
+    }
+
+    /// Evaluate on the record and what the case's devices monitored.
+    pub fn evaluate_with(
+        &self,
+        view: &CaseView<'_>,
+        monitored: &[Monitored],
+        now: DateTime<Utc>,
+    ) -> IndicatorResult {
         let intervals = bypass_intervals(view, now);
-        let vals = on_bypass(&values(view, self.source), &intervals);
+        let vals = on_bypass(&values_with(view, monitored, self.source), &intervals);
         let mut r = IndicatorResult {
             name: self.name.clone(),
             passed: None,

@@ -8,7 +8,7 @@ use super::advisory::AdvisoryAction;
 use super::bloodgas::Analyte;
 use super::entry::{ArtefactTarget, Entry};
 use super::protocol::Protocol;
-use super::quality::{IndicatorResult, ScoreResult};
+use super::quality::{IndicatorResult, Monitored, ScoreResult};
 use super::record::{CaseView, FluidBalance};
 use super::{EntryId, EntryPayload};
 
@@ -69,6 +69,17 @@ pub fn unacknowledged(entries: &[Entry]) -> Vec<OpenAdvisory> {
 }
 
 pub fn summarise(entries: &[Entry], protocol: &Protocol, now: DateTime<Utc>) -> CaseEndSummary {
+    summarise_with(entries, &[], protocol, now)
+}
+
+/// The case-end summary judged on the record and what the case's devices monitored (scores and
+/// indicators whose source is a monitored parameter read its device channels too).
+pub fn summarise_with(
+    entries: &[Entry],
+    monitored: &[Monitored],
+    protocol: &Protocol,
+    now: DateTime<Utc>,
+) -> CaseEndSummary {
     let view = CaseView::derive(entries);
     let clocks = view.clocks();
     let mut extremes = Vec::new();
@@ -134,12 +145,12 @@ pub fn summarise(entries: &[Entry], protocol: &Protocol, now: DateTime<Utc>) -> 
         scores: protocol
             .scores
             .iter()
-            .map(|s| s.evaluate(&view, now))
+            .map(|s| s.evaluate_with(&view, monitored, now))
             .collect(),
         indicators: protocol
             .indicators
             .iter()
-            .map(|i| i.evaluate(&view, now))
+            .map(|i| i.evaluate_with(&view, monitored, now))
             .collect(),
         open_advisories: unacknowledged(entries),
         artefacts,

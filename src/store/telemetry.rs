@@ -629,6 +629,28 @@ impl Store {
             .await
     }
 
+    /// The samples of a channel that count (valid, questionable or demo) and lie in no range
+    /// marked artefact: what a calculation or a quality rule may use.
+    pub async fn counted_samples(
+        &self,
+        channel_id: ChannelId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Sample>, StoreError> {
+        self.call(move |db| {
+            let case = channel(db, channel_id)?.1.case_id;
+            let marked = artefact_ranges(&db.conn, case, channel_id)?;
+            Ok(samples_between(db, channel_id, from, to)?
+                .into_iter()
+                .filter(|s| {
+                    let ms = s.received_at.timestamp_millis();
+                    s.validity.counts() && !marked.iter().any(|(a, b)| ms >= *a && ms <= *b)
+                })
+                .collect())
+        })
+        .await
+    }
+
     /// Channels of a case.
     pub async fn channels(&self, case: CaseId) -> Result<Vec<Channel>, StoreError> {
         self.call(move |db| {

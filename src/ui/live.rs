@@ -552,10 +552,25 @@ fn Review() -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
     let now = *state.now.read();
-    let entries = state.entries.read();
-    let s = summarise(&entries, services.protocol(), now);
-    let open = s.open_advisories.len() + s.artefacts.len();
     let case = state.case.read().as_ref().map(|c| c.id);
+    // Judged by the session on the record and what the devices monitored; re-read when the
+    // record changes. Until it answers, the record alone is shown.
+    let reviewer = services.clone();
+    let judged = use_resource(move || {
+        let services = reviewer.clone();
+        let _changed = state.entries.read().len();
+        async move {
+            match case {
+                Some(c) => services.case().review(c).await.ok(),
+                None => None,
+            }
+        }
+    });
+    let s = match &*judged.read() {
+        Some(Some(s)) => s.clone(),
+        _ => summarise(&state.entries.read(), services.protocol(), now),
+    };
+    let open = s.open_advisories.len() + s.artefacts.len();
     let threshold = services.protocol().gdp.do2i_threshold;
     let loader = services.clone();
     let gdp = use_resource(move || {

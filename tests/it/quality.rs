@@ -153,7 +153,7 @@ async fn perfscore_v1_reproduces_the_worked_example_from_a_case_timeline() {
     // Evidence points at the recorded entries.
     let ph = &score.rules[0].evidence[0];
     assert_eq!(ph.at, t0() + Duration::minutes(30));
-    assert!(entries.iter().any(|e| e.id == ph.entry));
+    assert!(entries.iter().any(|e| Some(e.id) == ph.entry()));
     assert_eq!(score.missing().count(), 0);
 }
 

@@ -596,3 +596,82 @@ async fn live_do2i_from_device_flow_and_a_gas_fires_its_advisory_and_feeds_the_r
         truth.area
     );
 }
+
+/// Quality judged on what was monitored: after a run watched only by devices (no typed
+/// value), the review's indicators and PerfSCORE rules on monitored parameters are evaluated,
+/// with the evidence naming the device channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_review_judges_quality_on_monitored_values_not_only_typed_ones() {
+    use pumpside::domain::quality::Origin;
+    use pumpside::domain::EventKind;
+
+    let (b, keys) = bench(&[VirtualKind::Console, VirtualKind::Thermometer]).await;
+    let case = case_in_setup(&b.store, "monitored").await;
+    for key in &keys {
+        b.session
+            .command(
+                case,
+                Command::Associate {
+                    device_key: key.clone(),
+                    role: "monitoring".into(),
+                },
+            )
+            .await
+            .unwrap();
+    }
+    b.session
+        .record(
+            case,
+            EntryPayload::ChecklistOverride {
+                purpose: pumpside::domain::checklist::Purpose::PreBypass,
+                reason: "test: checklists are tested elsewhere".into(),
+            },
+        )
+        .await
+        .unwrap();
+    b.session
+        .record(
+            case,
+            EntryPayload::Event {
+                event: EventKind::BypassOn,
+            },
+        )
+        .await
+        .unwrap();
+    let store = b.store.clone();
+    eventually("monitored values on bypass", async || {
+        samples_in(&store, case).await.len() >= 40
+    })
+    .await;
+    // Before: the record alone has no value for these rules.
+    let record_only = pumpside::domain::summary::summarise(
+        &b.store.entries(case).await.unwrap(),
+        &Protocol::defaults().unwrap(),
+        Utc::now(),
+    );
+    let outlet = |s: &pumpside::domain::summary::CaseEndSummary| {
+        s.indicators
+            .iter()
+            .find(|i| i.name.starts_with("Arterial outlet"))
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(outlet(&record_only).passed, None);
+    let judged = b.session.review(case).await.unwrap();
+    assert!(
+        outlet(&judged).passed.is_some(),
+        "the arterial outlet indicator is judged on the console's values"
+    );
+    let temp = judged.scores[0]
+        .rules
+        .iter()
+        .find(|r| r.name == "Temperature")
+        .unwrap();
+    assert!(temp.points.is_some(), "{temp:?}");
+    assert!(
+        temp.evidence
+            .iter()
+            .all(|e| matches!(e.from, Origin::Sample(_))),
+        "the evidence names the thermometer's channel: {temp:?}"
+    );
+}
