@@ -33,6 +33,7 @@ pub fn App() -> Element {
     let state = use_context_provider(|| UiState::new(Screen::Live, &protocol));
     use_background_tasks(services.clone(), state);
     use_first_frame_log(services);
+    use_scroll_to_top_on_navigation(state);
     rsx! { Shell {} }
 }
 
@@ -139,6 +140,20 @@ fn use_background_tasks(services: Services, mut state: UiState) {
             state.now.set(Utc::now());
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
+    });
+}
+
+/// A screen opens at its top, not where the previous one was scrolled (the content pane is one
+/// element shared by every screen; a long form left it scrolled down).
+fn use_scroll_to_top_on_navigation(state: UiState) {
+    use_effect(move || {
+        let _screen = state.screen.read();
+        spawn(async move {
+            let _ = document::eval(
+                "const c = document.querySelector('.content'); if (c) { c.scrollTop = 0; }",
+            )
+            .await;
+        });
     });
 }
 

@@ -257,7 +257,9 @@ fn db_path(data: &Path) -> PathBuf {
 fn event_kinds(data: &Path) -> Vec<String> {
     let conn = read_db(data);
     let mut stmt = conn
-        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol', 'advisory') AND kind NOT LIKE 'checklist%' AND kind NOT LIKE 'device%' ORDER BY seq")
+        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol', 'advisory') AND kind NOT LIKE 'checklist%' AND kind NOT LIKE 'device%'
+                    AND case_id IN (SELECT case_id FROM entries WHERE kind = 'status' AND payload LIKE '%signed%')
+                  ORDER BY seq")
         .unwrap();
     stmt.query_map([], |r| r.get::<_, String>(0))
         .unwrap()
@@ -265,9 +267,11 @@ fn event_kinds(data: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The clinical entries the tour records, in order.
+/// The clinical entries of the signed demo case, in order: the demo case's simulated arterial
+/// gas (so that its DO2i is computed), then what the tour records.
 fn case_flow() -> Vec<&'static str> {
     vec![
+        "blood_gas",
         "bypass_on",
         "cross_clamp_on",
         "cardioplegia",
@@ -429,8 +433,9 @@ const SIGN: (u32, u32) = SLOT1;
 const FIRST_TIMELINE_ARTEFACT: (u32, u32) = (1032, 615);
 const CONFIRM_MARK: (u32, u32) = SLOT3;
 const CLAMP_BUTTON: (u32, u32) = SLOT2;
-/// "Assign to case" on the first device row of the Devices screen (tablet).
-const ASSIGN_FIRST_DEVICE: (u32, u32) = (327, 612);
+/// "Assign to case" on the first device row of the Devices screen (tablet), under its "not
+/// recorded" chip.
+const ASSIGN_FIRST_DEVICE: (u32, u32) = (327, 661);
 
 /// The DO2i entry in the calculator's list (eighth row of 54 px from y = 299, under the alert strip).
 const CALC_DO2I: (u32, u32) = (380, 299 + 54 * 7);
