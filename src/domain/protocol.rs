@@ -171,9 +171,70 @@ fn line_of_key(text: &str, table: &str, key: &str) -> usize {
     1
 }
 
+/// Refuse any number in the file that is not finite (`inf`, `-inf`, `nan`, or a literal too large
+/// for a float), wherever it is (a score's cutoff, an indicator's minutes), by file, line and
+/// key: a non-finite setting would otherwise reach the clinical arithmetic.
+fn non_finite(file: &str, text: &str) -> Result<(), ProtocolError> {
+    let Ok(table) = toml::from_str::<toml::Table>(text) else {
+        return Ok(()); // a syntax error is reported by the typed parse, with its line
+    };
+    fn walk(path: &str, v: &toml::Value, found: &mut Option<(String, f64)>) {
+        if found.is_some() {
+            return;
+        }
+        match v {
+            toml::Value::Float(f) if !f.is_finite() => *found = Some((path.to_string(), *f)),
+            toml::Value::Array(a) => {
+                for (i, x) in a.iter().enumerate() {
+                    walk(&format!("{path}[{i}]"), x, found);
+                }
+            }
+            toml::Value::Table(t) => {
+                for (k, x) in t {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    walk(&p, x, found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut found = None;
+    walk("", &toml::Value::Table(table), &mut found);
+    let Some((key, value)) = found else {
+        return Ok(());
+    };
+    // The line: the first whose key is the path's last key and whose value is not finite.
+    let last = key
+        .rsplit('.')
+        .next()
+        .unwrap_or(&key)
+        .split('[')
+        .next()
+        .unwrap_or("");
+    let line = text
+        .lines()
+        .position(|l| {
+            let code = l.split('#').next().unwrap_or("");
+            code.contains(last) && ["inf", "nan"].iter().any(|w| code.contains(w))
+        })
+        .or_else(|| text.lines().position(|l| l.contains(last)))
+        .map_or(1, |i| i + 1);
+    Err(ProtocolError {
+        file: file.to_string(),
+        line,
+        key,
+        problem: format!("{value} is not a finite number"),
+    })
+}
+
 impl Protocol {
     /// Parse and check a protocol file. `file` names it in errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, ProtocolError> {
+        non_finite(file, text)?;
         let p: Protocol = toml::from_str(text).map_err(|e| {
             let line = e
                 .span()
@@ -317,6 +378,30 @@ impl Protocol {
             1.0,
             4.0,
         )?;
+        for sc in &self.scores {
+            for r in &sc.rules {
+                if let super::quality::Scoring::ZScore { sd, .. } = r.scoring {
+                    if sd <= 0.0 {
+                        return Err(err(
+                            "scores",
+                            "sd",
+                            format!("{} / {}: {sd} must be above 0", sc.name, r.name),
+                        ));
+                    }
+                }
+            }
+        }
+        for i in &self.indicators {
+            if let super::quality::IndicatorCheck::NotBelowFor { minutes, .. } = i.check {
+                if minutes < 0.0 {
+                    return Err(err(
+                        "indicators",
+                        "minutes",
+                        format!("{}: {minutes} must not be negative", i.name),
+                    ));
+                }
+            }
+        }
         for c in &self.cardioplegia {
             if !(c.redose_interval_min.is_finite()
                 && (5.0..=240.0).contains(&c.redose_interval_min))
@@ -353,6 +438,30 @@ impl Protocol {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_non_finite_number_anywhere_is_refused_by_file_line_and_key() {
+        let defaults = DEFAULT_TOML;
+        let broken = defaults.replacen("minutes = 5", "minutes = -inf", 1);
+        assert_ne!(
+            broken, defaults,
+            "the default file has an indicator with minutes = 5"
+        );
+        let e = Protocol::parse("hospital.toml", &broken).unwrap_err();
+        assert_eq!(e.file, "hospital.toml");
+        assert!(e.key.ends_with("minutes"), "{e}");
+        assert!(e.problem.contains("not a finite number"), "{e}");
+        assert_eq!(
+            broken.lines().nth(e.line - 1).map(str::trim),
+            Some("minutes = -inf"),
+            "{e}"
+        );
+        let nan = defaults.replacen("sd = 0.05", "sd = nan", 1);
+        let e = Protocol::parse("hospital.toml", &nan).unwrap_err();
+        assert!(e.key.contains("scores"), "{e}");
+        let zero = defaults.replacen("sd = 0.05", "sd = 0", 1);
+        assert!(Protocol::parse("hospital.toml", &zero).is_err());
+    }
 
     #[test]
     fn the_shipped_defaults_parse_and_carry_the_published_alternatives() {

@@ -32,17 +32,40 @@ pub fn Shell() -> Element {
             }
             main { class: "content", "data-screen": screen.slug(),
                 Notice {}
+                // Each screen in its own boundary (a different template per arm, so a fresh one
+                // per screen): a screen that fails is replaced by a sentence and the rest goes on.
                 match screen {
-                    Screen::Cases => rsx! { super::cases::Cases {} },
-                    Screen::Live => rsx! { super::live::Live {} },
-                    Screen::Checklists => rsx! { super::checklists::Checklists {} },
-                    Screen::Calculator => rsx! { super::calculator::Calculator {} },
-                    Screen::EcmoBoard => rsx! { super::ecmo_board::EcmoBoard {} },
-                    Screen::Devices => rsx! { super::devices::Devices {} },
-                    Screen::Sync => rsx! { super::sync_screen::SyncScreen {} },
-                    Screen::Settings => rsx! { super::settings::Settings {} },
+                    Screen::Cases => rsx! { Guarded { screen, super::cases::Cases {} } },
+                    Screen::Live => rsx! { Guarded { screen, super::live::Live {} } },
+                    Screen::Checklists => rsx! { Guarded { screen, super::checklists::Checklists {} } },
+                    Screen::Calculator => rsx! { Guarded { screen, super::calculator::Calculator {} } },
+                    Screen::EcmoBoard => rsx! { Guarded { screen, super::ecmo_board::EcmoBoard {} } },
+                    Screen::Devices => rsx! { Guarded { screen, super::devices::Devices {} } },
+                    Screen::Sync => rsx! { Guarded { screen, super::sync_screen::SyncScreen {} } },
+                    Screen::Settings => rsx! { Guarded { screen, super::settings::Settings {} } },
                 }
             }
+        }
+    }
+}
+
+/// A screen inside an error boundary: a panic or an error while rendering it shows a sentence
+/// instead of taking the window down; the shell, the alert strip and recording go on.
+#[component]
+fn Guarded(screen: Screen, children: Element) -> Element {
+    rsx! {
+        ErrorBoundary {
+            handle_error: move |errors: ErrorContext| {
+                let what = errors.error().map(|e| e.to_string()).unwrap_or_default();
+                tracing::error!(screen = screen.slug(), error = %what, "screen failed to render");
+                rsx! {
+                    div { class: "notice", role: "alert", "data-screen-failed": screen.slug(),
+                        span { "This screen could not be shown ({what}). Recording goes on; the other screens work. " }
+                        button { class: "notice-dismiss", onclick: move |_| errors.clear_errors(), "Try again" }
+                    }
+                }
+            },
+            {children}
         }
     }
 }
