@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use super::devices::{DeviceHub, HubEvent};
 use super::monitor::{MonitorState, MonitorView};
-use crate::domain::board::{targets, Targets};
+use crate::domain::board::{targets, LiveFacts, Targets};
 use crate::domain::gdp::{do2i_over_case, GdpReport};
 use crate::domain::patient::Mrn;
 use crate::domain::protocol::Protocol;
@@ -41,6 +41,9 @@ pub struct CaseState {
     pub entries: Arc<Vec<Entry>>,
     pub patient: Option<Patient>,
     pub targets: Option<Targets>,
+    /// What the live screen needs from the record (clocks, typed values, reminders, events),
+    /// derived once per change here, not by every component on every render.
+    pub facts: Arc<LiveFacts>,
     /// Bumped on every change, so a mirror can tell a new state from the same one.
     pub version: u64,
 }
@@ -272,12 +275,14 @@ impl CaseSession {
                     None
                 }
             });
+        let facts = Arc::new(LiveFacts::derive(&entries, &self.protocol));
         self.state.send_modify(|s| {
             *s = CaseState {
                 case: Some(case),
                 entries: Arc::new(entries),
                 patient,
                 targets: computed,
+                facts,
                 version: s.version + 1,
             }
         });

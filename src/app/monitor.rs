@@ -17,10 +17,10 @@ use super::case::CaseSession;
 use crate::domain::advisory::{rules_from_protocol, Advisories, AdvisoryChange};
 use crate::domain::board::targets;
 use crate::domain::calc::threshold::live_do2i;
-use crate::domain::gdp::live_inputs;
+use crate::domain::gdp::{live_inputs_from, newest_arterial_gas, ArterialGas};
 use crate::domain::record::CaseView;
 use crate::domain::routing;
-use crate::domain::{CaseId, Entry, LiveSample, LiveSnapshot, Parameter, Validity};
+use crate::domain::{CaseId, LiveSample, LiveSnapshot, Parameter, Validity};
 
 /// The source name of the calculated DO2i channel (constant: one channel per case).
 pub const DO2I_SOURCE: &str = "Pumpside DO₂i (calculated)";
@@ -51,8 +51,10 @@ pub struct MonitorView {
 pub(super) struct Watched {
     live: LiveSnapshot,
     advisories: Advisories,
-    /// Entries, BSA and demo flag, reloaded after a write to the case.
-    entries: Vec<Entry>,
+    /// Derived from the record when it is (re)loaded after a write to the case: on bypass,
+    /// the newest arterial gas; with BSA and demo flag.
+    on_bypass: bool,
+    gas: Option<ArterialGas>,
     bsa_m2: Option<f64>,
     is_demo: bool,
     takes_samples: bool,
@@ -65,7 +67,8 @@ impl Watched {
         Self {
             live: LiveSnapshot::default(),
             advisories,
-            entries: Vec::new(),
+            on_bypass: false,
+            gas: None,
             bsa_m2: None,
             is_demo: false,
             takes_samples: false,
@@ -75,7 +78,7 @@ impl Watched {
     }
 
     fn on_bypass(&self) -> bool {
-        CaseView::derive(&self.entries).clocks().bypass.is_running()
+        self.on_bypass
     }
 }
 
@@ -144,7 +147,9 @@ impl CaseSession {
             .cases
             .entry(case)
             .or_insert_with(|| Watched::new(Advisories::new(rules)));
-        w.entries = entries;
+        let view = CaseView::derive(&entries);
+        w.on_bypass = view.clocks().bypass.is_running();
+        w.gas = newest_arterial_gas(&view);
         w.bsa_m2 = bsa;
         w.is_demo = summary.is_demo;
         w.takes_samples = routing::takes_samples(summary.status);
@@ -227,9 +232,8 @@ impl CaseSession {
                     w.do2i = None;
                     continue;
                 }
-                let view = CaseView::derive(&w.entries);
                 let inputs =
-                    live_inputs(&view, &w.live, now, Duration::seconds(FLOW_STALE_AFTER_S));
+                    live_inputs_from(w.gas, &w.live, now, Duration::seconds(FLOW_STALE_AFTER_S));
                 let result = match w.bsa_m2 {
                     None => Err("no BSA: the case has no patient height and weight".to_string()),
                     Some(bsa) => live_do2i(&inputs, bsa, self.protocol.oxygen, now)

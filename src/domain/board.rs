@@ -6,6 +6,8 @@
 //! maximum and the DO2i threshold are bypass targets, and a low MAP before cannulation is not
 //! a perfusion finding. Off bypass a tile shows its value without a level.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Duration, Utc};
 
 use super::calc::body::{
@@ -267,7 +269,40 @@ fn judge(v: f64, low: Option<f64>, high: Option<f64>) -> Level {
     }
 }
 
-/// The board at `now`.
+/// What the board and the live screen need from the record, derived once per change of the
+/// record (not on every one-second render): clocks, phase, the newest typed value of each
+/// parameter, the reminders and the events for the trend chart.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LiveFacts {
+    pub clocks: crate::domain::CaseClocks,
+    pub rewarming: bool,
+    /// Newest typed value of each parameter (internal units), when and by whom.
+    pub manual: BTreeMap<Parameter, (f64, DateTime<Utc>, String)>,
+    pub reminders: Vec<Result<super::reminder::Reminder, String>>,
+    pub events: Vec<(crate::domain::EventKind, DateTime<Utc>)>,
+}
+
+impl LiveFacts {
+    pub fn derive(entries: &[crate::domain::Entry], protocol: &Protocol) -> Self {
+        let view = CaseView::derive(entries);
+        Self::from_view(&view, protocol)
+    }
+
+    pub fn from_view(view: &CaseView, protocol: &Protocol) -> Self {
+        Self {
+            clocks: view.clocks(),
+            rewarming: rewarming(view),
+            manual: BOARD
+                .iter()
+                .filter_map(|&p| manual_value(view, p).map(|m| (p, m)))
+                .collect(),
+            reminders: super::reminder::reminders(view, protocol),
+            events: view.events().collect(),
+        }
+    }
+}
+
+/// The board at `now`, deriving the record's facts here (see [`tiles_with`]).
 pub fn tiles(
     live: &LiveSnapshot,
     view: &CaseView,
@@ -275,7 +310,24 @@ pub fn tiles(
     targets: Option<&Targets>,
     now: DateTime<Utc>,
 ) -> Vec<Tile> {
-    let on_bypass = view.clocks().bypass.is_running();
+    tiles_with(
+        live,
+        &LiveFacts::from_view(view, protocol),
+        protocol,
+        targets,
+        now,
+    )
+}
+
+/// The board at `now` from live values and the record's facts derived once per change.
+pub fn tiles_with(
+    live: &LiveSnapshot,
+    facts: &LiveFacts,
+    protocol: &Protocol,
+    targets: Option<&Targets>,
+    now: DateTime<Utc>,
+) -> Vec<Tile> {
+    let on_bypass = facts.clocks.bypass.is_running();
     let device_stale = Duration::seconds(DEVICE_STALE_AFTER_S);
     let manual_stale = Duration::minutes(MANUAL_STALE_AFTER_MIN);
     // (value, at, source, manual) per parameter: the newer of device and hand.
@@ -283,7 +335,10 @@ pub fn tiles(
         let device = live
             .latest(p)
             .map(|s| (s.value, s.at, s.source.clone(), false));
-        let manual = manual_value(view, p).map(|(v, at, src)| (v, at, src, true));
+        let manual = facts
+            .manual
+            .get(&p)
+            .map(|(v, at, src)| (*v, *at, src.clone(), true));
         match (device, manual) {
             (Some(d), Some(m)) => Some(if m.1 > d.1 { m } else { d }),
             (d, m) => d.or(m),
@@ -337,7 +392,7 @@ pub fn tiles(
         .collect();
 
     // Arterial outlet − venous inflow, against the gradient limit for the phase.
-    let rewarm = rewarming(view);
+    let rewarm = facts.rewarming;
     let limit = if rewarm {
         protocol.temperature.gradient_max_rewarming_c
     } else {

@@ -14,11 +14,16 @@ use super::{LiveSnapshot, Parameter};
 
 /// Arterial oxygen inputs from one blood gas.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct ArterialGas {
-    at: DateTime<Utc>,
-    hb_g_dl: f64,
-    sao2: f64,
-    pao2: f64,
+pub struct ArterialGas {
+    pub at: DateTime<Utc>,
+    pub hb_g_dl: f64,
+    pub sao2: f64,
+    pub pao2: f64,
+}
+
+/// The newest arterial gas of the case (derived once per change of the record).
+pub fn newest_arterial_gas(view: &CaseView<'_>) -> Option<ArterialGas> {
+    arterial_gases(view).last().copied()
 }
 
 /// Arterial gases (patient artery or post-oxygenator) with Hb (or Hct), SO2 and PO2, in time
@@ -69,6 +74,16 @@ pub fn live_inputs(
     now: DateTime<Utc>,
     flow_stale_after: Duration,
 ) -> GdpInputs {
+    live_inputs_from(newest_arterial_gas(view), live, now, flow_stale_after)
+}
+
+/// [`live_inputs`] from the newest arterial gas already found.
+pub fn live_inputs_from(
+    gas: Option<ArterialGas>,
+    live: &LiveSnapshot,
+    now: DateTime<Utc>,
+    flow_stale_after: Duration,
+) -> GdpInputs {
     let counted = |p: Parameter| {
         live.latest(p)
             .filter(|s| s.validity.counts() && s.value.is_finite())
@@ -78,7 +93,6 @@ pub fn live_inputs(
             })
     };
     let pump_flow_l_min = counted(Parameter::PumpFlow).filter(|f| now - f.at <= flow_stale_after);
-    let gas = arterial_gases(view).last().copied();
     let inline_hct = counted(Parameter::Haematocrit);
     let (hb_g_dl, hct) = match (gas, inline_hct) {
         (Some(g), Some(h)) if h.at > g.at => (None, Some(h)),

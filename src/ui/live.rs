@@ -18,7 +18,7 @@ use crate::domain::entry::ArtefactTarget;
 use crate::domain::live::format_age;
 use crate::domain::quick::{self, FieldKind, QuickKind};
 use crate::domain::record::CaseView;
-use crate::domain::reminder::{self, Due};
+use crate::domain::reminder::Due;
 use crate::domain::summary::summarise;
 use crate::domain::trend::{self, Zoom};
 use crate::domain::{CaseId, EntryId, EntryPayload, EventKind};
@@ -106,11 +106,10 @@ pub fn Live() -> Element {
         };
     };
     let protocol = services.protocol().clone();
-    let entries = state.entries.read();
-    let view = CaseView::derive(&entries);
-    let clocks = view.clocks();
+    let facts = state.facts.read().clone();
+    let clocks = facts.clocks;
     let targets = state.targets.read().clone();
-    let mut tiles = board::tiles(&state.live.read(), &view, &protocol, targets.as_ref(), now);
+    let mut tiles = board::tiles_with(&state.live.read(), &facts, &protocol, targets.as_ref(), now);
     // The DO2i is calculated by the case monitor: say how old its oldest input is, or why
     // there is none.
     if let Some(t) = tiles
@@ -262,7 +261,7 @@ pub fn Live() -> Element {
     let mut open_a = open_form.clone();
     let mut open_b = open_form.clone();
     let open_c = open_form.clone();
-    let temp_kind = if board::rewarming(&view) {
+    let temp_kind = if facts.rewarming {
         EventKind::CoolingStart
     } else {
         EventKind::RewarmingStart
@@ -762,9 +761,7 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
                 .map(|s| (from, to, s))
         }
     }));
-    let entries = state.entries.read();
-    let view = CaseView::derive(&entries);
-    let events: Vec<_> = view.events().collect();
+    let events = state.facts.read().events.clone();
     let guard = data.read();
     let body = match &*guard {
         None => rsx! { p { class: "muted", "Loading trends…" } },
@@ -839,9 +836,7 @@ pub fn AlertStrip() -> Element {
     if state.case.read().is_none() {
         return rsx! {};
     }
-    let entries = state.entries.read();
-    let view = CaseView::derive(&entries);
-    let reminders = reminder::reminders(&view, services.protocol());
+    let reminders = state.facts.read().reminders.clone();
     let active: Vec<ActiveAdvisory> = state.advisories.read().active(now);
     let snooze =
         Duration::milliseconds((services.protocol().advisories.snooze_min * 60_000.0) as i64);

@@ -7,9 +7,10 @@ use dioxus::prelude::*;
 use crate::app::view::SyncState;
 use crate::app::{CaseState, Do2iShown, MonitorView, Services, WriteError};
 use crate::domain::advisory::{rules_from_protocol, Advisories};
-use crate::domain::board::Targets;
+use std::sync::Arc;
+
+use crate::domain::board::{LiveFacts, Targets};
 use crate::domain::protocol::Protocol;
-use crate::domain::record::CaseView;
 use crate::domain::{
     AppMode, CaseClocks, CaseId, CaseSummary, Entry, EntryId, EntryPayload, LiveSnapshot, Patient,
 };
@@ -91,6 +92,8 @@ pub struct UiState {
     pub case: Signal<Option<CaseSummary>>,
     /// Every entry of the followed case, in recording order.
     pub entries: Signal<Vec<Entry>>,
+    /// The record's facts for the live screen, derived once per change by the case session.
+    pub facts: Signal<Arc<LiveFacts>>,
     /// A sentence for the user when something failed (shown until dismissed).
     pub notice: Signal<Option<String>>,
     /// The followed case's patient and the targets computed for them.
@@ -117,6 +120,7 @@ impl UiState {
             now: Signal::new(Utc::now()),
             case: Signal::new(None),
             entries: Signal::new(Vec::new()),
+            facts: Signal::new(Arc::new(LiveFacts::default())),
             notice: Signal::new(None),
             patient: Signal::new(None),
             targets: Signal::new(None),
@@ -133,7 +137,7 @@ impl UiState {
     }
 
     pub fn clocks(&self) -> CaseClocks {
-        CaseView::derive(&self.entries.read()).clocks()
+        self.facts.read().clocks
     }
 
     /// Record an entry on `case` through the case session (author, time and follow-on steps
@@ -175,6 +179,9 @@ impl UiState {
             self.case.set(s.case.clone());
         }
         self.entries.set(s.entries.as_ref().clone());
+        if !Arc::ptr_eq(&self.facts.peek(), &s.facts) {
+            self.facts.set(s.facts.clone());
+        }
         if *self.patient.peek() != s.patient {
             self.patient.set(s.patient.clone());
         }

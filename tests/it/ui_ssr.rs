@@ -45,6 +45,9 @@ fn Harness(fixture: Fixture) -> Element {
             now: Signal::new(fixture.now),
             case: Signal::new(fixture.case.clone()),
             entries: Signal::new(fixture.entries.clone()),
+            facts: Signal::new(std::sync::Arc::new(
+                pumpside::domain::board::LiveFacts::derive(&fixture.entries, &protocol),
+            )),
             targets: Signal::new(fixture.targets.clone()),
             advisories: Signal::new(
                 fixture
