@@ -736,6 +736,18 @@ pub fn describe(p: &EntryPayload) -> String {
             let total: f64 = components.iter().map(|c| c.volume_ml.to_f64()).sum();
             format!("Prime {total:.0} mL ({} fluids)", components.len())
         }
+        EntryPayload::DeviceLink {
+            device_key,
+            connected,
+            reason,
+        } => {
+            let device = device_key.rsplit('|').next().unwrap_or(device_key);
+            if *connected {
+                format!("Device {device} back: {reason}")
+            } else {
+                format!("Device {device} link lost: {reason}")
+            }
+        }
         other => other.kind().replace('_', " "),
     }
 }

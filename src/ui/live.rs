@@ -690,11 +690,10 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
     let state = use_context::<UiState>();
     let entries = state.entries.read();
     let view = CaseView::derive(&entries);
-    let rows: Vec<_> = view
+    // Clinical entries, and a device's link loss and return (which explain a gap in the trend).
+    let mut all: Vec<_> = view
         .entries
         .iter()
-        .rev()
-        .take(12)
         .map(|e| {
             let markable = matches!(
                 e.payload,
@@ -703,20 +702,52 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
                     | EntryPayload::Act { .. }
             );
             (
+                e.occurred_at(),
                 e.original.id,
-                hhmm(e.occurred_at()),
                 quick::describe(e.payload),
                 e.artefact.map(str::to_string),
                 !e.corrections.is_empty(),
                 markable,
+                true,
             )
         })
+        .chain(entries.iter().filter_map(|e| match &e.payload {
+            p @ EntryPayload::DeviceLink { .. } => Some((
+                e.occurred_at,
+                e.id,
+                quick::describe(p),
+                None,
+                false,
+                false,
+                false,
+            )),
+            _ => None,
+        }))
+        .collect();
+    all.sort_by_key(|r| r.0);
+    let rows: Vec<_> = all
+        .into_iter()
+        .rev()
+        .take(12)
+        .map(
+            |(at, id, text, artefact, corrected, markable, retractable)| {
+                (
+                    id,
+                    hhmm(at),
+                    text,
+                    artefact,
+                    corrected,
+                    markable,
+                    retractable,
+                )
+            },
+        )
         .collect();
     rsx! {
         section { class: "timeline", "data-section": "timeline",
             h2 { class: "section-title", "Timeline" }
             if rows.is_empty() { p { class: "muted", "Nothing recorded yet." } }
-            for (id, at, text, artefact, corrected, markable) in rows {
+            for (id, at, text, artefact, corrected, markable, retractable) in rows {
                 div { key: "{id}", class: if artefact.is_some() { "timeline-row artefact" } else { "timeline-row" },
                     span { class: "timeline-time", "{at}" }
                     span { class: "timeline-text", "{text}"
@@ -728,8 +759,10 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
                             button { class: "small-button", "data-mark": "artefact",
                                 onclick: move |_| on_mark.call((id, MarkKind::Artefact)), "Artefact" }
                         }
-                        button { class: "small-button", "data-mark": "retract",
-                            onclick: move |_| on_mark.call((id, MarkKind::Retract)), "Retract" }
+                        if retractable {
+                            button { class: "small-button", "data-mark": "retract",
+                                onclick: move |_| on_mark.call((id, MarkKind::Retract)), "Retract" }
+                        }
                     }
                 }
             }

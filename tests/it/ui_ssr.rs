@@ -394,6 +394,38 @@ async fn clocks_and_actions_follow_the_timeline() {
 }
 
 #[tokio::test]
+async fn a_device_link_loss_and_return_show_on_the_timeline() {
+    let case = demo_case();
+    let mut f = fixture(Screen::Live);
+    f.case = Some(case.clone());
+    let link = |connected: bool, reason: &str, at: DateTime<Utc>, seq: u64| Entry {
+        payload: EntryPayload::DeviceLink {
+            device_key: "sn:Pumpside|Sim HLM|H-7".into(),
+            connected,
+            reason: reason.into(),
+        },
+        ..event(&case, EventKind::BypassOn, at, seq)
+    };
+    f.entries = vec![
+        event(&case, EventKind::BypassOn, f.now - Duration::minutes(20), 2),
+        link(false, "link lost", f.now - Duration::minutes(3), 3),
+        link(
+            true,
+            "link back after 33 s",
+            f.now - Duration::minutes(2),
+            4,
+        ),
+    ];
+    let html = render(f).await;
+    assert!(html.contains("Device H-7 link lost: link lost"), "{html}");
+    assert!(html.contains("Device H-7 back: link back after 33 s"));
+    assert!(
+        html.contains("20:00"),
+        "still on bypass: link events are not events"
+    );
+}
+
+#[tokio::test]
 async fn live_without_a_running_case_explains_how_to_get_one() {
     let html = render(fixture(Screen::Live)).await;
     assert!(html.contains("No running case"));
