@@ -16,7 +16,7 @@ use crate::domain::patient::{BloodGroup, Mrn, Sex};
 use crate::domain::protocol::Protocol;
 use crate::domain::{
     AppMode, Author, CaseKind, CaseStatus, CaseSummary, Decimal, DemoReason, EntryPayload,
-    LiveSample, NewEntry, Patient, PatientId,
+    LiveSample, Patient, PatientId,
 };
 use crate::store::{NewCase, Store, StoreError};
 use crate::sync::config::{ConfigError, SyncSettings};
@@ -414,7 +414,7 @@ impl Services {
     /// GATT profile on an in-memory link with its own session, so the demo runs the same
     /// decoding, mapping and recording as bedside devices; their values are marked demo.
     async fn enter_demo(&self, reason: DemoReason) -> Result<(), StoreError> {
-        let case = ensure_demo_case(&self.store, &self.author, &self.protocol).await?;
+        let case = ensure_demo_case(&self.case).await?;
         tracing::info!(case = %case.id, "demo case ready");
         if self.case.followed().is_none() {
             self.case.follow(case.id).await?;
@@ -553,65 +553,48 @@ impl Services {
     }
 }
 
-/// Record on a new case which protocol version is in force.
-async fn record_protocol(
-    store: &Store,
-    case: &CaseSummary,
-    by: &Author,
-    protocol: &Protocol,
-) -> Result<(), StoreError> {
-    store
-        .append_entry(NewEntry {
-            case_id: case.id,
-            occurred_at: chrono::Utc::now(),
-            author: by.clone(),
-            payload: EntryPayload::Protocol {
-                name: protocol.name.clone(),
-                version: protocol.version.clone(),
-            },
-        })
-        .await
-        .map(|_| ())
-}
-
 /// The demo case is reused across launches so that a demo database does not fill with copies.
-pub async fn ensure_demo_case(
-    store: &Store,
-    by: &Author,
-    protocol: &Protocol,
-) -> Result<CaseSummary, StoreError> {
+/// Its entries (the protocol in force, the simulated arterial gas) go through the case session
+/// like every clinical write.
+pub async fn ensure_demo_case(session: &CaseSession) -> Result<CaseSummary, StoreError> {
+    let store = &session.store;
     let existing = store
         .list_cases()
         .await?
         .into_iter()
         .find(|c| c.is_demo && c.status == CaseStatus::Running);
-    match existing {
-        Some(c) => Ok(c),
-        None => {
-            let patient = demo_patient(store, by).await?;
-            let case = store
-                .create_case(
-                    NewCase {
-                        kind: CaseKind::Cpb,
-                        patient: Some(patient),
-                        label: "Demo CPB: CABG x3 (simulated)".to_string(),
-                        is_demo: true,
-                        status: CaseStatus::Running,
-                    },
-                    by.clone(),
-                )
-                .await?;
-            record_protocol(store, &case, by, protocol).await?;
-            demo_gas(store, &case, by).await?;
-            Ok(case)
-        }
+    if let Some(c) = existing {
+        return Ok(c);
     }
+    let by = session.author().clone();
+    let patient = demo_patient(store, &by).await?;
+    let case = store
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: Some(patient),
+                label: "Demo CPB: CABG x3 (simulated)".to_string(),
+                is_demo: true,
+                status: CaseStatus::Running,
+            },
+            by,
+        )
+        .await?;
+    let written = async {
+        session.record_protocol(case.id).await?;
+        session.record(case.id, demo_gas()).await
+    };
+    written.await.map_err(|e| match e {
+        super::WriteError::Store(e) => e,
+        held => StoreError::Corrupt(held.to_string()),
+    })?;
+    Ok(case)
 }
 
 /// The demo case's arterial blood gas (simulated, in a demo case only), so that the live DO2i is
 /// computed by the same path as in a patient's case: simulated pump flow from the console, Hb,
 /// SaO2 and PaO2 from this gas, the demo patient's BSA and the protocol's constants.
-async fn demo_gas(store: &Store, case: &CaseSummary, by: &Author) -> Result<(), StoreError> {
+fn demo_gas() -> EntryPayload {
     use crate::domain::bloodgas::{
         Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
     };
@@ -628,19 +611,11 @@ async fn demo_gas(store: &Store, case: &CaseSummary, by: &Author) -> Result<(), 
     ]
     .into_iter()
     .collect();
-    store
-        .append_entry(NewEntry {
-            case_id: case.id,
-            occurred_at: chrono::Utc::now(),
-            author: by.clone(),
-            payload: EntryPayload::BloodGas(BloodGasPanel {
-                site: SampleSite::PatientArtery,
-                temperature: GasTemperature::At37,
-                results,
-            }),
-        })
-        .await
-        .map(|_| ())
+    EntryPayload::BloodGas(BloodGasPanel {
+        site: SampleSite::PatientArtery,
+        temperature: GasTemperature::At37,
+        results,
+    })
 }
 
 /// The demo's synthetic patient (an MRN in Pumpside's demo namespace, never a real record), so

@@ -49,6 +49,12 @@ const RULES: &[Rule] = &[
         non_test: false,
     },
     Rule {
+        name: "every clinical write goes through the case session (app/case.rs)",
+        applies: |p| !p.starts_with("src/store/") && p != "src/app/case.rs",
+        forbidden: &[".append_entry(", ".append_entries(", ".set_status("],
+        non_test: true,
+    },
+    Rule {
         name: "domain does no I/O and reads no clock outside tests",
         applies: |p| p.starts_with("src/domain/"),
         forbidden: &[
@@ -256,6 +262,10 @@ fn tidy_catches_a_deliberately_broken_rule() {
     );
     write("src/devices/session.rs", "use btleplug::api::Peripheral;\n");
     write(
+        "src/app/services.rs",
+        "async fn f(s: &Store) { s.append_entry(e).await; }\n",
+    );
+    write(
         "src/sync/map.rs",
         "pub fn map_entry(p: &P) -> R {\n    match p {\n        P::A => a(),\n        _ => b(),\n    }\n}\n",
     );
@@ -264,6 +274,7 @@ fn tidy_catches_a_deliberately_broken_rule() {
     let want = [
         "btleplug only in the devices link and adapter files (ble.rs, android.rs): src/devices/session.rs:1: btleplug",
         "domain does no I/O and reads no clock outside tests: src/domain/clock.rs:2: Utc::now()",
+        "every clinical write goes through the case session (app/case.rs): src/app/services.rs:1: .append_entry(",
         "no `_ =>` arm in the record → FHIR entry mapping: src/sync/map.rs",
         "ui imports nothing from store, sync or devices and never holds the store: src/ui/bad.rs:1: crate::store",
         "ui imports nothing from store, sync or devices and never holds the store: src/ui/bad.rs:2: .store()",
