@@ -21,7 +21,7 @@ use crate::domain::record::CaseView;
 use crate::domain::reminder::Due;
 use crate::domain::summary::summarise;
 use crate::domain::trend::{self, Zoom};
-use crate::domain::{CaseId, EntryId, EntryPayload, EventKind};
+use crate::domain::{CaseId, CaseStatus, EntryId, EntryPayload, EventKind};
 
 /// How long a one-tap entry can be undone with one more tap.
 pub const UNDO_SECS: i64 = 10;
@@ -105,6 +105,39 @@ pub fn Live() -> Element {
             p { class: "empty", "No running case. Start one from Cases, or run the demo (pumpside --demo)." }
         };
     };
+    if case.status >= CaseStatus::Completed {
+        // A completed or signed case takes no device values and no one-tap entries: say so,
+        // and show its review, instead of an action bar that would be refused.
+        let closed = if case.status == CaseStatus::Signed {
+            "This case is signed: its record is closed and can only be amended."
+        } else {
+            "This case is completed: sign it on the review, or add what is missing."
+        };
+        return rsx! {
+            div { class: "case-header",
+                h1 { class: "screen-title", "{case.label}" }
+                span { class: "chip", "{case.kind.label()}" }
+                span { class: "chip", "data-status": "{case.status.code()}", "{case.status.label()}" }
+                if case.is_demo { span { class: "chip demo", "DEMO" } }
+            }
+            p { class: "empty", "data-closed": "{case.status.code()}",
+                "{closed} Its devices were released. Start the next case from Cases." }
+            if case.status == CaseStatus::Completed {
+                button { class: "action", "data-action": "sign",
+                    onclick: move |_| {
+                        let services = services.clone();
+                        spawn(async move {
+                            if let Err(e) = services.case().sign(case.id).await {
+                                let mut notice = state.notice;
+                                notice.set(Some(format!("The case was NOT signed: {e}")));
+                            }
+                        });
+                    },
+                    "Sign case" }
+            }
+            Review {}
+        };
+    }
     let protocol = services.protocol().clone();
     let facts = state.facts.read().clone();
     let clocks = facts.clocks;

@@ -176,6 +176,12 @@ impl UiState {
     /// Mirror the session's published case state into the signals.
     pub fn mirror(mut self, s: &CaseState) {
         if *self.case.peek() != s.case {
+            // Another case: the previous case's live values are not this one's.
+            let other = self.case.peek().as_ref().map(|c| c.id) != s.case.as_ref().map(|c| c.id);
+            if other {
+                self.live.set(LiveSnapshot::default());
+                self.undo.set(None);
+            }
             self.case.set(s.case.clone());
         }
         self.entries.set(s.entries.as_ref().clone());

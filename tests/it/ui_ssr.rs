@@ -426,6 +426,31 @@ async fn a_device_link_loss_and_return_show_on_the_timeline() {
 }
 
 #[tokio::test]
+async fn a_signed_case_says_it_is_closed_and_offers_no_one_tap_entries() {
+    let mut case = demo_case();
+    case.status = CaseStatus::Signed;
+    let mut f = fixture(Screen::Live);
+    f.case = Some(case.clone());
+    f.entries = vec![event(
+        &case,
+        EventKind::BypassOn,
+        f.now - Duration::minutes(20),
+        2,
+    )];
+    let html = render(f).await;
+    assert!(html.contains("data-closed=\"signed\""), "{html}");
+    assert!(html.contains("can only be amended"));
+    assert!(
+        !html.contains("data-action=\"bypass_off\""),
+        "no action bar on a signed case"
+    );
+    assert!(
+        html.contains("data-sheet=\"review\""),
+        "its review is shown"
+    );
+}
+
+#[tokio::test]
 async fn live_without_a_running_case_explains_how_to_get_one() {
     let html = render(fixture(Screen::Live)).await;
     assert!(html.contains("No running case"));
