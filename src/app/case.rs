@@ -473,6 +473,7 @@ impl CaseSession {
         if status_changed {
             self.publish().await?;
         } else if written.iter().any(|e| Some(e.case_id) == followed) {
+            let protocol = self.protocol.clone();
             self.state.send_modify(|s| {
                 let entries = Arc::make_mut(&mut s.entries);
                 entries.extend(
@@ -481,6 +482,8 @@ impl CaseSession {
                         .filter(|e| Some(e.case_id) == followed)
                         .cloned(),
                 );
+                // Derived once here, per change, for every screen.
+                s.facts = Arc::new(LiveFacts::derive(entries, &protocol));
                 s.version += 1;
             });
         }

@@ -675,3 +675,49 @@ async fn the_review_judges_quality_on_monitored_values_not_only_typed_ones() {
         "the evidence names the thermometer's channel: {temp:?}"
     );
 }
+
+/// The published state's facts follow every write (the live screen's clocks read them).
+#[tokio::test]
+async fn the_published_facts_follow_each_write() {
+    use pumpside::domain::EventKind;
+    let (b, _) = bench(&[]).await;
+    let case = case_in_setup(&b.store, "facts").await;
+    b.session.follow(case).await.unwrap();
+    let mut state = b.session.state();
+    assert!(!state.borrow_and_update().facts.clocks.bypass.is_running());
+    b.session
+        .record(
+            case,
+            EntryPayload::ChecklistOverride {
+                purpose: pumpside::domain::checklist::Purpose::PreBypass,
+                reason: "test".into(),
+            },
+        )
+        .await
+        .unwrap();
+    b.session
+        .record(
+            case,
+            EntryPayload::Event {
+                event: EventKind::BypassOn,
+            },
+        )
+        .await
+        .unwrap();
+    let s = state.borrow_and_update().clone();
+    assert!(s.facts.clocks.bypass.is_running(), "{:?}", s.facts.clocks);
+    assert_eq!(s.case.unwrap().status, CaseStatus::Running);
+    // Off bypass on a running case: no status change, the entry is appended to the state.
+    b.session
+        .record(
+            case,
+            EntryPayload::Event {
+                event: EventKind::BypassOff,
+            },
+        )
+        .await
+        .unwrap();
+    let s = state.borrow_and_update().clone();
+    assert!(!s.facts.clocks.bypass.is_running(), "{:?}", s.facts.clocks);
+    assert_eq!(s.facts.clocks.bypass.starts, 1);
+}
