@@ -83,6 +83,9 @@ pub enum WriteError {
     /// works again. It is not on disk yet.
     #[error("not on disk yet: the record cannot be written ({why}); {held} step(s) held in memory will be written when it works again")]
     Held { why: String, held: usize },
+    /// Already in effect (a repeated tap): nothing was written, nothing needed to be.
+    #[error("already recorded: nothing changed")]
+    Unchanged,
 }
 
 impl WriteError {
@@ -294,6 +297,9 @@ impl CaseSession {
     pub async fn record(&self, case: CaseId, payload: EntryPayload) -> Result<Entry, WriteError> {
         let kind = payload.kind();
         let written = self.command(case, Command::Record(payload)).await?;
+        if written.is_empty() {
+            return Err(WriteError::Unchanged);
+        }
         written
             .into_iter()
             .find(|e| e.case_id == case && e.payload.kind() == kind)
@@ -399,15 +405,23 @@ impl CaseSession {
             .find(|c| c.id == case)
             .cloned()
             .ok_or(ValidationError::UnknownCase(case))?;
-        // Associations matter only to device commands and the end of a case; an ordinary entry
-        // needs the status alone, so the hot path reads no entries.
-        let needs_associations = !matches!(command, Command::Record(_));
-        let (facts, others) = if needs_associations {
-            let others: Vec<CaseSummary> = cases
-                .iter()
-                .filter(|c| c.id != case && routing::takes_samples(c.status))
-                .cloned()
-                .collect();
+        // Associations matter only to device commands and the end of a case, clocks only to
+        // events; an ordinary entry needs the status alone, so the hot path reads no entries.
+        let needs_record = !matches!(
+            &command,
+            Command::Record(p) if !matches!(p, EntryPayload::Event { .. })
+        );
+        let (facts, others) = if needs_record {
+            // Other live cases matter only when a device moves between cases.
+            let others: Vec<CaseSummary> = if matches!(command, Command::Associate { .. }) {
+                cases
+                    .iter()
+                    .filter(|c| c.id != case && routing::takes_samples(c.status))
+                    .cloned()
+                    .collect()
+            } else {
+                Vec::new()
+            };
             let mut facts = self.facts(std::slice::from_ref(&this)).await?;
             (facts.remove(0), self.facts(&others).await?)
         } else {
@@ -417,6 +431,7 @@ impl CaseSession {
                     status: this.status,
                     is_demo: this.is_demo,
                     associations: Vec::new(),
+                    clocks: Default::default(),
                 },
                 Vec::new(),
             )

@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::device::{associations, Association};
-use super::{CaseId, CaseStatus, Entry, EntryPayload, EventKind};
+use super::record::CaseView;
+use super::{CaseClocks, CaseId, CaseStatus, Entry, EntryPayload, EventKind};
 
 /// What routing and the workflow need to know about one case, derived from its entries.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +23,9 @@ pub struct CaseFacts {
     pub status: CaseStatus,
     pub is_demo: bool,
     pub associations: Vec<Association>,
+    /// Bypass, cross-clamp and circulatory-arrest clocks (an event already in effect is not
+    /// written again).
+    pub clocks: CaseClocks,
 }
 
 impl CaseFacts {
@@ -31,6 +35,7 @@ impl CaseFacts {
             status,
             is_demo,
             associations: associations(entries),
+            clocks: CaseView::derive(entries).clocks(),
         }
     }
 
@@ -143,6 +148,23 @@ pub fn plan(
     let mut out = Vec::new();
     match command {
         Command::Record(payload) => {
+            // A start or stop already in effect (a second "On bypass" from a gloved double tap,
+            // or from two screens) is not written again.
+            if let EntryPayload::Event { event } = &payload {
+                let c = &case.clocks;
+                let in_effect = match event {
+                    EventKind::BypassOn => c.bypass.is_running(),
+                    EventKind::BypassOff => !c.bypass.is_running(),
+                    EventKind::CrossClampOn => c.cross_clamp.is_running(),
+                    EventKind::CrossClampOff => !c.cross_clamp.is_running(),
+                    EventKind::CircArrestStart => c.circ_arrest.is_running(),
+                    EventKind::CircArrestEnd => !c.circ_arrest.is_running(),
+                    EventKind::CoolingStart | EventKind::RewarmingStart => false,
+                };
+                if in_effect {
+                    return out;
+                }
+            }
             let starts_run = matches!(
                 payload,
                 EntryPayload::Event {
@@ -236,6 +258,7 @@ mod tests {
             status,
             is_demo: false,
             associations: a,
+            clocks: CaseClocks::default(),
         }
     }
 
@@ -279,6 +302,21 @@ mod tests {
         );
         let running = case(CaseStatus::Running, vec![]);
         assert_eq!(plan(&running, &[], Command::Record(on)).len(), 1);
+    }
+
+    #[test]
+    fn a_start_or_stop_already_in_effect_is_not_written_again() {
+        let ev = |event| Command::Record(EntryPayload::Event { event });
+        let mut running = case(CaseStatus::Running, vec![]);
+        assert!(plan(&running, &[], ev(EventKind::BypassOff)).is_empty());
+        assert!(plan(&running, &[], ev(EventKind::CrossClampOff)).is_empty());
+        running.clocks = CaseClocks::from_events([(EventKind::BypassOn, t(0))]);
+        assert!(
+            plan(&running, &[], ev(EventKind::BypassOn)).is_empty(),
+            "a second On bypass is a double tap"
+        );
+        assert_eq!(plan(&running, &[], ev(EventKind::BypassOff)).len(), 1);
+        assert_eq!(plan(&running, &[], ev(EventKind::CrossClampOn)).len(), 1);
     }
 
     #[test]

@@ -18,11 +18,26 @@ pub fn Cases() -> Element {
     let services = use_context::<Services>();
     let state = use_context::<UiState>();
     // Re-read when the followed case or its events change (e.g. demo case created).
+    let loader = services.clone();
     let cases = use_resource(move || {
-        let services = services.clone();
+        let services = loader.clone();
         let _ = state.case.read();
         async move { services.list_cases().await }
     });
+    let followed = state.case.read().as_ref().map(|c| c.id);
+    // A person chooses the case on screen: tapping a row follows it (nothing else moves it).
+    let open = move |id: crate::domain::CaseId| {
+        let services = services.clone();
+        spawn(async move {
+            match services.case().follow(id).await {
+                Ok(()) => state.navigate(Screen::Live),
+                Err(e) => {
+                    let mut notice = state.notice;
+                    notice.set(Some(format!("The case could not be opened: {e}")));
+                }
+            }
+        });
+    };
     let listing = match &*cases.read() {
         None => rsx! { p { class: "muted", "Loading cases…" } },
         Some(Err(e)) => rsx! { p { class: "error", "Cases could not be read: {e}" } },
@@ -32,8 +47,15 @@ pub fn Cases() -> Element {
         Some(Ok(list)) => rsx! {
             ul { class: "case-list",
                 for c in list.iter() {
-                    li { key: "{c.id}", class: "case-row",
+                    li { key: "{c.id}", class: if Some(c.id) == followed { "case-row followed" } else { "case-row" },
+                        "data-case": "{c.id}",
+                        onclick: {
+                            let id = c.id;
+                            let open = open.clone();
+                            move |_| open(id)
+                        },
                         span { class: "case-label", "{c.label}" }
+                        if Some(c.id) == followed { span { class: "chip running", "on screen" } }
                         span { class: "chip", "{c.kind.label()}" }
                         span { class: if c.status == CaseStatus::Running { "chip running" } else { "chip" },
                             "{c.status.label()}" }

@@ -72,6 +72,10 @@ fn submit(
                     )));
                 }
             }
+            Err(crate::app::WriteError::Unchanged) => {
+                // A repeated tap on something already in effect: nothing to record or undo.
+                tracing::info!(entry = %label, "already in effect; not recorded again");
+            }
             Err(e) if e.checklist_required() => {
                 tracing::info!("bypass held: no signed pre-bypass checklist");
                 gate.set(true);

@@ -721,3 +721,45 @@ async fn the_published_facts_follow_each_write() {
     assert!(!s.facts.clocks.bypass.is_running(), "{:?}", s.facts.clocks);
     assert_eq!(s.facts.clocks.bypass.starts, 1);
 }
+
+/// A gloved double tap on "On bypass" (or two screens at once) writes one event.
+#[tokio::test]
+async fn a_double_tap_on_bypass_writes_one_event() {
+    use pumpside::app::WriteError;
+    use pumpside::domain::EventKind;
+    let (b, _) = bench(&[]).await;
+    let case = case_in_setup(&b.store, "double tap").await;
+    b.session
+        .record(
+            case,
+            EntryPayload::ChecklistOverride {
+                purpose: pumpside::domain::checklist::Purpose::PreBypass,
+                reason: "test".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let on = || EntryPayload::Event {
+        event: EventKind::BypassOn,
+    };
+    let (first, second) = tokio::join!(b.session.record(case, on()), b.session.record(case, on()));
+    let outcomes = [first.is_ok(), second.is_ok()];
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{outcomes:?}");
+    assert!(matches!(
+        b.session.record(case, on()).await,
+        Err(WriteError::Unchanged)
+    ));
+    let events = b
+        .store
+        .entries(case)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.payload, EntryPayload::Event { .. }))
+        .count();
+    assert_eq!(events, 1);
+    assert_eq!(
+        b.store.case_status(case).await.unwrap(),
+        Some(CaseStatus::Running)
+    );
+}

@@ -475,6 +475,7 @@ async fn cases_screen_lists_cases_from_the_store_with_demo_flag() {
         .unwrap();
     let html = render_with(fixture(Screen::Cases), services).await;
     assert!(html.contains("VV run bed 4"), "{html}");
+    assert!(html.contains("data-case=\""), "each row opens its case");
     assert!(html.contains("VV ECMO"));
     assert!(html.contains("chip demo"));
     // Starting a case begins with the MRN; the kind and Start appear once a patient is found.
