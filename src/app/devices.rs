@@ -422,9 +422,13 @@ impl DeviceHub {
             let chosen = s.overrides.get(&(id, d.name.clone())).copied();
             let p = chosen.unwrap_or(d.suggested);
             if let Some(b) = s.board.get_mut(&id) {
-                let text = match d.value.number() {
-                    Some(n) => format!("{n} {}", d.unit),
-                    None => format!("{:?}", d.value),
+                let text = match d.value {
+                    crate::devices::ieee11073::MedFloat::Number(n) => {
+                        format!("{n} {}", crate::domain::live::readable_unit(d.unit))
+                            .trim_end()
+                            .to_string()
+                    }
+                    crate::devices::ieee11073::MedFloat::Special(sp) => sp.describe().to_string(),
                 };
                 b.last.insert(d.name.clone(), (text, m.received_at));
                 b.mapping.entry(d.name.clone()).or_insert(p);

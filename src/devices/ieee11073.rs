@@ -15,6 +15,19 @@ pub enum Special {
     Reserved,
 }
 
+impl Special {
+    /// What the device meant, in words for the Devices screen.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Special::NaN => "no value (NaN: the device has none now)",
+            Special::NRes => "not at this resolution (NRes)",
+            Special::PositiveInfinity => "above the measuring range (+INF)",
+            Special::NegativeInfinity => "below the measuring range (-INF)",
+            Special::Reserved => "reserved value (not a measurement)",
+        }
+    }
+}
+
 /// A decoded medical float.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MedFloat {

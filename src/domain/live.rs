@@ -320,6 +320,22 @@ impl Parameter {
     }
 }
 
+/// A unit as a person reads it: UCUM spellings from devices ("Cel", "mm[Hg]") in the way the
+/// screens write units ("°C", "mmHg"); anything else unchanged.
+pub fn readable_unit(unit: &str) -> &str {
+    match unit {
+        "Cel" => "°C",
+        "[degF]" => "°F",
+        "mm[Hg]" => "mmHg",
+        "{beats}/min" => "/min",
+        "[lb_av]" => "lb",
+        "mL/min/m2" => "mL/min/m²",
+        "[iU]" => "IU",
+        "1" => "",
+        other => other,
+    }
+}
+
 /// How a unit converts to its parameter's display unit.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Conversion {
@@ -672,6 +688,13 @@ mod tests {
         let mut s = LiveSample::computed(p, 0.0, t(at), "Sim pump", Validity::Demo).unwrap();
         s.value = v;
         s
+    }
+
+    #[test]
+    fn device_units_read_as_people_write_them() {
+        assert_eq!(readable_unit("Cel"), "°C");
+        assert_eq!(readable_unit("mm[Hg]"), "mmHg");
+        assert_eq!(readable_unit("L/min"), "L/min");
     }
 
     #[test]

@@ -579,10 +579,18 @@ async fn the_devices_screen_shows_state_signal_battery_last_value_mapping_and_pr
     assert!(html.contains("sn:Acme|Thermo 2|T-1"));
     assert!(html.contains("battery 64 %"));
     assert!(html.contains("signal -57 dBm"));
-    assert!(html.contains("temperature: 36.4 Cel"), "{html}");
+    assert!(
+        html.contains("temperature: 36.4 °C"),
+        "units read as people write them: {html}"
+    );
+    assert!(!html.contains("Cel"), "no UCUM spelling on screen");
     // The thermometer feeds the patient temperature unless mapped elsewhere.
     assert!(html.contains(r#"value="patient-temp" selected"#), "{html}");
     assert!(html.contains("Assign to case"));
+    assert!(
+        html.contains("not recorded: assign it to a case"),
+        "a device associated with nothing says it records nowhere"
+    );
     // The cuff has no serial: it says why it cannot be identified, and its bad bytes are counted.
     assert!(html.contains("cannot be identified"));
     assert!(html.contains("1 refused, 0 duplicates suppressed"));
