@@ -26,6 +26,67 @@ pub enum Prefill {
     ArterialOutletTemp,
     VenousInflowTemp,
     Map,
+    /// The patient's height and weight as registered, and their DuBois BSA.
+    HeightCm,
+    WeightKg,
+    Bsa,
+    /// Heparin recorded on the case so far (retracted doses excluded).
+    HeparinGivenU,
+}
+
+/// What the followed case knows that can pre-fill an input.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseValues {
+    pub height_cm: Option<f64>,
+    pub weight_kg: Option<f64>,
+    pub bsa_m2: Option<f64>,
+    pub heparin_given_u: Option<f64>,
+}
+
+impl CaseValues {
+    pub fn of(
+        patient: Option<&crate::domain::Patient>,
+        targets: Option<&crate::domain::board::Targets>,
+        entries: &[crate::domain::Entry],
+    ) -> Self {
+        let view = crate::domain::record::CaseView::derive(entries);
+        let heparin: Vec<f64> = view
+            .entries
+            .iter()
+            .filter_map(|e| match e.payload {
+                crate::domain::EntryPayload::Heparin { units } => Some(units.to_f64()),
+                _ => None,
+            })
+            .collect();
+        Self {
+            height_cm: patient.map(|p| p.height_cm.to_f64()),
+            weight_kg: patient.map(|p| p.weight_kg.to_f64()),
+            bsa_m2: targets.map(|t| t.bsa_m2),
+            heparin_given_u: (!heparin.is_empty()).then(|| heparin.iter().sum()),
+        }
+    }
+}
+
+/// The case's value for `from`, if it has one: live values for monitored parameters, the
+/// patient and the record for the rest.
+pub fn prefill(
+    from: Prefill,
+    live: &crate::domain::LiveSnapshot,
+    case: &CaseValues,
+) -> Option<f64> {
+    use crate::domain::Parameter;
+    let live_value = |p: Parameter| live.latest(p).map(|s| s.value);
+    match from {
+        Prefill::PumpFlow => live_value(Parameter::PumpFlow),
+        Prefill::HctFraction => live_value(Parameter::Haematocrit),
+        Prefill::ArterialOutletTemp => live_value(Parameter::ArterialOutletTemp),
+        Prefill::VenousInflowTemp => live_value(Parameter::VenousInflowTemp),
+        Prefill::Map => live_value(Parameter::MeanArterialPressure),
+        Prefill::HeightCm => case.height_cm,
+        Prefill::WeightKg => case.weight_kg,
+        Prefill::Bsa => case.bsa_m2,
+        Prefill::HeparinGivenU => case.heparin_given_u,
+    }
 }
 
 type Compute = fn(&[f64], &Protocol) -> Result<Calculated, CalcError>;
@@ -66,19 +127,28 @@ pub const CATALOGUE: &[CalcSpec] = &[
     CalcSpec {
         id: "bsa",
         title: "Body surface area (Mosteller)",
-        inputs: &[i("Height", "cm", 175.0), i("Weight", "kg", 80.0)],
+        inputs: &[
+            p("Height", "cm", 175.0, Prefill::HeightCm),
+            p("Weight", "kg", 80.0, Prefill::WeightKg),
+        ],
         compute: |v, _| body::bsa(BsaFormula::Mosteller, v[0], v[1]),
     },
     CalcSpec {
         id: "bsa-dubois",
         title: "Body surface area (DuBois)",
-        inputs: &[i("Height", "cm", 175.0), i("Weight", "kg", 80.0)],
+        inputs: &[
+            p("Height", "cm", 175.0, Prefill::HeightCm),
+            p("Weight", "kg", 80.0, Prefill::WeightKg),
+        ],
         compute: |v, _| body::bsa(BsaFormula::DuBois, v[0], v[1]),
     },
     CalcSpec {
         id: "target-flow",
         title: "Target pump flow",
-        inputs: &[i("Cardiac index", "L/min/m²", 2.4), i("BSA", "m²", 1.956)],
+        inputs: &[
+            i("Cardiac index", "L/min/m²", 2.4),
+            p("BSA", "m²", 1.956, Prefill::Bsa),
+        ],
         compute: |v, _| body::target_flow(v[0], v[1]),
     },
     CalcSpec {
@@ -86,8 +156,8 @@ pub const CATALOGUE: &[CalcSpec] = &[
         title: "Estimated blood volume, male (protocol model)",
         inputs: &[
             i("Age", "years", 65.0),
-            i("Height", "cm", 175.0),
-            i("Weight", "kg", 80.0),
+            p("Height", "cm", 175.0, Prefill::HeightCm),
+            p("Weight", "kg", 80.0, Prefill::WeightKg),
         ],
         compute: |v, p| body::estimated_blood_volume(p.blood.ebv, Sex::Male, v[0], v[1], v[2]),
     },
@@ -131,7 +201,7 @@ pub const CATALOGUE: &[CalcSpec] = &[
             i("SaO₂ (fraction)", "", 0.99),
             i("PaO₂", "mmHg", 250.0),
             p("Pump flow", "L/min", 4.69, Prefill::PumpFlow),
-            i("BSA", "m²", 1.956),
+            p("BSA", "m²", 1.956, Prefill::Bsa),
         ],
         compute: |v, p| {
             let ca = oxygen::o2_content(p.oxygen, v[0], v[1], v[2])?;
@@ -145,7 +215,7 @@ pub const CATALOGUE: &[CalcSpec] = &[
     CalcSpec {
         id: "heparin",
         title: "Heparin loading dose",
-        inputs: &[i("Weight", "kg", 80.0)],
+        inputs: &[p("Weight", "kg", 80.0, Prefill::WeightKg)],
         compute: |v, p| {
             anticoagulation::heparin_loading_dose(v[0], p.anticoagulation.heparin_units_per_kg)
         },
@@ -153,7 +223,7 @@ pub const CATALOGUE: &[CalcSpec] = &[
     CalcSpec {
         id: "protamine",
         title: "Protamine dose",
-        inputs: &[i("Heparin given", "U", 32000.0)],
+        inputs: &[p("Heparin given", "U", 32000.0, Prefill::HeparinGivenU)],
         compute: |v, p| {
             anticoagulation::protamine_dose(v[0], p.anticoagulation.protamine_mg_per_100u)
         },
@@ -161,7 +231,7 @@ pub const CATALOGUE: &[CalcSpec] = &[
     CalcSpec {
         id: "del-nido",
         title: "del Nido cardioplegia dose",
-        inputs: &[i("Weight", "kg", 80.0)],
+        inputs: &[p("Weight", "kg", 80.0, Prefill::WeightKg)],
         compute: |v, p| {
             let plan = p.cardioplegia("del Nido");
             let per_kg = plan.and_then(|c| c.dose_ml_per_kg).unwrap_or(20.0);
@@ -250,8 +320,8 @@ pub const CATALOGUE: &[CalcSpec] = &[
         title: "Estimated blood volume, female (protocol model)",
         inputs: &[
             i("Age", "years", 65.0),
-            i("Height", "cm", 162.0),
-            i("Weight", "kg", 65.0),
+            p("Height", "cm", 162.0, Prefill::HeightCm),
+            p("Weight", "kg", 65.0, Prefill::WeightKg),
         ],
         compute: |v, p| body::estimated_blood_volume(p.blood.ebv, Sex::Female, v[0], v[1], v[2]),
     },
@@ -389,6 +459,38 @@ mod tests {
             c.dose_ml_per_kg = Some(15.0);
         }
         assert_eq!(run(spec, &typed, &p).unwrap().value, 450.0);
+    }
+
+    #[test]
+    fn inputs_come_from_the_patient_and_the_record_when_the_case_has_them() {
+        use crate::domain::LiveSnapshot;
+        let case = CaseValues {
+            height_cm: Some(162.0),
+            weight_kg: Some(58.5),
+            bsa_m2: Some(1.62),
+            heparin_given_u: Some(21_000.0),
+        };
+        let live = LiveSnapshot::default();
+        assert_eq!(prefill(Prefill::WeightKg, &live, &case), Some(58.5));
+        assert_eq!(prefill(Prefill::Bsa, &live, &case), Some(1.62));
+        assert_eq!(
+            prefill(Prefill::HeparinGivenU, &live, &case),
+            Some(21_000.0)
+        );
+        assert_eq!(prefill(Prefill::PumpFlow, &live, &case), None);
+        let protamine = CATALOGUE
+            .iter()
+            .find(|c| c.title == "Protamine dose")
+            .unwrap();
+        assert_eq!(protamine.inputs[0].prefill, Some(Prefill::HeparinGivenU));
+        // Every input that asks for the patient's size is pre-filled from it.
+        for spec in CATALOGUE {
+            for input in spec.inputs {
+                if input.label == "Weight" {
+                    assert_eq!(input.prefill, Some(Prefill::WeightKg), "{}", spec.id);
+                }
+            }
+        }
     }
 
     #[test]

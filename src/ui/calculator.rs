@@ -4,36 +4,39 @@ use dioxus::prelude::*;
 
 use super::common::*;
 use super::state::UiState;
-use crate::app::calculator::{self, Prefill, CATALOGUE};
+use crate::app::calculator::{self, CaseValues, CATALOGUE};
 use crate::app::Services;
-use crate::domain::Parameter;
 
-/// The value of a live parameter that can pre-fill a calculator input.
-fn prefill_value(live: &crate::domain::LiveSnapshot, from: Prefill) -> Option<f64> {
-    let p = match from {
-        Prefill::PumpFlow => Parameter::PumpFlow,
-        Prefill::HctFraction => Parameter::Haematocrit,
-        Prefill::ArterialOutletTemp => Parameter::ArterialOutletTemp,
-        Prefill::VenousInflowTemp => Parameter::VenousInflowTemp,
-        Prefill::Map => Parameter::MeanArterialPressure,
-    };
-    live.latest(p).map(|s| s.value)
-}
-
-/// Inputs of calculator `i`, pre-filled from the case where a live value exists.
-fn calculator_inputs(i: usize, live: &crate::domain::LiveSnapshot) -> Vec<String> {
+/// Inputs of calculator `i`, pre-filled from the case where it has a value, and which were.
+fn calculator_inputs(
+    i: usize,
+    live: &crate::domain::LiveSnapshot,
+    case: &CaseValues,
+) -> (Vec<String>, Vec<bool>) {
     CATALOGUE[i]
         .inputs
         .iter()
         .map(|input| {
-            let v = input
+            let from_case = input
                 .prefill
-                .and_then(|f| prefill_value(live, f))
-                .unwrap_or(input.default);
+                .and_then(|f| calculator::prefill(f, live, case));
+            let v = from_case.unwrap_or(input.default);
             let s = format!("{v:.3}");
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
+            (
+                s.trim_end_matches('0').trim_end_matches('.').to_string(),
+                from_case.is_some(),
+            )
         })
-        .collect()
+        .unzip()
+}
+
+/// What the followed case can pre-fill (patient size, BSA, heparin given).
+fn case_values(state: &UiState) -> CaseValues {
+    CaseValues::of(
+        state.patient.peek().as_ref(),
+        state.targets.peek().as_ref(),
+        &state.entries.peek(),
+    )
 }
 
 /// A result shown with sensible precision; fractions also as percent.
@@ -58,7 +61,9 @@ pub fn Calculator() -> Element {
     let services = use_context::<Services>();
     let state = use_context::<UiState>();
     let mut selected = use_signal(|| 0usize);
-    let mut typed = use_signal(|| calculator_inputs(0, &state.live.peek()));
+    let mut typed = use_signal(|| calculator_inputs(0, &state.live.peek(), &case_values(&state)).0);
+    let mut from_case =
+        use_signal(|| calculator_inputs(0, &state.live.peek(), &case_values(&state)).1);
     let index = selected().min(CATALOGUE.len() - 1);
     let spec = &CATALOGUE[index];
     let result = calculator::run(spec, &typed.read(), services.protocol());
@@ -81,7 +86,10 @@ pub fn Calculator() -> Element {
                         "data-calc": c.id,
                         onclick: move |_| {
                             selected.set(i);
-                            typed.set(calculator_inputs(i, &state.live.peek()));
+                            let (values, filled) =
+                                calculator_inputs(i, &state.live.peek(), &case_values(&state));
+                            typed.set(values);
+                            from_case.set(filled);
                         },
                         "{c.title}"
                     }
@@ -104,6 +112,11 @@ pub fn Calculator() -> Element {
                             },
                         }
                         span { class: "calc-unit", "{input.unit}" }
+                        if from_case.read().get(k).copied().unwrap_or(false) {
+                            span { class: "chip", "data-prefilled": "{k}", "from the case" }
+                        } else if input.prefill.is_some() {
+                            span { class: "muted", "default: the case has no value" }
+                        }
                     }
                 }
                 match result {

@@ -27,6 +27,7 @@ pub struct Fixture {
     targets: Option<Targets>,
     advisories: Option<Advisories>,
     sync: SyncState,
+    patient: Option<pumpside::domain::Patient>,
 }
 
 #[component]
@@ -49,6 +50,7 @@ fn Harness(fixture: Fixture) -> Element {
                 pumpside::domain::board::LiveFacts::derive(&fixture.entries, &protocol),
             )),
             targets: Signal::new(fixture.targets.clone()),
+            patient: Signal::new(fixture.patient.clone()),
             advisories: Signal::new(
                 fixture
                     .advisories
@@ -106,6 +108,7 @@ pub fn fixture(screen: Screen) -> Fixture {
         targets: None,
         advisories: None,
         sync: SyncState::NotConfigured,
+        patient: None,
     }
 }
 
@@ -503,6 +506,32 @@ async fn the_calculator_shows_result_unit_formula_source_and_constants() {
         html.contains("Pumpside defaults 2026-11-25.1"),
         "protocol named"
     );
+    assert!(
+        html.contains("default: the case has no value"),
+        "without a patient the defaults say so"
+    );
+
+    // With a patient, height and weight come from the case and say so: 162 cm / 58.5 kg.
+    let mut f = fixture(Screen::Calculator);
+    f.patient = Some(pumpside::domain::Patient {
+        mrn: pumpside::domain::patient::Mrn {
+            system: "urn:pumpside:mrn".into(),
+            value: "CALC-1".into(),
+        },
+        family_name: "Calc".into(),
+        given_names: "Ada".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1961, 5, 24).unwrap(),
+        sex: pumpside::domain::patient::Sex::Female,
+        height_cm: "162".parse().unwrap(),
+        weight_kg: "58.5".parse().unwrap(),
+        blood_group: pumpside::domain::patient::BloodGroup::APos,
+        allergies: vec![],
+    });
+    let html = render(f).await;
+    assert!(html.contains(r#"data-prefilled="0""#) && html.contains(r#"data-prefilled="1""#));
+    assert!(html.contains("from the case"));
+    // Mosteller 162 cm / 58.5 kg = √(162 · 58.5 / 3600) = 1.622 m².
+    assert!(html.contains(">1.622<"), "{html}");
 }
 
 #[tokio::test]
