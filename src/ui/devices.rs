@@ -193,6 +193,9 @@ fn DeviceRow(
         let services = services.clone();
         move |_| services.forget_device(id)
     };
+    // Releasing or forgetting a device that feeds a case stops its record: ask first.
+    let mut asking = use_signal(|| None::<&'static str>);
+    let feeding = d.case.is_some();
     rsx! {
         li { class: "{row_class}", "data-device": "{d.label}",
             div { class: "device-main",
@@ -251,14 +254,36 @@ fn DeviceRow(
                     },
                 }
             }
-            div { class: "device-actions",
-                match (d.case == case_id && d.case.is_some(), d.case.is_some(), case_id.is_some() && key.is_some()) {
-                    (true, _, _) => rsx! { button { class: "action", onclick: release, "Release" } },
-                    (false, true, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Move to this case" } },
-                    (false, false, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Assign to case" } },
-                    (false, _, false) => rsx! {},
+            if let Some(what) = asking() {
+                div { class: "device-confirm", role: "alert", "data-confirm": what,
+                    span {
+                        if what == "release" {
+                            "Release {d.label}? Its values will no longer be recorded into this case."
+                        } else {
+                            "Forget {d.label}? It is disconnected and its values are no longer recorded."
+                        }
+                    }
+                    if what == "release" {
+                        button { class: "action", onclick: move |e| { asking.set(None); release(e) }, "Release" }
+                    } else {
+                        button { class: "action", onclick: move |e| { asking.set(None); forget(e) }, "Forget" }
+                    }
+                    button { class: "action secondary", onclick: move |_| asking.set(None), "Keep it" }
                 }
-                button { class: "action secondary", onclick: forget, "Forget" }
+            } else {
+                div { class: "device-actions",
+                    match (d.case == case_id && d.case.is_some(), d.case.is_some(), case_id.is_some() && key.is_some()) {
+                        (true, _, _) => rsx! { button { class: "action", "data-action": "release", onclick: move |_| asking.set(Some("release")), "Release" } },
+                        (false, true, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Move to this case" } },
+                        (false, false, true) => rsx! { button { class: "action", "data-action": "assign", onclick: assign, "Assign to case" } },
+                        (false, _, false) => rsx! {},
+                    }
+                    if feeding {
+                        button { class: "action secondary", "data-action": "forget", onclick: move |_| asking.set(Some("forget")), "Forget" }
+                    } else {
+                        button { class: "action secondary", "data-action": "forget", onclick: forget, "Forget" }
+                    }
+                }
             }
         }
     }
