@@ -94,6 +94,17 @@ pub(crate) struct Db {
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
 
+/// Opening and closing a database file happen one at a time in this process. SQLite's unix VFS
+/// deadlocked (seen once in the integration tests) when one thread closed a WAL database while
+/// another opened the same file: the closer held the file's lock mutex and waited for the VFS's
+/// global mutex, the opener the other way round. Opens and closes are rare (once per launch in
+/// the app), so serialising them costs nothing and removes the race.
+static OPEN_CLOSE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn open_close_lock() -> std::sync::MutexGuard<'static, ()> {
+    OPEN_CLOSE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A handle to the store actor. Clone freely; the actor stops when the last handle is dropped.
 #[derive(Clone)]
 pub struct Store {
@@ -110,10 +121,13 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Open (or create) the database file, apply migrations, start the actor thread.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let conn = {
+            let _one_at_a_time = open_close_lock();
+            Connection::open(path).map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?
+        };
         Self::start(conn, Some(path.to_path_buf()))
     }
 
@@ -142,6 +156,8 @@ impl Store {
                 while let Some(job) = rx.blocking_recv() {
                     job(&mut db);
                 }
+                let _one_at_a_time = open_close_lock();
+                drop(db);
                 tracing::debug!("store actor stopped");
             })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the store thread: {e}")))?;
