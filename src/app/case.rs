@@ -89,6 +89,15 @@ pub enum WriteError {
 }
 
 impl WriteError {
+    /// For a caller that reports store errors only (start-up, starting a case): a held or
+    /// unchanged step becomes a sentence saying so.
+    pub fn into_store_error(self) -> StoreError {
+        match self {
+            WriteError::Store(e) => e,
+            other => StoreError::Corrupt(other.to_string()),
+        }
+    }
+
     /// Bypass was held by the pre-bypass checklist gate.
     pub fn checklist_required(&self) -> bool {
         matches!(
@@ -220,6 +229,16 @@ impl CaseSession {
         self.publish().await
     }
 
+    /// One case as listed (status derived from its record).
+    pub(super) async fn summary(&self, case: CaseId) -> Result<CaseSummary, StoreError> {
+        self.store
+            .list_cases()
+            .await?
+            .into_iter()
+            .find(|c| c.id == case)
+            .ok_or_else(|| ValidationError::UnknownCase(case).into())
+    }
+
     /// Every case with its facts (status, associations), for routing and planning.
     async fn facts(&self, cases: &[CaseSummary]) -> Result<Vec<CaseFacts>, StoreError> {
         let mut out = Vec::new();
@@ -257,13 +276,7 @@ impl CaseSession {
             });
             return Ok(());
         };
-        let case = self
-            .store
-            .list_cases()
-            .await?
-            .into_iter()
-            .find(|c| c.id == id)
-            .ok_or(ValidationError::UnknownCase(id))?;
+        let case = self.summary(id).await?;
         let entries = self.store.entries(id).await?;
         let patient = match case.patient {
             Some(p) => self.store.patient(p).await?,
@@ -525,13 +538,11 @@ impl CaseSession {
         for &p in parameters {
             let mut best: Vec<Bucket> = Vec::new();
             for ch in channels.iter().filter(|c| c.parameter == p) {
-                let field = format!("channel.{}", p.code());
-                let convert = |v: f64| p.to_internal(&field, v, &ch.unit);
                 let mut b = self.store.trend(ch.id, from, to, buckets).await?;
                 for x in &mut b {
-                    x.min = convert(x.min)?;
-                    x.max = convert(x.max)?;
-                    x.mean = convert(x.mean)?;
+                    x.min = ch.to_internal(x.min)?;
+                    x.max = ch.to_internal(x.max)?;
+                    x.mean = ch.to_internal(x.mean)?;
                 }
                 if b.last().map(|x| x.end) > best.last().map(|x| x.end) {
                     best = b;
@@ -548,14 +559,7 @@ impl CaseSession {
     /// none (no patient size, no flow, ...).
     pub async fn gdp_report(&self, case: CaseId) -> Result<GdpReport, String> {
         let fail = |e: StoreError| e.to_string();
-        let summary = self
-            .store
-            .list_cases()
-            .await
-            .map_err(fail)?
-            .into_iter()
-            .find(|c| c.id == case)
-            .ok_or_else(|| format!("case {case} does not exist"))?;
+        let summary = self.summary(case).await.map_err(fail)?;
         let patient = match summary.patient {
             Some(p) => self.store.patient(p).await.map_err(fail)?,
             None => None,
@@ -575,7 +579,6 @@ impl CaseSession {
             .into_iter()
             .filter(|c| c.parameter == Parameter::PumpFlow)
         {
-            let field = format!("channel.{}", ch.parameter.code());
             for s in self
                 .store
                 .counted_samples(ch.id, summary.created_at, now)
@@ -583,8 +586,7 @@ impl CaseSession {
                 .map_err(fail)?
             {
                 let v = ch
-                    .parameter
-                    .to_internal(&field, s.value.to_f64(), &ch.unit)
+                    .to_internal(s.value.to_f64())
                     .map_err(|e| e.to_string())?;
                 flow.push((s.received_at, v));
             }
@@ -622,15 +624,7 @@ impl CaseSession {
         for i in &self.protocol.indicators {
             want(&i.source);
         }
-        let Some(summary) = self
-            .store
-            .list_cases()
-            .await?
-            .into_iter()
-            .find(|c| c.id == case)
-        else {
-            return Err(ValidationError::UnknownCase(case).into());
-        };
+        let summary = self.summary(case).await?;
         let now = Utc::now();
         let mut out = Vec::new();
         for ch in self
@@ -641,14 +635,13 @@ impl CaseSession {
             .filter(|c| wanted.contains(&c.parameter))
         {
             let p = ch.parameter;
-            let field = format!("channel.{}", p.code());
             let mut samples = Vec::new();
             for s in self
                 .store
                 .counted_samples(ch.id, summary.created_at, now)
                 .await?
             {
-                let v = p.to_internal(&field, s.value.to_f64(), &ch.unit)?;
+                let v = ch.to_internal(s.value.to_f64())?;
                 samples.push((s.received_at, p.to_display_unit(v)));
             }
             out.push(Monitored {
@@ -716,10 +709,9 @@ impl CaseSession {
                 self.author.clone(),
             )
             .await?;
-        self.record_protocol(case.id).await.map_err(|e| match e {
-            WriteError::Store(e) => e,
-            held => StoreError::Corrupt(held.to_string()),
-        })?;
+        self.record_protocol(case.id)
+            .await
+            .map_err(WriteError::into_store_error)?;
         tracing::info!(kind = kind.code(), is_demo, "case started");
         self.set_followed(Some(case.id));
         self.refresh().await?;

@@ -183,8 +183,8 @@ impl DeviceHub {
 
     /// Whether recorded values reach the disk (a full disk or a damaged file holds them in
     /// memory and says so here).
-    pub fn recorder_health(&self) -> watch::Receiver<RecorderHealth> {
-        self.health.subscribe()
+    pub fn recorder_health(&self) -> RecorderHealth {
+        self.health.borrow().clone()
     }
 
     /// The recorder's inbox, started on first use (inside the runtime).

@@ -17,7 +17,7 @@ use super::case::CaseSession;
 use crate::domain::advisory::{rules_from_protocol, Advisories, AdvisoryChange};
 use crate::domain::board::targets;
 use crate::domain::calc::threshold::live_do2i;
-use crate::domain::gdp::{live_inputs_from, newest_arterial_gas, ArterialGas};
+use crate::domain::gdp::{live_inputs, newest_arterial_gas, ArterialGas};
 use crate::domain::record::CaseView;
 use crate::domain::routing;
 use crate::domain::{CaseId, LiveSample, LiveSnapshot, Parameter, Validity};
@@ -76,10 +76,6 @@ impl Watched {
             do2i: None,
         }
     }
-
-    fn on_bypass(&self) -> bool {
-        self.on_bypass
-    }
 }
 
 /// The monitor's state: cases watched and cases whose record changed since they were loaded.
@@ -118,14 +114,13 @@ impl CaseSession {
         if !needs {
             return;
         }
-        let summary = match self.store.list_cases().await {
-            Ok(cases) => cases.into_iter().find(|c| c.id == case),
+        let summary = match self.summary(case).await {
+            Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "monitor cannot read the case");
                 return;
             }
         };
-        let Some(summary) = summary else { return };
         let entries = match self.store.entries(case).await {
             Ok(e) => e,
             Err(e) => {
@@ -183,7 +178,7 @@ impl CaseSession {
                 let Some(w) = m.cases.get_mut(&case) else {
                     continue;
                 };
-                let found = if w.on_bypass() {
+                let found = if w.on_bypass {
                     values
                         .iter()
                         .flat_map(|(p, v, at)| w.advisories.observe(*p, *v, *at))
@@ -228,12 +223,12 @@ impl CaseSession {
         {
             let mut m = self.lock_monitor();
             for (case, w) in m.cases.iter_mut() {
-                if !w.takes_samples || !w.on_bypass() {
+                if !w.takes_samples || !w.on_bypass {
                     w.do2i = None;
                     continue;
                 }
                 let inputs =
-                    live_inputs_from(w.gas, &w.live, now, Duration::seconds(FLOW_STALE_AFTER_S));
+                    live_inputs(w.gas, &w.live, now, Duration::seconds(FLOW_STALE_AFTER_S));
                 let result = match w.bsa_m2 {
                     None => Err("no BSA: the case has no patient height and weight".to_string()),
                     Some(bsa) => live_do2i(&inputs, bsa, self.protocol.oxygen, now)

@@ -513,7 +513,7 @@ impl Services {
     /// Whether the record is being written: the recorder's and the case session's failures
     /// together (shown on every screen).
     pub fn record_health(&self) -> RecordHealth {
-        let r = self.devices.recorder_health().borrow().clone();
+        let r = self.devices.recorder_health();
         let (write_error, held_steps) = self.case.write_problem();
         RecordHealth {
             failing: r.failing.or(write_error),
@@ -584,10 +584,7 @@ pub async fn ensure_demo_case(session: &CaseSession) -> Result<CaseSummary, Stor
         session.record_protocol(case.id).await?;
         session.record(case.id, demo_gas()).await
     };
-    written.await.map_err(|e| match e {
-        super::WriteError::Store(e) => e,
-        held => StoreError::Corrupt(held.to_string()),
-    })?;
+    written.await.map_err(super::WriteError::into_store_error)?;
     Ok(case)
 }
 

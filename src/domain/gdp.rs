@@ -64,21 +64,12 @@ pub struct GdpReport {
     pub without_gas: usize,
 }
 
-/// The inputs of a live DO2i at `now`: pump flow from the live values (a device), not older than
+/// The inputs of a live DO2i at `now`, given the newest arterial gas (`newest_arterial_gas`,
+/// found once per change of the record): pump flow from the live values (a device), not older than
 /// `flow_stale_after`; SaO2, PaO2 and Hb (or Hct) from the newest arterial blood gas; an
 /// in-line haematocrit (the CDI's) replaces the gas's Hb when it is newer. Inputs that are not
 /// there stay `None`, and `live_do2i` names them.
 pub fn live_inputs(
-    view: &CaseView<'_>,
-    live: &LiveSnapshot,
-    now: DateTime<Utc>,
-    flow_stale_after: Duration,
-) -> GdpInputs {
-    live_inputs_from(newest_arterial_gas(view), live, now, flow_stale_after)
-}
-
-/// [`live_inputs`] from the newest arterial gas already found.
-pub fn live_inputs_from(
     gas: Option<ArterialGas>,
     live: &LiveSnapshot,
     now: DateTime<Utc>,

@@ -181,23 +181,15 @@ impl Parameter {
             ),
         ];
         // °F → °C: (F − 32) × 5/9.
+        const FAHRENHEIT: Conversion = Affine {
+            scale: 5.0 / 9.0,
+            offset: -32.0 * 5.0 / 9.0,
+        };
         const TEMP: &[(&str, Conversion)] = &[
             ("°C", Pow10(0)),
             ("Cel", Pow10(0)),
-            (
-                "[degF]",
-                Affine {
-                    scale: 5.0 / 9.0,
-                    offset: -32.0 * 5.0 / 9.0,
-                },
-            ),
-            (
-                "°F",
-                Affine {
-                    scale: 5.0 / 9.0,
-                    offset: -32.0 * 5.0 / 9.0,
-                },
-            ),
+            ("[degF]", FAHRENHEIT),
+            ("°F", FAHRENHEIT),
         ];
         const DO2I: &[(&str, Conversion)] = &[("mL/min/m²", Pow10(0)), ("mL/min/m2", Pow10(0))];
         const RATE: &[(&str, Conversion)] = &[("/min", Pow10(0)), ("{beats}/min", Pow10(0))];

@@ -88,6 +88,15 @@ pub struct Sample {
     pub validity: Validity,
 }
 
+impl Channel {
+    /// A value of this channel (in its unit as received: kPa, °F, ...) as an f64 in its
+    /// parameter's internal units, for display and arithmetic.
+    pub fn to_internal(&self, v: f64) -> Result<f64, ValidationError> {
+        self.parameter
+            .to_internal(&format!("channel.{}", self.parameter.code()), v, &self.unit)
+    }
+}
+
 /// The last accepted sample of a stream, for ordering checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StreamHead {

@@ -54,6 +54,35 @@ async fn samples_in(store: &Store, case: CaseId) -> Vec<(String, DateTime<Utc>)>
     out
 }
 
+/// The pre-bypass checklist passed the way a perfusionist would without one: an override with a
+/// reason (checklists are tested in checklist.rs).
+async fn override_checklist(session: &CaseSession, case: CaseId) {
+    session
+        .record(
+            case,
+            EntryPayload::ChecklistOverride {
+                purpose: pumpside::domain::checklist::Purpose::PreBypass,
+                reason: "test: checklists are tested elsewhere".into(),
+            },
+        )
+        .await
+        .unwrap();
+}
+
+/// Override the checklist and go on bypass; the bypass entry.
+async fn bypass_on(session: &CaseSession, case: CaseId) -> pumpside::domain::Entry {
+    override_checklist(session, case).await;
+    session
+        .record(
+            case,
+            EntryPayload::Event {
+                event: pumpside::domain::EventKind::BypassOn,
+            },
+        )
+        .await
+        .unwrap()
+}
+
 struct Bench {
     store: Store,
     hub: DeviceHub,
@@ -400,7 +429,7 @@ async fn live_do2i_from_device_flow_and_a_gas_fires_its_advisory_and_feeds_the_r
     use pumpside::domain::calc::body::{bsa, BsaFormula};
     use pumpside::domain::calc::oxygen::{do2i, o2_content};
     use pumpside::domain::calc::threshold::below_threshold;
-    use pumpside::domain::{Decimal, EventKind, Parameter};
+    use pumpside::domain::{Decimal, Parameter};
 
     let mut protocol = Protocol::defaults().unwrap();
     // A threshold above what this flow can deliver, and no delay: the advisory must fire.
@@ -436,26 +465,7 @@ async fn live_do2i_from_device_flow_and_a_gas_fires_its_advisory_and_feeds_the_r
         )
         .await
         .unwrap();
-    b.session
-        .record(
-            case,
-            EntryPayload::ChecklistOverride {
-                purpose: pumpside::domain::checklist::Purpose::PreBypass,
-                reason: "test: checklists are tested elsewhere".into(),
-            },
-        )
-        .await
-        .unwrap();
-    let on = b
-        .session
-        .record(
-            case,
-            EntryPayload::Event {
-                event: EventKind::BypassOn,
-            },
-        )
-        .await
-        .unwrap();
+    let on = bypass_on(&b.session, case).await;
     assert_eq!(
         b.store.case_status(case).await.unwrap(),
         Some(CaseStatus::Running),
@@ -603,7 +613,6 @@ async fn live_do2i_from_device_flow_and_a_gas_fires_its_advisory_and_feeds_the_r
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_review_judges_quality_on_monitored_values_not_only_typed_ones() {
     use pumpside::domain::quality::Origin;
-    use pumpside::domain::EventKind;
 
     let (b, keys) = bench(&[VirtualKind::Console, VirtualKind::Thermometer]).await;
     let case = case_in_setup(&b.store, "monitored").await;
@@ -619,25 +628,7 @@ async fn the_review_judges_quality_on_monitored_values_not_only_typed_ones() {
             .await
             .unwrap();
     }
-    b.session
-        .record(
-            case,
-            EntryPayload::ChecklistOverride {
-                purpose: pumpside::domain::checklist::Purpose::PreBypass,
-                reason: "test: checklists are tested elsewhere".into(),
-            },
-        )
-        .await
-        .unwrap();
-    b.session
-        .record(
-            case,
-            EntryPayload::Event {
-                event: EventKind::BypassOn,
-            },
-        )
-        .await
-        .unwrap();
+    bypass_on(&b.session, case).await;
     let store = b.store.clone();
     eventually("monitored values on bypass", async || {
         samples_in(&store, case).await.len() >= 40
@@ -685,25 +676,7 @@ async fn the_published_facts_follow_each_write() {
     b.session.follow(case).await.unwrap();
     let mut state = b.session.state();
     assert!(!state.borrow_and_update().facts.clocks.bypass.is_running());
-    b.session
-        .record(
-            case,
-            EntryPayload::ChecklistOverride {
-                purpose: pumpside::domain::checklist::Purpose::PreBypass,
-                reason: "test".into(),
-            },
-        )
-        .await
-        .unwrap();
-    b.session
-        .record(
-            case,
-            EntryPayload::Event {
-                event: EventKind::BypassOn,
-            },
-        )
-        .await
-        .unwrap();
+    bypass_on(&b.session, case).await;
     let s = state.borrow_and_update().clone();
     assert!(s.facts.clocks.bypass.is_running(), "{:?}", s.facts.clocks);
     assert_eq!(s.case.unwrap().status, CaseStatus::Running);
@@ -729,16 +702,7 @@ async fn a_double_tap_on_bypass_writes_one_event() {
     use pumpside::domain::EventKind;
     let (b, _) = bench(&[]).await;
     let case = case_in_setup(&b.store, "double tap").await;
-    b.session
-        .record(
-            case,
-            EntryPayload::ChecklistOverride {
-                purpose: pumpside::domain::checklist::Purpose::PreBypass,
-                reason: "test".into(),
-            },
-        )
-        .await
-        .unwrap();
+    override_checklist(&b.session, case).await;
     let on = || EntryPayload::Event {
         event: EventKind::BypassOn,
     };
