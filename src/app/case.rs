@@ -19,17 +19,19 @@ use tokio::sync::watch;
 
 use super::devices::{DeviceHub, HubEvent};
 use super::monitor::{MonitorState, MonitorView};
+use crate::domain::anticoag::Anticoagulation;
 use crate::domain::board::{targets, LiveFacts, Targets};
 use crate::domain::gdp::{do2i_over_case, GdpReport};
 use crate::domain::patient::Mrn;
 use crate::domain::protocol::Protocol;
 use crate::domain::quality::{Monitored, Source as QualitySource};
+use crate::domain::record::CaseView;
 use crate::domain::routing::{self, CaseFacts, Command};
 use crate::domain::summary::{summarise_with, CaseEndSummary};
 use crate::domain::telemetry::Bucket;
 use crate::domain::{
-    Author, CaseId, CaseKind, CaseStatus, CaseSummary, Entry, EntryPayload, NewEntry, Parameter,
-    Patient, ValidationError,
+    Author, CaseId, CaseKind, CaseStatus, CaseSummary, Entry, EntryPayload, EventKind, NewEntry,
+    Parameter, Patient, ValidationError,
 };
 use crate::store::{NewCase, Store, StoreError};
 
@@ -95,6 +97,17 @@ impl WriteError {
         match self {
             WriteError::Store(e) => e,
             other => StoreError::Corrupt(other.to_string()),
+        }
+    }
+
+    /// Bypass was held by the anticoagulation gate: why (heparin, ACT) in words.
+    pub fn anticoagulation_required(&self) -> Option<&str> {
+        match self {
+            WriteError::Store(StoreError::Invalid(ValidationError::AnticoagulationRequired {
+                why,
+                ..
+            })) => Some(why),
+            _ => None,
         }
     }
 
@@ -449,6 +462,26 @@ impl CaseSession {
                 Vec::new(),
             )
         };
+        // Starting bypass wants heparin given and an ACT at the protocol's target after it
+        // (or an override with a reason): decided from the record here, before anything is
+        // written. The pre-bypass checklist gate is the store's, in the same transaction.
+        let starts_bypass = matches!(
+            &command,
+            Command::Record(EntryPayload::Event {
+                event: EventKind::BypassOn
+            })
+        ) && !facts.clocks.bypass.is_running();
+        if starts_bypass && this.kind == CaseKind::Cpb {
+            let entries = self.store.entries(case).await?;
+            let a = Anticoagulation::derive(&CaseView::derive(&entries), &self.protocol);
+            if let Err(held) = a.bypass_gate() {
+                return Err(ValidationError::AnticoagulationRequired {
+                    why: held.to_string(),
+                    target_s: a.target_s,
+                }
+                .into());
+            }
+        }
         let steps = routing::plan(&facts, &others, command);
         if steps.is_empty() {
             return Ok(Vec::new());

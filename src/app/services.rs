@@ -582,6 +582,21 @@ pub async fn ensure_demo_case(session: &CaseSession) -> Result<CaseSummary, Stor
         .await?;
     let written = async {
         session.record_protocol(case.id).await?;
+        // Simulated anticoagulation, so that the demo's bypass passes the same gate as a
+        // patient's: a baseline ACT, the loading dose, an ACT at target.
+        for payload in [
+            EntryPayload::Act {
+                seconds: Decimal::integer(124),
+            },
+            EntryPayload::Heparin {
+                units: Decimal::integer(24_000),
+            },
+            EntryPayload::Act {
+                seconds: Decimal::integer(512),
+            },
+        ] {
+            session.record(case.id, payload).await?;
+        }
         session.record(case.id, demo_gas()).await
     };
     written.await.map_err(super::WriteError::into_store_error)?;

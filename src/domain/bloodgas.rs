@@ -21,6 +21,8 @@ pub enum Analyte {
     Hct,
     Na,
     K,
+    /// Stored as `i_ca`; `ica` (its code) is accepted too, e.g. in a protocol file.
+    #[serde(alias = "ica")]
     ICa,
     Glucose,
     Lactate,
@@ -163,6 +165,22 @@ pub enum SampleSite {
     PreOxygenator,
     PostOxygenator,
     Venous,
+}
+
+impl SampleSite {
+    pub fn label(self) -> &'static str {
+        match self {
+            SampleSite::PatientArtery => "arterial",
+            SampleSite::PostOxygenator => "post-oxygenator",
+            SampleSite::PreOxygenator => "pre-oxygenator (venous line)",
+            SampleSite::Venous => "venous",
+        }
+    }
+
+    /// Arterial-side blood: the patient's artery, or the circuit after the oxygenator.
+    pub fn is_arterial(self) -> bool {
+        matches!(self, SampleSite::PatientArtery | SampleSite::PostOxygenator)
+    }
 }
 
 /// How the analyser reported gas values.

@@ -10,14 +10,18 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::anticoag::Anticoagulation;
+use super::bloodgas::Analyte;
 use super::calc::body::{
     bsa, estimated_blood_volume, target_flow, BsaFormula, EbvModel, Sex as BodySex,
 };
 use super::calc::{anticoagulation, cardioplegia, haemodilution, CalcError};
 use super::patient::Patient;
 use super::patient::Sex;
+use super::protocol::Flag;
 use super::protocol::Protocol;
 use super::record::CaseView;
+use super::timeline::{latest_analytes, Part};
 use super::{EntryPayload, EventKind, LiveSnapshot, Parameter};
 
 /// A device value older than this is stale (1 Hz devices: five missed values).
@@ -219,6 +223,16 @@ fn manual_value(view: &CaseView, p: Parameter) -> Option<(f64, DateTime<Utc>, St
                     )
                 })
             }
+            // A blood gas's Hct feeds the Hct tile where no device measures it (and is the
+            // newer value when it is newer than the device's).
+            EntryPayload::BloodGas(g) if p == Parameter::Haematocrit => {
+                let pct = g.canonical(Analyte::Hct)?;
+                Some((
+                    pct / 100.0,
+                    e.occurred_at(),
+                    format!("blood gas ({})", g.site.label()),
+                ))
+            }
             _ => None,
         }
     })
@@ -280,6 +294,10 @@ pub struct LiveFacts {
     pub manual: BTreeMap<Parameter, (f64, DateTime<Utc>, String)>,
     pub reminders: Vec<Result<super::reminder::Reminder, String>>,
     pub events: Vec<(crate::domain::EventKind, DateTime<Utc>)>,
+    /// Heparin, ACTs and protamine against the protocol.
+    pub anticoag: Anticoagulation,
+    /// The newest value of each analyte from the case's blood gases.
+    pub labs: BTreeMap<Analyte, (f64, Part, DateTime<Utc>)>,
 }
 
 impl LiveFacts {
@@ -298,6 +316,8 @@ impl LiveFacts {
                 .collect(),
             reminders: super::reminder::reminders(view, protocol),
             events: view.events().collect(),
+            anticoag: Anticoagulation::derive(view, protocol),
+            labs: latest_analytes(view, protocol),
         }
     }
 }
@@ -444,6 +464,87 @@ pub fn tiles_with(
         .position(|t| t.parameter == Some(Parameter::PatientTemp))
         .map_or(out.len(), |i| i + 1);
     out.insert(at, gradient);
+    out.extend(lab_tiles(facts, now));
+    out
+}
+
+/// The laboratory tiles, fed by the record where no device measures them: ACT against the
+/// anticoagulation target, and Hb, K⁺ and lactate from the newest blood gas against the
+/// protocol's ranges. A laboratory value keeps its flag as it ages (the age is shown).
+fn lab_tiles(facts: &LiveFacts, now: DateTime<Utc>) -> Vec<Tile> {
+    let level = |flag: Option<Flag>| match flag {
+        Some(Flag::Low) => Level::Low,
+        Some(Flag::High) => Level::High,
+        None => Level::Normal,
+    };
+    let a = &facts.anticoag;
+    let act = match a.acts.last() {
+        Some(x) => {
+            let part = a.act_low(x.value, x.at).then_some(Flag::Low);
+            Tile {
+                key: "act",
+                parameter: None,
+                label: "ACT",
+                text: format!("{:.0}", x.value),
+                unit: "s",
+                source: "typed".into(),
+                age: Some((now - x.at).max(Duration::zero())),
+                level: level(part),
+                band: Some(format!("≥ {:.0}", a.target_s)),
+                manual: true,
+            }
+        }
+        None => Tile {
+            key: "act",
+            parameter: None,
+            label: "ACT",
+            text: "--".into(),
+            unit: "s",
+            source: "no ACT recorded".into(),
+            age: None,
+            level: Level::Missing,
+            band: Some(format!("≥ {:.0}", a.target_s)),
+            manual: false,
+        },
+    };
+    let mut out = vec![act];
+    for (analyte, key) in [
+        (Analyte::Hb, "lab-hb"),
+        (Analyte::K, "lab-k"),
+        (Analyte::Lactate, "lab-lactate"),
+    ] {
+        out.push(match facts.labs.get(&analyte) {
+            Some((canonical, part, at)) => Tile {
+                key,
+                parameter: None,
+                label: analyte.label(),
+                // As received when it came in the tile's unit, else converted for display.
+                text: if part.unit == analyte.canonical_unit() {
+                    part.value.clone()
+                } else {
+                    format!("{canonical:.1}")
+                },
+                unit: analyte.canonical_unit(),
+                source: "blood gas".into(),
+                age: Some((now - *at).max(Duration::zero())),
+                level: level(part.flag),
+                band: part.range.clone(),
+                manual: true,
+            },
+            None => Tile {
+                key,
+                parameter: None,
+                label: analyte.label(),
+                text: "--".into(),
+                unit: analyte.canonical_unit(),
+                source: "no blood gas with it".into(),
+                age: None,
+                level: Level::Missing,
+                band: None,
+                manual: false,
+            },
+        });
+    }
     out
 }
 

@@ -218,6 +218,11 @@ pub enum EntryPayload {
         purpose: Purpose,
         reason: String,
     },
+    /// Starting bypass without adequate anticoagulation (heparin given and an ACT at the
+    /// protocol's target), with the reason; covers the next bypass start only.
+    AnticoagulationOverride {
+        reason: String,
+    },
     /// A device starts serving this case in `role` (its key from `DeviceIdentity::key`).
     DeviceAssociated {
         device_key: String,
@@ -302,6 +307,7 @@ impl EntryPayload {
             EntryPayload::ChecklistAnswer { .. } => "checklist_answer",
             EntryPayload::ChecklistSigned { .. } => "checklist_signed",
             EntryPayload::ChecklistOverride { .. } => "checklist_override",
+            EntryPayload::AnticoagulationOverride { .. } => "anticoagulation_override",
             EntryPayload::DeviceAssociated { .. } => "device_associated",
             EntryPayload::DeviceReleased { .. } => "device_released",
             EntryPayload::DeviceLink { .. } => "device_link",
@@ -517,6 +523,9 @@ impl EntryPayload {
             EntryPayload::ChecklistSigned { .. } => Ok(()),
             EntryPayload::ChecklistOverride { reason, .. } => {
                 check_text("checklist_override.reason", reason, 2000)
+            }
+            EntryPayload::AnticoagulationOverride { reason } => {
+                check_text("anticoagulation_override.reason", reason, 2000)
             }
             EntryPayload::DeviceAssociated { device_key, role } => {
                 check_text("device.key", device_key, 400)?;

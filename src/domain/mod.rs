@@ -1,6 +1,7 @@
 //! Pure domain types and rules. No I/O, no Dioxus, tokio, rusqlite, btleplug or reqwest types.
 
 pub mod advisory;
+pub mod anticoag;
 pub mod author;
 pub mod bloodgas;
 pub mod board;
@@ -26,6 +27,7 @@ pub mod reminder;
 pub mod routing;
 pub mod summary;
 pub mod telemetry;
+pub mod timeline;
 pub mod trend;
 pub mod validation;
 

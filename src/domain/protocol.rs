@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use super::bloodgas::{Analyte, SampleSite};
 use super::calc::body::EbvModel;
 use super::calc::OxygenConstants;
 use super::quality::{Indicator, ScoreDefinition};
@@ -31,6 +34,45 @@ pub struct Protocol {
     /// How advisories wait and clear (older files without the section: the defaults).
     #[serde(default)]
     pub advisories: AdvisorySettings,
+    /// The range of each blood-gas analyte in its canonical unit, flagged on entry, on the
+    /// timeline, in the review and on the tiles (older files without the section: none).
+    #[serde(default)]
+    pub analytes: BTreeMap<Analyte, AnalyteRange>,
+}
+
+/// Where an analyte should be, in its canonical unit (`Analyte::canonical_unit`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyteRange {
+    pub low: Option<f64>,
+    pub high: Option<f64>,
+    /// Judged on arterial-side samples only (patient artery, post-oxygenator): gas tensions
+    /// and saturation (a venous pO₂ of 40 is not low).
+    #[serde(default)]
+    pub arterial_only: bool,
+}
+
+/// Where a measured analyte stands against the protocol's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flag {
+    Low,
+    High,
+}
+
+impl Flag {
+    pub fn code(self) -> &'static str {
+        match self {
+            Flag::Low => "low",
+            Flag::High => "high",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Flag::Low => "LOW",
+            Flag::High => "HIGH",
+        }
+    }
 }
 
 /// Delay before an out-of-band value raises an advisory and the margin back inside the band
@@ -402,6 +444,24 @@ impl Protocol {
                 }
             }
         }
+        for (a, r) in &self.analytes {
+            let bad = |v: Option<f64>| v.is_some_and(|v| !v.is_finite());
+            if bad(r.low) || bad(r.high) {
+                return Err(err("analytes", a.code(), "must be finite numbers".into()));
+            }
+            if let (Some(l), Some(h)) = (r.low, r.high) {
+                if l >= h {
+                    return Err(err(
+                        "analytes",
+                        a.code(),
+                        format!("low ({l}) must be below high ({h})"),
+                    ));
+                }
+            }
+            if r.low.is_none() && r.high.is_none() {
+                return Err(err("analytes", a.code(), "needs low, high or both".into()));
+            }
+        }
         for c in &self.cardioplegia {
             if !(c.redose_interval_min.is_finite()
                 && (5.0..=240.0).contains(&c.redose_interval_min))
@@ -428,6 +488,36 @@ impl Protocol {
             }
             _ => None,
         }
+    }
+
+    /// Where `value` (canonical unit) of `a` from a sample at `site` stands against the
+    /// protocol's range: `None` inside it, or when no range applies to that site.
+    pub fn analyte_flag(&self, a: Analyte, site: SampleSite, value: f64) -> Option<Flag> {
+        let r = self.analytes.get(&a)?;
+        if r.arterial_only && !site.is_arterial() {
+            return None;
+        }
+        if r.low.is_some_and(|l| value < l) {
+            Some(Flag::Low)
+        } else if r.high.is_some_and(|h| value > h) {
+            Some(Flag::High)
+        } else {
+            None
+        }
+    }
+
+    /// The range of `a` in words ("3.5–5.5 mmol/L"), if the protocol has one.
+    pub fn analyte_range_text(&self, a: Analyte) -> Option<String> {
+        let r = self.analytes.get(&a)?;
+        let unit = a.canonical_unit();
+        let sep = if unit.is_empty() { "" } else { " " };
+        let text = match (r.low, r.high) {
+            (Some(l), Some(h)) => format!("{l}–{h}"),
+            (Some(l), None) => format!("≥ {l}"),
+            (None, Some(h)) => format!("≤ {h}"),
+            (None, None) => return None,
+        };
+        Some(format!("{text}{sep}{unit}"))
     }
 
     pub fn cardioplegia(&self, name: &str) -> Option<&CardioplegiaProtocol> {

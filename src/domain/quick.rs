@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use super::anticoag::{Anticoagulation, HeparinSuggestion};
 use super::bloodgas::{Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite};
 use super::board::{Targets, BOARD};
 use chrono::NaiveDate;
@@ -285,37 +286,60 @@ impl QuickKind {
                     number("temperature_c", "Temperature", "°C", "4".into(), true),
                 ]
             }
-            QuickKind::Heparin => vec![number(
-                "units",
-                "Heparin",
-                "IU",
-                targets
-                    .map(|t| round_to(t.heparin_units, 1000.0))
-                    .unwrap_or_default(),
-                true,
-            )],
-            QuickKind::Protamine => {
-                let heparin: f64 = view
-                    .entries
-                    .iter()
-                    .filter(|e| e.artefact.is_none())
-                    .filter_map(|e| match e.payload {
-                        EntryPayload::Heparin { units } => Some(units.to_f64()),
-                        _ => None,
-                    })
-                    .sum();
-                let mg = heparin * protocol.anticoagulation.protamine_mg_per_100u / 100.0;
-                vec![number(
-                    "mg",
-                    "Protamine (default: heparin given × protocol ratio)",
-                    "mg",
-                    if mg > 0.0 {
-                        round_to(mg, 10.0)
-                    } else {
-                        String::new()
+            QuickKind::Heparin => {
+                // The loading dose once; after it, a top-up only when the ACT asks for one.
+                let a = Anticoagulation::derive(view, protocol);
+                let (label, default) = match a.heparin_suggestion() {
+                    HeparinSuggestion::Loading => match targets {
+                        Some(t) => (
+                            format!(
+                                "Heparin loading dose ({} IU/kg)",
+                                protocol.anticoagulation.heparin_units_per_kg
+                            ),
+                            round_to(t.heparin_units, 1000.0),
+                        ),
+                        None => (
+                            "Heparin loading dose (no weight on the case: type the dose)".into(),
+                            String::new(),
+                        ),
                     },
-                    true,
-                )]
+                    HeparinSuggestion::TopUp(c) => (
+                        format!(
+                            "Heparin top-up (Bull dose–response: ACT {:.0} s → target {:.0} s; {:.0} IU given)",
+                            a.counting_act().map_or(0.0, |x| x.value),
+                            a.target_s,
+                            a.heparin_given()
+                        ),
+                        round_to(c.value, 500.0),
+                    ),
+                    HeparinSuggestion::TopUpUnknown(why) => (
+                        format!("Heparin top-up: no suggestion ({why})"),
+                        String::new(),
+                    ),
+                    HeparinSuggestion::None => (
+                        format!(
+                            "Heparin (loading dose given: {:.0} IU in total; ACT at target)",
+                            a.heparin_given()
+                        ),
+                        String::new(),
+                    ),
+                };
+                vec![number("units", &label, "IU", default, true)]
+            }
+            QuickKind::Protamine => {
+                let a = Anticoagulation::derive(view, protocol);
+                let (label, default) = match a.protamine(protocol) {
+                    Ok(c) => (
+                        format!(
+                            "Protamine ({:.0} IU heparin given × {} mg per 100 IU)",
+                            a.heparin_given(),
+                            protocol.anticoagulation.protamine_mg_per_100u
+                        ),
+                        round_to(c.value, 10.0),
+                    ),
+                    Err(e) => (format!("Protamine ({e})"), String::new()),
+                };
+                vec![number("mg", &label, "mg", default, true)]
             }
             QuickKind::Act => vec![number("seconds", "ACT", "s", String::new(), true)],
             QuickKind::BloodGas => {

@@ -59,6 +59,9 @@ pub enum ValidationError {
     CaseNotLive { case: CaseId, status: CaseStatus },
     #[error("starting bypass needs {what}, or an override with a reason")]
     ChecklistRequired { what: String },
+    /// Heparin given and an ACT at the protocol's target are wanted before bypass.
+    #[error("bypass held: {why}; starting needs heparin and an ACT of at least {target_s} s after it, or an override with a reason")]
+    AnticoagulationRequired { why: String, target_s: f64 },
 }
 
 impl ValidationError {

@@ -18,7 +18,7 @@
 //! in the engine, which can read the template from the store (`sync::fhir` writes both).
 //!
 //! Kept on this device for now (named in `LOCAL_ONLY`): protocol, advisory, device association,
-//! checklist overrides, unsigned checklist runs, artefact marks, corrections, prime composition.
+//! checklist and anticoagulation overrides, unsigned checklist runs, artefact marks, corrections, prime composition.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -46,8 +46,9 @@ pub const CHUNK_MS: i64 = 10 * 60 * 1000;
 pub const PERIOD_MS: i64 = 1000;
 
 /// Entry kinds that stay on this device in this version (said on the Sync screen and in docs).
-pub const LOCAL_ONLY: [&str; 10] = [
+pub const LOCAL_ONLY: [&str; 11] = [
     "amendment",
+    "anticoagulation_override",
     "protocol",
     "advisory",
     "device_associated",
@@ -644,6 +645,7 @@ pub fn map_entry(
         | EntryPayload::Correction { .. }
         | EntryPayload::ArtefactMark { .. }
         | EntryPayload::ChecklistOverride { .. }
+        | EntryPayload::AnticoagulationOverride { .. }
         | EntryPayload::DeviceAssociated { .. }
         | EntryPayload::DeviceReleased { .. }
         | EntryPayload::DeviceLink { .. }

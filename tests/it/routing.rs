@@ -56,22 +56,28 @@ async fn samples_in(store: &Store, case: CaseId) -> Vec<(String, DateTime<Utc>)>
 
 /// The pre-bypass checklist passed the way a perfusionist would without one: an override with a
 /// reason (checklists are tested in checklist.rs).
-async fn override_checklist(session: &CaseSession, case: CaseId) {
-    session
-        .record(
-            case,
-            EntryPayload::ChecklistOverride {
-                purpose: pumpside::domain::checklist::Purpose::PreBypass,
-                reason: "test: checklists are tested elsewhere".into(),
-            },
-        )
-        .await
-        .unwrap();
+/// Make the case ready for bypass: the checklist overridden (checklists are tested
+/// elsewhere), heparin given and an ACT at target.
+async fn ready_for_bypass(session: &CaseSession, case: CaseId) {
+    for payload in [
+        EntryPayload::ChecklistOverride {
+            purpose: pumpside::domain::checklist::Purpose::PreBypass,
+            reason: "test: checklists are tested elsewhere".into(),
+        },
+        EntryPayload::Heparin {
+            units: "24000".parse().unwrap(),
+        },
+        EntryPayload::Act {
+            seconds: "520".parse().unwrap(),
+        },
+    ] {
+        session.record(case, payload).await.unwrap();
+    }
 }
 
 /// Override the checklist and go on bypass; the bypass entry.
 async fn bypass_on(session: &CaseSession, case: CaseId) -> pumpside::domain::Entry {
-    override_checklist(session, case).await;
+    ready_for_bypass(session, case).await;
     session
         .record(
             case,
@@ -702,7 +708,7 @@ async fn a_double_tap_on_bypass_writes_one_event() {
     use pumpside::domain::EventKind;
     let (b, _) = bench(&[]).await;
     let case = case_in_setup(&b.store, "double tap").await;
-    override_checklist(&b.session, case).await;
+    ready_for_bypass(&b.session, case).await;
     let on = || EntryPayload::Event {
         event: EventKind::BypassOn,
     };
@@ -726,4 +732,93 @@ async fn a_double_tap_on_bypass_writes_one_event() {
         b.store.case_status(case).await.unwrap(),
         Some(CaseStatus::Running)
     );
+}
+
+/// The anticoagulation gate through the case session: no bypass before heparin and an ACT at the
+/// protocol's target after it; an ACT below target is refused with the numbers; an override with
+/// a reason lets the next start through, and is on the record.
+#[tokio::test]
+async fn bypass_waits_for_heparin_and_an_act_at_target() {
+    use pumpside::domain::EventKind;
+    let (b, _) = bench(&[]).await;
+    let case = case_in_setup(&b.store, "anticoagulation gate").await;
+    let record = |p: EntryPayload| b.session.record(case, p);
+    record(EntryPayload::ChecklistOverride {
+        purpose: pumpside::domain::checklist::Purpose::PreBypass,
+        reason: "test: checklists are tested elsewhere".into(),
+    })
+    .await
+    .unwrap();
+    let on = || EntryPayload::Event {
+        event: EventKind::BypassOn,
+    };
+    let refused = |r: Result<pumpside::domain::Entry, pumpside::app::WriteError>| {
+        let e = r.expect_err("bypass must be held");
+        e.anticoagulation_required()
+            .unwrap_or_else(|| panic!("held for another reason: {e}"))
+            .to_string()
+    };
+    assert_eq!(refused(record(on()).await), "no heparin recorded");
+    record(EntryPayload::Act {
+        seconds: "118".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    record(EntryPayload::Heparin {
+        units: "24000".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    assert!(refused(record(on()).await).starts_with("no ACT recorded since the heparin"));
+    record(EntryPayload::Act {
+        seconds: "250".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        refused(record(on()).await),
+        "ACT 250 s is below the target of 480 s"
+    );
+    let entries = b.store.entries(case).await.unwrap();
+    assert!(
+        !entries
+            .iter()
+            .any(|e| matches!(e.payload, EntryPayload::Event { .. })),
+        "nothing written while held"
+    );
+    record(EntryPayload::AnticoagulationOverride {
+        reason: "surgeon: cannulated, ACT repeated on bypass".into(),
+    })
+    .await
+    .unwrap();
+    record(on())
+        .await
+        .expect("the override lets this start through");
+    assert_eq!(
+        b.store.case_status(case).await.unwrap(),
+        Some(CaseStatus::Running)
+    );
+    // Off and on again without anything new: the override was used by the first start.
+    record(EntryPayload::Event {
+        event: EventKind::BypassOff,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        refused(record(on()).await),
+        "ACT 250 s is below the target of 480 s"
+    );
+    record(EntryPayload::Heparin {
+        units: "5000".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    record(EntryPayload::Act {
+        seconds: "495".parse().unwrap(),
+    })
+    .await
+    .unwrap();
+    record(on())
+        .await
+        .expect("an ACT at target after the top-up");
 }
