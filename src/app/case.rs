@@ -70,6 +70,8 @@ pub struct CaseSession {
     write_error: Arc<watch::Sender<Option<String>>>,
     /// Called after every write (the sync engine's nudge).
     on_write: Arc<Mutex<Option<WriteHook>>>,
+    /// The last tap from a screen (a double tap within its window is dropped).
+    last_tap: Arc<Mutex<Option<LastTap>>>,
 }
 
 /// Run after every successful write.
@@ -88,6 +90,9 @@ pub enum WriteError {
     /// Already in effect (a repeated tap): nothing was written, nothing needed to be.
     #[error("already recorded: nothing changed")]
     Unchanged,
+    /// A second tap of the same button within its window: taken as the same intent and dropped.
+    #[error("second tap within {window_ms} ms of \"{previous}\" ignored: nothing recorded")]
+    Repeated { previous: String, window_ms: i64 },
 }
 
 impl WriteError {
@@ -127,6 +132,15 @@ pub fn is_write_failure(e: &StoreError) -> bool {
     matches!(e, StoreError::Sqlite(_) | StoreError::Closed)
 }
 
+/// The last tap taken from a screen (for dropping a double tap).
+#[derive(Debug, Clone)]
+struct LastTap {
+    case: CaseId,
+    key: String,
+    label: String,
+    at: DateTime<Utc>,
+}
+
 /// A command waiting for the store, with the time it was given.
 #[derive(Debug, Clone)]
 struct HeldCommand {
@@ -150,6 +164,7 @@ impl CaseSession {
             held: Arc::new(Mutex::new(std::collections::VecDeque::new())),
             write_error: Arc::new(watch::channel(None).0),
             on_write: Arc::new(Mutex::new(None)),
+            last_tap: Arc::new(Mutex::new(None)),
         }
     }
 
@@ -330,6 +345,46 @@ impl CaseSession {
             .into_iter()
             .find(|e| e.case_id == case && e.payload.kind() == kind)
             .ok_or_else(|| StoreError::Corrupt("the entry written was not returned".into()).into())
+    }
+
+    /// Record `payload` from a tap on a screen. A second tap of the same button within its
+    /// window (`routing::tap_intent`: a gloved double tap, the event button whose label flipped
+    /// under the finger, the next checklist item drawn under it) is dropped and said
+    /// (`WriteError::Repeated`); an entry already in effect is `Unchanged`. The tap is claimed
+    /// before the write, so a second tap arriving while the first is still being written is
+    /// dropped too; a tap whose write fails does not count.
+    pub async fn record_tap(
+        &self,
+        case: CaseId,
+        payload: EntryPayload,
+    ) -> Result<Entry, WriteError> {
+        let (key, window) = routing::tap_intent(&payload);
+        let label = crate::domain::quick::describe(&payload);
+        let now = Utc::now();
+        let previous = {
+            let mut last = self.last_tap.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(t) = last.as_ref() {
+                if t.case == case && t.key == key && now - t.at < window {
+                    tracing::info!(button = %key, "second tap within its window dropped");
+                    return Err(WriteError::Repeated {
+                        previous: t.label.clone(),
+                        window_ms: window.num_milliseconds(),
+                    });
+                }
+            }
+            last.replace(LastTap {
+                case,
+                key,
+                label,
+                at: now,
+            })
+        };
+        let result = self.record(case, payload).await;
+        if matches!(result, Err(ref e) if !matches!(e, WriteError::Unchanged | WriteError::Held { .. }))
+        {
+            *self.last_tap.lock().unwrap_or_else(|p| p.into_inner()) = previous;
+        }
+        result
     }
 
     /// Carry out a command on `case`: plan its steps from the record and write them in one

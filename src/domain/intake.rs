@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::patient::{BloodGroup, Mrn, Sex};
 use super::validation::ValidationError;
@@ -170,6 +170,38 @@ pub fn describe(p: &Patient) -> String {
         p.weight_kg,
         blood_group_label(p.blood_group)
     )
+}
+
+/// The patient banner on every case screen, in reading order: (test id, text). Age in whole
+/// years on `today` (months under two years), so the right patient is recognised at a glance.
+pub fn banner(p: &Patient, today: NaiveDate) -> Vec<(&'static str, String)> {
+    let given = if p.given_names.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", p.given_names)
+    };
+    let age = match today.years_since(p.birth_date) {
+        Some(y) if y >= 2 => format!("{y} y"),
+        _ => {
+            let months = (today.year() - p.birth_date.year()) * 12 + today.month() as i32
+                - p.birth_date.month() as i32
+                - i32::from(today.day() < p.birth_date.day());
+            format!("{} mo", months.max(0))
+        }
+    };
+    let mut out = vec![
+        ("name", format!("{}{given}", p.family_name.to_uppercase())),
+        ("age", age),
+        ("sex", sex_label(p.sex).to_string()),
+        ("weight", format!("{} kg", p.weight_kg)),
+        ("height", format!("{} cm", p.height_cm)),
+        ("blood-group", blood_group_label(p.blood_group).to_string()),
+        ("mrn", format!("MRN {}", p.mrn.value)),
+    ];
+    if !p.allergies.is_empty() {
+        out.push(("allergies", format!("Allergies: {}", p.allergies.join("; "))));
+    }
+    out
 }
 
 /// The case label offered by default: the kind and the MRN, never the name (labels show in

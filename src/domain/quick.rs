@@ -58,6 +58,8 @@ pub struct Field {
     /// Pre-filled value ("" for none).
     pub default: String,
     pub required: bool,
+    /// Shown in an empty field (the previous gas's value), never taken as a value.
+    pub hint: String,
 }
 
 fn number(key: &str, label: &str, unit: &str, default: String, required: bool) -> Field {
@@ -68,6 +70,7 @@ fn number(key: &str, label: &str, unit: &str, default: String, required: bool) -
         kind: FieldKind::Number,
         default,
         required,
+        hint: String::new(),
     }
 }
 
@@ -79,6 +82,7 @@ fn text(key: &str, label: &str, default: &str, required: bool) -> Field {
         kind: FieldKind::Text,
         default: default.into(),
         required,
+        hint: String::new(),
     }
 }
 
@@ -95,6 +99,7 @@ fn choice(key: &str, label: &str, options: &[(&str, &str)], default: &str) -> Fi
         ),
         default: default.into(),
         required: true,
+        hint: String::new(),
     }
 }
 
@@ -273,6 +278,7 @@ impl QuickKind {
                         kind: FieldKind::Choice(options),
                         default: solution,
                         required: true,
+                        hint: String::new(),
                     },
                     number("volume_ml", "Volume", "mL", volume, true),
                     number(
@@ -355,14 +361,23 @@ impl QuickKind {
                         "37",
                     ),
                 ];
+                // The previous gas's values as hints, not as values: a new sample is typed.
+                let previous = view.entries.iter().rev().find_map(|e| match e.payload {
+                    EntryPayload::BloodGas(g) if e.artefact.is_none() => Some(g),
+                    _ => None,
+                });
                 for a in Analyte::ALL {
-                    f.push(number(
+                    let mut field = number(
                         a.code(),
                         a.label(),
                         a.canonical_unit(),
                         String::new(),
                         false,
-                    ));
+                    );
+                    if let Some(v) = previous.and_then(|g| g.results.get(&a)) {
+                        field.hint = format!("last {} {}", v.value, v.unit).trim_end().to_string();
+                    }
+                    f.push(field);
                 }
                 f.push(number(
                     "patient_temp_c",
@@ -388,6 +403,7 @@ impl QuickKind {
                     ),
                     default: "mg".into(),
                     required: true,
+                    hint: String::new(),
                 },
                 number(
                     "volume_ml",
@@ -442,6 +458,7 @@ impl QuickKind {
                         kind: FieldKind::Choice(options),
                         default: Parameter::Haematocrit.code().into(),
                         required: true,
+                        hint: String::new(),
                     },
                     number(
                         "value",
@@ -697,6 +714,43 @@ pub fn first_to_type(fields: &[Field]) -> Option<usize> {
                 fields.iter().position(typed)
             }
         })
+}
+
+/// Where a value typed in field `key` of a `kind` form stands, as it is typed: a blood-gas
+/// analyte against the protocol's range for the chosen sample site, an ACT against the target
+/// once heparin has been given. `None` when inside, not a number yet, or nothing to judge by.
+pub fn typed_flag(
+    kind: QuickKind,
+    key: &str,
+    values: &BTreeMap<String, String>,
+    protocol: &Protocol,
+    heparin_given: bool,
+) -> Option<(super::protocol::Flag, String)> {
+    let typed: Decimal = values.get(key)?.trim().parse().ok()?;
+    match kind {
+        QuickKind::BloodGas => {
+            let a = Analyte::ALL.into_iter().find(|a| a.code() == key)?;
+            let site = match values.get("site").map(String::as_str) {
+                Some("post_oxygenator") => SampleSite::PostOxygenator,
+                Some("pre_oxygenator") => SampleSite::PreOxygenator,
+                Some("venous") => SampleSite::Venous,
+                _ => SampleSite::PatientArtery,
+            };
+            let c = a.to_canonical(typed, a.canonical_unit()).ok()?;
+            let flag = protocol.analyte_flag(a, site, c)?;
+            Some((flag, protocol.analyte_range_text(a).unwrap_or_default()))
+        }
+        QuickKind::Act if key == "seconds" => {
+            let target = protocol.anticoagulation.act_target_s;
+            (heparin_given && typed.to_f64() < target).then(|| {
+                (
+                    super::protocol::Flag::Low,
+                    format!("target ≥ {target:.0} s"),
+                )
+            })
+        }
+        _ => None,
+    }
 }
 
 /// What the timeline shows for an entry: a short, specific line.

@@ -123,6 +123,45 @@ pub fn routes(cases: &[CaseFacts]) -> Routes {
     Routes { by_key }
 }
 
+/// A second tap of the same button within this window is the same intent (a gloved double tap
+/// lands about 120 ms after the first): the event buttons, whose label flips after the first tap
+/// (On bypass → Off bypass).
+pub const EVENT_TAP_WINDOW_MS: i64 = 2_000;
+/// Checklist answers: an item shown for less than this was not read (the next item appears under
+/// the finger that answered the previous one).
+pub const ANSWER_TAP_WINDOW_MS: i64 = 700;
+/// Any other entry saved twice in a row (a double tap on Save).
+pub const SAVE_TAP_WINDOW_MS: i64 = 1_500;
+
+/// What a tap means, for dropping a repeat: the button it came from (events that share a button
+/// share a key: bypass on and off, clamp on and off; every answer of one checklist run shares
+/// one) and how long a second tap of it is taken as the same intent.
+pub fn tap_intent(payload: &EntryPayload) -> (String, chrono::Duration) {
+    use chrono::Duration;
+    match payload {
+        EntryPayload::Event { event } => {
+            let button = match event {
+                EventKind::BypassOn | EventKind::BypassOff => "bypass",
+                EventKind::CrossClampOn | EventKind::CrossClampOff => "cross_clamp",
+                EventKind::CircArrestStart | EventKind::CircArrestEnd => "circ_arrest",
+                EventKind::CoolingStart | EventKind::RewarmingStart => "temperature",
+            };
+            (
+                format!("event:{button}"),
+                Duration::milliseconds(EVENT_TAP_WINDOW_MS),
+            )
+        }
+        EntryPayload::ChecklistAnswer { run, .. } => (
+            format!("answer:{run}"),
+            Duration::milliseconds(ANSWER_TAP_WINDOW_MS),
+        ),
+        p => (
+            p.kind().to_string(),
+            Duration::milliseconds(SAVE_TAP_WINDOW_MS),
+        ),
+    }
+}
+
 /// A command on a case, as a screen or a task sends it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {

@@ -9,6 +9,9 @@ use crate::domain::checklist::{self, Answer, ItemKind, Purpose, RunState, Templa
 use crate::domain::live::format_age;
 use crate::domain::{Decimal, EntryId, EntryPayload};
 
+/// The confirm button of a signature takes taps only this long after it appears.
+const CONFIRM_AFTER_MS: i64 = 1_000;
+
 /// Latest version of each template id (the store keeps every version ever imported).
 fn latest(templates: &[Template]) -> Vec<Template> {
     let mut out: Vec<Template> = Vec::new();
@@ -44,6 +47,8 @@ pub fn Checklists() -> Element {
     });
     let mut typed = use_signal(String::new);
     let mut na_reason = use_signal(String::new);
+    // The run whose signature is being confirmed, and since when.
+    let mut confirm_sign = use_signal(|| None::<(EntryId, chrono::DateTime<chrono::Utc>)>);
 
     let all: Vec<Template> = match &*templates.read() {
         Some(Ok(t)) => t.clone(),
@@ -58,14 +63,13 @@ pub fn Checklists() -> Element {
         let services = services.clone();
         move |payload: EntryPayload| {
             let services = services.clone();
-            let mut state = state;
             let Some(case) = state.case.peek().clone() else {
                 return;
             };
+            let what = crate::domain::quick::describe(&payload);
             spawn(async move {
-                if let Err(e) = state.record(&services, case.id, payload).await {
-                    state.notice.set(Some(format!("Not recorded: {e}")));
-                }
+                let r = state.record(&services, case.id, payload).await;
+                state.report(&what, r.map(|_| ()));
             });
         }
     };
@@ -127,13 +131,38 @@ pub fn Checklists() -> Element {
             let run_id: EntryId = run.id;
             match st.next_mandatory().and_then(|id| t.item(id)).cloned() {
                 None => {
+                    // Signing takes a deliberate second step: the first tap shows what is
+                    // signed; the Sign button takes taps only a moment later.
                     let append = append.clone();
-                    rsx! {
-                        button { class: "action wide ok", "data-action": "sign",
-                            onclick: move |_| append(EntryPayload::ChecklistSigned { run: run_id }),
-                            "Sign checklist"
+                    let asked = confirm_sign().filter(|(r, _)| *r == run_id).map(|(_, at)| at);
+                    match asked {
+                        None => rsx! {
+                            button { class: "action secondary", "data-action": "sign",
+                                onclick: move |_| confirm_sign.set(Some((run_id, chrono::Utc::now()))),
+                                "Sign checklist…"
+                            }
+                            span { class: "progress", "{progress}" }
+                        },
+                        Some(at) => {
+                            let ready = now - at >= chrono::Duration::milliseconds(CONFIRM_AFTER_MS);
+                            let na = st.answers.values().filter(|r| matches!(r.answer, Answer::NotApplicable { .. })).count();
+                            rsx! {
+                                button { class: "action secondary", "data-action": "back",
+                                    onclick: move |_| confirm_sign.set(None), "Back" }
+                                span { class: "confirm-text", "data-confirm": "sign-checklist",
+                                    "Sign {t.title} v{t.version}: {st.answered} of {st.total} answered, {na} not applicable, as {services.author().user}?" }
+                                button { class: "action ok", "data-action": "confirm-sign", disabled: !ready,
+                                    onclick: move |_| {
+                                        if chrono::Utc::now() - at < chrono::Duration::milliseconds(CONFIRM_AFTER_MS) {
+                                            return;
+                                        }
+                                        confirm_sign.set(None);
+                                        append(EntryPayload::ChecklistSigned { run: run_id });
+                                    },
+                                    if ready { "Sign now" } else { "Read, then sign…" }
+                                }
+                            }
                         }
-                        span { class: "progress", "{progress}" }
                     }
                 }
                 Some(item) => {

@@ -20,6 +20,7 @@ use crate::domain::quick::{self, FieldKind, QuickKind};
 use crate::domain::record::CaseView;
 use crate::domain::reminder::Due;
 use crate::domain::summary::summarise;
+use crate::domain::timeline;
 use crate::domain::trend::{self, Zoom};
 use crate::domain::{CaseId, CaseStatus, EntryId, EntryPayload, EventKind};
 
@@ -40,7 +41,22 @@ enum Bar {
     Mark(EntryId, MarkKind),
     /// The case-end review.
     Review,
+    /// What is about to be signed, with the deliberate second step (shown at).
+    ConfirmSign(DateTime<Utc>),
 }
+
+/// Why bypass was held, with the override it takes.
+#[derive(Debug, Clone, PartialEq)]
+enum Gate {
+    /// No signed pre-bypass checklist.
+    Checklist,
+    /// Heparin or the ACT is not there yet (why, in words).
+    Anticoagulation(String),
+}
+
+/// The confirm button of a signature takes taps only this long after it appears: the tap that
+/// opened the confirmation cannot land on it.
+const CONFIRM_AFTER_MS: i64 = 1_000;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum MarkKind {
@@ -56,13 +72,13 @@ fn submit(
     case: CaseId,
     payload: EntryPayload,
     undoable: bool,
-    mut gate: Signal<bool>,
+    mut gate: Signal<Option<Gate>>,
 ) {
     spawn(async move {
         let label = quick::describe(&payload);
         match state.record(&services, case, payload).await {
             Ok(entry) => {
-                gate.set(false);
+                gate.set(None);
                 if undoable {
                     let mut undo = state.undo;
                     undo.set(Some((
@@ -72,18 +88,17 @@ fn submit(
                     )));
                 }
             }
-            Err(crate::app::WriteError::Unchanged) => {
-                // A repeated tap on something already in effect: nothing to record or undo.
-                tracing::info!(entry = %label, "already in effect; not recorded again");
-            }
             Err(e) if e.checklist_required() => {
                 tracing::info!("bypass held: no signed pre-bypass checklist");
-                gate.set(true);
+                gate.set(Some(Gate::Checklist));
+            }
+            Err(e) if e.anticoagulation_required().is_some() => {
+                let why = e.anticoagulation_required().unwrap_or_default().to_string();
+                tracing::info!(why = %why, "bypass held: anticoagulation");
+                gate.set(Some(Gate::Anticoagulation(why)));
             }
             Err(e) => {
-                tracing::error!(error = %e, "entry not recorded");
-                let mut notice = state.notice;
-                notice.set(Some(format!("{label} was NOT recorded: {e}")));
+                state.report(&label, Err(e));
             }
         }
     });
@@ -93,7 +108,7 @@ fn submit(
 pub fn Live() -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
-    let gate = use_signal(|| false);
+    let mut gate = use_signal(|| None::<Gate>);
     let mut override_reason = use_signal(String::new);
     let mut bar = use_signal(|| Bar::Actions);
     let mut form = use_signal(BTreeMap::<String, String>::new);
@@ -117,27 +132,23 @@ pub fn Live() -> Element {
         } else {
             "This case is completed: sign it on the review, or add what is missing."
         };
+        let confirming = match *bar.read() {
+            Bar::ConfirmSign(at) => Some(at),
+            _ => None,
+        };
         return rsx! {
-            div { class: "case-header",
-                h1 { class: "screen-title", "{case.label}" }
-                span { class: "chip", "{case.kind.label()}" }
-                span { class: "chip", "data-status": "{case.status.code()}", "{case.status.label()}" }
-                if case.is_demo { span { class: "chip demo", "DEMO" } }
-            }
             p { class: "empty", "data-closed": "{case.status.code()}",
                 "{closed} Its devices were released. Start the next case from Cases." }
             if case.status == CaseStatus::Completed {
-                button { class: "action", "data-action": "sign",
-                    onclick: move |_| {
-                        let services = services.clone();
-                        spawn(async move {
-                            if let Err(e) = services.case().sign(case.id).await {
-                                let mut notice = state.notice;
-                                notice.set(Some(format!("The case was NOT signed: {e}")));
-                            }
-                        });
+                match confirming {
+                    None => rsx! {
+                        button { class: "action", "data-action": "sign",
+                            onclick: move |_| bar.set(Bar::ConfirmSign(Utc::now())), "Sign case…" }
                     },
-                    "Sign case" }
+                    Some(at) => rsx! {
+                        SignConfirm { case: case.id, shown_at: at, on_back: move |_| bar.set(Bar::Actions) }
+                    },
+                }
             }
             Review {}
         };
@@ -221,10 +232,16 @@ pub fn Live() -> Element {
             let services = services.clone();
             let reason = override_reason.peek().trim().to_string();
             let mut event = event.clone();
+            let held = gate.peek().clone();
             spawn(async move {
-                let payload = EntryPayload::ChecklistOverride {
-                    purpose: Purpose::PreBypass,
-                    reason,
+                let payload = match held {
+                    Some(Gate::Anticoagulation(_)) => {
+                        EntryPayload::AnticoagulationOverride { reason }
+                    }
+                    _ => EntryPayload::ChecklistOverride {
+                        purpose: Purpose::PreBypass,
+                        reason,
+                    },
                 };
                 match state.record(&services, case.id, payload).await {
                     Ok(_) => {
@@ -272,24 +289,6 @@ pub fn Live() -> Element {
             bar.set(Bar::Actions);
         }
     };
-    let sign = {
-        let services = services.clone();
-        move |_| {
-            let services = services.clone();
-            spawn(async move {
-                match services.case().sign(case.id).await {
-                    Ok(_) => {
-                        tracing::info!("case signed");
-                        bar.set(Bar::Actions);
-                    }
-                    Err(e) => {
-                        let mut notice = state.notice;
-                        notice.set(Some(format!("The case was NOT signed: {e}")));
-                    }
-                }
-            });
-        }
-    };
     let current_bar = bar.read().clone();
     let mut event_a = event.clone();
     let mut event_b = event.clone();
@@ -305,24 +304,27 @@ pub fn Live() -> Element {
     };
 
     rsx! {
-        div { class: "case-header",
-            h1 { class: "screen-title", "{case.label}" }
-            span { class: "chip", "{case.kind.label()}" }
-            if case.is_demo { span { class: "chip demo", "DEMO" } }
-            if let Some(p) = state.patient.read().as_ref() {
-                span { class: "chip", "data-patient": "{p.mrn.value}", "MRN {p.mrn.value} · {p.height_cm} cm · {p.weight_kg} kg" }
-            }
-        }
         p { class: "advisory-note",
             "Advisories and reminders only. The heart-lung machine keeps the primary alarms."
         }
-        if gate() {
-            div { class: "gate", role: "alert",
-                strong { "Bypass not started: the pre-bypass checklist is not signed." }
-                p { "Complete it on Checklists, or start now with a reason (recorded on the timeline)." }
-                input { placeholder: "Reason for starting without the checklist",
+        if let Some(g) = gate() {
+            div { class: "gate", role: "alert", "data-gate": match &g { Gate::Checklist => "checklist", Gate::Anticoagulation(_) => "anticoagulation" },
+                match &g {
+                    Gate::Checklist => rsx! {
+                        strong { "Bypass not started: the pre-bypass checklist is not signed." }
+                        p { "Complete it on Checklists, or start now with a reason (recorded on the timeline)." }
+                    },
+                    Gate::Anticoagulation(why) => rsx! {
+                        strong { "Bypass not started: {why}." }
+                        p { "The protocol wants heparin given and an ACT of at least {protocol.anticoagulation.act_target_s:.0} s after it. Record them (Heparin, ACT), or start now with a reason (recorded on the timeline)." }
+                    },
+                }
+                input { placeholder: "Reason for starting anyway", "data-field": "override-reason",
                     initial_value: "{override_reason}", oninput: move |e| override_reason.set(e.value()) }
-                button { class: "action", disabled: !reason_given, onclick: do_override, "Override and start" }
+                div { class: "gate-actions",
+                    button { class: "action", "data-action": "override", disabled: !reason_given, onclick: do_override, "Override and start" }
+                    button { class: "action secondary", "data-action": "close-gate", onclick: move |_| gate.set(None), "Not now" }
+                }
             }
         }
         div { class: "live-grid",
@@ -372,9 +374,15 @@ pub fn Live() -> Element {
             on_kind: open_c,
             arrest_kind: arrest_kind,
             temp_kind: temp_kind,
+            on_back: move |_| bar.set(Bar::Review),
+            on_save: {
+                let mut save_form = save_form.clone();
+                move |k| save_form(k)
+            },
         }
-        UndoToast {}
-        div { class: "action-bar", "data-bar": match &current_bar { Bar::Actions => "actions", Bar::Form(_) => "form", Bar::More => "more", Bar::Mark(..) => "mark", Bar::Review => "review" },
+        // Not over an open form or review: the toast would cover its fields.
+        if current_bar == Bar::Actions { UndoToast {} }
+        div { class: "action-bar", "data-bar": match &current_bar { Bar::Actions => "actions", Bar::Form(_) => "form", Bar::More => "more", Bar::Mark(..) => "mark", Bar::Review => "review", Bar::ConfirmSign(_) => "confirm-sign" },
             match current_bar {
                 Bar::Actions => rsx! {
                     button { class: "action", "data-action": bypass_kind.code(),
@@ -419,11 +427,16 @@ pub fn Live() -> Element {
                         onclick: move |_| bar.set(Bar::Actions), "Cancel" }
                 },
                 Bar::Review => rsx! {
-                    button { class: "action ok", "data-action": "sign", onclick: sign, "Sign case" }
                     button { class: "action secondary", "data-action": "cancel",
                         onclick: move |_| bar.set(Bar::Actions), "Back" }
                     button { class: "action", "data-action": bypass_kind.code(),
                         onclick: move |_| event_c(bypass_kind), "{bypass_kind.label()}" }
+                    button { class: "action ok", "data-action": "sign",
+                        onclick: move |_| bar.set(Bar::ConfirmSign(Utc::now())), "Sign case…" }
+                },
+                Bar::ConfirmSign(_) => rsx! {
+                    button { class: "action secondary", "data-action": "cancel",
+                        onclick: move |_| bar.set(Bar::Review), "Back" }
                 },
             }
         }
@@ -509,6 +522,8 @@ fn Sheet(
     on_kind: EventHandler<QuickKind>,
     arrest_kind: EventKind,
     temp_kind: EventKind,
+    on_back: EventHandler<()>,
+    on_save: EventHandler<QuickKind>,
 ) -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
@@ -519,6 +534,24 @@ fn Sheet(
             let targets = state.targets.read().clone();
             let fields = kind.fields(services.protocol(), targets.as_ref(), &view);
             let first_empty = quick::first_to_type(&fields).unwrap_or(usize::MAX);
+            let heparin_given = !state.facts.read().anticoag.heparin.is_empty();
+            let typed = form.read().clone();
+            // Enter moves to the next field; on the last it saves (a keypad's Enter, a
+            // barcode scanner's, a keyboard's).
+            let enter = move |key: String| {
+                spawn(async move {
+                    let js = format!(
+                        "const f = [...document.querySelectorAll('.sheet input[data-field], .sheet select[data-field]')]; \
+                         const i = f.findIndex(x => x.dataset.field === {key:?}); \
+                         if (i >= 0 && i + 1 < f.length) {{ f[i + 1].focus(); return false; }} return true;"
+                    );
+                    if let Ok(v) = document::eval(&js).await {
+                        if v.as_bool() == Some(true) {
+                            on_save.call(kind);
+                        }
+                    }
+                });
+            };
             rsx! {
                 div { class: "sheet", "data-sheet": kind.code(),
                     h2 { class: "section-title", "{kind.label()}" }
@@ -542,18 +575,36 @@ fn Sheet(
                                             },
                                             FieldKind::Number => rsx! {
                                                 input { class: "calc-input", "data-field": "{f.key}", inputmode: "decimal",
+                                                    r#type: "text", enterkeyhint: "next", placeholder: "{f.hint}",
                                                     initial_value: "{value}",
                                                     oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
+                                                    onkeydown: {
+                                                        let key = f.key.clone();
+                                                        let enter = enter.clone();
+                                                        move |e: KeyboardEvent| if e.key() == Key::Enter { e.prevent_default(); enter(key.clone()) }
+                                                    },
                                                     onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
                                             },
                                             FieldKind::Text => rsx! {
                                                 input { class: "calc-input", "data-field": "{f.key}",
+                                                    enterkeyhint: "next", placeholder: "{f.hint}",
                                                     initial_value: "{value}",
                                                     oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
+                                                    onkeydown: {
+                                                        let key = f.key.clone();
+                                                        let enter = enter.clone();
+                                                        move |e: KeyboardEvent| if e.key() == Key::Enter { e.prevent_default(); enter(key.clone()) }
+                                                    },
                                                     onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
                                             },
                                         }
-                                        span { class: "calc-unit", "{f.unit}" }
+                                        match quick::typed_flag(kind, &f.key, &typed, services.protocol(), heparin_given) {
+                                            Some((flag, range)) => rsx! {
+                                                span { class: "calc-unit flagged", "data-typed-flag": "{f.key}", title: "{range}",
+                                                    "{f.unit} " strong { class: "flag", "{flag.label()}" } }
+                                            },
+                                            None => rsx! { span { class: "calc-unit", "{f.unit}" } },
+                                        }
                                     }
                                 }
                             }
@@ -578,7 +629,81 @@ fn Sheet(
             }
         },
         Bar::Review => rsx! { Review {} },
+        Bar::ConfirmSign(at) => {
+            let case = state.case.read().as_ref().map(|c| c.id);
+            match case {
+                Some(case) => rsx! {
+                    div { class: "sheet", "data-sheet": "confirm-sign",
+                        SignConfirm { case, shown_at: at, on_back: move |_| on_back.call(()) }
+                    }
+                },
+                None => rsx! {},
+            }
+        }
         _ => rsx! {},
+    }
+}
+
+/// The deliberate second step of signing a case: what is signed (patient, times, entries,
+/// what is still open) and a Sign button that takes taps only after a moment, away from where
+/// the finger was. Signing returns to the case list; the case on screen stays this one.
+#[component]
+fn SignConfirm(case: CaseId, shown_at: DateTime<Utc>, on_back: EventHandler<()>) -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let now = *state.now.read();
+    let entries = state.entries.read();
+    let s = summarise(&entries, services.protocol(), now);
+    let patient = state
+        .patient
+        .read()
+        .as_ref()
+        .map(|p| format!("{}, {} · MRN {}", p.family_name.to_uppercase(), p.given_names, p.mrn.value))
+        .unwrap_or_else(|| "no patient on this case".into());
+    let recorded = entries.iter().filter(|e| e.payload.is_clinical()).count();
+    let open = s.open_advisories.len() + s.artefacts.len();
+    let ready = now - shown_at >= Duration::milliseconds(CONFIRM_AFTER_MS);
+    let mut signing = use_signal(|| false);
+    let signer = services.author().user.clone();
+    let sign = move |_| {
+        if *signing.peek() || Utc::now() - shown_at < Duration::milliseconds(CONFIRM_AFTER_MS) {
+            return;
+        }
+        signing.set(true);
+        let services = services.clone();
+        spawn(async move {
+            match services.case().sign(case).await {
+                Ok(_) => {
+                    tracing::info!("case signed");
+                    state.flash("Case signed. Its record is closed; later additions are amendments.".into());
+                    state.navigate(super::state::Screen::Cases);
+                }
+                Err(e) => {
+                    let mut notice = state.notice;
+                    notice.set(Some(format!("The case was NOT signed: {e}")));
+                }
+            }
+            signing.set(false);
+        });
+    };
+    rsx! {
+        div { class: "sign-confirm", "data-confirm": "sign-case",
+            h2 { class: "section-title", "Sign this case?" }
+            div { class: "kv",
+                span { class: "k", "Patient" } span { "data-confirm-field": "patient", "{patient}" }
+                span { class: "k", "Bypass" } span { "{format_clock(s.bypass)} ({s.bypass_runs} run(s))" }
+                span { class: "k", "Cross-clamp" } span { "{format_clock(s.cross_clamp)}" }
+                span { class: "k", "Entries" } span { "{recorded} clinical entries" }
+                span { class: "k", "Open questions" } span { "data-confirm-field": "open", "{open}" }
+                span { class: "k", "Signed by" } span { "{signer}" }
+            }
+            p { class: "muted", "Signing completes the case, releases its devices and closes the record: later additions are amendments with a reason." }
+            div { class: "confirm-actions",
+                button { class: "action secondary", "data-action": "back", onclick: move |_| on_back.call(()), "Back" }
+                button { class: "action ok confirm", "data-action": "confirm-sign", disabled: !ready || signing(),
+                    onclick: sign, if ready { "Sign now" } else { "Read, then sign…" } }
+            }
+        }
     }
 }
 
@@ -666,6 +791,7 @@ fn Review() -> Element {
                     span { match ind.passed { Some(true) => "met", Some(false) => "NOT met", None => "no value on bypass" } }
                 }
             }
+            GasTable {}
             h3 { "Open questions ({open})" }
             if open == 0 { p { class: "muted", "None: every advisory was acknowledged and nothing was marked as artefact." } }
             ul { class: "open-questions",
@@ -677,6 +803,56 @@ fn Review() -> Element {
                 }
             }
             p { class: "muted", "Signing closes the record: later additions are amendments with a reason." }
+        }
+    }
+}
+
+/// Every blood gas of the case, one column each, one row per analyte: each analyte's trend reads
+/// across its row, flagged against the protocol's ranges.
+#[component]
+fn GasTable() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let entries = state.entries.read();
+    let table = timeline::gas_table(&CaseView::derive(&entries), services.protocol());
+    if table.columns.is_empty() {
+        return rsx! { p { class: "muted", "No blood gas recorded." } };
+    }
+    rsx! {
+        h3 { "Blood gases" }
+        div { class: "gas-table-wrap",
+            table { class: "gas-table", "data-table": "gases",
+                thead {
+                    tr {
+                        th { "" }
+                        for (i, (at, site)) in table.columns.iter().enumerate() {
+                            th { key: "{i}", "{hhmm(*at)}" br {} span { class: "muted", "{site}" } }
+                        }
+                        th { "Range" }
+                    }
+                }
+                tbody {
+                    for (a, cells) in table.rows.iter() {
+                        tr { key: "{a.code()}", "data-analyte": "{a.code()}",
+                            th { "{a.label()}" }
+                            for (i, cell) in cells.iter().enumerate() {
+                                match cell {
+                                    Some(p) => rsx! {
+                                        td { key: "{i}", class: if p.flag.is_some() { "flagged" } else { "" },
+                                            "data-flag": p.flag.map(|f| f.code()).unwrap_or("none"),
+                                            "{p.value}"
+                                            if p.unit != a.canonical_unit() { " {p.unit}" }
+                                            if let Some(f) = p.flag { strong { class: "flag", " {f.label()}" } }
+                                        }
+                                    },
+                                    None => rsx! { td { key: "{i}", class: "muted", "·" } },
+                                }
+                            }
+                            td { class: "muted", {services.protocol().analyte_range_text(*a).unwrap_or_default()} }
+                        }
+                    }
+                }
+            }
         }
     }
 }
@@ -725,8 +901,11 @@ fn UndoToast() -> Element {
 #[component]
 fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
     let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let protocol = services.protocol();
     let entries = state.entries.read();
     let view = CaseView::derive(&entries);
+    let anticoag = state.facts.read().anticoag.clone();
     // Clinical entries, and a device's link loss and return (which explain a gap in the trend).
     let mut all: Vec<_> = view
         .entries
@@ -741,7 +920,7 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
             (
                 e.occurred_at(),
                 e.original.id,
-                quick::describe(e.payload),
+                timeline::line(e, protocol, &anticoag),
                 e.artefact.map(str::to_string),
                 !e.corrections.is_empty(),
                 markable,
@@ -752,7 +931,10 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
             p @ EntryPayload::DeviceLink { .. } => Some((
                 e.occurred_at,
                 e.id,
-                quick::describe(p),
+                timeline::Line {
+                    head: quick::describe(p),
+                    parts: Vec::new(),
+                },
                 None,
                 false,
                 false,
@@ -787,7 +969,21 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
             for (id, at, text, artefact, corrected, markable, retractable) in rows {
                 div { key: "{id}", class: if artefact.is_some() { "timeline-row artefact" } else { "timeline-row" },
                     span { class: "timeline-time", "{at}" }
-                    span { class: "timeline-text", "{text}"
+                    span { class: "timeline-text",
+                        if !text.head.is_empty() { span { class: "timeline-head", "{text.head}" } }
+                        if !text.parts.is_empty() {
+                            span { class: "lab-parts",
+                                for part in text.parts.iter() {
+                                    span { key: "{part.key}", class: if part.flag.is_some() { "lab-part flagged" } else { "lab-part" },
+                                        "data-lab": "{part.key}", "data-flag": part.flag.map(|f| f.code()).unwrap_or("none"),
+                                        title: part.range.clone().unwrap_or_default(),
+                                        "{part.label} {part.value}"
+                                        if !part.unit.is_empty() { " {part.unit}" }
+                                        if let Some(f) = part.flag { strong { class: "flag", " {f.label()}" } }
+                                    }
+                                }
+                            }
+                        }
                         if corrected { span { class: "chip", " corrected" } }
                         if let Some(r) = &artefact { span { class: "chip warn", "ARTEFACT: {r}" } }
                     }
@@ -907,14 +1103,20 @@ pub fn AlertStrip() -> Element {
         return rsx! {};
     }
     let reminders = state.facts.read().reminders.clone();
+    // Derived from the record (the ACT entries), so it is the same on every device and clears
+    // when an ACT at target is recorded.
+    let act_advisory = state.facts.read().anticoag.advisory();
     let active: Vec<ActiveAdvisory> = state.advisories.read().active(now);
     let snooze =
         Duration::milliseconds((services.protocol().advisories.snooze_min * 60_000.0) as i64);
     let snooze_min = services.protocol().advisories.snooze_min;
     rsx! {
         div { class: "alert-strip", "data-strip": "alerts",
-            if reminders.is_empty() && active.is_empty() {
+            if reminders.is_empty() && active.is_empty() && act_advisory.is_none() {
                 span { class: "muted", "No reminders due · no advisories" }
+            }
+            if let Some(text) = act_advisory {
+                span { class: "advisory", "data-advisory": "act-low", "⚠ {text}: consider heparin (Heparin form suggests a top-up)" }
             }
             for r in reminders {
                 match r {

@@ -2,6 +2,7 @@
 //! hold no SQL, no btleplug and no FHIR. Logic worth testing lives in `domain` or `app`.
 
 mod calculator;
+mod case_banner;
 mod cases;
 mod checklists;
 mod common;

@@ -30,8 +30,12 @@ pub fn Shell() -> Element {
                 div { class: "drawer-scrim", onclick: move |_| { let mut s = state; s.drawer_open.set(false); } }
                 NavList { class: "drawer" }
             }
+            Flash {}
             main { class: "content", "data-screen": screen.slug(),
                 Notice {}
+                if matches!(screen, Screen::Live | Screen::Checklists | Screen::Calculator | Screen::Devices) {
+                    super::case_banner::CaseBanner {}
+                }
                 // Each screen in its own boundary (a different template per arm, so a fresh one
                 // per screen): a screen that fails is replaced by a sentence and the rest goes on.
                 match screen {
@@ -162,6 +166,22 @@ fn Banner() -> Element {
     rsx! {
         if let Some(text) = banner {
             div { class: "demo-banner", role: "status", "{text}" }
+        }
+    }
+}
+
+/// A short message for a few seconds (a second tap dropped, a case signed), at the top where it
+/// covers no form field.
+#[component]
+fn Flash() -> Element {
+    let state = use_context::<UiState>();
+    let now = *state.now.read();
+    let flash = state.flash.read().clone();
+    rsx! {
+        if let Some((text, until)) = flash {
+            if now < until {
+                div { class: "flash", role: "status", "data-flash": "1", "{text}" }
+            }
         }
     }
 }

@@ -106,6 +106,8 @@ pub struct UiState {
     pub do2i: Signal<Option<Result<Do2iShown, String>>>,
     /// The last entry recorded from a one-tap button, with the end of its undo window.
     pub undo: Signal<Option<(EntryId, String, DateTime<Utc>)>>,
+    /// A short message shown for a few seconds (a second tap dropped), until when.
+    pub flash: Signal<Option<(String, DateTime<Utc>)>>,
 }
 
 impl UiState {
@@ -127,6 +129,7 @@ impl UiState {
             advisories: Signal::new(Advisories::new(rules_from_protocol(protocol))),
             do2i: Signal::new(None),
             undo: Signal::new(None),
+            flash: Signal::new(None),
         }
     }
 
@@ -140,16 +143,47 @@ impl UiState {
         self.facts.read().clocks
     }
 
-    /// Record an entry on `case` through the case session (author, time and follow-on steps
-    /// are the session's). The entry reaches `entries` through the session's published state;
-    /// the caller turns an error into a sentence. No signal guard is held across the await.
+    /// Record an entry on `case` from a tap, through the case session (author, time, follow-on
+    /// steps and dropping a double tap are the session's). The entry reaches `entries` through
+    /// the session's published state; the caller turns an error into a sentence. No signal
+    /// guard is held across the await.
     pub async fn record(
         self,
         services: &Services,
         case: CaseId,
         payload: EntryPayload,
     ) -> Result<Entry, WriteError> {
-        services.case().record(case, payload).await
+        services.case().record_tap(case, payload).await
+    }
+
+    /// Say `text` for a few seconds (not an error to dismiss).
+    pub fn flash(self, text: String) {
+        let mut flash = self.flash;
+        flash.set(Some((text, Utc::now() + chrono::Duration::seconds(4))));
+    }
+
+    /// Turn a write outcome into what the screen says: a dropped second tap is flashed, an
+    /// entry already in effect is only logged; anything else is a notice. `true` when written.
+    pub fn report(self, what: &str, result: Result<(), WriteError>) -> bool {
+        match result {
+            Ok(()) => true,
+            Err(WriteError::Repeated { previous, window_ms }) => {
+                self.flash(format!(
+                    "Second tap ignored: {previous} was just recorded (a repeat within {:.1} s counts once)",
+                    window_ms as f64 / 1000.0
+                ));
+                false
+            }
+            Err(WriteError::Unchanged) => {
+                tracing::info!(entry = %what, "already in effect; not recorded again");
+                false
+            }
+            Err(e) => {
+                let mut notice = self.notice;
+                notice.set(Some(format!("{what} was NOT recorded: {e}")));
+                false
+            }
+        }
     }
 
     /// Reload the followed case from the store (the session publishes it).
