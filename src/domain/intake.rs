@@ -199,7 +199,10 @@ pub fn banner(p: &Patient, today: NaiveDate) -> Vec<(&'static str, String)> {
         ("mrn", format!("MRN {}", p.mrn.value)),
     ];
     if !p.allergies.is_empty() {
-        out.push(("allergies", format!("Allergies: {}", p.allergies.join("; "))));
+        out.push((
+            "allergies",
+            format!("Allergies: {}", p.allergies.join("; ")),
+        ));
     }
     out
 }

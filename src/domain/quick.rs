@@ -375,7 +375,9 @@ impl QuickKind {
                         false,
                     );
                     if let Some(v) = previous.and_then(|g| g.results.get(&a)) {
-                        field.hint = format!("last {} {}", v.value, v.unit).trim_end().to_string();
+                        field.hint = format!("last {} {}", v.value, v.unit)
+                            .trim_end()
+                            .to_string();
                     }
                     f.push(field);
                 }

@@ -134,7 +134,9 @@ pub fn Checklists() -> Element {
                     // Signing takes a deliberate second step: the first tap shows what is
                     // signed; the Sign button takes taps only a moment later.
                     let append = append.clone();
-                    let asked = confirm_sign().filter(|(r, _)| *r == run_id).map(|(_, at)| at);
+                    let asked = confirm_sign()
+                        .filter(|(r, _)| *r == run_id)
+                        .map(|(_, at)| at);
                     match asked {
                         None => rsx! {
                             button { class: "action secondary", "data-action": "sign",
@@ -144,8 +146,13 @@ pub fn Checklists() -> Element {
                             span { class: "progress", "{progress}" }
                         },
                         Some(at) => {
-                            let ready = now - at >= chrono::Duration::milliseconds(CONFIRM_AFTER_MS);
-                            let na = st.answers.values().filter(|r| matches!(r.answer, Answer::NotApplicable { .. })).count();
+                            let ready =
+                                now - at >= chrono::Duration::milliseconds(CONFIRM_AFTER_MS);
+                            let na = st
+                                .answers
+                                .values()
+                                .filter(|r| matches!(r.answer, Answer::NotApplicable { .. }))
+                                .count();
                             rsx! {
                                 button { class: "action secondary", "data-action": "back",
                                     onclick: move |_| confirm_sign.set(None), "Back" }

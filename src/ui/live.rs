@@ -304,9 +304,6 @@ pub fn Live() -> Element {
     };
 
     rsx! {
-        p { class: "advisory-note",
-            "Advisories and reminders only. The heart-lung machine keeps the primary alarms."
-        }
         if let Some(g) = gate() {
             div { class: "gate", role: "alert", "data-gate": match &g { Gate::Checklist => "checklist", Gate::Anticoagulation(_) => "anticoagulation" },
                 match &g {
@@ -319,7 +316,7 @@ pub fn Live() -> Element {
                         p { "The protocol wants heparin given and an ACT of at least {protocol.anticoagulation.act_target_s:.0} s after it. Record them (Heparin, ACT), or start now with a reason (recorded on the timeline)." }
                     },
                 }
-                input { placeholder: "Reason for starting anyway", "data-field": "override-reason",
+                input { key: "{g:?}", placeholder: "Reason for starting anyway", "data-field": "override-reason",
                     initial_value: "{override_reason}", oninput: move |e| override_reason.set(e.value()) }
                 div { class: "gate-actions",
                     button { class: "action", "data-action": "override", disabled: !reason_given, onclick: do_override, "Override and start" }
@@ -329,16 +326,13 @@ pub fn Live() -> Element {
         }
         div { class: "live-grid",
             div { class: "live-main",
-                if !on_bypass && !after_bypass {
-                    Setup {}
-                }
                 div { class: "tiles",
                     for t in tiles {
                         div { key: "{t.key}", class: "tile {t.level.code()}", "data-param": "{t.key}", "data-level": "{t.level.code()}",
-                            span { class: "tile-label", "{t.label}" }
-                            span { class: "tile-value",
-                                "{t.text}"
-                                span { class: "tile-unit", " {t.unit}" }
+                            span { class: "tile-label", title: "{t.label}", "{t.label}" }
+                            div { class: "tile-row",
+                                span { class: "tile-value", "{t.text}" }
+                                span { class: "tile-unit", "{t.unit}" }
                             }
                             span { class: "tile-meta",
                                 match t.level {
@@ -356,6 +350,9 @@ pub fn Live() -> Element {
                 TrendChart { case: case.id, started: case.created_at }
             }
             div { class: "live-side",
+                if !on_bypass && !after_bypass {
+                    Setup {}
+                }
                 div { class: "clocks",
                     ClockTile { label: "Bypass", code: "bypass", running: on_bypass, value: format_clock(clocks.bypass.elapsed(now)) }
                     ClockTile { label: "Cross-clamp", code: "cross-clamp", running: clocks.cross_clamp.is_running(), value: format_clock(clocks.cross_clamp.elapsed(now)) }
@@ -658,7 +655,14 @@ fn SignConfirm(case: CaseId, shown_at: DateTime<Utc>, on_back: EventHandler<()>)
         .patient
         .read()
         .as_ref()
-        .map(|p| format!("{}, {} · MRN {}", p.family_name.to_uppercase(), p.given_names, p.mrn.value))
+        .map(|p| {
+            format!(
+                "{}, {} · MRN {}",
+                p.family_name.to_uppercase(),
+                p.given_names,
+                p.mrn.value
+            )
+        })
         .unwrap_or_else(|| "no patient on this case".into());
     let recorded = entries.iter().filter(|e| e.payload.is_clinical()).count();
     let open = s.open_advisories.len() + s.artefacts.len();
@@ -675,7 +679,9 @@ fn SignConfirm(case: CaseId, shown_at: DateTime<Utc>, on_back: EventHandler<()>)
             match services.case().sign(case).await {
                 Ok(_) => {
                     tracing::info!("case signed");
-                    state.flash("Case signed. Its record is closed; later additions are amendments.".into());
+                    state.flash(
+                        "Case signed. Its record is closed; later additions are amendments.".into(),
+                    );
                     state.navigate(super::state::Screen::Cases);
                 }
                 Err(e) => {
@@ -1036,36 +1042,47 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
             let m = trend::chart(series, &events, services.protocol(), *from, *to);
             let plot_w = trend::WIDTH - trend::LEFT;
             let zone_w = plot_w / trend::TAP_ZONES as f64;
-            let height = m.height + 24.0;
             let readout = tapped().map(|z| trend::values_at(series, *from, *to, z));
             rsx! {
-                svg { class: "trend-svg", view_box: "0 0 {trend::WIDTH} {height}", preserve_aspect_ratio: "none",
-                    for lane in m.lanes.iter() {
-                        g { key: "{lane.parameter.code()}", "data-lane": "{lane.parameter.code()}",
-                            rect { x: "{trend::LEFT}", y: "{lane.top}", width: "{plot_w}", height: "{trend::LANE_HEIGHT}", class: "lane-bg" }
-                            if let Some((y1, y2)) = lane.band {
-                                rect { x: "{trend::LEFT}", y: "{y1}", width: "{plot_w}", height: "{(y2 - y1).max(0.0)}", class: "lane-band" }
+                // The plot stretches to the room it has; its text is HTML laid over it at a
+                // fixed 16 px (SVG text would stretch with the plot).
+                div { class: "trend-plot",
+                    svg { class: "trend-svg", view_box: "0 0 {trend::WIDTH} {m.height}", preserve_aspect_ratio: "none",
+                        for lane in m.lanes.iter() {
+                            g { key: "{lane.parameter.code()}", "data-lane": "{lane.parameter.code()}",
+                                rect { x: "{trend::LEFT}", y: "{lane.top}", width: "{plot_w}", height: "{trend::LANE_HEIGHT}", class: "lane-bg" }
+                                if let Some((y1, y2)) = lane.band {
+                                    rect { x: "{trend::LEFT}", y: "{y1}", width: "{plot_w}", height: "{(y2 - y1).max(0.0)}", class: "lane-band" }
+                                }
+                                path { d: "{lane.envelope_path}", class: "lane-envelope" }
+                                path { d: "{lane.mean_path}", class: "lane-mean" }
                             }
-                            path { d: "{lane.envelope_path}", class: "lane-envelope" }
-                            path { d: "{lane.mean_path}", class: "lane-mean" }
-                            text { x: "4", y: "{lane.top + 18.0}", class: "lane-label", "{lane.parameter.label()}" }
-                            text { x: "4", y: "{lane.top + 36.0}", class: "lane-scale", "{lane.scale.1:.0}" }
-                            text { x: "4", y: "{lane.top + trend::LANE_HEIGHT - 6.0}", class: "lane-scale", "{lane.scale.0:.0}" }
+                        }
+                        for (i, mk) in m.markers.iter().enumerate() {
+                            line { key: "m{i}", x1: "{mk.x}", x2: "{mk.x}", y1: "0", y2: "{m.height}", class: "marker" }
+                        }
+                        for z in 0..trend::TAP_ZONES {
+                            rect { key: "z{z}", x: "{trend::LEFT + z as f64 * zone_w}", y: "0", width: "{zone_w}", height: "{m.height}",
+                                class: if tapped() == Some(z) { "tap-zone tapped" } else { "tap-zone" },
+                                onclick: move |_| tapped.set(Some(z)) }
                         }
                     }
                     for (i, mk) in m.markers.iter().enumerate() {
-                        g { key: "m{i}",
-                            line { x1: "{mk.x}", x2: "{mk.x}", y1: "0", y2: "{m.height}", class: "marker" }
-                            text { x: "{mk.x + 3.0}", y: "{m.height + 16.0}", class: "marker-label", "{mk.label}" }
+                        span { key: "k{i}", class: "marker-label", "data-chart-text": "marker",
+                            style: "left: {mk.x / trend::WIDTH * 100.0}%;", "{mk.label}" }
+                    }
+                    for lane in m.lanes.iter() {
+                        span { key: "l{lane.parameter.code()}", class: "lane-text", "data-chart-text": "lane",
+                            style: "top: {lane.top / m.height * 100.0}%;",
+                            "{lane.parameter.label()} "
+                            span { class: "lane-scale", "{lane.scale.0:.0}–{lane.scale.1:.0}" }
                         }
                     }
+                }
+                div { class: "trend-axis",
                     for (x, label) in m.ticks.iter() {
-                        text { key: "{label}", x: "{x}", y: "{m.height + 16.0}", class: "tick", "{label}" }
-                    }
-                    for z in 0..trend::TAP_ZONES {
-                        rect { key: "z{z}", x: "{trend::LEFT + z as f64 * zone_w}", y: "0", width: "{zone_w}", height: "{m.height}",
-                            class: if tapped() == Some(z) { "tap-zone tapped" } else { "tap-zone" },
-                            onclick: move |_| tapped.set(Some(z)) }
+                        span { key: "{label}", class: "tick", "data-chart-text": "tick",
+                            style: "left: {x / trend::WIDTH * 100.0}%;", "{label}" }
                     }
                 }
                 if let Some((at, rows)) = readout {
@@ -1115,6 +1132,7 @@ pub fn AlertStrip() -> Element {
             if reminders.is_empty() && active.is_empty() && act_advisory.is_none() {
                 span { class: "muted", "No reminders due · no advisories" }
             }
+            span { class: "advisory-note", "Advisories only: the heart-lung machine keeps the primary alarms." }
             if let Some(text) = act_advisory {
                 span { class: "advisory", "data-advisory": "act-low", "⚠ {text}: consider heparin (Heparin form suggests a top-up)" }
             }

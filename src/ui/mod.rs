@@ -35,7 +35,71 @@ pub fn App() -> Element {
     use_background_tasks(services.clone(), state);
     use_first_frame_log(services);
     use_scroll_to_top_on_navigation(state);
+    use_layout_probe();
     rsx! { Shell {} }
+}
+
+/// What the layout probe measures in the webview, as JSON: the screen, the viewport, every
+/// displayed control's box with its test ids, tile values wider than their tile, and the
+/// computed font size of the chart's text.
+const PROBE_JS: &str = r#"
+const content = document.querySelector('.content');
+const out = { screen: content ? content.dataset.screen : null, width: innerWidth, height: innerHeight,
+  scrollTop: content ? content.scrollTop : 0, scrollHeight: content ? content.scrollHeight : 0,
+  clientHeight: content ? content.clientHeight : 0, controls: [], clipped: [], chartText: [] };
+for (const el of document.querySelectorAll('button, input, select, [role=button]')) {
+  const r = el.getBoundingClientRect();
+  const st = getComputedStyle(el);
+  if (r.width === 0 || r.height === 0 || st.visibility === 'hidden' || st.display === 'none') continue;
+  const d = el.dataset;
+  out.controls.push({ tag: el.tagName.toLowerCase(), text: (el.innerText || el.value || el.placeholder || '').trim().slice(0, 60),
+    action: d.action || null, nav: d.nav || null, field: d.field || null, mark: d.mark || null, more: d.more || null,
+    zoom: d.zoom || null, start: d.start || null, switchCase: d.switchCase || null, calc: d.calc || null,
+    x: r.x, y: r.y, w: r.width, h: r.height, disabled: !!el.disabled,
+    inView: r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth });
+}
+for (const el of document.querySelectorAll('.tile-value')) {
+  const tile = el.closest('.tile');
+  const inner = tile ? tile.getBoundingClientRect().right - parseFloat(getComputedStyle(tile).paddingRight) : Infinity;
+  const r = el.getBoundingClientRect();
+  if (el.scrollWidth > el.clientWidth + 1 || r.right > inner + 1) {
+    out.clipped.push({ tile: tile ? tile.dataset.param : null, text: el.innerText, right: r.right, inner: inner });
+  }
+}
+for (const el of document.querySelectorAll('[data-chart-text]')) {
+  const r = el.getBoundingClientRect();
+  out.chartText.push({ kind: el.dataset.chartText, px: parseFloat(getComputedStyle(el).fontSize), bottom: r.bottom });
+}
+const tiles = [...document.querySelectorAll('.tile')].map(t => t.getBoundingClientRect());
+out.tiles = { count: tiles.length, lowest: tiles.reduce((m, r) => Math.max(m, r.bottom), 0) };
+const plot = document.querySelector('.trend');
+out.chart = plot ? plot.getBoundingClientRect().bottom : null;
+const bar = document.querySelector('.action-bar');
+out.barTop = bar ? bar.getBoundingClientRect().top : null;
+return out;
+"#;
+
+/// A test hook, off unless `PUMPSIDE_PROBE` names a file: four times a second the webview's
+/// layout is measured with [`PROBE_JS`] and written there (atomically), so the end-to-end tour
+/// can find controls by their test ids and check their size in the real webview.
+fn use_layout_probe() {
+    use_future(move || async move {
+        let Some(path) = std::env::var_os("PUMPSIDE_PROBE").map(std::path::PathBuf::from) else {
+            return;
+        };
+        tracing::info!(path = %path.display(), "layout probe on (test hook)");
+        let tmp = path.with_extension("tmp");
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let Ok(v) = document::eval(PROBE_JS).await else {
+                continue;
+            };
+            let text = v.to_string();
+            if std::fs::write(&tmp, text).is_ok() {
+                let _ = std::fs::rename(&tmp, &path);
+            }
+        }
+    });
 }
 
 /// The app-lifetime coroutines: the single writer of live values (batched), the mode watcher

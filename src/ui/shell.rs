@@ -104,6 +104,7 @@ fn TopBar() -> Element {
             button {
                 class: "menu-button",
                 "aria-label": "Menu",
+                "data-action": "menu",
                 onclick: move |_| { let open = *state.drawer_open.peek(); state.drawer_open.set(!open); },
                 "☰"
             }

@@ -167,7 +167,10 @@ impl UiState {
     pub fn report(self, what: &str, result: Result<(), WriteError>) -> bool {
         match result {
             Ok(()) => true,
-            Err(WriteError::Repeated { previous, window_ms }) => {
+            Err(WriteError::Repeated {
+                previous,
+                window_ms,
+            }) => {
                 self.flash(format!(
                     "Second tap ignored: {previous} was just recorded (a repeat within {:.1} s counts once)",
                     window_ms as f64 / 1000.0

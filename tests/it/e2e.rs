@@ -123,6 +123,73 @@ struct App {
     proc: Reaped,
     log: PathBuf,
     display: String,
+    /// Where the app's layout probe (the `PUMPSIDE_PROBE` test hook) writes what the webview
+    /// measured.
+    probe: PathBuf,
+}
+
+/// One displayed control as the webview measured it (CSS px from the window's top left).
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Control {
+    tag: String,
+    text: String,
+    action: Option<String>,
+    nav: Option<String>,
+    field: Option<String>,
+    mark: Option<String>,
+    more: Option<String>,
+    start: Option<String>,
+    calc: Option<String>,
+    x: f64,
+    y: f64,
+    w: f64,
+    h: f64,
+    disabled: bool,
+    in_view: bool,
+}
+
+impl Control {
+    fn is(&self, id: &str) -> bool {
+        [
+            &self.action,
+            &self.nav,
+            &self.field,
+            &self.mark,
+            &self.more,
+            &self.start,
+            &self.calc,
+        ]
+        .iter()
+        .any(|v| v.as_deref() == Some(id))
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct ChartText {
+    kind: String,
+    px: f64,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Tiles {
+    count: usize,
+    lowest: f64,
+}
+
+/// What the layout probe measured.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    screen: Option<String>,
+    width: f64,
+    height: f64,
+    controls: Vec<Control>,
+    clipped: Vec<serde_json::Value>,
+    chart_text: Vec<ChartText>,
+    tiles: Tiles,
+    chart: Option<f64>,
+    bar_top: Option<f64>,
 }
 
 fn start_app(
@@ -147,11 +214,15 @@ fn start_app(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    let probe = data.join(format!("{log_name}.probe.json"));
+    let _ = fs::remove_file(&probe);
+    cmd.env("PUMPSIDE_PROBE", &probe);
     let proc = Reaped::spawn("pumpside", &mut cmd);
     let app = App {
         proc,
         log,
         display: screen.display.clone(),
+        probe,
     };
     wait_for("the first frame", Duration::from_secs(60), || {
         app.log_text().contains("first frame rendered")
@@ -232,6 +303,146 @@ impl App {
             .expect("a number of ms")
     }
 
+    /// The newest measurement written after now (so it shows what the last step drew).
+    fn probe(&self) -> Probe {
+        let asked = std::time::SystemTime::now();
+        let start = Instant::now();
+        loop {
+            let fresh = fs::metadata(&self.probe)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > asked);
+            if fresh {
+                if let Ok(p) = serde_json::from_str::<Probe>(&read(&self.probe)) {
+                    return p;
+                }
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no layout probe written (PUMPSIDE_PROBE):\n{}",
+                self.log_text()
+            );
+            sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The first enabled control with test id `id` (data-action, data-nav, data-field, ...),
+    /// waiting up to 8 s for it to be drawn.
+    fn find(&self, id: &str) -> Control {
+        let start = Instant::now();
+        loop {
+            let p = self.probe();
+            if let Some(c) = p
+                .controls
+                .iter()
+                .find(|c| c.is(id) && !c.disabled && c.in_view)
+            {
+                return c.clone();
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(8),
+                "no enabled control {id:?} on {:?}; controls: {:?}",
+                p.screen,
+                p.controls
+                    .iter()
+                    .map(|c| (
+                        c.action.clone(),
+                        c.nav.clone(),
+                        c.field.clone(),
+                        c.text.clone()
+                    ))
+                    .collect::<Vec<_>>()
+            );
+        }
+    }
+
+    /// Tap the middle of control `id`.
+    fn press(&self, id: &str) {
+        let c = self.find(id);
+        self.tap((c.x + c.w / 2.0) as u32, (c.y + c.h / 2.0) as u32);
+    }
+
+    /// Two clicks 120 ms apart on control `id`: a gloved double tap.
+    fn double_tap(&self, id: &str) {
+        let c = self.find(id);
+        let (x, y) = ((c.x + c.w / 2.0) as u32, (c.y + c.h / 2.0) as u32);
+        let status = Command::new("xdotool")
+            .args([
+                "mousemove",
+                &x.to_string(),
+                &y.to_string(),
+                "click",
+                "--repeat",
+                "2",
+                "--delay",
+                "120",
+                "1",
+            ])
+            .env("DISPLAY", &self.display)
+            .status()
+            .expect("xdotool");
+        assert!(status.success(), "xdotool failed");
+        sleep(Duration::from_millis(900));
+    }
+
+    /// Go to `screen` by the rail (tablet) or the menu drawer (phone).
+    fn go(&self, screen: Screen) {
+        let p = self.probe();
+        if p.width <= 700.0 {
+            self.press("menu");
+        }
+        self.press(screen.slug());
+        let start = Instant::now();
+        while self.probe().screen.as_deref() != Some(screen.slug()) {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{screen:?} not shown"
+            );
+        }
+    }
+
+    /// Every displayed control on this screen is at least 48 x 48 px, no tile's value is wider
+    /// than its tile, and chart text is at least 16 px; returns the measurement.
+    fn check_layout(&self, what: &str) -> Probe {
+        let p = self.probe();
+        let small: Vec<String> = p
+            .controls
+            .iter()
+            .filter(|c| c.w < 47.5 || c.h < 47.5)
+            .map(|c| {
+                format!(
+                    "{} {:?} {:?} {:.0}x{:.0}",
+                    c.tag,
+                    c.text,
+                    c.action.as_ref().or(c.field.as_ref()),
+                    c.w,
+                    c.h
+                )
+            })
+            .collect();
+        assert!(
+            small.is_empty(),
+            "{what}: touch targets under 48x48 px: {small:#?}"
+        );
+        assert!(
+            p.clipped.is_empty(),
+            "{what}: tile values clipped: {:?}",
+            p.clipped
+        );
+        let tiny: Vec<String> = p
+            .chart_text
+            .iter()
+            .filter(|t| t.px < 16.0)
+            .map(|t| format!("{} label at {} px", t.kind, t.px))
+            .collect();
+        assert!(tiny.is_empty(), "{what}: chart text under 16 px: {tiny:?}");
+        eprintln!(
+            "e2e layout {what}: {} controls at least 48x48 px, {} chart labels at least 16 px",
+            p.controls.len(),
+            p.chart_text.len()
+        );
+        p
+    }
+
     fn navigated_to_all_screens(&self) {
         let log = self.log_text();
         for s in Screen::ALL {
@@ -255,22 +466,24 @@ fn db_path(data: &Path) -> PathBuf {
 }
 
 fn event_kinds(data: &Path) -> Vec<String> {
-    let conn = read_db(data);
-    let mut stmt = conn
-        .prepare("SELECT kind FROM entries WHERE kind NOT IN ('status', 'protocol', 'advisory') AND kind NOT LIKE 'checklist%' AND kind NOT LIKE 'device%'
-                    AND case_id IN (SELECT case_id FROM entries WHERE kind = 'status' AND payload LIKE '%signed%')
-                  ORDER BY seq")
-        .unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(|r| r.unwrap())
+    kinds_of_case(data, "Demo CPB: CABG x3 (simulated)")
+        .into_iter()
+        .filter(|k| {
+            !matches!(k.as_str(), "status" | "protocol" | "advisory")
+                && !k.starts_with("checklist")
+                && !k.starts_with("device")
+        })
         .collect()
 }
 
-/// The clinical entries of the signed demo case, in order: the demo case's simulated arterial
-/// gas (so that its DO2i is computed), then what the tour records.
+/// The clinical entries of the signed demo case, in order: the demo case's simulated
+/// anticoagulation and arterial gas (so that its bypass passes the gate and its DO2i is
+/// computed), then what the tour records.
 fn case_flow() -> Vec<&'static str> {
     vec![
+        "act",
+        "heparin",
+        "act",
         "blood_gas",
         "bypass_on",
         "cross_clamp_on",
@@ -371,25 +584,41 @@ fn pre_bypass_items() -> Vec<pumpside::domain::checklist::Item> {
 }
 
 /// Start the pre-bypass checklist and answer every item with one tap each from the fixed
-/// action bar (typing the ACT), then sign.
-fn complete_pre_bypass(app: &App) {
+/// action bar (typing the ACT), then sign with the confirmation. The first item gets a gloved
+/// double tap (two clicks 120 ms apart): one answer, the second tap dropped.
+fn complete_pre_bypass(app: &App, data: &Path) {
     use pumpside::domain::checklist::ItemKind;
-    app.tap(SLOT1.0, SLOT1.1); // Start pre-bypass
+    app.press("start-pre-bypass");
     for (n, item) in pre_bypass_items().into_iter().enumerate() {
         if n == 12 {
             app.screenshot("tablet-3-checklists-in-progress");
         }
         match item.kind {
-            ItemKind::Check => app.tap(SLOT1.0, SLOT1.1),
+            ItemKind::Check if n == 0 => {
+                app.double_tap("check");
+                let answers = all_kinds(data)
+                    .iter()
+                    .filter(|k| *k == "checklist_answer")
+                    .count();
+                assert_eq!(
+                    answers, 1,
+                    "a double tap on a checklist item answers it once"
+                );
+                app.screenshot("tablet-3-checklists-double-tap-dropped");
+            }
+            ItemKind::Check => app.press("check"),
             ItemKind::Number { .. } => {
-                app.tap(SLOT1.0, SLOT1.1); // the value field
+                app.press("value");
                 app.type_text("520");
-                app.tap(SLOT2.0, SLOT2.1); // Save
+                app.press("save");
             }
             ref other => panic!("the tour does not answer {other:?} items"),
         }
     }
-    app.tap(SLOT1.0, SLOT1.1); // Sign
+    app.press("sign");
+    app.screenshot("tablet-3-checklists-confirm-sign");
+    sleep(Duration::from_millis(1100));
+    app.press("confirm-sign");
 }
 
 fn demo_cases(data: &Path) -> (i64, i64, String) {
@@ -408,37 +637,57 @@ fn demo_cases(data: &Path) -> (i64, i64, String) {
     (total, demo, integrity)
 }
 
-// Layout constants from assets/pumpside.css (tablet: 200 px rail, 56 px rows of 64 px items;
-// phone: 56 px top bar with the menu button, drawer rows of 64 px).
-fn rail_item(i: usize) -> (u32, u32) {
-    (100, 56 + 64 * i as u32 + 32)
+/// The kinds of one case's entries in recording order (the case whose label is `label`).
+fn kinds_of_case(data: &Path, label: &str) -> Vec<String> {
+    let conn = read_db(data);
+    let mut stmt = conn
+        .prepare(
+            "SELECT e.kind FROM entries e JOIN cases c ON c.id = e.case_id
+              WHERE c.label = ?1 ORDER BY e.seq",
+        )
+        .unwrap();
+    stmt.query_map([label], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
 }
-fn drawer_item(i: usize) -> (u32, u32) {
-    (150, 56 + 64 * i as u32 + 32)
-}
-const MENU_BUTTON: (u32, u32) = (28, 28);
-/// The first and second buttons of the bottom action bar (live case, checklists).
-const SLOT1: (u32, u32) = (306, 752);
-const SLOT2: (u32, u32) = (498, 752);
-const SLOT3: (u32, u32) = (690, 752);
-const SLOT4: (u32, u32) = (882, 752);
-const BYPASS_BUTTON: (u32, u32) = SLOT1;
-/// With a form open the bar holds Save (slot 1) and Cancel; off bypass slot 2 is Review & sign,
-/// and in the review slot 1 signs.
-const SAVE: (u32, u32) = SLOT1;
-const REVIEW: (u32, u32) = SLOT2;
-const SIGN: (u32, u32) = SLOT1;
-/// "Artefact" on the newest timeline row (right column, under the three clocks), and the
-/// confirm button after the 372 px reason field.
-const FIRST_TIMELINE_ARTEFACT: (u32, u32) = (1032, 615);
-const CONFIRM_MARK: (u32, u32) = SLOT3;
-const CLAMP_BUTTON: (u32, u32) = SLOT2;
-/// "Assign to case" on the first device row of the Devices screen (tablet), under its "not
-/// recorded" chip.
-const ASSIGN_FIRST_DEVICE: (u32, u32) = (327, 661);
 
-/// The DO2i entry in the calculator's list (eighth row of 54 px from y = 299, under the alert strip).
-const CALC_DO2I: (u32, u32) = (380, 299 + 54 * 7);
+fn count(kinds: &[String], kind: &str) -> usize {
+    kinds.iter().filter(|k| *k == kind).count()
+}
+
+/// Type `values` into a form, Enter after each (the cursor moves to the next field; Enter on the
+/// last field saves).
+fn type_with_enter(app: &App, values: &[&str]) {
+    for v in values {
+        if !v.is_empty() {
+            app.type_text(v);
+        }
+        app.key("Return");
+        sleep(Duration::from_millis(150));
+    }
+}
+
+/// The live screen at tablet size shows every tile and the whole trend chart above the action
+/// bar, without scrolling.
+fn assert_board_fits(p: &Probe, what: &str) {
+    let bar = p.bar_top.expect("the action bar");
+    assert!(p.tiles.count >= 17, "{what}: {} tiles", p.tiles.count);
+    assert!(
+        p.tiles.lowest <= bar,
+        "{what}: the last tile ends at {} px, under the action bar at {bar} px",
+        p.tiles.lowest
+    );
+    let chart = p.chart.expect("the trend chart");
+    assert!(
+        chart <= bar,
+        "{what}: the chart ends at {chart} px, under the action bar at {bar} px"
+    );
+    eprintln!(
+        "e2e layout {what}: {} tiles end at {:.0} px and the chart at {chart:.0} px, above the action bar at {bar:.0} px ({}x{})",
+        p.tiles.count, p.tiles.lowest, p.width, p.height
+    );
+}
 
 #[test]
 fn desktop_tour_at_tablet_and_phone_size() {
@@ -458,6 +707,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
         format!("server = \"{}\"\ncreate_patients = true\n", peer.base()),
     )
     .unwrap();
+    let demo_label = "Demo CPB: CABG x3 (simulated)";
 
     // Tablet landscape, demo mode.
     {
@@ -484,30 +734,29 @@ fn desktop_tour_at_tablet_and_phone_size() {
         );
         sleep(Duration::from_millis(2000)); // a few simulated samples arrive
         for (i, s) in Screen::ALL.into_iter().enumerate() {
-            let (x, y) = rail_item(i);
-            app.tap(x, y);
+            app.go(s);
+            sleep(Duration::from_millis(400));
+            app.check_layout(&format!("tablet {}", s.slug()));
             match s {
                 Screen::Calculator => {
                     app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
-                    app.tap(CALC_DO2I.0, CALC_DO2I.1);
+                    app.press("do2i");
                     app.screenshot(&format!("tablet-{}-{}-do2i-prefilled", i + 1, s.slug()));
                 }
                 Screen::Live => {
+                    let p = app.check_layout("tablet live before bypass");
+                    assert_board_fits(&p, "tablet live before bypass");
                     app.screenshot(&format!("tablet-{}-{}-before-bypass", i + 1, s.slug()));
                     // No signed pre-bypass checklist yet: bypass is held and the override asked.
-                    app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
-                    sleep(Duration::from_millis(800));
+                    app.press("bypass_on");
+                    app.find("override");
                     app.screenshot(&format!("tablet-{}-{}-bypass-held", i + 1, s.slug()));
+                    app.press("close-gate");
                 }
                 Screen::Checklists => {
                     app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
-                    complete_pre_bypass(&app);
+                    complete_pre_bypass(&app, data);
                     app.screenshot(&format!("tablet-{}-{}-signed", i + 1, s.slug()));
-                }
-                Screen::Devices => {
-                    // Each virtual device joined the demo case as it connected (the demo
-                    // rule); the screen says where each one's values go.
-                    app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
                 }
                 _ => {
                     app.screenshot(&format!("tablet-{}-{}", i + 1, s.slug()));
@@ -515,24 +764,32 @@ fn desktop_tour_at_tablet_and_phone_size() {
             }
         }
         // Checklist signed: the CPB case on the live screen, from setup to sign-off.
-        let (x, y) = rail_item(1);
-        app.tap(x, y);
+        app.go(Screen::Live);
         app.screenshot("tablet-live-1-setup-targets");
-        app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
-        sleep(Duration::from_millis(1500));
-        app.tap(CLAMP_BUTTON.0, CLAMP_BUTTON.1);
-        sleep(Duration::from_millis(1500));
-        app.screenshot("tablet-live-2-on-bypass-clamp-on");
+        app.press("bypass_on");
+        sleep(Duration::from_millis(900));
+        // A gloved double tap on the clamp button, whose label flips to "Cross-clamp off"
+        // under the finger: one clamp-on, the second tap dropped and said.
+        app.double_tap("cross_clamp_on");
+        let kinds = kinds_of_case(data, demo_label);
+        assert_eq!(count(&kinds, "cross_clamp_on"), 1, "{kinds:?}");
+        assert_eq!(count(&kinds, "cross_clamp_off"), 0, "{kinds:?}");
+        assert!(app
+            .log_text()
+            .contains("second tap within its window dropped"));
+        app.screenshot("tablet-live-2-on-bypass-clamp-on-double-tap-dropped");
+        let p = app.check_layout("tablet live on bypass");
+        assert_board_fits(&p, "tablet live on bypass");
         // Two cardioplegia doses with the defaults (plan, then half as a re-dose).
-        app.tap(SLOT3.0, SLOT3.1);
+        app.press("cardioplegia");
         app.screenshot("tablet-live-3-cardioplegia-form");
-        app.tap(SAVE.0, SAVE.1);
-        sleep(Duration::from_millis(1200));
-        app.tap(SLOT3.0, SLOT3.1);
-        app.tap(SAVE.0, SAVE.1);
-        sleep(Duration::from_millis(1200));
-        // A blood gas: the cursor starts in pH.
-        app.tap(SLOT4.0, SLOT4.1);
+        app.press("save");
+        sleep(Duration::from_millis(1700));
+        app.press("cardioplegia");
+        app.press("save");
+        sleep(Duration::from_millis(1700));
+        // A blood gas: the cursor starts in pH; Tab between fields.
+        app.press("blood_gas");
         sleep(Duration::from_millis(500));
         for (i, v) in ["7.38", "41", "245"].into_iter().enumerate() {
             if i > 0 {
@@ -540,29 +797,36 @@ fn desktop_tour_at_tablet_and_phone_size() {
             }
             app.type_text(v);
         }
+        app.check_layout("tablet blood-gas form");
         app.screenshot("tablet-live-4-blood-gas-form");
-        app.tap(SAVE.0, SAVE.1);
+        app.press("save");
         sleep(Duration::from_millis(1500));
         app.screenshot("tablet-live-5-timeline");
-        // The gas turns out clotted: mark it artefact with a reason.
-        app.tap(FIRST_TIMELINE_ARTEFACT.0, FIRST_TIMELINE_ARTEFACT.1);
+        // The gas turns out clotted: mark it artefact with a reason (the newest row's button).
+        app.press("artefact");
         sleep(Duration::from_millis(500));
         // No doubled letters: xdotool can drop the second of a repeated key under load.
         app.type_text("clot in sample");
-        app.tap(CONFIRM_MARK.0, CONFIRM_MARK.1);
+        app.press("confirm-mark");
         sleep(Duration::from_millis(1200));
         app.screenshot("tablet-live-6-artefact-marked");
-        app.tap(CLAMP_BUTTON.0, CLAMP_BUTTON.1);
-        sleep(Duration::from_millis(1200));
-        app.tap(BYPASS_BUTTON.0, BYPASS_BUTTON.1);
+        app.press("cross_clamp_off");
+        sleep(Duration::from_millis(2100));
+        app.press("bypass_off");
         sleep(Duration::from_millis(1500));
         app.screenshot("tablet-live-7-off-bypass");
-        app.tap(REVIEW.0, REVIEW.1);
+        app.press("review");
         sleep(Duration::from_millis(800));
+        app.check_layout("tablet review");
         app.screenshot("tablet-live-8-review");
-        app.tap(SIGN.0, SIGN.1);
-        sleep(Duration::from_millis(2000));
-        app.screenshot("tablet-live-9-signed");
+        app.press("sign");
+        app.screenshot("tablet-live-8-confirm-sign");
+        sleep(Duration::from_millis(1100));
+        app.press("confirm-sign");
+        sleep(Duration::from_millis(1500));
+        // Signing returns to the case list; the case stays the one on screen.
+        assert_eq!(app.probe().screen.as_deref(), Some("cases"));
+        app.screenshot("tablet-live-9-signed-case-list");
         let kinds = all_kinds(data);
         assert_eq!(
             kinds.iter().filter(|k| *k == "device_associated").count(),
@@ -594,8 +858,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
 
         // The next patient: start a case by MRN from the Cases screen, by keyboard only (the
         // cursor waits in the MRN field, as for a wristband scanner). No doubled letters typed.
-        let (x, y) = rail_item(0);
-        app.tap(x, y);
+        app.go(Screen::Cases);
         sleep(Duration::from_millis(600));
         app.type_text("MRN-4712");
         app.key("Return");
@@ -647,13 +910,12 @@ fn desktop_tour_at_tablet_and_phone_size() {
 
         // The devices still connected record nowhere now; assign the console to the new case
         // on the Devices screen, and the signed case receives nothing after its signing.
-        let (x, y) = rail_item(5);
-        app.tap(x, y);
+        app.go(Screen::Devices);
         sleep(Duration::from_millis(800));
         app.screenshot("tablet-devices-after-signing");
         let before = console_samples_in_new_case(data);
         assert_eq!(before, 0, "nothing recorded before the console is assigned");
-        app.tap(ASSIGN_FIRST_DEVICE.0, ASSIGN_FIRST_DEVICE.1);
+        app.press("assign");
         sleep(Duration::from_millis(800));
         app.screenshot("tablet-devices-console-assigned");
         wait_for(
@@ -669,8 +931,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
 
         // On call: follow that patient on the ECMO board (the cursor waits in the MRN field);
         // the engine uploads the case, pulls it back from the server and the board shows it.
-        let (x, y) = rail_item(4);
-        app.tap(x, y);
+        app.go(Screen::EcmoBoard);
         sleep(Duration::from_millis(600));
         app.type_text("MRN-4712");
         app.key("Return");
@@ -734,6 +995,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
     assert!(frames > 50, "raw notifications stored: {frames}");
 
     // Phone portrait, same data directory: the signed case stays as it is; a new demo case runs.
+    // A whole CPB case recorded by taps and typing only, on a 390 x 844 screen.
+    let phone_label = "Cardiopulmonary bypass · MRN MRN-5150";
     {
         let screen = start_xvfb(390, 844);
         let mut app = start_app(
@@ -748,15 +1011,113 @@ fn desktop_tour_at_tablet_and_phone_size() {
             app.first_frame_ms()
         );
         sleep(Duration::from_millis(2500));
-        app.tap(MENU_BUTTON.0, MENU_BUTTON.1);
+        app.press("menu");
         app.screenshot("phone-0-menu-open");
-        app.tap(MENU_BUTTON.0, MENU_BUTTON.1); // close again
+        app.press("menu"); // close again
         for (i, s) in Screen::ALL.into_iter().enumerate() {
-            app.tap(MENU_BUTTON.0, MENU_BUTTON.1);
-            let (x, y) = drawer_item(i);
-            app.tap(x, y);
+            app.go(s);
+            sleep(Duration::from_millis(400));
+            app.check_layout(&format!("phone {}", s.slug()));
             app.screenshot(&format!("phone-{}-{}", i + 1, s.slug()));
         }
+
+        // The patient: MRN, demographics, a CPB case (the default kind).
+        app.go(Screen::Cases);
+        sleep(Duration::from_millis(600));
+        app.type_text("MRN-5150");
+        app.key("Return");
+        sleep(Duration::from_millis(800));
+        for (i, v) in ["Hopper", "Grace", "1946-12-09", "168", "61"]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                app.key("Tab");
+            }
+            app.type_text(v);
+        }
+        app.key("Tab"); // Female
+        app.key("space");
+        app.press("start-case");
+        sleep(Duration::from_millis(1500));
+        assert_eq!(app.probe().screen.as_deref(), Some("live"));
+        app.check_layout("phone live, setup");
+        app.screenshot("phone-live-1-setup");
+
+        // Heparin (the loading dose from her weight is pre-filled), then an ACT below target.
+        app.press("more");
+        app.press("heparin");
+        app.screenshot("phone-live-2-heparin-form");
+        app.check_layout("phone heparin form");
+        app.press("save");
+        sleep(Duration::from_millis(1700));
+        app.press("more");
+        app.press("act");
+        type_with_enter(&app, &["380"]);
+        sleep(Duration::from_millis(1700));
+        // The gate refuses bypass: ACT below the protocol's target.
+        app.press("bypass_on");
+        app.find("override");
+        app.screenshot("phone-live-3-gate-act-below-target");
+        let kinds = kinds_of_case(data, phone_label);
+        assert_eq!(count(&kinds, "bypass_on"), 0, "held by the gate: {kinds:?}");
+        app.press("override-reason");
+        app.type_text("surgeon decision, ACT repeat on bypass");
+        app.press("override");
+        sleep(Duration::from_millis(1000));
+        // Then the checklist gate (no pre-bypass checklist on this device's case).
+        app.find("override");
+        app.screenshot("phone-live-4-gate-checklist");
+        app.press("override-reason");
+        app.type_text("paper list signed in theatre");
+        app.press("override");
+        sleep(Duration::from_millis(2100));
+        let kinds = kinds_of_case(data, phone_label);
+        assert_eq!(count(&kinds, "anticoagulation_override"), 1, "{kinds:?}");
+        assert_eq!(count(&kinds, "checklist_override"), 1, "{kinds:?}");
+        assert_eq!(count(&kinds, "bypass_on"), 1, "{kinds:?}");
+        app.press("cross_clamp_on");
+        sleep(Duration::from_millis(2100));
+        app.press("cardioplegia");
+        app.check_layout("phone cardioplegia form");
+        app.screenshot("phone-live-5-cardioplegia-form");
+        app.press("save");
+        sleep(Duration::from_millis(1700));
+        // A blood gas by keypad: Enter moves to the next field and saves after the last.
+        app.press("blood_gas");
+        sleep(Duration::from_millis(500));
+        type_with_enter(
+            &app,
+            &[
+                "7.38", "41", "245", "24.1", "-0.5", "98", "8.4", "25", "138", "5.9", "1.1", "7.2",
+            ],
+        );
+        app.type_text("3.4"); // lactate, then the patient temperature stays empty
+        app.key("Return");
+        sleep(Duration::from_millis(300));
+        app.screenshot("phone-live-6-blood-gas-flags");
+        app.key("Return");
+        sleep(Duration::from_millis(1700));
+        app.screenshot("phone-live-7-gas-on-timeline");
+        app.press("more");
+        app.press("act");
+        type_with_enter(&app, &["510"]);
+        sleep(Duration::from_millis(1700));
+        app.press("cross_clamp_off");
+        sleep(Duration::from_millis(2100));
+        app.press("bypass_off");
+        sleep(Duration::from_millis(2100));
+        app.press("review");
+        app.check_layout("phone review");
+        app.screenshot("phone-live-8-review");
+        app.press("sign");
+        sleep(Duration::from_millis(1100));
+        app.check_layout("phone confirm sign");
+        app.screenshot("phone-live-9-confirm-sign");
+        app.press("confirm-sign");
+        sleep(Duration::from_millis(1500));
+        assert_eq!(app.probe().screen.as_deref(), Some("cases"));
+        app.screenshot("phone-live-10-signed-case-list");
         assert!(
             app.proc.alive(),
             "the app exited during the tour:\n{}",
@@ -764,17 +1125,56 @@ fn desktop_tour_at_tablet_and_phone_size() {
         );
         app.navigated_to_all_screens();
     }
+    let kinds = kinds_of_case(data, phone_label);
+    let clinical: Vec<&str> = kinds
+        .iter()
+        .map(String::as_str)
+        .filter(|k| !matches!(*k, "status" | "protocol" | "advisory") && !k.starts_with("device"))
+        .collect();
+    assert_eq!(
+        clinical,
+        [
+            "heparin",
+            "act",
+            "anticoagulation_override",
+            "checklist_override",
+            "bypass_on",
+            "cross_clamp_on",
+            "cardioplegia",
+            "blood_gas",
+            "act",
+            "cross_clamp_off",
+            "bypass_off",
+        ],
+        "the phone case as recorded"
+    );
+    assert_eq!(
+        count(&kinds, "status"),
+        3,
+        "running, completed, signed: {kinds:?}"
+    );
+    let gas: String = read_db(data)
+        .query_row(
+            "SELECT e.payload FROM entries e JOIN cases c ON c.id = e.case_id
+              WHERE c.label = ?1 AND e.kind = 'blood_gas'",
+            [phone_label],
+            |r| r.get(0),
+        )
+        .unwrap();
+    for typed in ["\"7.38\"", "\"5.9\"", "\"3.4\"", "\"-0.5\"", "\"24.1\""] {
+        assert!(gas.contains(typed), "{typed} stored as typed: {gas}");
+    }
     let (total, demo, integrity) = demo_cases(data);
     assert_eq!(
         (total, demo),
-        (3, 3),
-        "the signed demo case and the set-up one are kept and a new demo case runs"
+        (4, 4),
+        "the signed demo case, the set-up one, a new demo case and the phone's case"
     );
     assert_eq!(integrity, "ok");
     assert_eq!(
         event_kinds(data),
         case_flow(),
-        "the signed case is unchanged"
+        "the signed demo case is unchanged"
     );
     assert!(
         recorded_samples(data) > after_tablet,
