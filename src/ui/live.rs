@@ -377,8 +377,6 @@ pub fn Live() -> Element {
                 move |k| save_form(k)
             },
         }
-        // Not over an open form or review: the toast would cover its fields.
-        if current_bar == Bar::Actions { UndoToast {} }
         div { class: "action-bar", "data-bar": match &current_bar { Bar::Actions => "actions", Bar::Form(_) => "form", Bar::More => "more", Bar::Mark(..) => "mark", Bar::Review => "review", Bar::ConfirmSign(_) => "confirm-sign" },
             match current_bar {
                 Bar::Actions => rsx! {
@@ -397,6 +395,7 @@ pub fn Live() -> Element {
                         onclick: move |_| open_b(QuickKind::BloodGas), "Blood gas" }
                     button { class: "action secondary", "data-action": "more",
                         onclick: move |_| bar.set(Bar::More), "More…" }
+                    UndoButton {}
                 },
                 Bar::Form(kind) => rsx! {
                     button { class: "action ok", "data-action": "save",
@@ -863,9 +862,10 @@ fn GasTable() -> Element {
     }
 }
 
-/// "Recorded: … Undo (8 s)" for the last one-tap entry.
+/// "Undo ACT 380 s (8 s)" for the last one-tap entry: a button in the action bar's free slot,
+/// never a message over the form fields.
 #[component]
-fn UndoToast() -> Element {
+fn UndoButton() -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
     let now = *state.now.read();
@@ -879,9 +879,7 @@ fn UndoToast() -> Element {
     }
     let left = (until - now).num_seconds().max(1);
     rsx! {
-        div { class: "undo-toast", role: "status",
-            span { "Recorded: {label}" }
-            button { class: "action secondary", "data-action": "undo",
+        button { class: "action undo", "data-action": "undo", title: "Recorded: {label}",
                 onclick: move |_| {
                     let services = services.clone();
                     let mut undo = state.undo;
@@ -897,8 +895,8 @@ fn UndoToast() -> Element {
                         }
                     });
                 },
-                "Undo ({left} s)"
-            }
+                span { class: "undo-what", "Undo {label}" }
+                span { class: "undo-left", " ({left} s)" }
         }
     }
 }

@@ -40,7 +40,8 @@ pub fn App() -> Element {
 }
 
 /// What the layout probe measures in the webview, as JSON: the screen, the viewport, every
-/// displayed control's box with its test ids, tile values wider than their tile, and the
+/// displayed control's box with its test ids (and whether a tap on its middle reaches it, not a
+/// fixed bar or sheet over it), tile values wider than their tile, and the
 /// computed font size of the chart's text.
 const PROBE_JS: &str = r#"
 const content = document.querySelector('.content');
@@ -56,7 +57,9 @@ for (const el of document.querySelectorAll('button, input, select, [role=button]
     action: d.action || null, nav: d.nav || null, field: d.field || null, mark: d.mark || null, more: d.more || null,
     zoom: d.zoom || null, start: d.start || null, switchCase: d.switchCase || null, calc: d.calc || null,
     x: r.x, y: r.y, w: r.width, h: r.height, disabled: !!el.disabled,
-    inView: r.bottom > 0 && r.top < innerHeight && r.right > 0 && r.left < innerWidth });
+    inView: (() => { const cx = r.x + r.width / 2, cy = r.y + r.height / 2;
+      if (cx < 0 || cy < 0 || cx >= innerWidth || cy >= innerHeight) return false;
+      const hit = document.elementFromPoint(cx, cy); return !!hit && (hit === el || el.contains(hit)); })() });
 }
 for (const el of document.querySelectorAll('.tile-value')) {
   const tile = el.closest('.tile');

@@ -247,7 +247,7 @@ impl App {
 
     fn type_text(&self, text: &str) {
         let status = Command::new("xdotool")
-            .args(["type", "--delay", "50", text])
+            .args(["type", "--delay", "50", "--", text])
             .env("DISPLAY", &self.display)
             .status()
             .expect("xdotool");
@@ -336,7 +336,37 @@ impl App {
                 .iter()
                 .find(|c| c.is(id) && !c.disabled && c.in_view)
             {
-                return c.clone();
+                // Still, not sliding by (a scroll or a sheet animating): the same box twice.
+                let again = self.probe();
+                if again
+                    .controls
+                    .iter()
+                    .any(|d| d.is(id) && !d.disabled && d.x == c.x && d.y == c.y)
+                {
+                    return c.clone();
+                }
+                continue;
+            }
+            // Drawn but scrolled out of view: scroll the screen to it as a finger would.
+            if let Some(c) = p.controls.iter().find(|c| c.is(id) && !c.disabled) {
+                let button = if c.y > p.height / 2.0 { "5" } else { "4" };
+                let status = Command::new("xdotool")
+                    .args([
+                        "mousemove",
+                        &((p.width / 2.0) as u32).to_string(),
+                        &((p.height / 3.0) as u32).to_string(),
+                        "click",
+                        "--repeat",
+                        "3",
+                        "--delay",
+                        "30",
+                        button,
+                    ])
+                    .env("DISPLAY", &self.display)
+                    .status()
+                    .expect("xdotool");
+                assert!(status.success(), "xdotool scroll failed");
+                sleep(Duration::from_millis(300));
             }
             assert!(
                 start.elapsed() < Duration::from_secs(8),
@@ -387,6 +417,9 @@ impl App {
     /// Go to `screen` by the rail (tablet) or the menu drawer (phone).
     fn go(&self, screen: Screen) {
         let p = self.probe();
+        if p.screen.as_deref() == Some(screen.slug()) {
+            return;
+        }
         if p.width <= 700.0 {
             self.press("menu");
         }
@@ -749,7 +782,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
                     app.screenshot(&format!("tablet-{}-{}-before-bypass", i + 1, s.slug()));
                     // No signed pre-bypass checklist yet: bypass is held and the override asked.
                     app.press("bypass_on");
-                    app.find("override");
+                    app.find("close-gate");
                     app.screenshot(&format!("tablet-{}-{}-bypass-held", i + 1, s.slug()));
                     app.press("close-gate");
                 }
@@ -860,6 +893,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
         // cursor waits in the MRN field, as for a wristband scanner). No doubled letters typed.
         app.go(Screen::Cases);
         sleep(Duration::from_millis(600));
+        app.press("mrn");
         app.type_text("MRN-4712");
         app.key("Return");
         sleep(Duration::from_millis(800));
@@ -1024,6 +1058,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
         // The patient: MRN, demographics, a CPB case (the default kind).
         app.go(Screen::Cases);
         sleep(Duration::from_millis(600));
+        app.press("mrn");
         app.type_text("MRN-5150");
         app.key("Return");
         sleep(Duration::from_millis(800));
@@ -1057,7 +1092,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
         sleep(Duration::from_millis(1700));
         // The gate refuses bypass: ACT below the protocol's target.
         app.press("bypass_on");
-        app.find("override");
+        app.find("close-gate");
         app.screenshot("phone-live-3-gate-act-below-target");
         let kinds = kinds_of_case(data, phone_label);
         assert_eq!(count(&kinds, "bypass_on"), 0, "held by the gate: {kinds:?}");
@@ -1066,7 +1101,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
         app.press("override");
         sleep(Duration::from_millis(1000));
         // Then the checklist gate (no pre-bypass checklist on this device's case).
-        app.find("override");
+        app.find("close-gate");
         app.screenshot("phone-live-4-gate-checklist");
         app.press("override-reason");
         app.type_text("paper list signed in theatre");
@@ -1150,8 +1185,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
     );
     assert_eq!(
         count(&kinds, "status"),
-        3,
-        "running, completed, signed: {kinds:?}"
+        4,
+        "set-up (started by MRN), running, completed, signed: {kinds:?}"
     );
     let gas: String = read_db(data)
         .query_row(
