@@ -498,8 +498,24 @@ fn db_path(data: &Path) -> PathBuf {
     data.join("pumpside.sqlite3")
 }
 
+/// The clinical entry kinds of the signed demo case (a later launch starts a new demo case with
+/// the same label).
 fn event_kinds(data: &Path) -> Vec<String> {
-    kinds_of_case(data, "Demo CPB: CABG x3 (simulated)")
+    let conn = read_db(data);
+    let mut stmt = conn
+        .prepare(
+            "SELECT e.kind FROM entries e JOIN cases c ON c.id = e.case_id
+              WHERE c.label = 'Demo CPB: CABG x3 (simulated)'
+                AND c.id IN (SELECT case_id FROM entries WHERE kind = 'status' AND payload LIKE '%signed%')
+              ORDER BY e.seq",
+        )
+        .unwrap();
+    let kinds: Vec<String> = stmt
+        .query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    kinds
         .into_iter()
         .filter(|k| {
             !matches!(k.as_str(), "status" | "protocol" | "advisory")
@@ -1196,8 +1212,18 @@ fn desktop_tour_at_tablet_and_phone_size() {
             |r| r.get(0),
         )
         .unwrap();
-    for typed in ["\"7.38\"", "\"5.9\"", "\"3.4\"", "\"-0.5\"", "\"24.1\""] {
-        assert!(gas.contains(typed), "{typed} stored as typed: {gas}");
+    // Stored exactly as typed (decimal mantissa and exponent, no float round trip).
+    for (analyte, mantissa, exponent) in [
+        ("ph", 738, -2),
+        ("k", 59, -1),
+        ("lactate", 34, -1),
+        ("base_excess", -5, -1),
+        ("hco3", 241, -1),
+    ] {
+        let stored = format!(
+            "\"{analyte}\":{{\"value\":{{\"mantissa\":{mantissa},\"exponent\":{exponent}}}"
+        );
+        assert!(gas.contains(&stored), "{stored} stored as typed: {gas}");
     }
     let (total, demo, integrity) = demo_cases(data);
     assert_eq!(
