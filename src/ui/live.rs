@@ -576,7 +576,6 @@ fn Sheet(
                                                     oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
                                                     onkeydown: {
                                                         let key = f.key.clone();
-                                                        let enter = enter.clone();
                                                         move |e: KeyboardEvent| if e.key() == Key::Enter { e.prevent_default(); enter(key.clone()) }
                                                     },
                                                     onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
@@ -588,7 +587,6 @@ fn Sheet(
                                                     oninput: move |e| { form.write().insert(key.clone(), e.value()); error.set(None); },
                                                     onkeydown: {
                                                         let key = f.key.clone();
-                                                        let enter = enter.clone();
                                                         move |e: KeyboardEvent| if e.key() == Key::Enter { e.prevent_default(); enter(key.clone()) }
                                                     },
                                                     onmounted: move |e| async move { if focus { let _ = e.set_focus(true).await; } } }
@@ -1130,7 +1128,7 @@ pub fn AlertStrip() -> Element {
             if reminders.is_empty() && active.is_empty() && act_advisory.is_none() {
                 span { class: "muted", "No reminders due · no advisories" }
             }
-            span { class: "advisory-note", "Advisories only: the heart-lung machine keeps the primary alarms." }
+            span { class: "advisory-note", "Advisories only. The heart-lung machine keeps the primary alarms." }
             if let Some(text) = act_advisory {
                 span { class: "advisory", "data-advisory": "act-low", "⚠ {text}: consider heparin (Heparin form suggests a top-up)" }
             }

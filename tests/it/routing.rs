@@ -822,3 +822,140 @@ async fn bypass_waits_for_heparin_and_an_act_at_target() {
         .await
         .expect("an ACT at target after the top-up");
 }
+
+/// A gloved double tap through the session's tap path: the clamp button's second tap lands on
+/// "Cross-clamp off" 120 ms later and is dropped and said; two answers of one checklist run
+/// within the answer window keep only the first; after the window the same button works.
+#[tokio::test]
+async fn a_second_tap_within_its_window_is_dropped_and_said() {
+    use pumpside::app::WriteError;
+    use pumpside::domain::checklist::{Answer, Purpose};
+    use pumpside::domain::EventKind;
+    let (b, _) = bench(&[]).await;
+    let case = case_in_setup(&b.store, "double taps").await;
+    bypass_on(&b.session, case).await;
+    let ev = |event| EntryPayload::Event { event };
+    b.session
+        .record_tap(case, ev(EventKind::CrossClampOn))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    match b
+        .session
+        .record_tap(case, ev(EventKind::CrossClampOff))
+        .await
+    {
+        Err(WriteError::Repeated {
+            previous,
+            window_ms,
+        }) => {
+            assert_eq!(previous, "Cross-clamp on");
+            assert_eq!(window_ms, 2_000);
+        }
+        other => panic!("the second tap must be dropped: {other:?}"),
+    }
+    // Another button is another intent.
+    b.session
+        .record_tap(
+            case,
+            EntryPayload::Note {
+                text: "clamp on, aorta soft".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let kinds: Vec<String> = b
+        .store
+        .entries(case)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.payload.kind().to_string())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "cross_clamp_on").count(),
+        1,
+        "{kinds:?}"
+    );
+    assert!(!kinds.iter().any(|k| k == "cross_clamp_off"), "{kinds:?}");
+
+    // Checklist: a run started from a shipped template, two answers 120 ms apart.
+    let (templates, errors) =
+        pumpside::domain::checklist::load_all(&pumpside::domain::checklist::shipped());
+    assert!(errors.is_empty(), "{errors:?}");
+    let template = templates
+        .into_iter()
+        .find(|t| t.purpose == Purpose::PreBypass)
+        .expect("the shipped pre-bypass template");
+    b.store.import_template(template.clone()).await.unwrap();
+    let run = b
+        .session
+        .record(
+            case,
+            EntryPayload::ChecklistStarted {
+                template: template.id.clone(),
+                version: template.version.clone(),
+                digest: template.digest.clone(),
+                purpose: template.purpose,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let items: Vec<_> = template.items().cloned().collect();
+    let answer = |item: &pumpside::domain::checklist::Item| EntryPayload::ChecklistAnswer {
+        run,
+        item: item.id.clone(),
+        answer: match item.kind {
+            pumpside::domain::checklist::ItemKind::YesNo => Answer::Yes,
+            _ => Answer::Checked,
+        },
+    };
+    let checkable: Vec<_> = items
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.kind,
+                pumpside::domain::checklist::ItemKind::Check
+                    | pumpside::domain::checklist::ItemKind::YesNo
+            )
+        })
+        .collect();
+    assert!(checkable.len() >= 2, "the template has two tappable items");
+    b.session
+        .record_tap(case, answer(checkable[0]))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(120)).await;
+    assert!(matches!(
+        b.session.record_tap(case, answer(checkable[1])).await,
+        Err(WriteError::Repeated { .. })
+    ));
+    // Read, then answered: after the window the next item is taken.
+    tokio::time::sleep(std::time::Duration::from_millis(
+        pumpside::domain::routing::ANSWER_TAP_WINDOW_MS as u64,
+    ))
+    .await;
+    b.session
+        .record_tap(case, answer(checkable[1]))
+        .await
+        .unwrap();
+    let answers = b
+        .store
+        .entries(case)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e.payload, EntryPayload::ChecklistAnswer { .. }))
+        .count();
+    assert_eq!(answers, 2);
+    // And the clamp button works again once its window has passed.
+    tokio::time::sleep(std::time::Duration::from_millis(
+        pumpside::domain::routing::EVENT_TAP_WINDOW_MS as u64,
+    ))
+    .await;
+    b.session
+        .record_tap(case, ev(EventKind::CrossClampOff))
+        .await
+        .unwrap();
+}

@@ -503,7 +503,7 @@ async fn the_calculator_shows_result_unit_formula_source_and_constants() {
     assert!(html.contains("√(H · W / 3600)"));
     assert!(html.contains("Mosteller RD"));
     assert!(
-        html.contains("Pumpside defaults 2026-11-25.1"),
+        html.contains("Pumpside defaults 2026-12-01.1"),
         "protocol named"
     );
     assert!(
@@ -758,4 +758,122 @@ async fn settings_offer_the_fhir_server_and_credentials_without_showing_secrets(
     assert!(html.contains("no server: records stay on this device"));
     assert!(html.contains(r#"data-action="save-sync""#));
     assert!(html.contains("OAuth2 client credentials"));
+}
+
+/// The live screen of a case on bypass with heparin, a low ACT and a gas with a high K⁺ and
+/// lactate: the patient banner names the patient; the whole gas panel is on the timeline with the
+/// two values flagged; the ACT advisory is in the alert strip; the laboratory tiles carry the
+/// gas's values and the ACT against the target.
+#[tokio::test]
+async fn the_live_case_names_the_patient_and_flags_the_gas_and_the_act() {
+    use pumpside::domain::bloodgas::{
+        Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
+    };
+    let case = demo_case();
+    let mut f = fixture(Screen::Live);
+    f.case = Some(case.clone());
+    f.patient = Some(pumpside::domain::Patient {
+        mrn: pumpside::domain::patient::Mrn {
+            system: "urn:pumpside:mrn".into(),
+            value: "LIVE-7".into(),
+        },
+        family_name: "Hopper".into(),
+        given_names: "Grace".into(),
+        birth_date: chrono::NaiveDate::from_ymd_opt(1946, 12, 9).unwrap(),
+        sex: pumpside::domain::patient::Sex::Female,
+        height_cm: "168".parse().unwrap(),
+        weight_kg: "61".parse().unwrap(),
+        blood_group: pumpside::domain::patient::BloodGroup::ONeg,
+        allergies: vec!["protamine: anaphylaxis".into()],
+    });
+    let at = |min: i64| f.now - Duration::minutes(min);
+    let with = |payload: EntryPayload, min: i64, seq: u64| Entry {
+        payload,
+        ..event(&case, EventKind::BypassOn, at(min), seq)
+    };
+    let gas = BloodGasPanel {
+        site: SampleSite::PatientArtery,
+        temperature: GasTemperature::At37,
+        results: [
+            (Analyte::Ph, "7.380", ""),
+            (Analyte::Pco2, "41", "mmHg"),
+            (Analyte::Po2, "245", "mmHg"),
+            (Analyte::Hco3, "24.1", "mmol/L"),
+            (Analyte::Hb, "8.4", "g/dL"),
+            (Analyte::Hct, "25", "%"),
+            (Analyte::K, "5.9", "mmol/L"),
+            (Analyte::Lactate, "3.4", "mmol/L"),
+        ]
+        .into_iter()
+        .map(|(a, v, u)| {
+            (
+                a,
+                AnalyteValue {
+                    value: v.parse().unwrap(),
+                    unit: u.into(),
+                },
+            )
+        })
+        .collect(),
+    };
+    f.entries = vec![
+        with(
+            EntryPayload::Heparin {
+                units: "18000".parse().unwrap(),
+            },
+            40,
+            2,
+        ),
+        with(
+            EntryPayload::Act {
+                seconds: "510".parse().unwrap(),
+            },
+            35,
+            3,
+        ),
+        event(&case, EventKind::BypassOn, at(30), 4),
+        with(EntryPayload::BloodGas(gas), 10, 5),
+        with(
+            EntryPayload::Act {
+                seconds: "420".parse().unwrap(),
+            },
+            5,
+            6,
+        ),
+    ];
+    let html = render(f).await;
+    for field in [
+        "HOPPER, Grace",
+        "79 y",
+        "Female",
+        "61 kg",
+        "O−",
+        "MRN LIVE-7",
+        "Allergies: protamine: anaphylaxis",
+    ] {
+        assert!(html.contains(field), "banner shows {field}: {html}");
+    }
+    // Every analyte on the timeline, as typed; K⁺ and lactate flagged high, pH not.
+    for lab in ["ph", "pco2", "po2", "hco3", "hb", "hct", "k", "lactate"] {
+        assert!(
+            html.contains(&format!("data-lab=\"{lab}\"")),
+            "{lab} on the timeline"
+        );
+    }
+    assert!(html.contains("pH 7.380"), "as typed, trailing zero kept");
+    assert!(html.contains(r#"data-lab="k" data-flag="high""#), "{html}");
+    assert!(html.contains(r#"data-lab="lactate" data-flag="high""#));
+    assert!(html.contains(r#"data-lab="ph" data-flag="none""#));
+    // The ACT of 420 s after heparin, on bypass: flagged low and an advisory.
+    assert!(html.contains(r#"data-lab="act" data-flag="low""#));
+    assert!(html.contains(r#"data-advisory="act-low""#), "{html}");
+    assert!(html.contains("ACT 420 s at"));
+    // Laboratory tiles: fed by the gas and the ACT.
+    assert!(tile(&html, "lab-k").contains(r#"data-level="high""#));
+    assert!(tile(&html, "lab-k").contains("5.9"));
+    assert!(tile(&html, "lab-lactate").contains(r#"data-level="high""#));
+    assert!(tile(&html, "act").contains(r#"data-level="low""#));
+    assert!(tile(&html, "act").contains("420"));
+    assert!(tile(&html, "haematocrit").contains("blood gas (arterial)"));
+    assert!(tile(&html, "haematocrit").contains(">25<"));
 }
