@@ -39,6 +39,10 @@ pub struct Item {
     pub kind: ItemKind,
     pub mandatory: bool,
     pub help: Option<String>,
+    /// A number item that must reach a protocol setting (`anticoagulation.act_target_s`): an
+    /// answer below it is shown flagged, with the target (the bypass gate judges the record).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_least: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +109,7 @@ struct RawItem {
     min: Option<f64>,
     max: Option<f64>,
     options: Option<Vec<String>>,
+    at_least: Option<String>,
 }
 
 fn yes() -> bool {
@@ -212,12 +217,31 @@ impl Template {
                         ))
                     }
                 };
+                if let Some(key) = &it.at_least {
+                    if !matches!(kind, ItemKind::Number { .. }) {
+                        return Err(err(
+                            line,
+                            format!("item `{}`: at_least applies to number items only", it.id),
+                        ));
+                    }
+                    if !super::protocol::CHECKLIST_SETTINGS.contains(&key.as_str()) {
+                        return Err(err(
+                            line,
+                            format!(
+                                "item `{}`: at_least = \"{key}\" is not a protocol setting a checklist can use ({})",
+                                it.id,
+                                super::protocol::CHECKLIST_SETTINGS.join(", ")
+                            ),
+                        ));
+                    }
+                }
                 items.push(Item {
                     id: it.id,
                     text: item_text,
                     kind,
                     mandatory: it.mandatory,
                     help: it.help,
+                    at_least: it.at_least,
                 });
             }
             sections.push(Section {
@@ -577,6 +601,15 @@ items = [
         let (ok, errors) = load_all(&shipped());
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(ok.len(), 5);
+        // The pre-bypass ACT is judged against the protocol's target, not only 30–1500 s.
+        let act = pre_bypass()
+            .item("anticoagulation.act")
+            .cloned()
+            .expect("the ACT item");
+        assert_eq!(
+            act.at_least.as_deref(),
+            Some("anticoagulation.act_target_s")
+        );
         let pb = pre_bypass();
         assert_eq!(pb.purpose, Purpose::PreBypass);
         assert!(
@@ -684,6 +717,17 @@ items = [
             (
                 SMALL.replace("min = 400, max = 999", "min = 999, max = 400"),
                 "is not below max",
+            ),
+            (
+                SMALL.replace("max = 999 }", "max = 999, at_least = \"map.low\" }"),
+                "is not a protocol setting a checklist can use",
+            ),
+            (
+                SMALL.replace(
+                    "kind = \"check\" }",
+                    "kind = \"check\", at_least = \"anticoagulation.act_target_s\" }",
+                ),
+                "at_least applies to number items only",
             ),
         ];
         for (text, problem) in cases {

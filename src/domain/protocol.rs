@@ -40,6 +40,9 @@ pub struct Protocol {
     pub analytes: BTreeMap<Analyte, AnalyteRange>,
 }
 
+/// Protocol settings a checklist item may name in `at_least`.
+pub const CHECKLIST_SETTINGS: [&str; 1] = ["anticoagulation.act_target_s"];
+
 /// Where an analyte should be, in its canonical unit (`Analyte::canonical_unit`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -486,6 +489,14 @@ impl Protocol {
             Parameter::ArterialOutletTemp => {
                 Some((None, Some(self.temperature.arterial_outlet_max_c)))
             }
+            _ => None,
+        }
+    }
+
+    /// The value of a setting a checklist item names (see [`CHECKLIST_SETTINGS`]).
+    pub fn checklist_setting(&self, key: &str) -> Option<f64> {
+        match key {
+            "anticoagulation.act_target_s" => Some(self.anticoagulation.act_target_s),
             _ => None,
         }
     }

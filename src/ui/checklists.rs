@@ -302,6 +302,15 @@ pub fn Checklists() -> Element {
                                         None if i.mandatory => "—".to_string(),
                                         None => "optional".to_string(),
                                     }
+                                    // A number the protocol wants at least (the ACT before bypass):
+                                    // below it is flagged, never shown as done.
+                                    if let (Some(key), Some(r)) = (&i.at_least, st.answers.get(&i.id)) {
+                                        if let (Answer::Number(v), Some(target)) = (&r.answer, services.protocol().checklist_setting(key)) {
+                                            if v.to_f64() < target {
+                                                strong { class: "flag", "data-below-target": "{i.id}", " BELOW TARGET (≥ {target})" }
+                                            }
+                                        }
+                                    }
                                 }
                             }
                         }

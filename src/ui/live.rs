@@ -1064,7 +1064,8 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
                         }
                     }
                     for (i, mk) in m.markers.iter().enumerate() {
-                        span { key: "k{i}", class: "marker-label", "data-chart-text": "marker",
+                        // Alternate rows, so events close in time do not print over each other.
+                        span { key: "k{i}", class: if i % 2 == 0 { "marker-label" } else { "marker-label upper" }, "data-chart-text": "marker",
                             style: "left: {mk.x / trend::WIDTH * 100.0}%;", "{mk.label}" }
                     }
                     for lane in m.lanes.iter() {
