@@ -30,8 +30,14 @@ pub enum Prefill {
     HeightCm,
     WeightKg,
     Bsa,
-    /// Heparin recorded on the case so far (retracted doses excluded).
+    /// Heparin recorded on the case so far (retracted doses and artefacts excluded).
     HeparinGivenU,
+    /// From the newest arterial-side blood gas of the case (artefacts excluded).
+    HbGdl,
+    Sao2Fraction,
+    Pao2,
+    /// From the newest blood gas with a K⁺.
+    KSerum,
 }
 
 /// What the followed case knows that can pre-fill an input.
@@ -41,28 +47,34 @@ pub struct CaseValues {
     pub weight_kg: Option<f64>,
     pub bsa_m2: Option<f64>,
     pub heparin_given_u: Option<f64>,
+    /// The newest arterial gas: Hb (g/dL), SaO₂ (fraction), PaO₂ (mmHg).
+    pub arterial_gas: Option<crate::domain::gdp::ArterialGas>,
+    /// The newest K⁺ (mmol/L) and Hct (fraction) from any gas.
+    pub k_mmol_l: Option<f64>,
+    pub gas_hct: Option<f64>,
 }
 
 impl CaseValues {
+    /// From the followed case: its patient, targets, the record's derived facts (heparin given,
+    /// newest laboratory values) and its entries (the newest arterial gas).
     pub fn of(
         patient: Option<&crate::domain::Patient>,
         targets: Option<&crate::domain::board::Targets>,
+        facts: &crate::domain::board::LiveFacts,
         entries: &[crate::domain::Entry],
     ) -> Self {
+        use crate::domain::bloodgas::Analyte;
         let view = crate::domain::record::CaseView::derive(entries);
-        let heparin: Vec<f64> = view
-            .entries
-            .iter()
-            .filter_map(|e| match e.payload {
-                crate::domain::EntryPayload::Heparin { units } => Some(units.to_f64()),
-                _ => None,
-            })
-            .collect();
+        // The heparin actually given (the same figure the protamine form uses).
+        let given = facts.anticoag.heparin_given();
         Self {
             height_cm: patient.map(|p| p.height_cm.to_f64()),
             weight_kg: patient.map(|p| p.weight_kg.to_f64()),
             bsa_m2: targets.map(|t| t.bsa_m2),
-            heparin_given_u: (!heparin.is_empty()).then(|| heparin.iter().sum()),
+            heparin_given_u: (given > 0.0).then_some(given),
+            arterial_gas: crate::domain::gdp::newest_arterial_gas(&view),
+            k_mmol_l: facts.labs.get(&Analyte::K).map(|(v, ..)| *v),
+            gas_hct: facts.labs.get(&Analyte::Hct).map(|(v, ..)| v / 100.0),
         }
     }
 }
@@ -78,7 +90,7 @@ pub fn prefill(
     let live_value = |p: Parameter| live.latest(p).map(|s| s.value);
     match from {
         Prefill::PumpFlow => live_value(Parameter::PumpFlow),
-        Prefill::HctFraction => live_value(Parameter::Haematocrit),
+        Prefill::HctFraction => live_value(Parameter::Haematocrit).or(case.gas_hct),
         Prefill::ArterialOutletTemp => live_value(Parameter::ArterialOutletTemp),
         Prefill::VenousInflowTemp => live_value(Parameter::VenousInflowTemp),
         Prefill::Map => live_value(Parameter::MeanArterialPressure),
@@ -86,6 +98,10 @@ pub fn prefill(
         Prefill::WeightKg => case.weight_kg,
         Prefill::Bsa => case.bsa_m2,
         Prefill::HeparinGivenU => case.heparin_given_u,
+        Prefill::HbGdl => case.arterial_gas.map(|g| g.hb_g_dl),
+        Prefill::Sao2Fraction => case.arterial_gas.map(|g| g.sao2),
+        Prefill::Pao2 => case.arterial_gas.map(|g| g.pao2),
+        Prefill::KSerum => case.k_mmol_l,
     }
 }
 
@@ -197,9 +213,9 @@ pub const CATALOGUE: &[CalcSpec] = &[
         id: "do2i",
         title: "DO₂i from Hb, SaO₂, PaO₂ and flow",
         inputs: &[
-            i("Hb", "g/dL", 8.5),
-            i("SaO₂ (fraction)", "", 0.99),
-            i("PaO₂", "mmHg", 250.0),
+            p("Hb", "g/dL", 8.5, Prefill::HbGdl),
+            p("SaO₂ (fraction)", "", 0.99, Prefill::Sao2Fraction),
+            p("PaO₂", "mmHg", 250.0, Prefill::Pao2),
             p("Pump flow", "L/min", 4.69, Prefill::PumpFlow),
             p("BSA", "m²", 1.956, Prefill::Bsa),
         ],
@@ -244,7 +260,7 @@ pub const CATALOGUE: &[CalcSpec] = &[
         title: "Calafiore potassium syringe rate",
         inputs: &[
             i("K target", "mmol/L", 20.0),
-            i("K serum", "mmol/L", 4.0),
+            p("K serum", "mmol/L", 4.0, Prefill::KSerum),
             i("Cardioplegia blood flow", "mL/min", 250.0),
             i("Syringe K", "mmol/mL", 2.0),
         ],
@@ -469,8 +485,33 @@ mod tests {
             weight_kg: Some(58.5),
             bsa_m2: Some(1.62),
             heparin_given_u: Some(21_000.0),
+            arterial_gas: Some(crate::domain::gdp::ArterialGas {
+                at: chrono::Utc::now(),
+                hb_g_dl: 7.9,
+                sao2: 0.98,
+                pao2: 212.0,
+            }),
+            k_mmol_l: Some(5.9),
+            gas_hct: Some(0.24),
         };
         let live = LiveSnapshot::default();
+        // The DO2i calculator takes the newest arterial gas, not 8.5 / 0.99 / 250.
+        let do2i = CATALOGUE.iter().find(|c| c.id == "do2i").unwrap();
+        let filled: Vec<Option<f64>> = do2i
+            .inputs
+            .iter()
+            .map(|i| i.prefill.and_then(|f| prefill(f, &live, &case)))
+            .collect();
+        assert_eq!(
+            filled,
+            [Some(7.9), Some(0.98), Some(212.0), None, Some(1.62)]
+        );
+        assert_eq!(prefill(Prefill::KSerum, &live, &case), Some(5.9));
+        assert_eq!(
+            prefill(Prefill::HctFraction, &live, &case),
+            Some(0.24),
+            "no in-line Hct: the gas's"
+        );
         assert_eq!(prefill(Prefill::WeightKg, &live, &case), Some(58.5));
         assert_eq!(prefill(Prefill::Bsa, &live, &case), Some(1.62));
         assert_eq!(

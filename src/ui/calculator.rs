@@ -30,11 +30,12 @@ fn calculator_inputs(
         .unzip()
 }
 
-/// What the followed case can pre-fill (patient size, BSA, heparin given).
+/// What the followed case can pre-fill (patient size, BSA, heparin given, the newest gas).
 fn case_values(state: &UiState) -> CaseValues {
     CaseValues::of(
         state.patient.peek().as_ref(),
         state.targets.peek().as_ref(),
+        &state.facts.peek(),
         &state.entries.peek(),
     )
 }
