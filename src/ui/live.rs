@@ -422,13 +422,14 @@ pub fn Live() -> Element {
                     button { class: "action secondary", "data-action": "cancel",
                         onclick: move |_| bar.set(Bar::Actions), "Cancel" }
                 },
+                // A second tap on "Review & sign" lands on Back, never on the bypass button.
                 Bar::Review => rsx! {
+                    button { class: "action ok", "data-action": "sign",
+                        onclick: move |_| bar.set(Bar::ConfirmSign(Utc::now())), "Sign case…" }
                     button { class: "action secondary", "data-action": "cancel",
                         onclick: move |_| bar.set(Bar::Actions), "Back" }
                     button { class: "action", "data-action": bypass_kind.code(),
                         onclick: move |_| event_c(bypass_kind), "{bypass_kind.label()}" }
-                    button { class: "action ok", "data-action": "sign",
-                        onclick: move |_| bar.set(Bar::ConfirmSign(Utc::now())), "Sign case…" }
                 },
                 Bar::ConfirmSign(_) => rsx! {
                     button { class: "action secondary", "data-action": "cancel",
