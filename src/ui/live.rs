@@ -908,62 +908,61 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
     let protocol = services.protocol();
     let entries = state.entries.read();
     let view = CaseView::derive(&entries);
-    let anticoag = state.facts.read().anticoag.clone();
+    let facts = state.facts.read();
+    let anticoag = &facts.anticoag;
     // Clinical entries, and a device's link loss and return (which explain a gap in the trend).
-    let mut all: Vec<_> = view
+    // Sorted first; only the rows shown are described (a long case has thousands of entries).
+    enum Row<'a> {
+        Clinical(&'a crate::domain::record::Effective<'a>),
+        Link(&'a crate::domain::Entry),
+    }
+    let mut all: Vec<(DateTime<Utc>, Row)> = view
         .entries
         .iter()
-        .map(|e| {
-            let markable = matches!(
-                e.payload,
-                EntryPayload::BloodGas(_)
-                    | EntryPayload::Measurement { .. }
-                    | EntryPayload::Act { .. }
-            );
-            (
-                e.occurred_at(),
-                e.original.id,
-                timeline::line(e, protocol, &anticoag),
-                e.artefact.map(str::to_string),
-                !e.corrections.is_empty(),
-                markable,
-                true,
-            )
-        })
-        .chain(entries.iter().filter_map(|e| match &e.payload {
-            p @ EntryPayload::DeviceLink { .. } => Some((
-                e.occurred_at,
+        .map(|e| (e.occurred_at(), Row::Clinical(e)))
+        .chain(
+            entries
+                .iter()
+                .filter(|e| matches!(e.payload, EntryPayload::DeviceLink { .. }))
+                .map(|e| (e.occurred_at, Row::Link(e))),
+        )
+        .collect();
+    all.sort_by_key(|r| r.0);
+    let rows: Vec<_> = all
+        .iter()
+        .rev()
+        .take(12)
+        .map(|(at, row)| match row {
+            Row::Clinical(e) => {
+                let markable = matches!(
+                    e.payload,
+                    EntryPayload::BloodGas(_)
+                        | EntryPayload::Measurement { .. }
+                        | EntryPayload::Act { .. }
+                );
+                (
+                    e.original.id,
+                    hhmm(*at),
+                    timeline::line(e, protocol, anticoag),
+                    e.artefact.map(str::to_string),
+                    !e.corrections.is_empty(),
+                    markable,
+                    true,
+                )
+            }
+            Row::Link(e) => (
                 e.id,
+                hhmm(*at),
                 timeline::Line {
-                    head: quick::describe(p),
+                    head: quick::describe(&e.payload),
                     parts: Vec::new(),
                 },
                 None,
                 false,
                 false,
                 false,
-            )),
-            _ => None,
-        }))
-        .collect();
-    all.sort_by_key(|r| r.0);
-    let rows: Vec<_> = all
-        .into_iter()
-        .rev()
-        .take(12)
-        .map(
-            |(at, id, text, artefact, corrected, markable, retractable)| {
-                (
-                    id,
-                    hhmm(at),
-                    text,
-                    artefact,
-                    corrected,
-                    markable,
-                    retractable,
-                )
-            },
-        )
+            ),
+        })
         .collect();
     rsx! {
         section { class: "timeline", "data-section": "timeline",
