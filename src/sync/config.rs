@@ -130,9 +130,47 @@ fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
+/// A TOML error in `text` said by line and key, never by quoting the file: toml's own message
+/// shows the offending line (a bearer token on it would reach stderr and the Settings screen),
+/// and a type error can quote the value. A message that still holds any fragment of a secret
+/// value in the file is replaced by one that names the key only.
+fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let line = e
+        .span()
+        .map(|s| crate::domain::validation::line_at(text, s.start))
+        .unwrap_or(1);
+    let key = text
+        .lines()
+        .nth(line.saturating_sub(1))
+        .and_then(|l| l.split_once('=').map(|(k, _)| k.trim().to_string()))
+        .filter(|k| !k.is_empty() && k.len() <= 40 && !k.contains(char::is_whitespace))
+        .unwrap_or_else(|| "?".into());
+    let mut problem = e.message().trim().to_string();
+    let secret = |k: &str| {
+        ["token", "secret", "password", "key"]
+            .iter()
+            .any(|w| k.contains(w))
+    };
+    let leaks = text.lines().any(|l| match l.split_once('=') {
+        Some((k, v)) if secret(&k.trim().to_ascii_lowercase()) => {
+            let v = v.trim().trim_matches(|c| c == '"' || c == '\'');
+            v.len() >= 4
+                && (problem.contains(v)
+                    || v.as_bytes()
+                        .windows(6)
+                        .any(|w| std::str::from_utf8(w).is_ok_and(|w| problem.contains(w))))
+        }
+        _ => false,
+    });
+    if leaks || secret(&key.to_ascii_lowercase()) {
+        problem = "the value is not valid here (not shown: it may be a secret)".into();
+    }
+    ConfigError::Syntax(format!("line {line} ({key}): {problem}"))
+}
+
 impl SyncConfig {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let f: File = toml::from_str(text).map_err(|e| ConfigError::Syntax(e.to_string()))?;
+        let f: File = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
         let server = f.server.trim().to_string();
         let rest = match secure_url(&server) {
             Some(r) => r,
@@ -357,6 +395,35 @@ mod tests {
             SyncConfig::parse("sever = \"https://x/\""),
             Err(ConfigError::Syntax(_))
         ));
+    }
+
+    /// Malformed files with a bearer token in them: the error names the line and key, and no
+    /// piece of the token reaches the message (which goes to stderr and the Settings screen).
+    #[test]
+    fn a_malformed_file_is_reported_by_line_and_key_without_the_token() {
+        let token = "eyJhbGciOiJSUzI1NiJ9.SECRET-PAYLOAD.sig";
+        let cases = [
+            format!("server = \"https://x/\"\ntoken = {token}\n"),
+            format!("server = \"https://x/\"\ntoken = \"{token}\n"),
+            format!("server = \"https://x/\"\ntoken = \"{token}\"\ntoken = \"{token}\"\n"),
+            format!("server = \"https://x/\"\ntoken = [\"{token}\"]\n"),
+            format!("server = \"https://x/\"\ntoken = \"{token}\"\nbatch = \"many\"\n"),
+            format!("server = \"https://x/\"\ntoken = \"\u{7}{token}\"\n"),
+            format!("[oauth]\ntoken_url = \"https://a/\"\nserver = \"{token}\"\n"),
+        ];
+        for text in cases {
+            let e = SyncConfig::parse(&text).unwrap_err().to_string();
+            for piece in ["SECRET", "eyJhbGci", "PAYLOAD", ".sig"] {
+                assert!(!e.contains(piece), "{piece} printed in {e:?} for {text:?}");
+            }
+            assert!(e.starts_with("sync.toml: line "), "{e}");
+        }
+        // A mistake elsewhere is still said plainly.
+        let e = SyncConfig::parse("server = \"https://x/\"\nbatch = \"many\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 2 (batch)"), "{e}");
+        assert!(e.contains("invalid type"), "{e}");
     }
 
     #[test]
