@@ -20,6 +20,19 @@ use tokio::sync::Mutex;
 
 /// Renew this long before the token's stated expiry.
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
+/// The longest a token is kept, whatever the server says (an absurd `expires_in` once overflowed
+/// the clock and ended the sync task).
+const LONGEST_TOKEN_LIFE: Duration = Duration::from_secs(24 * 3600);
+
+/// How long the token endpoint's answer may be used: its `expires_in` (RFC 6749: recommended,
+/// not required; five minutes when absent or not a whole number of seconds), at most a day.
+fn token_life(answer: &serde_json::Value) -> Duration {
+    let secs = answer["expires_in"]
+        .as_u64()
+        .or_else(|| answer["expires_in"].as_str()?.trim().parse().ok())
+        .unwrap_or(300);
+    Duration::from_secs(secs).min(LONGEST_TOKEN_LIFE)
+}
 /// Lifetime of a client assertion (the specification's maximum).
 const ASSERTION_SECONDS: i64 = 300;
 
@@ -238,12 +251,7 @@ impl TokenCache {
                     .ok_or_else(|| {
                         TokenError::Unavailable("answer without an access_token".into())
                     })?;
-                // RFC 6749: expires_in is recommended, not required; assume five minutes.
-                let life = v["expires_in"].as_u64().unwrap_or(300);
-                *slot = Some((
-                    token.to_string(),
-                    Instant::now() + Duration::from_secs(life),
-                ));
+                *slot = Some((token.to_string(), Instant::now() + token_life(&v)));
                 Ok(token.to_string())
             }
             400 | 401 | 403 => Err(TokenError::Refused(format!(
@@ -262,6 +270,24 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_absurd_expires_in_is_capped_and_never_overflows_the_clock() {
+        use serde_json::json;
+        let day = Duration::from_secs(86_400);
+        for (answer, life) in [
+            (json!({ "expires_in": 3600 }), Duration::from_secs(3600)),
+            (json!({ "expires_in": u64::MAX }), day),
+            (json!({ "expires_in": "7200" }), Duration::from_secs(7200)),
+            (json!({ "expires_in": -5 }), Duration::from_secs(300)),
+            (json!({ "expires_in": 1e300 }), Duration::from_secs(300)),
+            (json!({}), Duration::from_secs(300)),
+        ] {
+            assert_eq!(token_life(&answer), life, "{answer}");
+            // The deadline is computable (this overflowed and ended the sync task).
+            let _ = Instant::now() + token_life(&answer);
+        }
+    }
 
     fn p384_pem() -> (String, Vec<u8>) {
         let rng = SystemRandom::new();
