@@ -20,6 +20,8 @@ pub const PULLED_TYPES: [&str; 3] = ["Procedure", "Observation", "MedicationAdmi
 
 /// The largest page a pull asks for when one instant fills a whole page.
 const MAX_PAGE: usize = 10_000;
+/// Pages of one resource type read in one pull, at most.
+const MAX_PAGES: usize = 500;
 
 /// What one pull did.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -162,7 +164,21 @@ impl SyncEngine {
             q
         };
         let mut path = query(lower, page);
+        // Paging is bounded and loop-proof: a page already read is never asked for again in
+        // this pull (a `next` link to itself once looped at ~900 requests a second), and a
+        // pull reads at most MAX_PAGES pages of one type.
+        let mut read = std::collections::HashSet::new();
         loop {
+            if !read.insert(path.clone()) {
+                return Err(SyncError::Transient(format!(
+                    "the server's {resource_type} search repeats a page already read (its next link loops); paging stopped"
+                )));
+            }
+            if read.len() > MAX_PAGES {
+                return Err(SyncError::Transient(format!(
+                    "more than {MAX_PAGES} pages of {resource_type} in one pull; paging stopped"
+                )));
+            }
             let reply = self.transport.get(&path).await?;
             report.requests += 1;
             check_auth(reply.status)?;

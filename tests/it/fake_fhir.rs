@@ -213,6 +213,48 @@ async fn a_pull_follows_next_links_on_the_same_server_only() {
     );
 }
 
+/// A server whose `next` link points at the page just read: the pull reads it once, stops with
+/// a named message, and neither loops nor writes a cursor row per request.
+#[tokio::test]
+async fn a_next_link_that_points_at_its_own_page_ends_the_paging() {
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let who = Author::new("On call", "phone-1");
+    let m = Mrn {
+        system: "urn:test:mrn".into(),
+        value: "VV-LOOP".into(),
+    };
+    s.follow(m.clone(), true, who.clone()).await.unwrap();
+    let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], me: &str| {
+        if req.path.starts_with("/Observation?") {
+            let own = format!("{me}{}", req.path.trim_start_matches('/'));
+            return (200, searchset(vec![observation("o1", 1, 41)], Some(own)));
+        }
+        paged(req, me)
+    }))
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), ""), who).unwrap();
+    let err = tokio::time::timeout(std::time::Duration::from_secs(20), engine.pull())
+        .await
+        .expect("the pull ends")
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("repeats a page already read"),
+        "{err}"
+    );
+    let observation_requests = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.path.starts_with("/Observation?"))
+        .count();
+    assert!(
+        observation_requests <= 2,
+        "the looping page was asked for {observation_requests} times"
+    );
+}
+
 #[tokio::test]
 async fn a_transaction_that_failed_half_applied_is_retried_with_the_same_conditional_creates() {
     // The first transaction "applies" and then fails with 500 (as a non-atomic server may); the
