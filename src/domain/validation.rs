@@ -126,6 +126,23 @@ pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), Valid
             format!("{n} characters"),
             format!("at most {max_chars} characters"),
         ))
+    } else if let Some((i, c)) = text
+        .chars()
+        .enumerate()
+        .find(|(_, c)| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        // A control character (pasted from another program) is not valid in a FHIR string
+        // (`[ \r\n\t\S]+`): it is refused here, with where it is, instead of reaching the
+        // outbox and being rejected by the server.
+        Err(ValidationError::Invalid {
+            field: field.into(),
+            value: format!(
+                "a control character U+{:04X} at character {}",
+                c as u32,
+                i + 1
+            ),
+            allowed: "text without control characters (line breaks and tabs are fine)".into(),
+        })
     } else {
         Ok(())
     }
@@ -134,4 +151,22 @@ pub fn check_text(field: &str, text: &str, max_chars: usize) -> Result<(), Valid
 /// The 1-based line of byte `offset` in `text`, for errors in files people edit.
 pub fn line_at(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_with_a_control_character_is_refused_with_where_it_is() {
+        let e = check_text("note.text", "\u{7}clamp on", 2000).unwrap_err();
+        let said = e.to_string();
+        assert!(
+            said.contains("U+0007") && said.contains("character 1"),
+            "{said}"
+        );
+        assert!(check_text("note.text", "line one\nline two\tindented\r\n", 2000).is_ok());
+        assert!(check_text("note.text", "ACT 480 s · ΔP 12 mmHg", 2000).is_ok());
+        assert!(check_text("note.text", "ok\u{1b}[31m", 2000).is_err());
+    }
 }
