@@ -771,7 +771,8 @@ impl SyncEngine {
             if is_update && !rows.is_empty() {
                 break;
             }
-            let mut payload: Value = serde_json::from_str(&row.payload)
+            // Numbers kept as written in the outbox (7.380 stays 7.380 on the wire).
+            let mut payload: Value = map::from_text(&row.payload)
                 .map_err(|e| StoreError::Corrupt(format!("outbox row {}: {e}", row.seq)))?;
             let mut unresolved = false;
             let mut refs = Vec::new();

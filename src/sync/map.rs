@@ -147,6 +147,58 @@ pub fn to_text(v: &Value) -> String {
     out
 }
 
+/// JSON text (an outbox row written by [`to_text`]) parsed back with every number kept as
+/// written: each becomes a [`dec`] marker, which [`to_text`] writes back as the same number. A
+/// plain parse would turn 7.380 into 7.38 on the wire (FHIR treats precision as significant).
+pub fn from_text(text: &str) -> Result<Value, serde_json::Error> {
+    let mut marked = String::with_capacity(text.len() + 64);
+    let mut chars = text.char_indices().peekable();
+    let mut in_string = false;
+    let mut escaped = false;
+    while let Some((i, c)) = chars.next() {
+        if in_string {
+            marked.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                marked.push(c);
+            }
+            '-' | '0'..='9' => {
+                let mut end = i + c.len_utf8();
+                while let Some(&(j, n)) = chars.peek() {
+                    if n.is_ascii_digit() || matches!(n, '.' | 'e' | 'E' | '+' | '-') {
+                        end = j + n.len_utf8();
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                let number = &text[i..end];
+                // Only a valid JSON number is marked; anything else is left for the parser to
+                // refuse with its position.
+                if serde_json::from_str::<serde_json::Number>(number).is_ok() {
+                    marked.push_str("\"\\u0001dec:");
+                    marked.push_str(number);
+                    marked.push('"');
+                } else {
+                    marked.push_str(number);
+                }
+            }
+            _ => marked.push(c),
+        }
+    }
+    serde_json::from_str(&marked)
+}
+
 fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -773,6 +825,22 @@ mod tests {
         );
         let back: Value = serde_json::from_str(&to_text(&v)).unwrap();
         assert_eq!(back["a"], json!(7.38));
+    }
+
+    /// An outbox row read back and written again (the engine rewrites references on the
+    /// parsed row) keeps every number exactly; strings that look like numbers stay strings.
+    #[test]
+    fn an_outbox_row_read_back_keeps_every_number_as_written() {
+        let text = r#"{"a":7.380,"b":"7.380 \"q\" -1","c":[-0.50,1e3,0,12],"d":{"e":-0.0},"f":true,"g":null,"h":"\\"}"#;
+        let mut v = from_text(text).unwrap();
+        assert_eq!(to_text(&v), text);
+        v["id"] = json!("srv-1");
+        assert!(to_text(&v).contains(r#""a":7.380"#));
+        assert!(to_text(&v).contains(r#""c":[-0.50,1e3,0,12]"#));
+        assert!(
+            from_text(r#"{"a":01.2.3}"#).is_err(),
+            "not a number: refused"
+        );
     }
 
     #[test]

@@ -335,3 +335,90 @@ async fn a_transaction_that_failed_half_applied_is_retried_with_the_same_conditi
         .all(|(c, id)| c.ends_with(id.as_str())));
     assert_eq!(s.outbox_summary().await.unwrap().pending, 0);
 }
+
+/// The bytes on the wire carry every decimal as typed: an ACT of 480.0 s and a gas with pH 7.380
+/// and a base excess of -0.50 go up with their trailing zeros (the outbox kept them; re-parsing
+/// the row into floats dropped them on the way out).
+#[tokio::test]
+async fn decimals_go_on_the_wire_exactly_as_typed() {
+    use pumpside::domain::bloodgas::{
+        Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
+    };
+    let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], _: &str| {
+        if req.path.starts_with("/Patient?") {
+            return (
+                200,
+                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
+            );
+        }
+        if req.method == "POST" && req.path == "/" {
+            let bundle: Value = serde_json::from_str(&req.body).unwrap();
+            let entries: Vec<Value> = bundle["entry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, _)| {
+                    json!({ "response": { "status": "201 Created",
+                    "location": format!("Resource/id-{i}/_history/1"), "etag": "W/\"1\"" } })
+                })
+                .collect();
+            return (
+                200,
+                json!({"resourceType":"Bundle","type":"transaction-response","entry": entries})
+                    .to_string(),
+            );
+        }
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let rec = record_cpb_case(&s, "WIRE-1", 0).await;
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::Act {
+            seconds: d("480.0"),
+        },
+    )
+    .await;
+    let v = |value: &str, unit: &str| AnalyteValue {
+        value: d(value),
+        unit: unit.into(),
+    };
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::BloodGas(BloodGasPanel {
+            site: SampleSite::PatientArtery,
+            temperature: GasTemperature::At37,
+            results: [
+                (Analyte::Ph, v("7.380", "")),
+                (Analyte::BaseExcess, v("-0.50", "mmol/L")),
+                (Analyte::Po2, v("245.0", "mmHg")),
+            ]
+            .into_iter()
+            .collect(),
+        }),
+    )
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), "batch = 50"), author()).unwrap();
+    engine.sync_once().await.unwrap();
+    let wire: String = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.body.clone())
+        .collect();
+    for typed in ["480.0", "7.380", "-0.50", "245.0"] {
+        assert!(
+            wire.contains(&format!("\"value\":{typed}")),
+            "{typed} on the wire as typed: {wire}"
+        );
+    }
+}
