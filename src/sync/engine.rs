@@ -549,8 +549,18 @@ impl SyncEngine {
                     best_ok = Some(best_ok.unwrap_or(0).max(rows.len()));
                     limit = (limit * 2).min(ceiling);
                     let outcomes = acks(&rows, &reply.body);
+                    // An answer that does not name what it stored leaves those rows pending:
+                    // this pass ends (the task's backoff decides when to try again) instead of
+                    // sending them again at once, which looped without pause.
+                    let unnamed = outcomes.iter().find_map(|(_, o)| match o {
+                        Outcome::Retry { error } => Some(error.clone()),
+                        _ => None,
+                    });
                     self.store.record_outcomes(outcomes).await?;
                     done += rows.len() as u64;
+                    if let Some(error) = unnamed {
+                        return Err(SyncError::Transient(error));
+                    }
                 }
                 401 | 403 => return Err(SyncError::Auth(reply.status)),
                 409 | 412 if rows.len() == 1 && rows[0].operation == "update" => {
@@ -1002,19 +1012,25 @@ fn acks(rows: &[OutboxRow], body: &str) -> Vec<(i64, Outcome)> {
         .map(|(i, row)| {
             let e = entries.get(i).cloned().unwrap_or(Value::Null);
             let location = e["response"]["location"].as_str().unwrap_or("");
-            let mut parts = location.split('/');
-            let (_, loc_id, _, loc_version) =
-                (parts.next(), parts.next(), parts.next(), parts.next());
-            let id = e["resource"]["id"].as_str().or(loc_id).map(String::from);
+            let (loc_id, loc_version) = match parse_location(location, &row.resource_type) {
+                Some((id, version)) => (Some(id), version),
+                None => (None, None),
+            };
+            let id = e["resource"]["id"]
+                .as_str()
+                .filter(|id| is_fhir_id(id))
+                .map(String::from)
+                .or(loc_id);
             let version = e["resource"]["meta"]["versionId"]
                 .as_str()
+                .map(String::from)
                 .or(loc_version)
                 .or_else(|| {
                     e["response"]["etag"]
                         .as_str()
-                        .map(|t| t.trim_start_matches("W/").trim_matches('"'))
+                        .map(|t| t.trim_start_matches("W/").trim_matches('"').to_string())
                 })
-                .map(String::from);
+                .filter(|v| !v.is_empty());
             let outcome = match (id, version) {
                 (Some(server_id), Some(version)) => Outcome::Acked { server_id, version },
                 _ => Outcome::Retry {
@@ -1024,6 +1040,29 @@ fn acks(rows: &[OutboxRow], body: &str) -> Vec<(i64, Outcome)> {
             (row.seq, outcome)
         })
         .collect()
+}
+
+/// A FHIR logical id: 1–64 of `A–Z a–z 0–9 - .` (R4 `id` datatype).
+fn is_fhir_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+}
+
+/// The id and version in a transaction answer's `Location`, relative (`Observation/12/_history/1`)
+/// or absolute (`https://host/fhir/Observation/12/_history/1`, as HAPI and others send), with or
+/// without the history part; `None` unless it names a resource of `resource_type` with a valid
+/// id (an empty id once went up as `partOf: Procedure/`).
+fn parse_location(location: &str, resource_type: &str) -> Option<(String, Option<String>)> {
+    let path = location.split(['?', '#']).next()?.trim_end_matches('/');
+    let parts: Vec<&str> = path.split('/').collect();
+    let (rt, id, version) = match parts.as_slice() {
+        [.., rt, id, "_history", v] => (*rt, *id, Some(v.to_string())),
+        [.., rt, id] => (*rt, *id, None),
+        _ => return None,
+    };
+    (rt == resource_type && is_fhir_id(id))
+        .then(|| (id.to_string(), version.filter(|v| is_fhir_id(v))))
 }
 
 /// Exponential backoff with jitter: 2 s, 4 s, 8 s … up to 5 min, each scaled by 0.5–1.0.
@@ -1044,6 +1083,78 @@ fn jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn test_row(resource_type: &str) -> OutboxRow {
+        OutboxRow {
+            seq: 0,
+            op_id: "op".into(),
+            case_id: crate::domain::CaseId::new(),
+            source: "entry".into(),
+            resource_type: resource_type.into(),
+            resource_key: "k".into(),
+            operation: "create".into(),
+            payload: "{}".into(),
+            created_at: chrono::Utc::now(),
+            state: crate::store::OutboxState::Pending,
+            attempts: 0,
+            last_error: None,
+            detail: None,
+        }
+    }
+
+    #[test]
+    fn locations_relative_and_absolute_name_the_id_and_version() {
+        let obs = "Observation";
+        for (location, want) in [
+            ("Observation/12/_history/3", Some(("12", Some("3")))),
+            (
+                "https://hapi.example/fhir/Observation/ab-9.x/_history/1",
+                Some(("ab-9.x", Some("1"))),
+            ),
+            (
+                "https://hapi.example/fhir/Observation/12",
+                Some(("12", None)),
+            ),
+            ("Observation/12/", Some(("12", None))),
+            (
+                "https://h/fhir/Observation/12/_history/2?x=1",
+                Some(("12", Some("2"))),
+            ),
+            ("https://h/fhir/Procedure/12/_history/1", None),
+            ("https://h/fhir/Observation//_history/1", None),
+            ("", None),
+            ("Observation", None),
+        ] {
+            let got = parse_location(location, obs);
+            let want = want.map(|(i, v)| (i.to_string(), v.map(String::from)));
+            assert_eq!(got, want, "{location}");
+        }
+    }
+
+    #[test]
+    fn an_answer_without_a_usable_id_is_retried_not_acked_with_an_empty_id() {
+        let row = |seq: i64| OutboxRow {
+            seq,
+            ..test_row("Observation")
+        };
+        let rows = [row(1), row(2)];
+        let body = serde_json::json!({ "resourceType": "Bundle", "type": "transaction-response",
+            "entry": [
+                { "response": { "status": "201 Created",
+                    "location": "https://hapi.example/fhir/Observation/77/_history/1" } },
+                { "response": { "status": "201 Created", "location": "https://hapi.example/fhir/" } },
+            ] })
+        .to_string();
+        let got = acks(&rows, &body);
+        assert_eq!(
+            got[0].1,
+            Outcome::Acked {
+                server_id: "77".into(),
+                version: "1".into()
+            }
+        );
+        assert!(matches!(got[1].1, Outcome::Retry { .. }), "{:?}", got[1]);
+    }
 
     #[test]
     fn backoff_doubles_to_a_cap_and_jitter_only_shortens() {

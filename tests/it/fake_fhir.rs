@@ -275,8 +275,9 @@ async fn a_transaction_that_failed_half_applied_is_retried_with_the_same_conditi
                 .unwrap()
                 .iter()
                 .enumerate()
-                .map(|(i, _)| json!({ "response": { "status": "201 Created",
-                    "location": format!("Resource/id-{i}/_history/1"), "etag": "W/\"1\"" } }))
+                .map(|(i, e)| json!({ "response": { "status": "201 Created",
+                    "location": format!("{}/id-{i}/_history/1", e["resource"]["resourceType"].as_str().unwrap_or("")),
+                    "etag": "W/\"1\"" } }))
                 .collect();
             return (200, json!({"resourceType":"Bundle","type":"transaction-response","entry": entries}).to_string());
         }
@@ -358,9 +359,10 @@ async fn decimals_go_on_the_wire_exactly_as_typed() {
                 .unwrap()
                 .iter()
                 .enumerate()
-                .map(|(i, _)| {
+                .map(|(i, e)| {
+                    let rt = e["resource"]["resourceType"].as_str().unwrap_or("");
                     json!({ "response": { "status": "201 Created",
-                    "location": format!("Resource/id-{i}/_history/1"), "etag": "W/\"1\"" } })
+                    "location": format!("{rt}/id-{i}/_history/1"), "etag": "W/\"1\"" } })
                 })
                 .collect();
             return (
@@ -421,4 +423,104 @@ async fn decimals_go_on_the_wire_exactly_as_typed() {
             "{typed} on the wire as typed: {wire}"
         );
     }
+}
+
+/// A server that answers a transaction with absolute `Location`s and no resources (allowed;
+/// HAPI and others do this): every operation is acknowledged with the id in the Location, and a
+/// resource sent later refers to the run by that id, never `Procedure/`. An answer that names
+/// nothing usable leaves the rows pending and ends the pass (no hot loop).
+#[tokio::test]
+async fn absolute_locations_without_resources_are_acknowledged_by_their_id() {
+    let fake = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], me: &str| {
+        if req.path.starts_with("/Patient?") {
+            return (
+                200,
+                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
+            );
+        }
+        if req.method == "POST" && req.path == "/" {
+            let bundle: Value = serde_json::from_str(&req.body).unwrap();
+            let n = before.len();
+            let entries: Vec<Value> = bundle["entry"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .enumerate()
+                .map(|(i, e)| {
+                    let rt = e["resource"]["resourceType"].as_str().unwrap_or("");
+                    json!({ "response": { "status": "201 Created",
+                        "location": format!("{me}{rt}/srv-{n}-{i}/_history/1") } })
+                })
+                .collect();
+            return (
+                200,
+                json!({"resourceType":"Bundle","type":"transaction-response","entry": entries})
+                    .to_string(),
+            );
+        }
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let rec = record_cpb_case(&s, "ABS-1", 0).await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), "batch = 50"), author()).unwrap();
+    engine.sync_once().await.unwrap();
+    assert_eq!(s.outbox_summary().await.unwrap().pending, 0);
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::Act { seconds: d("455") },
+    )
+    .await;
+    engine.sync_once().await.unwrap();
+    let last = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|r| r.method == "POST")
+        .map(|r| r.body.clone())
+        .unwrap();
+    assert!(
+        last.contains("\"reference\":\"Procedure/srv-"),
+        "the run by its server id: {last}"
+    );
+    assert!(!last.contains("\"Procedure/\""), "{last}");
+
+    // A server whose answer names nothing: the rows stay pending, the pass ends with a message.
+    let mute = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], _: &str| {
+        if req.method == "POST" {
+            return (
+                200,
+                json!({"resourceType":"Bundle","type":"transaction-response","entry":[]})
+                    .to_string(),
+            );
+        }
+        (
+            200,
+            searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
+        )
+    }))
+    .await;
+    let dir2 = crate::temp_dir();
+    let s2 = open(dir2.path());
+    record_cpb_case(&s2, "ABS-2", 0).await;
+    let engine = SyncEngine::new(s2.clone(), config(&mute.base(), "batch = 50"), author()).unwrap();
+    let err = tokio::time::timeout(std::time::Duration::from_secs(10), engine.sync_once())
+        .await
+        .expect("the pass ends")
+        .unwrap_err();
+    assert!(err.to_string().contains("did not name"), "{err}");
+    assert!(s2.outbox_summary().await.unwrap().pending > 0);
+    let posts = mute
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|r| r.method == "POST")
+        .count();
+    assert_eq!(posts, 1, "one try per pass");
 }
