@@ -202,6 +202,9 @@ pub struct SyncEngine {
     author: Author,
     nudge: Arc<Notify>,
     status: Arc<watch::Sender<SyncStatus>>,
+    /// The largest Bundle the server took after refusing a bigger one as too large (413): later
+    /// passes start there instead of learning it again.
+    size_limit: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SyncEngine {
@@ -216,6 +219,7 @@ impl SyncEngine {
             author,
             nudge: Arc::new(Notify::new()),
             status: Arc::new(watch::channel(status).0),
+            size_limit: Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX)),
         })
     }
 
@@ -488,7 +492,11 @@ impl SyncEngine {
 
     /// Upload pending operations until none is left or a try fails.
     pub async fn upload(&self) -> Result<(), SyncError> {
-        let batch = self.transport.config.batch;
+        let batch = self
+            .transport
+            .config
+            .batch
+            .min(self.size_limit.load(std::sync::atomic::Ordering::Relaxed));
         let total = self.store.outbox_summary().await?.pending;
         let mut done = 0u64;
         // Operations that cannot go yet (a dependency not on the server) are skipped this run.
@@ -590,7 +598,44 @@ impl SyncEngine {
                         .record_outcomes(vec![(rows[0].seq, outcome)])
                         .await?;
                 }
-                400 | 404 | 409 | 412 | 422 if rows.len() == 1 => {
+                // A transaction is posted to the base: 404 says the base is wrong (a setting),
+                // never that a record is. The rows wait, unmarked, for the address to be fixed.
+                404 => {
+                    let error = format!(
+                        "the server has no FHIR endpoint at {} (HTTP 404): check the server address in Settings",
+                        self.transport.config.base
+                    );
+                    self.retry_all(&rows, &error).await?;
+                    return Err(SyncError::Transient(error));
+                }
+                // Too large for a gateway or the server: smaller Bundles, and the size that
+                // worked is remembered; one operation alone too large is named, not retried.
+                413 if rows.len() > 1 => {
+                    ceiling = (rows.len() / 2).max(1);
+                    limit = ceiling;
+                    self.size_limit
+                        .store(ceiling, std::sync::atomic::Ordering::Relaxed);
+                    tracing::info!(
+                        size = rows.len(),
+                        next = limit,
+                        "sync: Bundle too large for the server, trying smaller ones"
+                    );
+                }
+                413 => {
+                    tracing::warn!(resource = %rows[0].resource_type, "sync: one operation too large for the server");
+                    self.store
+                        .record_outcomes(vec![(
+                            rows[0].seq,
+                            Outcome::Rejected {
+                                outcome: format!(
+                                    "the server refuses this {} as too large (HTTP 413) even alone",
+                                    rows[0].resource_type
+                                ),
+                            },
+                        )])
+                        .await?;
+                }
+                400 | 409 | 412 | 422 if rows.len() == 1 => {
                     // The bad operation is found; the others may go in larger Bundles again.
                     ceiling = best_ok.unwrap_or(batch);
                     limit = ceiling;
@@ -604,7 +649,7 @@ impl SyncEngine {
                         )])
                         .await?;
                 }
-                400 | 404 | 409 | 412 | 422 => {
+                400 | 409 | 412 | 422 => {
                     ceiling = (rows.len() / 2).max(1);
                     limit = ceiling;
                     tracing::info!(
@@ -670,6 +715,12 @@ impl SyncEngine {
     ) -> Result<Vec<String>, SyncError> {
         let reply = self.transport.get(query).await?;
         check_auth(reply.status)?;
+        if reply.status == 404 {
+            return Err(SyncError::Transient(format!(
+                "the server has no FHIR endpoint at {} (HTTP 404 searching {what}): check the server address in Settings",
+                self.transport.config.base
+            )));
+        }
         if reply.status != 200 {
             return Err(SyncError::Transient(format!(
                 "HTTP {} searching {what}",

@@ -524,3 +524,112 @@ async fn absolute_locations_without_resources_are_acknowledged_by_their_id() {
         .count();
     assert_eq!(posts, 1, "one try per pass");
 }
+
+/// Answers every transaction with one created entry per resource (relative Locations).
+fn created(req: &Seen, before: &[Seen]) -> (u16, String) {
+    let bundle: Value = serde_json::from_str(&req.body).unwrap();
+    let n = before.len();
+    let entries: Vec<Value> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let rt = e["resource"]["resourceType"].as_str().unwrap_or("");
+            json!({ "response": { "status": "201 Created",
+                "location": format!("{rt}/r-{n}-{i}/_history/1") } })
+        })
+        .collect();
+    (
+        200,
+        json!({"resourceType":"Bundle","type":"transaction-response","entry": entries}).to_string(),
+    )
+}
+
+/// A gateway that refuses Bundles of more than 3 entries with 413: the engine halves until they
+/// fit, uploads everything, and starts the next pass at the size that worked. A wrong base path
+/// (404 on the transaction) leaves every record pending, says to check the address, and the
+/// records go up once the address is fixed.
+#[tokio::test]
+async fn a_size_limit_splits_bundles_and_a_wrong_base_waits_for_the_fix() {
+    let fake = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], _: &str| {
+        // Under /wrong/ searches are answered (a proxy that passes GETs) but the transaction
+        // endpoint is not there.
+        if req.path.starts_with("/wrong") && req.method == "POST" {
+            return (404, "<html>Not Found</html>".into());
+        }
+        let path = req.path.strip_prefix("/wrong").unwrap_or(&req.path);
+        if path.starts_with("/Patient?") {
+            return (
+                200,
+                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
+            );
+        }
+        if req.method == "POST" && req.path == "/" {
+            let bundle: Value = serde_json::from_str(&req.body).unwrap();
+            if bundle["entry"].as_array().map_or(0, Vec::len) > 3 {
+                return (413, "<html>Request Entity Too Large</html>".into());
+            }
+            return created(req, before);
+        }
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let rec = record_cpb_case(&s, "SIZE-1", 0).await;
+
+    // The wrong base first: nothing is rejected, the message names the address.
+    let wrong = SyncEngine::new(
+        s.clone(),
+        config(&format!("{}wrong/", fake.base()), "batch = 20"),
+        author(),
+    )
+    .unwrap();
+    let err = wrong.sync_once().await.unwrap_err().to_string();
+    assert!(err.contains("check the server address"), "{err}");
+    assert!(
+        err.contains("(HTTP 404)"),
+        "the transaction's 404, not a search's: {err}"
+    );
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!(summary.rejected, 0, "{summary:?}");
+    assert!(summary.pending > 3, "{summary:?}");
+
+    // The address fixed: Bundles split to fit, everything goes up.
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), "batch = 20"), author()).unwrap();
+    let errors = crate::sync::sync_until_done(&engine, &s, 5).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!((summary.pending, summary.rejected), (0, 0), "{summary:?}");
+    // The next pass starts at the size that worked: no 413 in it.
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::Act { seconds: d("455") },
+    )
+    .await;
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::Act { seconds: d("470") },
+    )
+    .await;
+    let before = fake.seen.lock().unwrap().len();
+    engine.sync_once().await.unwrap();
+    let statuses: Vec<usize> = fake.seen.lock().unwrap()[before..]
+        .iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| {
+            serde_json::from_str::<Value>(&r.body).unwrap()["entry"]
+                .as_array()
+                .map_or(0, Vec::len)
+        })
+        .collect();
+    assert!(
+        !statuses.is_empty() && statuses.iter().all(|n| *n <= 3),
+        "Bundle sizes after learning the limit: {statuses:?}"
+    );
+}
