@@ -86,6 +86,7 @@ impl Transport {
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
             .build()
             .map_err(|e| SyncError::Transient(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -1091,6 +1092,33 @@ fn acks(rows: &[OutboxRow], body: &str) -> Vec<(i64, Outcome)> {
             (row.seq, outcome)
         })
         .collect()
+}
+
+/// Redirects are followed only to the same origin (scheme, host and port), at most 5: a search
+/// for an MRN or a Bundle of patient data never follows a redirect to another server or down to
+/// plain http.
+fn same_origin_redirects(attempt: reqwest::redirect::Attempt) -> reqwest::redirect::Action {
+    let origin = |u: &reqwest::Url| {
+        (
+            u.scheme().to_string(),
+            u.host_str().map(str::to_string),
+            u.port_or_known_default(),
+        )
+    };
+    let same = attempt
+        .previous()
+        .first()
+        .is_some_and(|first| origin(first) == origin(attempt.url()));
+    if !same {
+        let to = attempt.url().origin().ascii_serialization();
+        attempt.error(format!(
+            "the server redirected to {to}, another server or plain http; not followed"
+        ))
+    } else if attempt.previous().len() > 5 {
+        attempt.error("more than 5 redirects; not followed")
+    } else {
+        attempt.follow()
+    }
 }
 
 /// A FHIR logical id: 1–64 of `A–Z a–z 0–9 - .` (R4 `id` datatype).

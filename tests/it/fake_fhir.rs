@@ -65,8 +65,14 @@ impl FakeFhir {
                         let before = log.lock().unwrap().clone();
                         let (status, body) = script(&req, &before, &me);
                         log.lock().unwrap().push(req);
+                        // A 3xx answer's body is its Location.
+                        let (location, body) = if (300..400).contains(&status) {
+                            (format!("Location: {body}\r\n"), String::new())
+                        } else {
+                            (String::new(), body)
+                        };
                         let resp = format!(
-                            "HTTP/1.1 {status} X\r\nContent-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n{body}",
+                            "HTTP/1.1 {status} X\r\n{location}Content-Type: application/fhir+json\r\nContent-Length: {}\r\n\r\n{body}",
                             body.len()
                         );
                         if s.write_all(resp.as_bytes()).await.is_err() {
@@ -632,4 +638,58 @@ async fn a_size_limit_splits_bundles_and_a_wrong_base_waits_for_the_fix() {
         !statuses.is_empty() && statuses.iter().all(|n| *n <= 3),
         "Bundle sizes after learning the limit: {statuses:?}"
     );
+}
+
+/// A redirect to another server (here another port: another origin) is not followed, so the
+/// MRN search never leaves for it; a redirect on the same server is followed.
+#[tokio::test]
+async fn redirects_to_another_server_are_refused_and_same_server_ones_followed() {
+    let elsewhere = FakeFhir::start(Box::new(|_: &Seen, _: &[Seen], _: &str| {
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let other = elsewhere.base();
+    let fake = FakeFhir::start(Box::new(move |req: &Seen, before: &[Seen], me: &str| {
+        if let Some(rest) = req.path.strip_prefix("/Patient?") {
+            return (302, format!("{other}Patient?{rest}"));
+        }
+        if req.method == "POST" {
+            return created(req, before);
+        }
+        let _ = me;
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "REDIR-1", 0).await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), ""), author()).unwrap();
+    let err = engine.sync_once().await.unwrap_err().to_string();
+    assert!(err.contains("redirect"), "{err}");
+    assert!(
+        elsewhere.seen.lock().unwrap().is_empty(),
+        "the MRN search went to another server"
+    );
+    assert!(s.outbox_summary().await.unwrap().pending > 0);
+
+    // The same server moving its search: followed.
+    let moved = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], me: &str| {
+        if let Some(rest) = req.path.strip_prefix("/Patient?") {
+            return (302, format!("{me}moved/Patient?{rest}"));
+        }
+        if req.path.starts_with("/moved/Patient?") {
+            return (
+                200,
+                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
+            );
+        }
+        if req.method == "POST" {
+            return created(req, before);
+        }
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&moved.base(), "batch = 50"), author()).unwrap();
+    let errors = crate::sync::sync_until_done(&engine, &s, 3).await;
+    assert!(errors.is_empty(), "{errors:?}");
 }
