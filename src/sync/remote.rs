@@ -103,9 +103,18 @@ fn last_sample(sd: &Value, start: DateTime<Utc>) -> Option<(String, DateTime<Utc
         }
         format!("{x}")
     };
-    let offset_ms = ((i / dims) as f64 * period) as i64;
-    Some((value, start + Duration::milliseconds(offset_ms)))
+    // Checked arithmetic: a pulled chunk with an absurd period (or one sample at the end of a
+    // huge chunk) once overflowed the clock and crashed the board every time it opened.
+    let offset_ms = (i / dims) as f64 * period;
+    if !(0.0..=MAX_OFFSET_MS).contains(&offset_ms) {
+        return None;
+    }
+    let at = start.checked_add_signed(Duration::try_milliseconds(offset_ms as i64)?)?;
+    Some((value, at))
 }
+
+/// The furthest a sample may lie from its chunk's start: a year (the board shows days).
+const MAX_OFFSET_MS: f64 = 366.0 * 86_400_000.0;
 
 fn unit_of(q: &Value) -> String {
     q["unit"]
@@ -348,5 +357,16 @@ mod tests {
         assert!(last_sample(&json!({"period":1000,"data":"E E L"}), t0).is_none());
         assert!(last_sample(&json!({"period":0,"data":"1"}), t0).is_none());
         assert!(last_sample(&json!({"period":1000,"data":"NaN inf 1e999"}), t0).is_none());
+        // Absurd periods from outside: no sample, never a panic.
+        for period in [1e300, 9.3e15, f64::MAX] {
+            assert!(
+                last_sample(&json!({"period": period, "data": "1 2 3"}), t0).is_none(),
+                "{period}"
+            );
+        }
+        assert!(
+            last_sample(&json!({"period": 1e300, "data": "7"}), t0).is_some(),
+            "the first sample is at the start"
+        );
     }
 }
