@@ -713,6 +713,7 @@ impl SyncEngine {
         &self,
         query: &str,
         what: &str,
+        asked: &(dyn Fn(&Value) -> bool + Sync),
     ) -> Result<Vec<String>, SyncError> {
         let reply = self.transport.get(query).await?;
         check_auth(reply.status)?;
@@ -730,11 +731,25 @@ impl SyncEngine {
         }
         let found: Value = serde_json::from_str(&reply.body)
             .map_err(|e| SyncError::Transient(format!("{what} search answer: {e}")))?;
-        Ok(found["entry"]
+        // Matches only (an `_include`d resource is not an answer), and each must be what was
+        // asked for: a server that answers with another patient is not believed.
+        let matches: Vec<&Value> = found["entry"]
             .as_array()
             .into_iter()
             .flatten()
-            .filter_map(|e| e["resource"]["id"].as_str().map(String::from))
+            .filter(|e| e["search"]["mode"].as_str().is_none_or(|m| m == "match"))
+            .map(|e| &e["resource"])
+            .collect();
+        if let Some(wrong) = matches.iter().find(|r| !asked(r)) {
+            return Err(SyncError::Transient(format!(
+                "the server's answer to the search for {what} holds a {} that is not what was asked for (id {}); not used",
+                wrong["resourceType"].as_str().unwrap_or("resource"),
+                wrong["id"].as_str().unwrap_or("?")
+            )));
+        }
+        Ok(matches
+            .into_iter()
+            .filter_map(|r| r["id"].as_str().map(String::from))
             .collect())
     }
 
@@ -748,7 +763,13 @@ impl SyncEngine {
         );
         Ok(
             match self
-                .search_ids(&query, "the patient's encounter")
+                .search_ids(&query, "the patient's encounter", &|r| {
+                    r["resourceType"] == "Encounter"
+                        && r["status"] == "in-progress"
+                        && r["subject"]["reference"]
+                            .as_str()
+                            .is_some_and(|s| s.ends_with(&format!("Patient/{patient}")))
+                })
                 .await?
                 .as_slice()
             {
@@ -771,7 +792,9 @@ impl SyncEngine {
             .ok_or_else(|| StoreError::Corrupt(format!("patient {patient} missing")))?;
         let query = mrn_query(&p.mrn);
         let ids = self
-            .search_ids(&format!("Patient?{query}"), "the patient")
+            .search_ids(&format!("Patient?{query}"), "the patient", &|r| {
+                is_patient_with(r, &p.mrn)
+            })
             .await?;
         let id = match ids.as_slice() {
             [one] => one.clone(),
@@ -1011,6 +1034,15 @@ pub(super) fn check_auth(status: u16) -> Result<(), SyncError> {
 }
 
 /// The search for a patient by MRN: `identifier=<system>|<value>`, encoded.
+/// A Patient resource carrying identifier `mrn` (system and value exactly).
+pub(super) fn is_patient_with(r: &Value, mrn: &crate::domain::patient::Mrn) -> bool {
+    r["resourceType"] == "Patient"
+        && r["identifier"].as_array().is_some_and(|ids| {
+            ids.iter()
+                .any(|i| i["system"] == mrn.system.as_str() && i["value"] == mrn.value.as_str())
+        })
+}
+
 pub(super) fn mrn_query(mrn: &crate::domain::patient::Mrn) -> String {
     format!("identifier={}|{}", enc(&mrn.system), enc(&mrn.value))
 }

@@ -11,7 +11,7 @@
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use serde_json::Value;
 
-use super::engine::{check_auth, enc, mrn_query, SyncEngine, SyncError};
+use super::engine::{check_auth, enc, is_patient_with, mrn_query, SyncEngine, SyncError};
 use crate::domain::patient::Mrn;
 use crate::store::PulledNew;
 
@@ -122,7 +122,11 @@ impl SyncEngine {
         report: &mut PullReport,
     ) -> Result<Option<String>, SyncError> {
         let ids = self
-            .search_ids(&format!("Patient?{}", mrn_query(mrn)), "a followed patient")
+            .search_ids(
+                &format!("Patient?{}", mrn_query(mrn)),
+                "a followed patient",
+                &|r| is_patient_with(r, mrn),
+            )
             .await?;
         report.requests += 1;
         match ids.as_slice() {

@@ -90,6 +90,38 @@ impl FakeFhir {
     }
 }
 
+/// The Patient a `Patient?identifier=system|value` search asks for (id pat-1), carrying that
+/// identifier as a real server's would (the engine checks it).
+fn asked_patient(req: &Seen) -> Value {
+    let query = req.path.split_once('?').map_or("", |(_, q)| q);
+    let asked = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("identifier="))
+        .unwrap_or("");
+    let decoded = percent_decode(asked);
+    let (system, value) = decoded.split_once('|').unwrap_or(("", ""));
+    json!({ "resourceType": "Patient", "id": "pat-1",
+        "identifier": [{ "system": system, "value": value }] })
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn searchset(entries: Vec<Value>, next: Option<String>) -> String {
     let mut b = json!({ "resourceType": "Bundle", "type": "searchset",
         "entry": entries.into_iter().map(|r| json!({ "resource": r, "search": { "mode": "match" } })).collect::<Vec<_>>() });
@@ -113,10 +145,7 @@ fn observation(id: &str, minute: u32, value: u32) -> Value {
 fn paged(req: &Seen, link_base: &str) -> (u16, String) {
     let p = req.path.as_str();
     if p.starts_with("/Patient?") {
-        return (
-            200,
-            searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
-        );
+        return (200, searchset(vec![asked_patient(req)], None));
     }
     if p.starts_with("/Procedure?") {
         let run = json!({ "resourceType": "Procedure", "id": "run-1",
@@ -268,7 +297,7 @@ async fn a_transaction_that_failed_half_applied_is_retried_with_the_same_conditi
     // applied is matched instead of created twice. The second try succeeds.
     let fake = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], _: &str| {
         if req.path.starts_with("/Patient?") {
-            return (200, searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None));
+            return (200, searchset(vec![asked_patient(req)], None));
         }
         if req.method == "POST" && req.path == "/" {
             let tries = before.iter().filter(|r| r.method == "POST" && r.path == "/").count();
@@ -353,10 +382,7 @@ async fn decimals_go_on_the_wire_exactly_as_typed() {
     };
     let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], _: &str| {
         if req.path.starts_with("/Patient?") {
-            return (
-                200,
-                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
-            );
+            return (200, searchset(vec![asked_patient(req)], None));
         }
         if req.method == "POST" && req.path == "/" {
             let bundle: Value = serde_json::from_str(&req.body).unwrap();
@@ -439,10 +465,7 @@ async fn decimals_go_on_the_wire_exactly_as_typed() {
 async fn absolute_locations_without_resources_are_acknowledged_by_their_id() {
     let fake = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], me: &str| {
         if req.path.starts_with("/Patient?") {
-            return (
-                200,
-                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
-            );
+            return (200, searchset(vec![asked_patient(req)], None));
         }
         if req.method == "POST" && req.path == "/" {
             let bundle: Value = serde_json::from_str(&req.body).unwrap();
@@ -505,10 +528,10 @@ async fn absolute_locations_without_resources_are_acknowledged_by_their_id() {
                     .to_string(),
             );
         }
-        (
-            200,
-            searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
-        )
+        if req.path.starts_with("/Patient?") {
+            return (200, searchset(vec![asked_patient(req)], None));
+        }
+        (200, searchset(vec![], None))
     }))
     .await;
     let dir2 = crate::temp_dir();
@@ -566,10 +589,7 @@ async fn a_size_limit_splits_bundles_and_a_wrong_base_waits_for_the_fix() {
         }
         let path = req.path.strip_prefix("/wrong").unwrap_or(&req.path);
         if path.starts_with("/Patient?") {
-            return (
-                200,
-                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
-            );
+            return (200, searchset(vec![asked_patient(req)], None));
         }
         if req.method == "POST" && req.path == "/" {
             let bundle: Value = serde_json::from_str(&req.body).unwrap();
@@ -678,10 +698,7 @@ async fn redirects_to_another_server_are_refused_and_same_server_ones_followed()
             return (302, format!("{me}moved/Patient?{rest}"));
         }
         if req.path.starts_with("/moved/Patient?") {
-            return (
-                200,
-                searchset(vec![json!({"resourceType":"Patient","id":"pat-1"})], None),
-            );
+            return (200, searchset(vec![asked_patient(req)], None));
         }
         if req.method == "POST" {
             return created(req, before);
@@ -692,4 +709,33 @@ async fn redirects_to_another_server_are_refused_and_same_server_ones_followed()
     let engine = SyncEngine::new(s.clone(), config(&moved.base(), "batch = 50"), author()).unwrap();
     let errors = crate::sync::sync_until_done(&engine, &s, 3).await;
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// A server that answers a Patient search by MRN with someone else (another identifier): the
+/// answer is not believed, nothing is uploaded under that patient, and the message says why.
+#[tokio::test]
+async fn a_search_answer_with_another_patient_is_not_used() {
+    let fake = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], _: &str| {
+        if req.path.starts_with("/Patient?") {
+            let other = json!({ "resourceType": "Patient", "id": "someone-else",
+                "identifier": [{ "system": "urn:test:mrn", "value": "NOT-ASKED" }] });
+            return (200, searchset(vec![other], None));
+        }
+        if req.method == "POST" {
+            return created(req, before);
+        }
+        (200, searchset(vec![], None))
+    }))
+    .await;
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "WHO-1", 0).await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), ""), author()).unwrap();
+    let err = engine.sync_once().await.unwrap_err().to_string();
+    assert!(err.contains("not what was asked for"), "{err}");
+    assert!(
+        !fake.seen.lock().unwrap().iter().any(|r| r.method == "POST"),
+        "nothing uploaded under another patient"
+    );
+    assert!(s.outbox_summary().await.unwrap().pending > 0);
 }
