@@ -40,8 +40,13 @@ impl SyncState {
                     format!("{} conflict(s) to resolve", s.conflicts)
                 } else if let Some((done, total)) = s.progress {
                     format!("Uploading {done}/{total}")
-                } else if s.pending == 0 && s.rejected == 0 {
+                } else if s.pending == 0 && s.rejected == 0 && s.last_error.is_none() {
                     "Synced".to_string()
+                } else if s.pending == 0 && s.rejected == 0 {
+                    // Nothing waits, but the last run failed (a pull, a search): never "Synced".
+                    "Sync problem: see Sync".to_string()
+                } else if s.rejected > 0 && s.pending == 0 {
+                    format!("{} rejected: see Sync", s.rejected)
                 } else if s.last_error.is_some() {
                     format!("{} to sync (retrying)", s.pending)
                 } else {
@@ -63,4 +68,32 @@ fn percent_encode(s: &str, keep: &[u8]) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The status bar says "Synced" only when nothing waits, nothing was refused and the last
+    /// run ended without an error.
+    #[test]
+    fn synced_only_when_nothing_waits_and_nothing_failed() {
+        let status = |pending, rejected, error: Option<&str>| {
+            SyncState::Active(SyncStatus {
+                pending,
+                rejected,
+                last_error: error.map(String::from),
+                ..SyncStatus::default()
+            })
+            .short()
+        };
+        assert_eq!(status(0, 0, None), "Synced");
+        assert_eq!(
+            status(0, 0, Some("redirect refused")),
+            "Sync problem: see Sync"
+        );
+        assert_eq!(status(0, 2, None), "2 rejected: see Sync");
+        assert_eq!(status(3, 0, Some("HTTP 503")), "3 to sync (retrying)");
+        assert_eq!(status(3, 0, None), "3 to sync");
+    }
 }
