@@ -187,14 +187,9 @@ impl Anticoagulation {
             }
         }
         match self.counting_act() {
-            None => match self.last_reversal() {
-                Some(p) if self.acts.last().is_none_or(|a| a.at < p) && p > last_dose.at => {
-                    Err(Held::Reversed { at: p })
-                }
-                _ => Err(Held::NoActSince {
-                    dose_at: last_dose.at,
-                }),
-            },
+            None => Err(Held::NoActSince {
+                dose_at: last_dose.at,
+            }),
             Some(act) if act.value < self.target_s => Err(Held::Low {
                 act_s: act.value,
                 target_s: self.target_s,

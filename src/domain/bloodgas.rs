@@ -168,6 +168,17 @@ pub enum SampleSite {
 }
 
 impl SampleSite {
+    /// The site from its form code (`patient_artery`, `post_oxygenator`, ...).
+    pub fn from_code(code: &str) -> Option<Self> {
+        Some(match code {
+            "patient_artery" => SampleSite::PatientArtery,
+            "post_oxygenator" => SampleSite::PostOxygenator,
+            "pre_oxygenator" => SampleSite::PreOxygenator,
+            "venous" => SampleSite::Venous,
+            _ => return None,
+        })
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             SampleSite::PatientArtery => "arterial",

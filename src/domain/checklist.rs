@@ -45,6 +45,17 @@ pub struct Item {
     pub at_least: Option<String>,
 }
 
+impl Item {
+    /// The protocol target a number answer falls short of (`at_least`), if it does.
+    pub fn short_of(&self, answer: &Answer, protocol: &super::protocol::Protocol) -> Option<f64> {
+        let target = protocol.checklist_setting(self.at_least.as_deref()?)?;
+        match answer {
+            Answer::Number(v) if v.to_f64() < target => Some(target),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Section {
     pub title: String,

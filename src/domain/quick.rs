@@ -550,13 +550,7 @@ impl QuickKind {
                 seconds: dec("seconds")?,
             },
             QuickKind::BloodGas => {
-                let site = match get("site") {
-                    "patient_artery" => SampleSite::PatientArtery,
-                    "post_oxygenator" => SampleSite::PostOxygenator,
-                    "pre_oxygenator" => SampleSite::PreOxygenator,
-                    "venous" => SampleSite::Venous,
-                    _ => return Err(bad_choice("site")),
-                };
+                let site = SampleSite::from_code(get("site")).ok_or_else(|| bad_choice("site"))?;
                 let temperature = match get("temperature") {
                     "37" => GasTemperature::At37,
                     "corrected" => GasTemperature::Corrected {
@@ -732,12 +726,10 @@ pub fn typed_flag(
     match kind {
         QuickKind::BloodGas => {
             let a = Analyte::ALL.into_iter().find(|a| a.code() == key)?;
-            let site = match values.get("site").map(String::as_str) {
-                Some("post_oxygenator") => SampleSite::PostOxygenator,
-                Some("pre_oxygenator") => SampleSite::PreOxygenator,
-                Some("venous") => SampleSite::Venous,
-                _ => SampleSite::PatientArtery,
-            };
+            let site = values
+                .get("site")
+                .and_then(|c| SampleSite::from_code(c))
+                .unwrap_or(SampleSite::PatientArtery);
             let c = a.to_canonical(typed, a.canonical_unit()).ok()?;
             let flag = protocol.analyte_flag(a, site, c)?;
             Some((flag, protocol.analyte_range_text(a).unwrap_or_default()))

@@ -304,12 +304,8 @@ pub fn Checklists() -> Element {
                                     }
                                     // A number the protocol wants at least (the ACT before bypass):
                                     // below it is flagged, never shown as done.
-                                    if let (Some(key), Some(r)) = (&i.at_least, st.answers.get(&i.id)) {
-                                        if let (Answer::Number(v), Some(target)) = (&r.answer, services.protocol().checklist_setting(key)) {
-                                            if v.to_f64() < target {
-                                                strong { class: "flag", "data-below-target": "{i.id}", " BELOW TARGET (≥ {target})" }
-                                            }
-                                        }
+                                    if let Some(target) = st.answers.get(&i.id).and_then(|r| i.short_of(&r.answer, services.protocol())) {
+                                        strong { class: "flag", "data-below-target": "{i.id}", " BELOW TARGET (≥ {target})" }
                                     }
                                 }
                             }

@@ -304,17 +304,7 @@ async fn a_transaction_that_failed_half_applied_is_retried_with_the_same_conditi
             if tries == 0 {
                 return (500, json!({"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"exception"}]}).to_string());
             }
-            let bundle: Value = serde_json::from_str(&req.body).unwrap();
-            let entries: Vec<Value> = bundle["entry"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .enumerate()
-                .map(|(i, e)| json!({ "response": { "status": "201 Created",
-                    "location": format!("{}/id-{i}/_history/1", e["resource"]["resourceType"].as_str().unwrap_or("")),
-                    "etag": "W/\"1\"" } }))
-                .collect();
-            return (200, json!({"resourceType":"Bundle","type":"transaction-response","entry": entries}).to_string());
+            return created(req, before);
         }
         (200, searchset(vec![], None))
     }))
@@ -380,28 +370,12 @@ async fn decimals_go_on_the_wire_exactly_as_typed() {
     use pumpside::domain::bloodgas::{
         Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
     };
-    let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], _: &str| {
+    let fake = FakeFhir::start(Box::new(|req: &Seen, before: &[Seen], _: &str| {
         if req.path.starts_with("/Patient?") {
             return (200, searchset(vec![asked_patient(req)], None));
         }
         if req.method == "POST" && req.path == "/" {
-            let bundle: Value = serde_json::from_str(&req.body).unwrap();
-            let entries: Vec<Value> = bundle["entry"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .enumerate()
-                .map(|(i, e)| {
-                    let rt = e["resource"]["resourceType"].as_str().unwrap_or("");
-                    json!({ "response": { "status": "201 Created",
-                    "location": format!("{rt}/id-{i}/_history/1"), "etag": "W/\"1\"" } })
-                })
-                .collect();
-            return (
-                200,
-                json!({"resourceType":"Bundle","type":"transaction-response","entry": entries})
-                    .to_string(),
-            );
+            return created(req, before);
         }
         (200, searchset(vec![], None))
     }))
