@@ -165,6 +165,9 @@ pub enum SampleSite {
     PreOxygenator,
     PostOxygenator,
     Venous,
+    /// Pulmonary artery blood (a PA catheter sample).
+    MixedVenous,
+    Capillary,
 }
 
 impl SampleSite {
@@ -175,6 +178,8 @@ impl SampleSite {
             "post_oxygenator" => SampleSite::PostOxygenator,
             "pre_oxygenator" => SampleSite::PreOxygenator,
             "venous" => SampleSite::Venous,
+            "mixed_venous" => SampleSite::MixedVenous,
+            "capillary" => SampleSite::Capillary,
             _ => return None,
         })
     }
@@ -185,10 +190,13 @@ impl SampleSite {
             SampleSite::PostOxygenator => "post-oxygenator",
             SampleSite::PreOxygenator => "pre-oxygenator (venous line)",
             SampleSite::Venous => "venous",
+            SampleSite::MixedVenous => "mixed venous",
+            SampleSite::Capillary => "capillary",
         }
     }
 
-    /// Arterial-side blood: the patient's artery, or the circuit after the oxygenator.
+    /// Arterial-side blood: the patient's artery, or the circuit after the oxygenator. A
+    /// capillary sample only estimates arterial values, so it is not judged as arterial.
     pub fn is_arterial(self) -> bool {
         matches!(self, SampleSite::PatientArtery | SampleSite::PostOxygenator)
     }

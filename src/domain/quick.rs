@@ -109,11 +109,13 @@ const ROUTES: [(&str, &str); 4] = [
     ("ostial", "Ostial"),
     ("graft", "Via graft"),
 ];
-const SITES: [(&str, &str); 4] = [
+const SITES: [(&str, &str); 6] = [
     ("patient_artery", "Patient artery"),
     ("post_oxygenator", "Post-oxygenator (arterial line)"),
     ("pre_oxygenator", "Pre-oxygenator (venous line)"),
     ("venous", "Patient venous"),
+    ("mixed_venous", "Mixed venous (pulmonary artery)"),
+    ("capillary", "Capillary"),
 ];
 const FLUIDS: [(&str, &str); 3] = [
     ("crystalloid", "Crystalloid"),

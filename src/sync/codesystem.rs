@@ -13,6 +13,38 @@ use crate::domain::{CaseKind, EventKind, Parameter};
 /// Where the published copy lives, from the repository root.
 pub const PUBLISHED: &str = "docs/fhir/CodeSystem-pumpside.json";
 
+/// The edition of the CodeSystem; every Pumpside coding carries it (`Coding.version`). A new
+/// edition that renames a code keeps the old one, inactive, with `replacedBy` (see [`RENAMED`]).
+pub const VERSION: &str = "2026-12-01";
+
+/// Codes of earlier editions and the codes that replace them: (old, new, why). Kept in the
+/// CodeSystem as inactive concepts so a receiver holding old data can map it.
+pub const RENAMED: [(&str, &str, &str); 2] = [
+    (
+        "blood-gas-base_excess",
+        "blood-gas-base-excess",
+        "Spelling: Pumpside codes use hyphens only.",
+    ),
+    (
+        "fio2",
+        "sweep-gas-fio2",
+        "The parameter is the oxygen fraction of the oxygenator's sweep gas, not the patient's inhaled oxygen.",
+    ),
+];
+
+/// The Pumpside code and display of a parameter.
+pub fn parameter(p: Parameter) -> (&'static str, &'static str) {
+    match p {
+        Parameter::Fio2 => ("sweep-gas-fio2", "Sweep gas FiO₂ (oxygenator)"),
+        _ => (p.code(), p.label()),
+    }
+}
+
+/// The Pumpside code of a blood-gas analyte.
+pub fn analyte(a: Analyte) -> String {
+    format!("blood-gas-{}", a.code().replace('_', "-"))
+}
+
 pub const FLUIDS: [FluidKind; 3] = [
     FluidKind::Crystalloid,
     FluidKind::Colloid,
@@ -45,7 +77,32 @@ pub fn blood_product(k: BloodProductKind) -> (&'static str, &'static str) {
 }
 
 /// Codes written literally in the mapping, with their display and definition.
-pub const FIXED: [(&str, &str, &str); 12] = [
+pub const FIXED: [(&str, &str, &str); 17] = [
+    (
+        "site-pre-oxygenator",
+        "Pre-oxygenator (venous line)",
+        "Blood sampled from the circuit's venous line before the oxygenator: the patient's venous return (LOINC venous-blood terms are sent with it).",
+    ),
+    (
+        "site-post-oxygenator",
+        "Post-oxygenator (arterial line)",
+        "Blood sampled from the circuit after the oxygenator. Not the patient's arterial blood, so LOINC's unspecified-blood terms are sent with it, never the arterial ones.",
+    ),
+    (
+        "gas-reported-at-37",
+        "Reported at 37 °C (alpha-stat)",
+        "The blood gas's pH, pCO2 and pO2 are as measured at 37 °C.",
+    ),
+    (
+        "gas-reported-at-patient-temperature",
+        "Adjusted to the patient's temperature (pH-stat)",
+        "The blood gas's pH, pCO2 and pO2 are adjusted to the patient's temperature, which is a member of the panel (LOINC 8310-5).",
+    ),
+    (
+        "blood-gas-patient-temperature",
+        "Patient temperature for the blood gas",
+        "The patient temperature, Cel, a pH-stat blood gas was adjusted to.",
+    ),
     (
         "act",
         "ACT",
@@ -112,15 +169,16 @@ pub const FIXED: [(&str, &str, &str); 12] = [
 pub fn concepts() -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = Vec::new();
     for p in Parameter::ALL {
+        let (code, display) = parameter(p);
         out.push((
-            p.code().into(),
-            p.label().into(),
-            format!("{}, measured or set on a bedside device.", p.label()),
+            code.into(),
+            display.into(),
+            format!("{display}, measured or set on a bedside device."),
         ));
     }
     for a in Analyte::ALL {
         out.push((
-            format!("blood-gas-{}", a.code()),
+            analyte(a),
             a.label().into(),
             format!("{} in a blood gas panel.", a.label()),
         ));
@@ -161,14 +219,30 @@ pub fn concepts() -> Vec<(String, String, String)> {
     out
 }
 
-/// The CodeSystem resource.
+/// The CodeSystem resource: the active concepts, then the renamed codes of earlier editions
+/// as inactive concepts pointing at their replacements.
 pub fn code_system() -> Value {
     let concepts = concepts();
+    let mut listed: Vec<Value> = concepts
+        .iter()
+        .map(|(c, d, def)| json!({ "code": c, "display": d, "definition": def }))
+        .collect();
+    for (old, new, why) in RENAMED {
+        listed.push(json!({
+            "code": old,
+            "display": format!("{old} (renamed {new})"),
+            "definition": format!("Inactive since {VERSION}: use {new}. {why}"),
+            "property": [
+                { "code": "inactive", "valueBoolean": true },
+                { "code": "replacedBy", "valueCode": new },
+            ],
+        }));
+    }
     json!({
         "resourceType": "CodeSystem",
         "id": "pumpside",
         "url": PUMPSIDE,
-        "version": env!("CARGO_PKG_VERSION"),
+        "version": VERSION,
         "name": "PumpsideConcepts",
         "title": "Pumpside perfusion concepts",
         "status": "draft",
@@ -177,12 +251,16 @@ pub fn code_system() -> Value {
         "description": "Concepts Pumpside records for perfusion (cardiopulmonary bypass, ECMO, IABP, VAD) that have no LOINC, SNOMED CT or ISO/IEEE 11073 MDC code, or that Pumpside sends next to such a code. Not cleared for clinical use; to be mapped to standard terms as they appear.",
         "caseSensitive": true,
         "content": "complete",
-        "count": concepts.len(),
-        "concept": concepts.iter().map(|(c, d, def)| json!({ "code": c, "display": d, "definition": def })).collect::<Vec<_>>(),
+        "count": listed.len(),
+        "property": [
+            { "code": "inactive", "uri": "http://hl7.org/fhir/concept-properties#inactive", "description": "The code is no longer used; see replacedBy.", "type": "boolean" },
+            { "code": "replacedBy", "uri": "https://pumpside.org/fhir/CodeSystem/pumpside#replacedBy", "description": "The code that replaces this one.", "type": "code" },
+        ],
+        "concept": listed,
     })
 }
 
-/// Whether `code` is in the CodeSystem.
+/// Whether `code` is an active code of the CodeSystem (a renamed code is not).
 pub fn contains(code: &str) -> bool {
     concepts().iter().any(|(c, _, _)| c == code)
 }
@@ -199,6 +277,13 @@ mod tests {
         let n = codes.len();
         codes.dedup();
         assert_eq!(codes.len(), n, "duplicate codes");
+        for (old, new, _) in RENAMED {
+            assert!(!contains(old) && contains(new), "{old} → {new}");
+        }
+        assert!(
+            codes.iter().all(|c| !c.contains('_')),
+            "Pumpside codes use hyphens only"
+        );
         assert!(codes
             .iter()
             .all(|c| !c.is_empty() && !c.contains(char::is_whitespace)));

@@ -390,7 +390,8 @@ impl SyncEngine {
                             targets = self.store.planned_for(target_source).await?;
                         }
                         for (rt, key, payload) in targets {
-                            let v: Value = serde_json::from_str(&payload)
+                            // Read back with every number as written (7.380 stays 7.380).
+                            let v: Value = map::from_text(&payload)
                                 .map_err(|e| StoreError::Corrupt(format!("outbox payload: {e}")))?;
                             rows.push(OutboxNew {
                                 source: source.clone(),

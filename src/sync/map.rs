@@ -24,8 +24,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::codes::{self, Reported, Specimen};
 use super::codesystem;
-use crate::domain::bloodgas::{Analyte, SampleSite};
+use crate::domain::bloodgas::{Analyte, GasTemperature, SampleSite};
 use crate::domain::record::CaseView;
 use crate::domain::{
     CaseKind, CaseStatus, CaseSummary, Channel, Decimal, Entry, EntryPayload, EventKind, Parameter,
@@ -252,55 +253,65 @@ fn quantity(value: Decimal, unit: &str) -> Value {
 }
 
 fn coding(system: &str, code: &str, display: &str) -> Value {
+    if system == PUMPSIDE {
+        // The published CodeSystem is versioned; a receiver can tell which edition a code
+        // comes from (codes renamed between editions are mapped in the CodeSystem).
+        return json!({ "system": system, "version": codesystem::VERSION, "code": code, "display": display });
+    }
     json!({ "system": system, "code": code, "display": display })
 }
 
-/// Several codings per concept: receivers match the one they know.
+/// Several codings per concept: receivers match the one they know (`codes::parameter`).
 pub fn parameter_code(p: Parameter) -> Value {
     let mut codings = Vec::new();
-    let standard: &[(&str, &str)] = match p {
-        Parameter::MeanArterialPressure => &[(LOINC, "8478-0"), (MDC, "150035")],
-        Parameter::PatientTemp => &[(LOINC, "8310-5"), (MDC, "150364")],
-        Parameter::VenousSaturation => &[(LOINC, "19224-5")],
-        Parameter::Haematocrit => &[(LOINC, "20570-8")],
-        Parameter::Fio2 => &[(LOINC, "3150-0")],
-        Parameter::Spo2 => &[(LOINC, "59408-5"), (MDC, "150456")],
-        Parameter::PulseRate => &[(LOINC, "8889-8"), (MDC, "149530")],
-        _ => &[],
-    };
-    for (system, code) in standard {
+    for (system, code) in codes::parameter(p) {
         codings.push(coding(system, code, p.label()));
     }
-    codings.push(coding(PUMPSIDE, p.code(), p.label()));
-    json!({ "coding": codings, "text": p.label() })
+    let (code, display) = codesystem::parameter(p);
+    codings.push(coding(PUMPSIDE, code, display));
+    json!({ "coding": codings, "text": display })
 }
 
-fn analyte_code(a: Analyte) -> Value {
-    let loinc = match a {
-        Analyte::Ph => Some("2744-1"),
-        Analyte::Pco2 => Some("2019-8"),
-        Analyte::Po2 => Some("2703-7"),
-        Analyte::Hco3 => Some("1960-4"),
-        Analyte::BaseExcess => Some("1925-7"),
-        Analyte::So2 => Some("2708-6"),
-        Analyte::Hb => Some("718-7"),
-        Analyte::Hct => Some("20570-8"),
-        Analyte::Na => Some("2947-0"),
-        Analyte::K => Some("6298-4"),
-        Analyte::ICa => Some("1994-3"),
-        Analyte::Glucose => Some("2339-0"),
-        Analyte::Lactate => Some("2524-7"),
-    };
+fn analyte_code(a: Analyte, unit: &str, specimen: Specimen, reported: Reported) -> Value {
     let mut codings = Vec::new();
-    if let Some(c) = loinc {
-        codings.push(coding(LOINC, c, a.label()));
+    if let Some((c, display)) = codes::analyte(a, unit, specimen, reported) {
+        codings.push(coding(LOINC, c, display));
     }
-    codings.push(coding(
-        PUMPSIDE,
-        &format!("blood-gas-{}", a.code()),
-        a.label(),
-    ));
-    json!({ "coding": codings, "text": a.label() })
+    codings.push(coding(PUMPSIDE, &codesystem::analyte(a), a.label()));
+    let text = if reported == Reported::PatientTemperature && codes::temperature_dependent(a) {
+        format!("{} (at patient temperature)", a.label())
+    } else {
+        a.label().to_string()
+    };
+    json!({ "coding": codings, "text": text })
+}
+
+/// Where a blood gas was drawn, as bodySite: text, and a Pumpside coding for circuit sites.
+fn gas_site(s: SampleSite) -> Value {
+    let text = site_text(s);
+    match s {
+        SampleSite::PreOxygenator | SampleSite::PostOxygenator => {
+            let code = if s == SampleSite::PreOxygenator {
+                "site-pre-oxygenator"
+            } else {
+                "site-post-oxygenator"
+            };
+            json!({ "coding": [coding(PUMPSIDE, code, text)], "text": text })
+        }
+        _ => json!({ "text": text }),
+    }
+}
+
+/// How the analyser reported the temperature-dependent values (Observation.method).
+fn gas_method(reported: Reported) -> Value {
+    let (code, text) = match reported {
+        Reported::At37 => ("gas-reported-at-37", "Reported at 37 °C (alpha-stat)"),
+        Reported::PatientTemperature => (
+            "gas-reported-at-patient-temperature",
+            "pH, pCO₂ and pO₂ adjusted to the patient's temperature (pH-stat)",
+        ),
+    };
+    json!({ "coding": [coding(PUMPSIDE, code, text)], "text": text })
 }
 
 fn site_text(s: SampleSite) -> &'static str {
@@ -309,6 +320,8 @@ fn site_text(s: SampleSite) -> &'static str {
         SampleSite::PreOxygenator => "pre-oxygenator",
         SampleSite::PostOxygenator => "post-oxygenator",
         SampleSite::Venous => "venous",
+        SampleSite::MixedVenous => "mixed venous (pulmonary artery)",
+        SampleSite::Capillary => "capillary",
     }
 }
 
@@ -324,16 +337,8 @@ fn category(code: &str) -> Value {
 }
 
 fn kind_code(kind: CaseKind) -> Value {
-    let snomed = match kind {
-        CaseKind::Cpb => Some(("63697000", "Cardiopulmonary bypass operation")),
-        CaseKind::EcmoVa | CaseKind::EcmoVv | CaseKind::Ecpr => {
-            Some(("233573008", "Extracorporeal membrane oxygenation"))
-        }
-        CaseKind::Iabp => Some(("399217008", "Intra-aortic balloon pump support")),
-        _ => None,
-    };
     let mut codings = Vec::new();
-    if let Some((c, d)) = snomed {
+    if let Some((c, d)) = codes::case_kind(kind) {
         codings.push(coding(SNOMED, c, d));
     }
     codings.push(coding(
@@ -529,7 +534,11 @@ pub fn map_entry(
             unit,
         } => one(c.quantity_observation(
             parameter_code(*parameter),
-            "vital-signs",
+            if codes::is_vital_sign(*parameter, ucum(unit)) {
+                "vital-signs"
+            } else {
+                "procedure"
+            },
             (*value, unit),
         )),
         EntryPayload::Urine { volume_ml } => one(c.quantity_observation(
@@ -566,28 +575,55 @@ pub fn map_entry(
             one(c.mapped("Observation", key, Value::Object(o)))
         }
         EntryPayload::BloodGas(panel) => {
+            let specimen = Specimen::of(panel.site);
+            let reported = match panel.temperature {
+                GasTemperature::At37 => Reported::At37,
+                GasTemperature::Corrected { .. } => Reported::PatientTemperature,
+            };
             let mut members = Vec::new();
             let mut out = Vec::new();
-            let site = site_text(panel.site);
             for (a, v) in &panel.results {
                 let member_key = derived_uuid(&key, a.code());
-                let mut o = c.observation(&member_key, analyte_code(*a), "laboratory");
                 let unit = if *a == Analyte::Ph && v.unit.trim().is_empty() {
                     "[pH]"
                 } else {
                     v.unit.as_str()
                 };
+                let mut o = c.observation(
+                    &member_key,
+                    analyte_code(*a, unit, specimen, reported),
+                    "laboratory",
+                );
                 o.insert("valueQuantity".into(), quantity(v.value, unit));
-                o.insert("bodySite".into(), json!({ "text": site }));
+                o.insert("bodySite".into(), gas_site(panel.site));
+                if codes::temperature_dependent(*a) {
+                    o.insert("method".into(), gas_method(reported));
+                }
                 members.push(placeholder("Observation", &member_key));
                 out.push(c.mapped("Observation", member_key, Value::Object(o)));
             }
+            // The temperature a pH-stat gas was adjusted to, as a member of its own (LOINC
+            // gas panels list body temperature as one), so a receiver has it with the values.
+            if let GasTemperature::Corrected { patient_temp_c } = panel.temperature {
+                let member_key = derived_uuid(&key, "patient-temperature");
+                let (code, display) = codes::BODY_TEMPERATURE;
+                let mut o = c.observation(
+                    &member_key,
+                    json!({ "coding": [coding(LOINC, code, display), coding(PUMPSIDE, "blood-gas-patient-temperature", "Patient temperature for the blood gas")], "text": "Patient temperature (blood gas)" }),
+                    "laboratory",
+                );
+                o.insert("valueQuantity".into(), quantity(patient_temp_c, "Cel"));
+                members.push(placeholder("Observation", &member_key));
+                out.push(c.mapped("Observation", member_key, Value::Object(o)));
+            }
+            let (panel_code, panel_display) = specimen.panel();
             let mut panel_obs = c.observation(
                 &key,
-                json!({ "coding": [coding(LOINC, "24336-0", "Gas panel - Arterial blood"), coding(PUMPSIDE, "blood-gas-panel", "Blood gas")], "text": "Blood gas" }),
+                json!({ "coding": [coding(LOINC, panel_code, panel_display), coding(PUMPSIDE, "blood-gas-panel", "Blood gas")], "text": format!("Blood gas ({})", site_text(panel.site)) }),
                 "laboratory",
             );
-            panel_obs.insert("bodySite".into(), json!({ "text": site }));
+            panel_obs.insert("bodySite".into(), gas_site(panel.site));
+            panel_obs.insert("method".into(), gas_method(reported));
             panel_obs.insert("hasMember".into(), Value::Array(members));
             // Members first: the panel refers to them.
             out.push(c.mapped("Observation", key, Value::Object(panel_obs)));
@@ -787,7 +823,8 @@ pub fn trend_chunk(
         "resourceType": "Observation",
         "identifier": identifier(&key),
         "status": "final",
-        "category": category("vital-signs"),
+        // SampledData: never the vital-signs category (the R4 profiles take valueQuantity).
+        "category": category("procedure"),
         "code": parameter_code(channel.parameter),
         "subject": placeholder("Patient", &patient.to_string()),
         "partOf": [placeholder("Procedure", &case.id.to_string())],
