@@ -77,7 +77,17 @@ pub fn blood_product(k: BloodProductKind) -> (&'static str, &'static str) {
 }
 
 /// Codes written literally in the mapping, with their display and definition.
-pub const FIXED: [(&str, &str, &str); 17] = [
+pub const FIXED: [(&str, &str, &str); 19] = [
+    (
+        "amendment",
+        "Amendment",
+        "Text added to a signed perfusion record, with the reason; its focus is the record it amends.",
+    ),
+    (
+        "artefact",
+        "Artefact: not a valid measurement",
+        "Interpretation and tag: the perfusionist marked this value as an artefact (sampling error, air, a disturbed sensor). The value is kept as measured; it is not a valid reading.",
+    ),
     (
         "site-pre-oxygenator",
         "Pre-oxygenator (venous line)",

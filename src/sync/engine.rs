@@ -961,24 +961,51 @@ impl SyncEngine {
         }
         let ops: Vec<&str> = rows.iter().map(|r| r.op_id.as_str()).collect();
         let provenance_id = map::derived_uuid(&ops.join(","), "provenance");
-        let provenance = json!({
+        // A change to a record already sent (a correction, an artefact mark, a retraction)
+        // names who made it and why, from the note the mapping put on the resource.
+        let change = rows
+            .first()
+            .filter(|r| r.operation == "update")
+            .and_then(|_| entries.first())
+            .and_then(|(_, e)| {
+                e["resource"]["note"]
+                    .as_array()
+                    .and_then(|n| n.last())
+                    .cloned()
+            });
+        let author = change
+            .as_ref()
+            .and_then(|n| n["authorString"].as_str())
+            .unwrap_or(&self.author.user)
+            .to_string();
+        let mut provenance = json!({
             "resourceType": "Provenance",
-            "id": provenance_id,
+            // The client's id for this Provenance, as a tag: R4 Provenance has no identifier.
+            "meta": { "tag": [{ "system": map::URI, "code": format!("urn:uuid:{provenance_id}") }] },
             "target": entries.iter().map(|(r, _)| json!({ "reference": r })).collect::<Vec<_>>(),
             "recorded": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "activity": { "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                "code": if change.is_some() { "UPDATE" } else { "CREATE" },
+            }] },
             "agent": [
                 { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author" }] },
-                  "who": { "display": self.author.user } },
+                  "who": { "display": author } },
                 { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler" }] },
                   "who": { "display": format!("Pumpside {} on {}", env!("CARGO_PKG_VERSION"), self.author.device) } }
             ],
         });
+        if let Some(why) = change.as_ref().and_then(|n| n["text"].as_str()) {
+            provenance["reason"] = json!([{ "text": why }]);
+        }
         let mut bundle_entries: Vec<Value> = entries.into_iter().map(|(_, e)| e).collect();
         if !rows.is_empty() {
+            // Created in the same transaction through its urn:uuid fullUrl (POST): a server that
+            // refuses update-as-create, or client-assigned ids, takes it like any other.
             bundle_entries.push(json!({
                 "fullUrl": format!("urn:uuid:{provenance_id}"),
                 "resource": provenance,
-                "request": { "method": "PUT", "url": format!("Provenance/{provenance_id}") },
+                "request": { "method": "POST", "url": "Provenance" },
             }));
         }
         Ok(Prepared {

@@ -12,13 +12,18 @@
 //!   Observation; device trends → Observation.valueSampledData, one per channel per 10 minutes;
 //! - cardioplegia, heparin, protamine, drugs, fluids, blood products → MedicationAdministration;
 //! - circuit components → Device;
-//! - a retraction → the retracted resource again with status `entered-in-error`.
+//! - a retraction → the retracted resource again with status `entered-in-error`;
+//! - a correction → the target's resources updated with the new content, status `corrected`
+//!   and a note of who, when and why; an artefact mark → the target's Observations updated with
+//!   status `amended` and an artefact interpretation and tag; an amendment after signing → an
+//!   Observation (Pumpside `amendment`) whose focus is the amended record.
 //!
 //! A signed checklist run becomes a QuestionnaireResponse (with its template as a Questionnaire)
 //! in the engine, which can read the template from the store (`sync::fhir` writes both).
 //!
-//! Kept on this device for now (named in `LOCAL_ONLY`): protocol, advisory, device association,
-//! checklist and anticoagulation overrides, unsigned checklist runs, artefact marks, corrections, prime composition.
+//! Kept on this device for now (named in `LOCAL_ONLY`, each with its reason at its match arm):
+//! protocol, advisory, device association, checklist and anticoagulation overrides, unsigned
+//! checklist runs, artefact marks on stretches of device samples, prime composition.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
@@ -27,10 +32,11 @@ use sha2::{Digest, Sha256};
 use super::codes::{self, Reported, Specimen};
 use super::codesystem;
 use crate::domain::bloodgas::{Analyte, GasTemperature, SampleSite};
+use crate::domain::entry::ArtefactTarget;
 use crate::domain::record::CaseView;
 use crate::domain::{
-    CaseKind, CaseStatus, CaseSummary, Channel, Decimal, Entry, EntryPayload, EventKind, Parameter,
-    Sample, Validity,
+    CaseKind, CaseStatus, CaseSummary, Channel, Decimal, Entry, EntryId, EntryPayload, EventKind,
+    Parameter, Sample, Validity,
 };
 
 pub const UCUM: &str = "http://unitsofmeasure.org";
@@ -47,17 +53,15 @@ pub const CHUNK_MS: i64 = 10 * 60 * 1000;
 pub const PERIOD_MS: i64 = 1000;
 
 /// Entry kinds that stay on this device in this version (said on the Sync screen and in docs).
-pub const LOCAL_ONLY: [&str; 11] = [
-    "amendment",
+pub const LOCAL_ONLY: [&str; 9] = [
     "anticoagulation_override",
+    "artefact_mark of device samples",
     "protocol",
     "advisory",
     "device_associated",
     "device_link",
     "device_released",
     "checklist_override",
-    "artefact_mark",
-    "correction",
     "prime",
 ];
 
@@ -721,6 +725,26 @@ pub fn map_entry(
             one(c.mapped("Device", key, d))
         }
         EntryPayload::Retraction { target, .. } => Ok(Planned::Retract { target: *target }),
+        EntryPayload::Correction {
+            target, replacement, reason,
+        } => correction(case, entry, entries, *target, replacement, reason),
+        EntryPayload::ArtefactMark {
+            target: ArtefactTarget::Entry(target),
+            reason,
+        } => artefact_mark(case, entry, entries, *target, reason),
+        EntryPayload::Amendment {
+            target,
+            text,
+            reason,
+        } => {
+            let mut o = c.observation(&key, pumpside_code("amendment", "Amendment"), "exam");
+            o.insert("valueString".into(), json!(text));
+            o.insert("note".into(), json!([annotation(entry, &format!("Why: {reason}"))]));
+            if let Some(focus) = target.and_then(|t| current_resources(case, entries, t).pop()) {
+                o.insert("focus".into(), json!([placeholder(focus.resource_type, &focus.key)]));
+            }
+            one(c.mapped("Observation", key, Value::Object(o)))
+        }
         // A signed checklist run goes up whole as a QuestionnaireResponse (planned by the
         // engine from its entries), not entry by entry.
         EntryPayload::ChecklistStarted { .. }
@@ -730,16 +754,138 @@ pub fn map_entry(
         // Listed one by one: a new kind of entry must be decided here, never fall through.
         EntryPayload::Protocol { .. }
         | EntryPayload::Prime { .. }
-        | EntryPayload::Correction { .. }
-        | EntryPayload::ArtefactMark { .. }
+        | EntryPayload::ArtefactMark {
+            target: ArtefactTarget::Samples { .. },
+            ..
+        }
         | EntryPayload::ChecklistOverride { .. }
         | EntryPayload::AnticoagulationOverride { .. }
         | EntryPayload::DeviceAssociated { .. }
         | EntryPayload::DeviceReleased { .. }
         | EntryPayload::DeviceLink { .. }
-        | EntryPayload::Advisory { .. }
-        | EntryPayload::Amendment { .. } => Ok(Planned::LocalOnly),
+        | EntryPayload::Advisory { .. } => Ok(Planned::LocalOnly),
     }
+}
+
+/// Who changed a record, when and why, as a FHIR Annotation on the changed resource.
+fn annotation(by: &Entry, text: &str) -> Value {
+    json!({ "authorString": by.author.user, "time": time(by.occurred_at), "text": text })
+}
+
+fn add_note(payload: &mut Value, note: Value) {
+    match payload["note"].as_array_mut() {
+        Some(notes) => notes.push(note),
+        None => payload["note"] = json!([note]),
+    }
+}
+
+/// The resources `target` stands for now: its entry with the corrections recorded before the
+/// last entry of `entries` applied (the last entry is the change being planned).
+fn current_resources(case: &CaseSummary, entries: &[Entry], target: EntryId) -> Vec<Mapped> {
+    let before = &entries[..entries.len().saturating_sub(1)];
+    let view = CaseView::derive(before);
+    let Some(effective) = view.entries.iter().find(|e| e.original.id == target) else {
+        return Vec::new();
+    };
+    let current = Entry {
+        payload: effective.payload.clone(),
+        ..effective.original.clone()
+    };
+    match map_entry(case, &current, before) {
+        Ok(Planned::Resources(list)) => list,
+        _ => Vec::new(),
+    }
+}
+
+/// A correction of `target`: its resources again with the replacement's content, status
+/// `corrected` (Observation; a MedicationAdministration or Device keeps its status) and a note
+/// of who, when and why; a resource the replacement no longer has (an analyte taken out of a
+/// gas) goes as entered-in-error, one it adds is created. The server keeps every version.
+fn correction(
+    case: &CaseSummary,
+    entry: &Entry,
+    entries: &[Entry],
+    target: EntryId,
+    replacement: &EntryPayload,
+    reason: &str,
+) -> Result<Planned, MapError> {
+    let before = current_resources(case, entries, target);
+    let Some(original) = entries.iter().find(|e| e.id == target) else {
+        return Ok(Planned::LocalOnly);
+    };
+    if before.is_empty() {
+        // The target stays on this device (a local-only kind), so does its correction.
+        return Ok(Planned::LocalOnly);
+    }
+    let corrected = Entry {
+        payload: replacement.clone(),
+        ..original.clone()
+    };
+    let Planned::Resources(after) = map_entry(case, &corrected, entries)? else {
+        return Ok(Planned::LocalOnly);
+    };
+    let note = annotation(entry, &format!("Corrected: {reason}"));
+    let mut out = Vec::new();
+    for old in &before {
+        if !after.iter().any(|m| m.key == old.key) {
+            let mut payload = entered_in_error(&old.payload);
+            add_note(&mut payload, note.clone());
+            out.push(Mapped {
+                operation: Operation::Update,
+                payload,
+                ..old.clone()
+            });
+        }
+    }
+    for mut m in after {
+        if before.iter().any(|b| b.key == m.key) {
+            m.operation = Operation::Update;
+        }
+        if m.resource_type == "Observation" {
+            m.payload["status"] = json!("corrected");
+        }
+        add_note(&mut m.payload, note.clone());
+        out.push(m);
+    }
+    Ok(Planned::Resources(out))
+}
+
+/// `target` marked as artefact: its Observations updated with status `amended`, an
+/// interpretation and a tag saying so, and a note of who, when and why. The value stays (the
+/// record keeps what was measured); a receiver reading the interpretation or the tag knows not
+/// to chart it as valid, and Pumpside's ECMO board leaves it out of the newest values.
+fn artefact_mark(
+    case: &CaseSummary,
+    entry: &Entry,
+    entries: &[Entry],
+    target: EntryId,
+    reason: &str,
+) -> Result<Planned, MapError> {
+    let note = annotation(entry, &format!("Marked artefact: {reason}"));
+    let out: Vec<Mapped> = current_resources(case, entries, target)
+        .into_iter()
+        .filter(|m| m.resource_type == "Observation")
+        .map(|mut m| {
+            m.operation = Operation::Update;
+            m.payload["status"] = json!("amended");
+            m.payload["interpretation"] = json!([{
+                "coding": [coding(PUMPSIDE, "artefact", "Artefact: not a valid measurement")],
+                "text": "Artefact: not a valid measurement"
+            }]);
+            let mut tags = m.payload["meta"]["tag"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            tags.push(json!({ "system": PUMPSIDE, "code": "artefact" }));
+            m.payload["meta"]["tag"] = Value::Array(tags);
+            add_note(&mut m.payload, note.clone());
+            m
+        })
+        .collect();
+    if out.is_empty() {
+        return Ok(Planned::LocalOnly);
+    }
+    Ok(Planned::Resources(out))
 }
 
 /// A Patient for a test or demo server that lacks one (never used against a production server:

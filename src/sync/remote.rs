@@ -49,12 +49,30 @@ pub struct RemoteValue {
     pub value: String,
     pub unit: String,
     pub at: DateTime<Utc>,
+    /// The server's copy was corrected after it was first sent (FHIR status `corrected` or
+    /// `amended`).
+    pub corrected: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteEvent {
     pub at: DateTime<Utc>,
     pub text: String,
+}
+
+/// An Observation marked as artefact: Pumpside's tag or interpretation (another client may use
+/// either).
+fn is_artefact(v: &Value) -> bool {
+    let ours = |c: &Value| c["system"] == super::map::PUMPSIDE && c["code"] == "artefact";
+    v["meta"]["tag"]
+        .as_array()
+        .is_some_and(|t| t.iter().any(ours))
+        || v["interpretation"].as_array().is_some_and(|i| {
+            i.iter()
+                .filter_map(|c| c["coding"].as_array())
+                .flatten()
+                .any(ours)
+        })
 }
 
 fn name(code: &Value) -> String {
@@ -192,6 +210,18 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                 } else {
                     None
                 };
+                if is_artefact(v) {
+                    // Marked artefact by the team: never a newest value, said on the timeline.
+                    let shown = value
+                        .map(|(x, u, _)| format!(" {x} {u}"))
+                        .unwrap_or_default();
+                    run.timeline.push(RemoteEvent {
+                        at: when,
+                        text: format!("{what}{} marked artefact", shown.trim_end()),
+                    });
+                    continue;
+                }
+                let corrected = matches!(v["status"].as_str(), Some("corrected" | "amended"));
                 match (value, v["valueString"].as_str()) {
                     (Some((value, unit, at)), _) => {
                         let k = (run_ref.to_string(), what.clone());
@@ -203,6 +233,7 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                                     value,
                                     unit,
                                     at,
+                                    corrected,
                                 },
                             );
                         }
@@ -270,6 +301,68 @@ mod tests {
             record_key: None,
             body: body.to_string(),
         }
+    }
+
+    /// A gas marked artefact on another tablet is never a newest value here (the older valid
+    /// one is) and says so on the timeline; a corrected value says it was corrected.
+    #[test]
+    fn artefact_marks_and_corrections_from_the_server_show_as_such() {
+        let proc = pulled(
+            "Procedure",
+            "p1",
+            "2026-11-26T10:00:00Z",
+            json!({"resourceType":"Procedure","status":"in-progress","code":{"text":"VA ECMO"},
+              "performedPeriod":{"start":"2026-11-26T08:00:00Z"}}),
+        );
+        let obs = |id: &str, at: &str, value: u32, extra: Value| {
+            let mut o = json!({"resourceType":"Observation","status":"final",
+              "code":{"text":"pO₂"},"partOf":[{"reference":"Procedure/p1"}],
+              "effectiveDateTime":at,"valueQuantity":{"value":value,"unit":"mmHg"}});
+            for (k, v) in extra.as_object().unwrap() {
+                o[k] = v.clone();
+            }
+            pulled("Observation", id, "2026-11-26T10:05:00Z", o)
+        };
+        let older = obs("o1", "2026-11-26T09:00:00Z", 180, json!({}));
+        let artefact = obs(
+            "o2",
+            "2026-11-26T09:30:00Z",
+            610,
+            json!({"status":"amended","meta":{"tag":[{"system":crate::sync::map::PUMPSIDE,"code":"artefact"}]}}),
+        );
+        let runs = runs(&[proc.clone(), older.clone(), artefact]);
+        let run = &runs[0];
+        assert_eq!(run.latest.len(), 1);
+        assert_eq!(
+            (run.latest[0].value.as_str(), run.latest[0].corrected),
+            ("180", false)
+        );
+        assert_eq!(run.timeline[0].text, "pO₂ 610 mmHg marked artefact");
+        // Another client's interpretation coding counts too; a correction is flagged.
+        let by_interpretation = obs(
+            "o3",
+            "2026-11-26T09:40:00Z",
+            612,
+            json!({"interpretation":[{"coding":[{"system":crate::sync::map::PUMPSIDE,"code":"artefact"}]}]}),
+        );
+        let corrected = obs(
+            "o4",
+            "2026-11-26T09:45:00Z",
+            190,
+            json!({"status":"corrected"}),
+        );
+        let runs = super::runs(&[proc, older, by_interpretation, corrected]);
+        assert_eq!(
+            (
+                runs[0].latest[0].value.as_str(),
+                runs[0].latest[0].corrected
+            ),
+            ("190", true)
+        );
+        assert!(runs[0]
+            .timeline
+            .iter()
+            .any(|e| e.text.contains("612 mmHg marked artefact")));
     }
 
     #[test]

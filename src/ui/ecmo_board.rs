@@ -184,7 +184,9 @@ fn RemoteRunCard(run: crate::app::view::RemoteRun, now: DateTime<Utc>) -> Elemen
                     for v in run.latest.iter() {
                         span { key: "k{v.name}", class: "k", "{v.name}" }
                         span { class: "v", "data-remote-value": "{v.name}",
-                            "{v.value} {v.unit} " span { class: "muted", "({age(v.at)} ago)" } }
+                            "{v.value} {v.unit} "
+                            if v.corrected { span { class: "badge", "data-corrected": "true", "corrected " } }
+                            span { class: "muted", "({age(v.at)} ago)" } }
                     }
                 }
             }

@@ -16,6 +16,7 @@ mod routing;
 mod services;
 mod store_file;
 mod sync;
+mod sync_codes;
 mod telemetry;
 mod tidy;
 mod ui_ssr;
