@@ -37,6 +37,75 @@ pub struct PullReport {
     pub held: usize,
     /// Followed MRNs the server has no (single) Patient for.
     pub missing: Vec<String>,
+    /// Pulled resources not kept, each named with why (an absurd number, period or size).
+    pub skipped: Vec<String>,
+    /// Searches whose paging was stopped (a looping or foreign next link, too many pages): what
+    /// was read is kept, the other types are still pulled.
+    pub problems: Vec<String>,
+}
+
+/// Largest pulled resource kept (a whole day of SampledData at 1 Hz is about 600 kB).
+const MAX_RESOURCE_BYTES: usize = 1 << 20;
+/// Largest magnitude of a pulled number (no perfusion value comes near it).
+const MAX_MAGNITUDE: f64 = 1e9;
+/// A SampledData period longer than a day, or slots more than a day of 1 Hz data, is absurd.
+const MAX_PERIOD_MS: f64 = 86_400_000.0;
+const MAX_SLOTS: usize = 86_400;
+
+/// Why a pulled resource is not kept, if it is not: every number finite and within bounds,
+/// SampledData with a plausible period, factor and length, times that parse, a bounded size.
+/// What another client wrote must never crash the board (a huge period once did, every time
+/// the ECMO board opened, offline too, because the pulled copy was kept).
+pub fn check_pulled(r: &Value, size: usize) -> Result<(), String> {
+    if size > MAX_RESOURCE_BYTES {
+        return Err(format!(
+            "{size} bytes, over the {MAX_RESOURCE_BYTES}-byte limit"
+        ));
+    }
+    fn numbers(v: &Value, path: &str) -> Result<(), String> {
+        match v {
+            Value::Number(n) => match n.as_f64() {
+                Some(x) if x.is_finite() && x.abs() <= MAX_MAGNITUDE => Ok(()),
+                _ => Err(format!("{path} = {n} is out of bounds")),
+            },
+            Value::Array(a) => a.iter().try_for_each(|x| numbers(x, path)),
+            Value::Object(m) => m
+                .iter()
+                .try_for_each(|(k, x)| numbers(x, &format!("{path}.{k}"))),
+            _ => Ok(()),
+        }
+    }
+    numbers(r, r["resourceType"].as_str().unwrap_or("resource"))?;
+    let sd = &r["valueSampledData"];
+    if sd.is_object() {
+        let period = sd["period"].as_f64().unwrap_or(0.0);
+        if !(period > 0.0 && period <= MAX_PERIOD_MS) {
+            return Err(format!(
+                "SampledData period {} ms is not plausible",
+                sd["period"]
+            ));
+        }
+        if let Some(f) = sd["factor"].as_f64() {
+            if f == 0.0 {
+                return Err("SampledData factor 0".into());
+            }
+        }
+        let slots = sd["data"]
+            .as_str()
+            .map_or(0, |d| d.split_whitespace().count());
+        if slots > MAX_SLOTS {
+            return Err(format!("SampledData with {slots} slots, over {MAX_SLOTS}"));
+        }
+    }
+    for field in ["effectiveDateTime", "issued"] {
+        if let Some(t) = r[field].as_str() {
+            if parse_time(t).is_none() && chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_err()
+            {
+                return Err(format!("{field} {t:?} is not a date-time"));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn stamp(t: DateTime<Utc>) -> String {
@@ -49,8 +118,9 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-/// A searchset's resources as versions to store, with the newest `lastUpdated` among them.
-fn versions(bundle: &Value) -> (Vec<PulledNew>, Option<DateTime<Utc>>) {
+/// A searchset's resources as versions to store, with the newest `lastUpdated` among them;
+/// resources that fail [`check_pulled`] go to `skipped` with why, not to the store.
+fn versions(bundle: &Value, skipped: &mut Vec<String>) -> (Vec<PulledNew>, Option<DateTime<Utc>>) {
     let mut out = Vec::new();
     let mut newest: Option<DateTime<Utc>> = None;
     for e in bundle["entry"].as_array().into_iter().flatten() {
@@ -69,6 +139,11 @@ fn versions(bundle: &Value) -> (Vec<PulledNew>, Option<DateTime<Utc>>) {
             continue;
         };
         newest = newest.max(Some(at));
+        let body = r.to_string();
+        if let Err(why) = check_pulled(r, body.len()) {
+            skipped.push(format!("{t}/{id}: {why}"));
+            continue;
+        }
         let record_key = r["identifier"].as_array().and_then(|ids| {
             ids.iter().find_map(|i| {
                 (i["system"] == super::map::URI)
@@ -86,7 +161,7 @@ fn versions(bundle: &Value) -> (Vec<PulledNew>, Option<DateTime<Utc>>) {
                 .to_string(),
             last_updated: stamp(at),
             record_key,
-            body: r.to_string(),
+            body,
         });
     }
     (out, newest)
@@ -173,15 +248,18 @@ impl SyncEngine {
         // pull reads at most MAX_PAGES pages of one type.
         let mut read = std::collections::HashSet::new();
         loop {
+            // What was read is kept and the other types are still pulled; the stop is named.
             if !read.insert(path.clone()) {
-                return Err(SyncError::Transient(format!(
+                report.problems.push(format!(
                     "the server's {resource_type} search repeats a page already read (its next link loops); paging stopped"
-                )));
+                ));
+                return Ok(());
             }
             if read.len() > MAX_PAGES {
-                return Err(SyncError::Transient(format!(
+                report.problems.push(format!(
                     "more than {MAX_PAGES} pages of {resource_type} in one pull; paging stopped"
-                )));
+                ));
+                return Ok(());
             }
             let reply = self.transport.get(&path).await?;
             report.requests += 1;
@@ -194,7 +272,7 @@ impl SyncEngine {
             }
             let bundle: Value = serde_json::from_str(&reply.body)
                 .map_err(|e| SyncError::Transient(format!("{resource_type} search answer: {e}")))?;
-            let (found, page_newest) = versions(&bundle);
+            let (found, page_newest) = versions(&bundle, &mut report.skipped);
             let full = found.len() >= page;
             report.received += found.len();
             newest = newest.max(page_newest);
@@ -210,15 +288,13 @@ impl SyncEngine {
             report.added += ack.added;
             report.held += ack.held;
             if let Some(next) = next_link(&bundle) {
-                path = next
-                    .strip_prefix(self.transport.config.base.as_str())
-                    .ok_or_else(|| {
-                        SyncError::Transient(
-                            "the server's next link points to another server; not followed"
-                                .to_string(),
-                        )
-                    })?
-                    .to_string();
+                let Some(same) = next.strip_prefix(self.transport.config.base.as_str()) else {
+                    report.problems.push(format!(
+                        "the server's {resource_type} next link points to another server; not followed"
+                    ));
+                    return Ok(());
+                };
+                path = same.to_string();
                 continue;
             }
             if !full {
@@ -254,7 +330,9 @@ mod tests {
             {"resource":{"resourceType":"Patient","id":"p","meta":{"lastUpdated":"2026-11-26T11:00:00Z"}},"search":{"mode":"include"}},
             {"resource":{"resourceType":"Observation","id":"c"}}
         ],"link":[{"relation":"next","url":"https://s/Observation?page=2"}]});
-        let (v, newest) = versions(&b);
+        let mut skipped = Vec::new();
+        let (v, newest) = versions(&b, &mut skipped);
+        assert!(skipped.is_empty());
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].record_key.as_deref(), Some("0193-k"));
         assert_eq!(v[0].version_id, "7");
@@ -266,5 +344,63 @@ mod tests {
             Some("2026-11-26T09:30:00.000Z")
         );
         assert_eq!(next_link(&b), Some("https://s/Observation?page=2"));
+    }
+
+    #[test]
+    fn absurd_pulled_resources_are_skipped_and_named_and_sound_ones_kept() {
+        let obs = |extra: Value| {
+            let mut o = json!({"resourceType":"Observation","id":"x",
+              "meta":{"versionId":"1","lastUpdated":"2026-11-26T10:00:00Z"},"status":"final",
+              "code":{"text":"Pump flow"},"effectiveDateTime":"2026-11-26T09:00:00Z"});
+            for (k, v) in extra.as_object().unwrap() {
+                o[k] = v.clone();
+            }
+            o
+        };
+        let sound = obs(
+            json!({"valueSampledData":{"origin":{"value":0},"period":1000,"dimensions":1,"data":"4.1 4.2 E"}}),
+        );
+        assert_eq!(check_pulled(&sound, 300), Ok(()));
+        let bad = [
+            (
+                json!({"valueSampledData":{"origin":{"value":0},"period":1e300,"dimensions":1,"data":"1"}}),
+                "period",
+            ),
+            (
+                json!({"valueSampledData":{"origin":{"value":0},"period":0,"dimensions":1,"data":"1"}}),
+                "period",
+            ),
+            (
+                json!({"valueSampledData":{"origin":{"value":0},"period":1000,"factor":0,"dimensions":1,"data":"1"}}),
+                "factor",
+            ),
+            (
+                json!({"valueQuantity":{"value":1e300,"unit":"L/min"}}),
+                "out of bounds",
+            ),
+            (json!({"valueQuantity":{"value":-5e12}}), "out of bounds"),
+            (
+                json!({"effectiveDateTime":"yesterday-ish"}),
+                "not a date-time",
+            ),
+        ];
+        for (extra, why) in bad {
+            let r = obs(extra);
+            let e = check_pulled(&r, 300).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+        assert!(check_pulled(&sound, 2 << 20).unwrap_err().contains("bytes"));
+        let b = json!({"resourceType":"Bundle","type":"searchset","entry":[
+            {"resource": sound},
+            {"resource": obs(json!({"id":"huge","valueSampledData":{"origin":{"value":0},"period":1e300,"dimensions":1,"data":"1"}}))}
+        ]});
+        let mut skipped = Vec::new();
+        let (v, _) = versions(&b, &mut skipped);
+        assert_eq!(v.len(), 1);
+        assert_eq!(skipped.len(), 1);
+        assert!(
+            skipped[0].starts_with("Observation/huge: ") && skipped[0].contains("period"),
+            "{skipped:?}"
+        );
     }
 }

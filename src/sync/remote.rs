@@ -148,6 +148,8 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
         .iter()
         .filter_map(|p| serde_json::from_str(&p.body).ok().map(|v| (p, v)))
         .filter(|(_, v): &(&Pulled, Value)| v["status"] != "entered-in-error")
+        // A copy kept by an older version before pulled data was checked is checked again.
+        .filter(|(p, v)| super::pull::check_pulled(v, p.body.len()).is_ok())
         .collect();
     let mut runs: BTreeMap<String, RemoteRun> = BTreeMap::new();
     for (p, v) in parsed

@@ -78,12 +78,20 @@ pub fn EcmoBoard() -> Element {
     let sync = state.sync.read().clone();
     let pull_note = match &sync {
         SyncState::Active(s) => match (s.last_pull, &s.pull) {
-            (Some(t), Some(r)) if !r.missing.is_empty() => format!(
-                "Last pull {} ago. Not on the server: {}.",
-                format_age(now - t),
-                r.missing.join(", ")
-            ),
-            (Some(t), _) => format!("Last pull {} ago.", format_age(now - t)),
+            (Some(t), Some(r)) => {
+                let mut note = format!("Last pull {} ago.", format_age(now - t));
+                if !r.missing.is_empty() {
+                    note.push_str(&format!(" Not on the server: {}.", r.missing.join(", ")));
+                }
+                if !r.skipped.is_empty() {
+                    note.push_str(&format!(
+                        " {} pulled record(s) not kept as implausible (listed on the Sync screen).",
+                        r.skipped.len()
+                    ));
+                }
+                note
+            }
+            (Some(t), None) => format!("Last pull {} ago.", format_age(now - t)),
             _ => "Not pulled yet.".to_string(),
         },
         _ => "No server is configured (sync.toml): nothing can be pulled.".to_string(),

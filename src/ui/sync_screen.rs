@@ -94,6 +94,14 @@ pub fn SyncScreen() -> Element {
                 if let Some(p) = &s.paused {
                     span { class: "k", "Paused" } span { class: "v error", "{p}: enter the credentials in Settings" }
                 }
+                if let Some(r) = &s.pull {
+                    for (i, p) in r.problems.iter().enumerate() {
+                        span { key: "pp{i}", class: "k", "Pull" } span { class: "v error", "data-sync": "pull-problem", "{p}" }
+                    }
+                    for (i, why) in r.skipped.iter().enumerate() {
+                        span { key: "ps{i}", class: "k", "Not kept" } span { class: "v error", "data-sync": "pull-skipped", "{why}" }
+                    }
+                }
             }
         },
     };
