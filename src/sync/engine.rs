@@ -45,6 +45,9 @@ pub enum SyncError {
     /// A patient the record needs is not on the server.
     #[error("patient with MRN {0} is not on the server; sync of this case waits (the hospital owns Patient records)")]
     PatientMissing(String),
+    /// The server's CapabilityStatement lacks something Pumpside needs: nothing is sent.
+    #[error("the server cannot take Pumpside's records: {0}. Nothing was sent; the records wait on this device")]
+    Capability(String),
 }
 
 /// What the status bar and the Sync screen show.
@@ -206,6 +209,8 @@ pub struct SyncEngine {
     /// The largest Bundle the server took after refusing a bigger one as too large (413): later
     /// passes start there instead of learning it again.
     size_limit: Arc<std::sync::atomic::AtomicUsize>,
+    /// The server's CapabilityStatement was read and has what Pumpside needs.
+    capable: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SyncEngine {
@@ -221,6 +226,7 @@ impl SyncEngine {
             nudge: Arc::new(Notify::new()),
             status: Arc::new(watch::channel(status).0),
             size_limit: Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX)),
+            capable: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
 
@@ -493,7 +499,40 @@ impl SyncEngine {
     }
 
     /// Upload pending operations until none is left or a try fails.
+    /// Read the server's CapabilityStatement once, before the first upload: a server that lacks
+    /// something Pumpside needs is named plainly and nothing is sent. A server without a
+    /// readable statement (404, or something else at `metadata`) is tried as it is.
+    async fn ensure_capable(&self) -> Result<(), SyncError> {
+        use std::sync::atomic::Ordering;
+        if self.capable.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let reply = self.transport.get("metadata").await?;
+        if matches!(reply.status, 401 | 403) {
+            return Err(SyncError::Auth(reply.status));
+        }
+        let statement: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+        if reply.status != 200 || statement["resourceType"] != "CapabilityStatement" {
+            tracing::warn!(
+                status = reply.status,
+                "the server has no readable CapabilityStatement; uploading without the check"
+            );
+            return Ok(());
+        }
+        match super::capability::check(&statement) {
+            Ok(c) => {
+                tracing::info!(fhir = %c.fhir_version, update_create = c.update_create, "server capabilities checked");
+                self.capable.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(why) => Err(SyncError::Capability(why)),
+        }
+    }
+
     pub async fn upload(&self) -> Result<(), SyncError> {
+        if self.store.outbox_summary().await?.pending > 0 {
+            self.ensure_capable().await?;
+        }
         let batch = self
             .transport
             .config
@@ -834,6 +873,27 @@ impl SyncEngine {
         Ok(id)
     }
 
+    /// The server's current version of a resource whose create was answered without one (empty
+    /// when the server keeps none).
+    async fn current_version(&self, resource_type: &str, id: &str) -> Result<String, SyncError> {
+        let reply = self.transport.get(&format!("{resource_type}/{id}")).await?;
+        if matches!(reply.status, 401 | 403) {
+            return Err(SyncError::Auth(reply.status));
+        }
+        if reply.status != 200 {
+            return Err(SyncError::Transient(format!(
+                "HTTP {} reading the version of a {resource_type} before updating it",
+                reply.status
+            )));
+        }
+        let v: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
+        Ok(v["meta"]["versionId"]
+            .as_str()
+            .filter(|v| is_fhir_id(v))
+            .unwrap_or("")
+            .to_string())
+    }
+
     /// Build the next transaction from the head of `pending`: creates, in order, up to `limit`;
     /// an update goes alone (so a 412 names it). A row whose references cannot be resolved yet
     /// is blocked for this run.
@@ -905,7 +965,13 @@ impl SyncEngine {
                 }
             }
             let server = if is_update {
-                self.store.server_ref(row.resource_key.clone()).await?
+                match self.store.server_ref(row.resource_key.clone()).await? {
+                    Some((id, version)) if version.is_empty() => {
+                        let version = self.current_version(&row.resource_type, &id).await?;
+                        Some((id, version))
+                    }
+                    other => other,
+                }
             } else {
                 None
             };
@@ -935,6 +1001,11 @@ impl SyncEngine {
                 map::derived_uuid(&row.resource_key, "full-url")
             );
             let request = match &server {
+                // A server that keeps no versions cannot guard an update against a lost one.
+                Some((id, version)) if version.is_empty() => {
+                    payload["id"] = json!(id);
+                    json!({ "method": "PUT", "url": format!("{}/{id}", row.resource_type) })
+                }
                 Some((id, version)) => {
                     payload["id"] = json!(id);
                     json!({ "method": "PUT", "url": format!("{}/{id}", row.resource_type), "ifMatch": format!("W/\"{version}\"") })
@@ -1145,6 +1216,12 @@ fn acks(rows: &[OutboxRow], body: &str) -> Vec<(i64, Outcome)> {
                 .filter(|v| !v.is_empty());
             let outcome = match (id, version) {
                 (Some(server_id), Some(version)) => Outcome::Acked { server_id, version },
+                // A minimal answer may name the resource without its version: acked, and the
+                // version is read from the server before this resource is ever updated.
+                (Some(server_id), None) => Outcome::Acked {
+                    server_id,
+                    version: String::new(),
+                },
                 _ => Outcome::Retry {
                     error: "the server's answer did not name the stored resource".into(),
                 },
@@ -1293,6 +1370,41 @@ mod tests {
             }
         );
         assert!(matches!(got[1].1, Outcome::Retry { .. }), "{:?}", got[1]);
+    }
+
+    /// Minimal answers (no resource), with the version in the Location, the ETag, the resource,
+    /// or nowhere: each names the stored resource; a missing version is left for later.
+    #[test]
+    fn minimal_and_representation_answers_are_acked_with_what_they_name() {
+        let rows: Vec<OutboxRow> = (1..=4)
+            .map(|seq| OutboxRow {
+                seq,
+                ..test_row("Observation")
+            })
+            .collect();
+        let body = serde_json::json!({ "resourceType": "Bundle", "type": "transaction-response",
+            "entry": [
+                { "response": { "status": "201", "location": "Observation/a/_history/3" } },
+                { "response": { "status": "200 OK", "location": "http://h/Observation/b", "etag": "W/\"5\"" } },
+                { "resource": { "resourceType": "Observation", "id": "c", "meta": { "versionId": "7" } },
+                  "response": { "status": "201 Created" } },
+                { "response": { "status": "201 Created", "location": "http://h/fhir/Observation/d" } },
+            ] })
+        .to_string();
+        let got: Vec<Outcome> = acks(&rows, &body).into_iter().map(|(_, o)| o).collect();
+        let acked = |id: &str, v: &str| Outcome::Acked {
+            server_id: id.into(),
+            version: v.into(),
+        };
+        assert_eq!(
+            got,
+            [
+                acked("a", "3"),
+                acked("b", "5"),
+                acked("c", "7"),
+                acked("d", "")
+            ]
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! on-call view and `remote` turns them into what that view shows.
 
 pub mod auth;
+pub mod capability;
 pub mod codes;
 pub mod codesystem;
 pub mod config;

@@ -846,10 +846,26 @@ async fn a_cpb_case_uploads_once_and_a_second_run_adds_nothing() {
 
 #[tokio::test]
 async fn faults_mid_upload_end_with_every_record_on_the_server_exactly_once() {
-    let peer = FhirPeer::start(None);
+    fault_matrix(FhirPeer::start(None), false).await;
+}
+
+/// The same faults against a server that behaves like other servers at their least helpful
+/// (the peer's strict mode): minimal answers with absolute Locations and no versions, no
+/// update-as-create, a 12,000-byte body limit (413), a next link to itself on every search, and
+/// its first transaction redirected to another origin.
+#[tokio::test]
+async fn faults_against_a_strict_server_end_with_every_record_there_once_and_nothing_stuck() {
+    fault_matrix(
+        FhirPeer::start_env(&[("PEER_STRICT", "1"), ("PEER_MAX_BODY", "12000")]),
+        true,
+    )
+    .await;
+}
+
+async fn fault_matrix(peer: FhirPeer, strict: bool) {
     let dir = crate::temp_dir();
     let s = open(dir.path());
-    record_cpb_case(&s, "SYNC-2", 25).await;
+    let rec = record_cpb_case(&s, "SYNC-2", 25).await;
     // Server down first: nothing listens on the configured port.
     let down = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -876,6 +892,7 @@ async fn faults_mid_upload_end_with_every_record_on_the_server_exactly_once() {
     let proxy = Proxy::start(
         peer.port,
         vec![
+            Fault::Pass, // the CapabilityStatement
             Fault::Pass, // patient search: not there
             Fault::Pass, // the test server's patient is created
             Fault::Http500,
@@ -921,6 +938,110 @@ async fn faults_mid_upload_end_with_every_record_on_the_server_exactly_once() {
         .unwrap();
     assert!(retries >= 4, "{retries}");
     assert!(*proxy.requests.lock().unwrap() > 5);
+
+    // Updates after version-less answers: the run completes and a note is retracted later.
+    add(
+        &s,
+        rec.case,
+        Utc::now(),
+        EntryPayload::Status {
+            status: CaseStatus::Completed,
+        },
+    )
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&proxy.base(), "batch = 10"), author()).unwrap();
+    let errors = sync_until_done(&engine, &s, 6).await;
+    let run = peer
+        .get(&format!(
+            "Procedure?identifier=urn:ietf:rfc:3986|urn:uuid:{}",
+            rec.case
+        ))
+        .await;
+    assert_eq!(
+        run["entry"][0]["resource"]["status"], "completed",
+        "{errors:?}"
+    );
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!(
+        (summary.pending, summary.rejected, summary.conflicts),
+        (0, 0, 0)
+    );
+    if strict {
+        let stats = peer.stats().await;
+        assert!(
+            stats["too_large"].as_u64().unwrap() >= 1,
+            "the size limit was met: {stats}"
+        );
+        assert_eq!(stats["redirects"], 1, "{stats}");
+        assert_eq!(
+            stats["update_create_refused"], 0,
+            "nothing asked for update-as-create"
+        );
+        assert!(
+            errors.is_empty() || errors.iter().all(|e| !e.contains("update as create")),
+            "{errors:?}"
+        );
+        // The on-call phone pulls from it: each search's self-referencing next link is named
+        // and stops that search's paging; what was read is kept and shown.
+        let phone_dir = crate::temp_dir();
+        let phone = open(phone_dir.path());
+        let mrn = pumpside::domain::patient::Mrn {
+            system: TEST_MRN_SYSTEM.into(),
+            value: "SYNC-2".into(),
+        };
+        let who = Author::new("On call", "phone-1");
+        phone.follow(mrn.clone(), true, who.clone()).await.unwrap();
+        let on_call = SyncEngine::new(phone.clone(), config(&peer.base(), ""), who).unwrap();
+        let report = tokio::time::timeout(Duration::from_secs(30), on_call.pull())
+            .await
+            .expect("the pull ends")
+            .unwrap();
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| p.contains("repeats a page already read")),
+            "{report:?}"
+        );
+        assert!(report.added > 20, "{report:?}");
+        let runs = pumpside::sync::remote::runs(&phone.pulled(mrn).await.unwrap());
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, "completed");
+        assert!(!runs[0].latest.is_empty());
+    }
+}
+
+/// A server whose CapabilityStatement lacks transactions is named before anything is sent, and
+/// every record waits on the device.
+#[tokio::test]
+async fn a_server_without_transactions_is_named_before_anything_is_sent() {
+    let peer = FhirPeer::start_env(&[("PEER_CAPS", "no-transaction")]);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "SYNC-CAPS", 5).await;
+    let engine = SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
+    let e = engine.sync_once().await.unwrap_err();
+    assert!(matches!(e, SyncError::Capability(_)), "{e}");
+    assert!(
+        e.to_string().contains("does not take transaction Bundles")
+            && e.to_string().contains("Nothing was sent"),
+        "{e}"
+    );
+    let summary = s.outbox_summary().await.unwrap();
+    assert!(summary.pending > 10 && summary.acked == 0, "{summary:?}");
+    let counts = peer.counts().await;
+    assert_eq!(
+        counts.get("Observation").copied().unwrap_or(0),
+        0,
+        "{counts:?}"
+    );
+    assert!(engine
+        .status()
+        .borrow()
+        .last_error
+        .as_deref()
+        .unwrap_or("")
+        .contains("transaction"));
 }
 
 #[tokio::test]

@@ -11,6 +11,15 @@
 //                              /oauth2/token takes a private_key_jwt assertion signed by that
 //                              key (ES384 or RS384) and issues bearer tokens, which every FHIR
 //                              request then needs (else 401). PEER_TOKEN_TTL: seconds (300).
+//   PEER_STRICT=1              behave like other servers than this one, at their least helpful
+//                              (the fault matrix runs against this too): transaction answers
+//                              are minimal (no resource, no ETag) with absolute Locations and
+//                              no version; PUT of an id the server does not have is refused
+//                              (no update-as-create); request bodies over PEER_MAX_BODY bytes
+//                              (default 40000 when strict) get 413; every searchset carries a
+//                              next link to itself; the first transaction is redirected (307)
+//                              to another origin (http://localhost:<port>/).
+//   PEER_CAPS=no-transaction   the CapabilityStatement (GET /metadata) leaves out transactions
 //
 // GET /_peer/stats answers {counts: {Observation: n, ...}, requests, bytes_in} for the tests
 // and the benchmark. Stops on SIGTERM/SIGINT.
@@ -42,7 +51,49 @@ const client = process.env.PEER_CLIENT_ID
 const ttl = Number(process.env.PEER_TOKEN_TTL ?? 300);
 const issued = new Map(); // access token -> expiry (ms)
 const seenJti = new Set();
-const stats = { requests: 0, bytes_in: 0, counts: {}, tokens_issued: 0, token_refusals: 0 };
+const stats = { requests: 0, bytes_in: 0, counts: {}, tokens_issued: 0, token_refusals: 0, too_large: 0, redirects: 0, update_create_refused: 0 };
+const strict = process.env.PEER_STRICT === '1';
+const maxBody = Number(process.env.PEER_MAX_BODY ?? (strict ? 40000 : 0));
+let redirectFirstTransaction = strict;
+const WRITTEN = ['Patient', 'Encounter', 'Procedure', 'Observation', 'MedicationAdministration', 'Device', 'Provenance', 'Questionnaire', 'QuestionnaireResponse'];
+
+// What this server says it can do (GET /metadata).
+function capabilityStatement() {
+  const interaction = [{ code: 'search-system' }];
+  if (process.env.PEER_CAPS !== 'no-transaction') interaction.push({ code: 'transaction' });
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2026-12-01',
+    kind: 'instance',
+    fhirVersion: '4.0.1',
+    format: ['json'],
+    rest: [{
+      mode: 'server',
+      interaction,
+      resource: WRITTEN.map((type) => ({
+        type,
+        interaction: ['read', 'create', 'update', 'search-type', 'vread'].map((code) => ({ code })),
+        versioning: 'versioned',
+        conditionalCreate: true,
+        updateCreate: !strict,
+      })),
+    }],
+  };
+}
+
+// Strict: a PUT must name a stored resource (no update-as-create).
+async function unknownPut(body, method, pathname) {
+  const puts = body?.resourceType === 'Bundle'
+    ? (body.entry ?? []).filter((e) => e.request?.method === 'PUT').map((e) => e.request.url)
+    : method === 'PUT' ? [pathname.replace(/^\//, '')] : [];
+  for (const u of puts) {
+    const [type, id] = u.split('?')[0].split('/');
+    const found = await repo.readResource(type, id).catch(() => undefined);
+    if (!found) return u;
+  }
+  return undefined;
+}
 const seenTypes = new Set();
 
 function outcome(code, text) {
@@ -77,6 +128,11 @@ async function handle(req, res) {
   const raw = Buffer.concat(chunks);
   stats.bytes_in += raw.length;
   const url = new URL(req.url, 'http://127.0.0.1');
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  if (maxBody && raw.length > maxBody) {
+    stats.too_large += 1;
+    return send(res, 413, outcome('too-costly', `request body of ${raw.length} bytes is over this server's limit of ${maxBody}`));
+  }
   if (url.pathname === '/_peer/stats') {
     // Counted on request (the repository's search is a linear scan; counting after every
     // write would double the peer's cost).
@@ -95,6 +151,15 @@ async function handle(req, res) {
       return send(res, 401, outcome('login', 'missing, unknown or expired access token'));
     }
   }
+  if (url.pathname === '/metadata' && req.method === 'GET') {
+    return send(res, 200, capabilityStatement());
+  }
+  if (strict && redirectFirstTransaction && req.method === 'POST' && url.pathname === '/') {
+    redirectFirstTransaction = false;
+    stats.redirects += 1;
+    res.writeHead(307, { Location: `http://localhost:${server.address().port}/` });
+    return res.end();
+  }
   let body;
   if (raw.length) {
     try {
@@ -106,6 +171,13 @@ async function handle(req, res) {
   if ((req.method === 'POST' || req.method === 'PUT') && body) {
     const bad = invalid(body);
     if (bad) return send(res, 400, bad);
+  }
+  if (strict && (req.method === 'POST' || req.method === 'PUT')) {
+    const unknown = await unknownPut(body, req.method, url.pathname);
+    if (unknown) {
+      stats.update_create_refused += 1;
+      return send(res, 405, outcome('not-supported', `update as create is not supported: PUT ${unknown} names no stored resource`));
+    }
   }
   const query = {};
   for (const [k, v] of url.searchParams) {
@@ -136,6 +208,18 @@ async function handle(req, res) {
     for (const r of touched) {
       if (r?.resourceType && r.resourceType !== 'Bundle') seenTypes.add(r.resourceType);
     }
+  }
+  if (strict && resource?.resourceType === 'Bundle' && resource.type === 'transaction-response') {
+    // Minimal answers, as a server honouring return=minimal (or just terse) gives them.
+    for (const e of resource.entry ?? []) {
+      const r = e.resource;
+      if (e.response && r?.resourceType && r.id) e.response.location = `${origin}/${r.resourceType}/${r.id}`;
+      if (e.response) delete e.response.etag;
+      delete e.resource;
+    }
+  }
+  if (strict && resource?.resourceType === 'Bundle' && resource.type === 'searchset') {
+    resource.link = [{ relation: 'self', url: `${origin}${req.url}` }, { relation: 'next', url: `${origin}${req.url}` }];
   }
   send(res, status, resource ?? result, headers);
 }
