@@ -128,7 +128,7 @@ mod tests {
 
     #[test]
     fn what_is_missing_is_named_all_at_once() {
-        let mut some: Vec<Value> = WRITTEN
+        let some: Vec<Value> = WRITTEN
             .iter()
             .filter(|t| **t != "Device")
             .map(|t| resource(t, *t != "Observation", false))
