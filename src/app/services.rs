@@ -341,7 +341,7 @@ impl Services {
                 }
             }
         });
-        let run = tokio::spawn(engine.clone().run());
+        let run = tokio::spawn(engine.clone().supervised());
         tracing::info!("sync started");
         if let Ok(mut slot) = self.sync_run.lock() {
             *slot = Some(SyncRun {

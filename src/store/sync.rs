@@ -215,12 +215,53 @@ impl Store {
 
     /// Pending operations in outbox order, at most `limit`.
     pub async fn pending(&self, limit: usize) -> Result<Vec<OutboxRow>, StoreError> {
+        // Pending: no event yet, or the latest is a retry (a rejected row put back in the queue
+        // gets a retry event after its rejection).
         self.outbox_rows(
-            "WHERE NOT EXISTS (SELECT 1 FROM sync_events e WHERE e.op_seq = o.seq
-                                 AND e.state IN ('acked', 'rejected', 'conflict'))
+            "WHERE coalesce((SELECT e.state FROM sync_events e WHERE e.op_seq = o.seq
+                              ORDER BY e.seq DESC LIMIT 1), 'retry') = 'retry'
              ORDER BY o.seq LIMIT ?1",
             limit as i64,
         )
+        .await
+    }
+
+    /// Operations whose latest event is a rejection, with its detail (the server's answer).
+    pub async fn rejected(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        self.call(move |db| {
+            let mut stmt = db.conn.prepare_cached(
+                "SELECT o.seq, coalesce(e.detail, '') FROM sync_outbox o
+                   JOIN sync_events e ON e.seq = (SELECT max(x.seq) FROM sync_events x
+                                                   WHERE x.op_seq = o.seq)
+                  WHERE e.state = 'rejected' ORDER BY o.seq",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// Put rejected operations back in the queue, in one transaction: each gets a retry event
+    /// saying why, after its rejection (which stays on record).
+    pub async fn requeue(&self, seqs: Vec<i64>, why: String) -> Result<usize, StoreError> {
+        self.call(move |db| {
+            let tx = db.conn.transaction()?;
+            let now = Utc::now().timestamp_micros();
+            let mut n = 0;
+            for seq in seqs {
+                n += tx.execute(
+                    "INSERT INTO sync_events (op_seq, state, at_us, detail)
+                     SELECT ?1, 'retry', ?2, ?3
+                      WHERE (SELECT state FROM sync_events WHERE op_seq = ?1
+                              ORDER BY seq DESC LIMIT 1) = 'rejected'",
+                    params![seq, now, why],
+                )?;
+            }
+            tx.commit()?;
+            Ok(n)
+        })
         .await
     }
 

@@ -67,6 +67,10 @@ pub struct SyncStatus {
     /// The last pull for the on-call view that completed, and what it found.
     pub last_pull: Option<DateTime<Utc>>,
     pub pull: Option<super::pull::PullReport>,
+    /// The sync task died and waits to be started again (see [`supervise`]).
+    pub task_down: bool,
+    /// Why the sync task last died; cleared by the next run that ends well.
+    pub task_fault: Option<String>,
 }
 
 /// A response as the engine needs it.
@@ -239,13 +243,71 @@ impl SyncEngine {
         self.status.subscribe()
     }
 
+    /// The background loop under a supervisor: if it dies (a panic in a dependency, a bug), the
+    /// status says so at once and it is started again after a backoff. Start this, not `run`.
+    pub async fn supervised(self) {
+        let status = self.status.clone();
+        let engine = self.clone();
+        supervise(
+            move || engine.clone().run(),
+            move |fault| {
+                tracing::error!(%fault, "the sync task stopped; restarting it");
+                status.send_modify(|s| {
+                    s.task_down = true;
+                    s.task_fault = Some(fault);
+                });
+            },
+            move |_| {},
+        )
+        .await
+    }
+
+    /// Put back in the queue every operation an earlier run rejected for a reason that lies in
+    /// the configuration rather than the record (a wrong address answered 404 with a web page,
+    /// credentials refused, a size limit): the settings have changed, or the app was updated to
+    /// handle it, so they are tried again. A rejection with the server's verdict on the record
+    /// itself (an invalid resource) stays for a person. Returns how many went back.
+    pub async fn requeue_configuration_rejections(&self) -> Result<usize, SyncError> {
+        let again: Vec<i64> = self
+            .store
+            .rejected()
+            .await?
+            .into_iter()
+            .filter(|(_, detail)| caused_by_configuration(detail))
+            .map(|(seq, _)| seq)
+            .collect();
+        if again.is_empty() {
+            return Ok(0);
+        }
+        let n = self
+            .store
+            .requeue(
+                again,
+                format!(
+                    "re-queued: the rejection came from the server's configuration, not the record; sending again to {}",
+                    self.transport.config.base
+                ),
+            )
+            .await?;
+        tracing::info!(
+            operations = n,
+            "sync: re-queued rejections caused by configuration"
+        );
+        Ok(n)
+    }
+
     /// The single background loop: a run, then wait for a nudge or the retry timer.
     pub async fn run(self) {
+        self.status.send_modify(|s| s.task_down = false);
+        if let Err(e) = self.requeue_configuration_rejections().await {
+            tracing::warn!(error = %e, "sync: could not re-queue earlier rejections");
+        }
         let mut failures: u32 = 0;
         loop {
             let wait = match self.sync_once().await {
                 Ok(()) => {
                     failures = 0;
+                    self.status.send_modify(|s| s.task_fault = None);
                     Duration::from_secs(60)
                 }
                 Err(SyncError::Auth(_) | SyncError::TokenRefused(_)) => Duration::from_secs(3600),
@@ -1281,6 +1343,69 @@ fn parse_location(location: &str, resource_type: &str) -> Option<(String, Option
         .then(|| (id.to_string(), version.filter(|v| is_fhir_id(v))))
 }
 
+/// Whether a stored rejection came from the configuration (the address, the credentials, a size
+/// limit) rather than from the server's verdict on the record: its detail is not a FHIR
+/// OperationOutcome (a web server's 404 page: the base path was wrong), or every issue in it is
+/// `not-found`, `not-supported`, `login`, `security`, `forbidden`, `too-costly` or `throttled`,
+/// or it is this engine's own size-limit rejection.
+pub fn caused_by_configuration(detail: &str) -> bool {
+    if detail.contains("(HTTP 413)") {
+        return true;
+    }
+    let Ok(v) = serde_json::from_str::<Value>(detail) else {
+        return true;
+    };
+    if v["resourceType"] != "OperationOutcome" {
+        return true;
+    }
+    let issues = v["issue"].as_array().cloned().unwrap_or_default();
+    !issues.is_empty()
+        && issues.iter().all(|i| {
+            matches!(
+                i["code"].as_str(),
+                Some(
+                    "not-found"
+                        | "not-supported"
+                        | "login"
+                        | "security"
+                        | "forbidden"
+                        | "too-costly"
+                        | "throttled"
+                )
+            )
+        })
+}
+
+/// Run the task `make` gives, forever: when it ends (it never should) or panics, `down` hears
+/// why, and after a backoff (2 s doubling to 5 min) a new task is started and `restarted` hears
+/// how many restarts there have been. Cancelling the supervisor ends it.
+pub async fn supervise<F, Fut>(mut make: F, down: impl Fn(String), restarted: impl Fn(u32))
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut restarts: u32 = 0;
+    loop {
+        let why = match tokio::spawn(make()).await {
+            Ok(()) => "the sync task ended".to_string(),
+            Err(e) if e.is_panic() => {
+                let payload = e.into_panic();
+                let text = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".into());
+                format!("the sync task stopped on an internal fault ({text})")
+            }
+            Err(_) => return, // cancelled: the app is stopping or sync restarts with new settings
+        };
+        down(why);
+        restarts = restarts.saturating_add(1);
+        tokio::time::sleep(backoff(restarts, 1.0)).await;
+        restarted(restarts);
+    }
+}
+
 /// Exponential backoff with jitter: 2 s, 4 s, 8 s … up to 5 min, each scaled by 0.5–1.0.
 pub fn backoff(failures: u32, jitter: f64) -> Duration {
     let exp = BACKOFF_BASE.saturating_mul(1u32 << failures.saturating_sub(1).min(16));
@@ -1405,6 +1530,57 @@ mod tests {
                 acked("d", "")
             ]
         );
+    }
+
+    #[test]
+    fn rejections_from_configuration_are_told_from_verdicts_on_the_record() {
+        for config in [
+            "<html><body><h1>404 Not Found</h1></body></html>",
+            "",
+            r#"{"error":"no route"}"#,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"}]}"#,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"login"},{"severity":"error","code":"forbidden"}]}"#,
+            "the server refuses this Observation as too large (HTTP 413) even alone",
+        ] {
+            assert!(caused_by_configuration(config), "{config}");
+        }
+        for verdict in [
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"Observation.status: required"}]}"#,
+            r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"not-found"},{"severity":"error","code":"value"}]}"#,
+            r#"{"resourceType":"OperationOutcome","issue":[]}"#,
+        ] {
+            assert!(!caused_by_configuration(verdict), "{verdict}");
+        }
+    }
+
+    /// A task that panics is reported and started again; the new one keeps running.
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_task_is_reported_and_restarted() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let starts = Arc::new(AtomicU32::new(0));
+        let faults = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let restarts = Arc::new(AtomicU32::new(0));
+        let (s2, f2, r2) = (starts.clone(), faults.clone(), restarts.clone());
+        let supervisor = tokio::spawn(supervise(
+            move || {
+                let n = s2.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    if n == 0 {
+                        panic!("chrono overflow");
+                    }
+                    std::future::pending::<()>().await
+                }
+            },
+            move |why| f2.lock().unwrap().push(why),
+            move |n| r2.store(n, Ordering::SeqCst),
+        ));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(starts.load(Ordering::SeqCst), 2, "started again");
+        assert_eq!(restarts.load(Ordering::SeqCst), 1);
+        let faults = faults.lock().unwrap().clone();
+        assert_eq!(faults.len(), 1);
+        assert!(faults[0].contains("chrono overflow"), "{faults:?}");
+        supervisor.abort();
     }
 
     #[test]

@@ -36,13 +36,19 @@ impl SyncState {
             SyncState::NotConfigured => "Sync off (local only)".to_string(),
             SyncState::Misconfigured(_) => "Sync settings invalid".to_string(),
             SyncState::Active(s) => {
-                if s.paused.is_some() {
+                if s.task_down {
+                    "Sync stopped: restarting".to_string()
+                } else if s.paused.is_some() {
                     "Sync paused: credentials".to_string()
                 } else if s.conflicts > 0 {
                     format!("{} conflict(s) to resolve", s.conflicts)
                 } else if let Some((done, total)) = s.progress {
                     format!("Uploading {done}/{total}")
-                } else if s.pending == 0 && s.rejected == 0 && s.last_error.is_none() {
+                } else if s.pending == 0
+                    && s.rejected == 0
+                    && s.last_error.is_none()
+                    && s.task_fault.is_none()
+                {
                     "Synced".to_string()
                 } else if s.pending == 0 && s.rejected == 0 {
                     // Nothing waits, but the last run failed (a pull, a search): never "Synced".
@@ -97,5 +103,17 @@ mod tests {
         assert_eq!(status(0, 2, None), "2 rejected: see Sync");
         assert_eq!(status(3, 0, Some("HTTP 503")), "3 to sync (retrying)");
         assert_eq!(status(3, 0, None), "3 to sync");
+        // The task died: never "Synced", while it waits and until a run ends well after it.
+        let down = SyncState::Active(SyncStatus {
+            task_down: true,
+            task_fault: Some("internal fault".into()),
+            ..SyncStatus::default()
+        });
+        assert_eq!(down.short(), "Sync stopped: restarting");
+        let restarted = SyncState::Active(SyncStatus {
+            task_fault: Some("internal fault".into()),
+            ..SyncStatus::default()
+        });
+        assert_eq!(restarted.short(), "Sync problem: see Sync");
     }
 }

@@ -83,6 +83,11 @@ pub fn SyncScreen() -> Element {
                     span { class: "k", "Uploading" }
                     progress { class: "run-progress", max: "{total}", value: "{done}" }
                 }
+                if let Some(f) = &s.task_fault {
+                    span { class: "k", "Sync task" }
+                    span { class: "v error", "data-sync": "task-fault",
+                        if s.task_down { "{f}; restarting it" } else { "{f}; it was restarted" } }
+                }
                 if let Some(e) = &s.last_error {
                     span { class: "k", "Last error" } span { class: "v error", "data-sync": "error", "{e}" }
                 }

@@ -1485,3 +1485,64 @@ async fn a_patient_missing_on_the_server_holds_only_their_case_and_demo_cases_st
         .iter()
         .all(|e| e["resource"]["context"]["reference"] == encounter_ref.as_str()));
 }
+
+/// Rows an earlier version rejected because of the configuration (a wrong base path answered
+/// with a web server's 404 page) go again when sync starts; a verdict on the record itself (an
+/// invalid resource) stays for a person.
+#[tokio::test]
+async fn rejections_caused_by_configuration_go_again_and_verdicts_on_the_record_stay() {
+    use pumpside::store::Outcome;
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "SYNC-RQ", 5).await;
+    let engine = SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
+    engine.plan(Utc::now()).await.unwrap();
+    let rows = s.pending(100).await.unwrap();
+    let (wrong_address, invalid) = (rows[0].seq, rows[1].seq);
+    s.record_outcomes(vec![
+        (
+            wrong_address,
+            Outcome::Rejected {
+                outcome: "<html><body><h1>404 Not Found</h1></body></html>".into(),
+            },
+        ),
+        (
+            invalid,
+            Outcome::Rejected {
+                outcome: r#"{"resourceType":"OperationOutcome","issue":[{"severity":"error","code":"invalid","diagnostics":"a verdict on the record"}]}"#.into(),
+            },
+        ),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(s.outbox_summary().await.unwrap().rejected, 2);
+    assert_eq!(engine.requeue_configuration_rejections().await.unwrap(), 1);
+    assert_eq!(
+        engine.requeue_configuration_rejections().await.unwrap(),
+        0,
+        "once"
+    );
+    let errors = sync_until_done(&engine, &s, 4).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    let summary = s.outbox_summary().await.unwrap();
+    assert_eq!((summary.pending, summary.rejected), (0, 1), "{summary:?}");
+    let unsettled: Vec<i64> = s
+        .unsettled(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(unsettled, [invalid]);
+    // The rejection stays on record before the retry that put it back.
+    let states: Vec<String> = rusqlite::Connection::open(dir.path().join("pumpside.sqlite3"))
+        .unwrap()
+        .prepare("SELECT state FROM sync_events WHERE op_seq = ?1 ORDER BY seq")
+        .unwrap()
+        .query_map([wrong_address], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(states, ["rejected", "retry", "acked"]);
+}
