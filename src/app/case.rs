@@ -393,7 +393,17 @@ impl CaseSession {
     /// memory, in order behind any held before it, and written by the retry task once the store
     /// takes writes again; the caller is told it is not on disk yet (`WriteError::Held`).
     pub async fn command(&self, case: CaseId, command: Command) -> Result<Vec<Entry>, WriteError> {
-        let at = Utc::now();
+        self.command_at(case, command, Utc::now()).await
+    }
+
+    /// [`command`](Self::command) with its clinical time given: a result taken in from the
+    /// hospital's laboratory happened when the sample was taken, not when it was accepted.
+    pub async fn command_at(
+        &self,
+        case: CaseId,
+        command: Command,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<Entry>, WriteError> {
         let _one_at_a_time = self.writing.lock().await;
         let held_before = self.held.lock().map(|h| h.len()).unwrap_or(0);
         if held_before > 0 {

@@ -368,6 +368,30 @@ impl Services {
             .and_then(|r| r.as_ref().map(|r| r.config.clone()))
     }
 
+    /// Where pulled laboratory results come from: the configured server.
+    fn lab_server(&self) -> String {
+        self.sync_config()
+            .map(|c| c.base)
+            .unwrap_or_else(|| "the hospital's FHIR server".into())
+    }
+
+    /// Laboratory results the hospital's server posted for the case's patient, not taken in yet.
+    pub async fn lab_offers(
+        &self,
+        case: crate::domain::CaseId,
+    ) -> Result<Vec<crate::domain::labs::LabOffer>, StoreError> {
+        super::labs::offers(&self.store, case, &self.lab_server()).await
+    }
+
+    /// Take one offered laboratory result into the case (one tap; a second tap writes nothing).
+    pub async fn accept_lab(
+        &self,
+        case: crate::domain::CaseId,
+        key: &str,
+    ) -> Result<crate::domain::Entry, super::case::WriteError> {
+        super::labs::accept(&self.case, &self.store, case, key, &self.lab_server()).await
+    }
+
     /// Follow (or stop following) a patient on the ECMO board; the sync engine pulls them next.
     pub async fn follow(&self, mrn: Mrn, follow: bool) -> Result<(), StoreError> {
         self.store.follow(mrn, follow, self.author.clone()).await?;
@@ -627,6 +651,7 @@ fn demo_gas() -> EntryPayload {
         site: SampleSite::PatientArtery,
         temperature: GasTemperature::At37,
         results,
+        source: None,
     })
 }
 

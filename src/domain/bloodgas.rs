@@ -168,6 +168,8 @@ pub enum SampleSite {
     /// Pulmonary artery blood (a PA catheter sample).
     MixedVenous,
     Capillary,
+    /// A laboratory result whose specimen the laboratory did not say (LOINC's "Blood").
+    Unspecified,
 }
 
 impl SampleSite {
@@ -180,6 +182,7 @@ impl SampleSite {
             "venous" => SampleSite::Venous,
             "mixed_venous" => SampleSite::MixedVenous,
             "capillary" => SampleSite::Capillary,
+            "unspecified" => SampleSite::Unspecified,
             _ => return None,
         })
     }
@@ -192,6 +195,7 @@ impl SampleSite {
             SampleSite::Venous => "venous",
             SampleSite::MixedVenous => "mixed venous",
             SampleSite::Capillary => "capillary",
+            SampleSite::Unspecified => "blood (site not given)",
         }
     }
 
@@ -223,6 +227,21 @@ pub struct BloodGasPanel {
     pub site: SampleSite,
     pub temperature: GasTemperature,
     pub results: BTreeMap<Analyte, AnalyteValue>,
+    /// Where the values came from when they were not typed here: the hospital system that
+    /// posted them (absent on typed panels, and on every panel recorded before this field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ResultSource>,
+}
+
+/// A result accepted from the hospital's laboratory or point-of-care system.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResultSource {
+    /// The server it was read from.
+    pub server: String,
+    /// The server's resources, each `Observation/<id>/_history/<version>`.
+    pub resources: Vec<String>,
+    /// Who or what the server names as performer (a laboratory, an analyser).
+    pub performer: Option<String>,
 }
 
 impl BloodGasPanel {
@@ -294,6 +313,7 @@ mod tests {
             site: SampleSite::PatientArtery,
             temperature: GasTemperature::At37,
             results: r,
+            source: None,
         }
     }
 

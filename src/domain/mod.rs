@@ -16,6 +16,7 @@ pub mod event;
 pub mod gdp;
 pub mod ids;
 pub mod intake;
+pub mod labs;
 pub mod live;
 pub mod mode;
 pub mod patient;

@@ -576,6 +576,7 @@ impl QuickKind {
                     site,
                     temperature,
                     results,
+                    source: None,
                 })
             }
             QuickKind::Drug => {

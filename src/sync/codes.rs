@@ -43,7 +43,7 @@ impl Specimen {
             SampleSite::Venous | SampleSite::PreOxygenator => Specimen::Venous,
             SampleSite::MixedVenous => Specimen::MixedVenous,
             SampleSite::Capillary => Specimen::Capillary,
-            SampleSite::PostOxygenator => Specimen::Blood,
+            SampleSite::PostOxygenator | SampleSite::Unspecified => Specimen::Blood,
         }
     }
 

@@ -326,6 +326,7 @@ fn site_text(s: SampleSite) -> &'static str {
         SampleSite::Venous => "venous",
         SampleSite::MixedVenous => "mixed venous (pulmonary artery)",
         SampleSite::Capillary => "capillary",
+        SampleSite::Unspecified => "blood (site not given)",
     }
 }
 
@@ -629,6 +630,21 @@ pub fn map_entry(
             panel_obs.insert("bodySite".into(), gas_site(panel.site));
             panel_obs.insert("method".into(), gas_method(reported));
             panel_obs.insert("hasMember".into(), Value::Array(members));
+            // Taken in from the hospital's laboratory: the results it came from.
+            if let Some(source) = &panel.source {
+                let from: Vec<Value> = source
+                    .resources
+                    .iter()
+                    .map(|r| json!({ "reference": format!("{}{r}", source.server) }))
+                    .collect();
+                panel_obs.insert("derivedFrom".into(), Value::Array(from));
+                if let Some(p) = &source.performer {
+                    panel_obs.insert(
+                        "note".into(),
+                        json!([{ "text": format!("Taken in from {p} via {}", source.server) }]),
+                    );
+                }
+            }
             // Members first: the panel refers to them.
             out.push(c.mapped("Observation", key, Value::Object(panel_obs)));
             Ok(Planned::Resources(out))

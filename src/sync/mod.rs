@@ -11,6 +11,7 @@ pub mod codesystem;
 pub mod config;
 pub mod engine;
 pub mod fhir;
+pub mod labs;
 pub mod map;
 pub mod pull;
 pub mod remote;

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::engine::{check_auth, enc, is_patient_with, mrn_query, SyncEngine, SyncError};
 use crate::domain::patient::Mrn;
+use crate::domain::CaseStatus;
 use crate::store::PulledNew;
 
 /// What a pull reads for a followed patient.
@@ -120,10 +121,16 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 
 /// A searchset's resources as versions to store, with the newest `lastUpdated` among them;
 /// resources that fail [`check_pulled`] go to `skipped` with why, not to the store.
-fn versions(bundle: &Value, skipped: &mut Vec<String>) -> (Vec<PulledNew>, Option<DateTime<Utc>>) {
+/// `exact` is the same page read with every number as written (`map::from_text`): the stored
+/// copy keeps the server's text (7.380 stays 7.380).
+fn versions(
+    bundle: &Value,
+    exact: &Value,
+    skipped: &mut Vec<String>,
+) -> (Vec<PulledNew>, Option<DateTime<Utc>>) {
     let mut out = Vec::new();
     let mut newest: Option<DateTime<Utc>> = None;
-    for e in bundle["entry"].as_array().into_iter().flatten() {
+    for (i, e) in bundle["entry"].as_array().into_iter().flatten().enumerate() {
         let r = &e["resource"];
         if e["search"]["mode"] == "include" || e["search"]["mode"] == "outcome" {
             continue;
@@ -139,7 +146,10 @@ fn versions(bundle: &Value, skipped: &mut Vec<String>) -> (Vec<PulledNew>, Optio
             continue;
         };
         newest = newest.max(Some(at));
-        let body = r.to_string();
+        let body = match &exact["entry"][i]["resource"] {
+            Value::Object(_) => super::map::to_text(&exact["entry"][i]["resource"]),
+            _ => r.to_string(),
+        };
         if let Err(why) = check_pulled(r, body.len()) {
             skipped.push(format!("{t}/{id}: {why}"));
             continue;
@@ -188,6 +198,7 @@ impl SyncEngine {
                 self.pull_type(&mrn, &patient, t, &mut report).await?;
             }
         }
+        self.pull_labs(&mut report).await?;
         Ok(report)
     }
 
@@ -220,9 +231,76 @@ impl SyncEngine {
         resource_type: &str,
         report: &mut PullReport,
     ) -> Result<(), SyncError> {
+        self.pull_search(mrn, patient, resource_type, "", resource_type, report)
+            .await
+    }
+
+    /// Laboratory and point-of-care results for the patients of live cases on this device
+    /// (set-up or running, with a patient, not demo): Observations coded with a LOINC term
+    /// Pumpside knows, since two hours before the case opened, for one-tap acceptance into
+    /// the case (`domain::labs`). Stored with the other pulled versions, under their own cursor.
+    async fn pull_labs(&self, report: &mut PullReport) -> Result<(), SyncError> {
+        let mut codes: Vec<&str> = super::labs::known_codes().into_keys().collect();
+        codes.sort_unstable();
+        let filter = format!(
+            "&code={}",
+            codes
+                .iter()
+                .map(|c| format!("{}|{c}", super::map::LOINC))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut done: Vec<Mrn> = Vec::new();
+        for case in self.store.list_cases().await? {
+            if !matches!(case.status, CaseStatus::Setup | CaseStatus::Running) || case.is_demo {
+                continue;
+            }
+            let Some(patient) = case.patient else {
+                continue;
+            };
+            let Some(p) = self.store.patient(patient).await? else {
+                continue;
+            };
+            if done.contains(&p.mrn) {
+                continue;
+            }
+            done.push(p.mrn.clone());
+            // A case's patient missing on the server is the upload's to say, not the board's.
+            let mut lookup = PullReport::default();
+            let found = self.find_patient(&p.mrn, &mut lookup).await?;
+            report.requests += lookup.requests;
+            let Some(server_patient) = found else {
+                continue;
+            };
+            let since = case.created_at - crate::domain::labs::OFFER_BEFORE_START;
+            let filter = format!("{filter}&date=ge{}", enc(&stamp(since)));
+            self.pull_search(
+                &p.mrn,
+                &server_patient,
+                "Observation",
+                &filter,
+                "Observation:lab",
+                report,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Page through `resource_type` for the patient (with `filter` added to the query), from
+    /// the cursor stored under `cursor_key`.
+    async fn pull_search(
+        &self,
+        mrn: &Mrn,
+        patient: &str,
+        resource_type: &str,
+        filter: &str,
+        cursor_key: &str,
+        report: &mut PullReport,
+    ) -> Result<(), SyncError> {
         let cursor = self
             .store
-            .pull_cursor(mrn.clone(), resource_type.to_string())
+            .pull_cursor(mrn.clone(), cursor_key.to_string())
             .await?
             .and_then(|c| parse_time(&c));
         let mut page = self.transport.config.pull_page;
@@ -234,7 +312,7 @@ impl SyncEngine {
         let mut newest = cursor;
         let query = |lower: Option<DateTime<Utc>>, page: usize| {
             let mut q = format!(
-                "{resource_type}?subject=Patient/{}&_sort=_lastUpdated&_count={page}",
+                "{resource_type}?subject=Patient/{}{filter}&_sort=_lastUpdated&_count={page}",
                 enc(patient)
             );
             if let Some(l) = lower {
@@ -272,7 +350,8 @@ impl SyncEngine {
             }
             let bundle: Value = serde_json::from_str(&reply.body)
                 .map_err(|e| SyncError::Transient(format!("{resource_type} search answer: {e}")))?;
-            let (found, page_newest) = versions(&bundle, &mut report.skipped);
+            let exact = super::map::from_text(&reply.body).unwrap_or(Value::Null);
+            let (found, page_newest) = versions(&bundle, &exact, &mut report.skipped);
             let full = found.len() >= page;
             report.received += found.len();
             newest = newest.max(page_newest);
@@ -280,7 +359,7 @@ impl SyncEngine {
                 .store
                 .record_pull(
                     mrn.clone(),
-                    resource_type.to_string(),
+                    cursor_key.to_string(),
                     found,
                     newest.map(stamp),
                 )
@@ -331,7 +410,7 @@ mod tests {
             {"resource":{"resourceType":"Observation","id":"c"}}
         ],"link":[{"relation":"next","url":"https://s/Observation?page=2"}]});
         let mut skipped = Vec::new();
-        let (v, newest) = versions(&b, &mut skipped);
+        let (v, newest) = versions(&b, &Value::Null, &mut skipped);
         assert!(skipped.is_empty());
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].record_key.as_deref(), Some("0193-k"));
@@ -395,7 +474,7 @@ mod tests {
             {"resource": obs(json!({"id":"huge","valueSampledData":{"origin":{"value":0},"period":1e300,"dimensions":1,"data":"1"}}))}
         ]});
         let mut skipped = Vec::new();
-        let (v, _) = versions(&b, &mut skipped);
+        let (v, _) = versions(&b, &Value::Null, &mut skipped);
         assert_eq!(v.len(), 1);
         assert_eq!(skipped.len(), 1);
         assert!(

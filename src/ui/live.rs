@@ -350,6 +350,7 @@ pub fn Live() -> Element {
                 TrendChart { case: case.id, started: case.created_at }
             }
             div { class: "live-side",
+                super::lab_offers::LabOffers { case: case.id }
                 if !on_bypass && !after_bypass {
                     Setup {}
                 }

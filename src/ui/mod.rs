@@ -8,6 +8,7 @@ mod checklists;
 mod common;
 mod devices;
 mod ecmo_board;
+mod lab_offers;
 mod live;
 mod settings;
 mod shell;

@@ -418,6 +418,7 @@ async fn decimals_go_on_the_wire_exactly_as_typed() {
             ]
             .into_iter()
             .collect(),
+            source: None,
         }),
     )
     .await;

@@ -54,6 +54,7 @@ fn gas(ph: f64, be: f64, pco2: f64, po2: f64, glucose_mmol: f64) -> EntryPayload
         site: SampleSite::PatientArtery,
         temperature: GasTemperature::At37,
         results: r,
+        source: None,
     })
 }
 
@@ -276,6 +277,7 @@ async fn goal_directed_perfusion_over_a_case_timeline() {
             site: SampleSite::PatientArtery,
             temperature: GasTemperature::At37,
             results: r,
+            source: None,
         })
     };
     add(&s, case, 1, gas1(8.5, 99.0, 250.0)).await;

@@ -105,6 +105,7 @@ fn gas(hct: &str) -> EntryPayload {
             patient_temp_c: d("32.0"),
         },
         results: r,
+        source: None,
     })
 }
 

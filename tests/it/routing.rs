@@ -501,6 +501,7 @@ async fn live_do2i_from_device_flow_and_a_gas_fires_its_advisory_and_feeds_the_r
                 ]
                 .into_iter()
                 .collect(),
+                source: None,
             }),
         )
         .await

@@ -516,6 +516,7 @@ items = [
             site: SampleSite::PatientArtery,
             temperature: GasTemperature::At37,
             results,
+            source: None,
         }),
     )
     .await;

@@ -35,6 +35,7 @@ fn gas(
                 )
             })
             .collect(),
+        source: None,
     })
 }
 
@@ -287,4 +288,146 @@ async fn venous_ph_stat_and_circuit_gases_and_their_corrections_read_back_with_t
     // Nothing left behind.
     assert_eq!(s.outbox_summary().await.unwrap().pending, 0);
     assert_eq!(s.outbox_summary().await.unwrap().rejected, 0);
+}
+
+/// A blood gas and a potassium the hospital's point-of-care system posted for the patient (by
+/// another FHIR client) are offered in the running case, taken in with one tap as one panel at
+/// the sample's time naming its source, never offered again, and a second tap writes nothing.
+#[tokio::test]
+async fn lab_results_posted_by_another_client_are_offered_and_taken_in_with_one_tap() {
+    use pumpside::app::case::WriteError;
+    use pumpside::app::{CaseSession, DeviceHub};
+    use pumpside::domain::protocol::Protocol;
+    use serde_json::json;
+
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let patient = test_patient(&s, "LAB-1").await;
+    let case = s
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: Some(patient),
+                label: "CABG · labs".into(),
+                is_demo: false,
+                status: CaseStatus::Running,
+            },
+            author(),
+        )
+        .await
+        .unwrap()
+        .id;
+    // The tablet uploads first: the server then has the Patient (a test server may create it).
+    let engine = SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
+    sync_until_done(&engine, &s, 3).await;
+    let server_patient = peer
+        .get(&format!(
+            "Patient?identifier={}|LAB-1",
+            crate::sync::TEST_MRN_SYSTEM
+        ))
+        .await["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The point-of-care analyser's interface posts three results (raw JSON text: 7.380 as sent).
+    let taken = (Utc::now() - Duration::minutes(3)).to_rfc3339();
+    let post = |code: &str, value: &str, unit: &str| {
+        format!(
+            r#"{{"resourceType":"Observation","status":"final","category":[{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/observation-category","code":"laboratory"}}]}}],"code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}},"subject":{{"reference":"Patient/{server_patient}"}},"effectiveDateTime":"{taken}","performer":[{{"display":"ABL90 FLEX, OR 3"}}],"valueQuantity":{{"value":{value},"unit":"{unit}","system":"http://unitsofmeasure.org","code":"{unit}"}}}}"#
+        )
+    };
+    for (code, value, unit) in [
+        ("2744-1", "7.380", "[pH]"),
+        ("2703-7", "88", "mm[Hg]"),
+        ("6298-4", "4.6", "mmol/L"),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!("{}Observation", peer.base()))
+            .header("Content-Type", "application/fhir+json")
+            .body(post(code, value, unit))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    }
+    let report = engine.pull().await.unwrap();
+    assert!(report.added >= 3, "{report:?}");
+
+    let server = peer.base();
+    let offers = pumpside::app::labs::offers(&s, case, &server)
+        .await
+        .unwrap();
+    assert_eq!(offers.len(), 1, "one sample, one offer: {offers:?}");
+    let offer = &offers[0];
+    assert_eq!(offer.panel.results.len(), 3);
+    assert_eq!(offer.panel.site, SampleSite::PatientArtery);
+    // As the server sent it: this peer keeps JSON numbers as JavaScript does (7.380 → 7.38);
+    // a server that keeps 7.380 has it kept (sync::labs unit test).
+    assert_eq!(offer.panel.results[&Analyte::Ph].value.to_string(), "7.38");
+    assert!(
+        offer.summary().contains("ABL90 FLEX, OR 3"),
+        "{}",
+        offer.summary()
+    );
+
+    // One tap.
+    let (live_tx, _live_rx) = tokio::sync::mpsc::channel(16);
+    let hub = DeviceHub::new(s.clone(), live_tx);
+    let session = CaseSession::new(
+        s.clone(),
+        author(),
+        std::sync::Arc::new(Protocol::defaults().unwrap()),
+        hub,
+    );
+    session.start().await.unwrap();
+    let entry = pumpside::app::labs::accept(&session, &s, case, &offer.key(), &server)
+        .await
+        .unwrap();
+    let EntryPayload::BloodGas(panel) = &entry.payload else {
+        panic!("{entry:?}")
+    };
+    let source = panel.source.as_ref().expect("names its source");
+    assert_eq!(source.server, server);
+    assert_eq!(source.resources.len(), 3);
+    assert!(source
+        .resources
+        .iter()
+        .all(|r| r.starts_with("Observation/")));
+    assert_eq!(source.performer.as_deref(), Some("ABL90 FLEX, OR 3"));
+    assert_eq!(
+        entry.occurred_at.timestamp(),
+        chrono::DateTime::parse_from_rfc3339(&taken)
+            .unwrap()
+            .timestamp(),
+        "at the sample's time"
+    );
+    // Not offered again; a second tap writes nothing.
+    assert!(pumpside::app::labs::offers(&s, case, &server)
+        .await
+        .unwrap()
+        .is_empty());
+    let again = pumpside::app::labs::accept(&session, &s, case, &offer.key(), &server).await;
+    assert!(matches!(again, Err(WriteError::Unchanged)), "{again:?}");
+    let gases = s
+        .entries(case)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e.payload, EntryPayload::BloodGas(_)))
+        .count();
+    assert_eq!(gases, 1);
+    // Uploaded, pulled back on the next pull: Pumpside's own copy is never offered.
+    engine.plan(Utc::now()).await.unwrap();
+    sync_until_done(&engine, &s, 3).await;
+    engine.pull().await.unwrap();
+    assert!(pumpside::app::labs::offers(&s, case, &server)
+        .await
+        .unwrap()
+        .is_empty());
+    let (uploaded, _) = by_key(&peer, "Observation", &entry.id.to_string()).await;
+    let from = uploaded["derivedFrom"].as_array().unwrap();
+    assert_eq!(from.len(), 3);
+    assert!(from[0]["reference"].as_str().unwrap().starts_with(&server));
+    let _ = json!({});
 }

@@ -815,6 +815,7 @@ async fn the_live_case_names_the_patient_and_flags_the_gas_and_the_act() {
             )
         })
         .collect(),
+        source: None,
     };
     f.entries = vec![
         with(
@@ -876,4 +877,83 @@ async fn the_live_case_names_the_patient_and_flags_the_gas_and_the_act() {
     assert!(tile(&html, "act").contains("420"));
     assert!(tile(&html, "haematocrit").contains("blood gas (arterial)"));
     assert!(tile(&html, "haematocrit").contains(">25<"));
+}
+
+/// Results the hospital's laboratory posted for the live case's patient are offered beside the
+/// live values with an Accept button (48 px, `accept-lab`), summarised with their source.
+#[tokio::test]
+async fn laboratory_results_for_the_patient_are_offered_in_the_live_case() {
+    use pumpside::domain::patient::{BloodGroup, Mrn, Sex};
+    use pumpside::store::PulledNew;
+    let services = services().await;
+    let mrn = Mrn {
+        system: "urn:pumpside:mrn".into(),
+        value: "LAB-9".into(),
+    };
+    let patient = services
+        .store()
+        .create_patient(
+            pumpside::domain::Patient {
+                mrn: mrn.clone(),
+                family_name: "Lovelace".into(),
+                given_names: "Ada".into(),
+                birth_date: chrono::NaiveDate::from_ymd_opt(1952, 12, 10).unwrap(),
+                sex: Sex::Female,
+                height_cm: "165".parse().unwrap(),
+                weight_kg: "58".parse().unwrap(),
+                blood_group: BloodGroup::APos,
+                allergies: vec![],
+            },
+            services.author().clone(),
+        )
+        .await
+        .unwrap();
+    let case = services
+        .store()
+        .create_case(
+            NewCase {
+                kind: CaseKind::Cpb,
+                patient: Some(patient),
+                label: "CABG · labs".into(),
+                is_demo: false,
+                status: CaseStatus::Running,
+            },
+            services.author().clone(),
+        )
+        .await
+        .unwrap();
+    let taken = (Utc::now() - Duration::minutes(4)).to_rfc3339();
+    let lab = |id: &str, code: &str, value: &str, unit: &str| PulledNew {
+        resource_type: "Observation".into(),
+        server_id: id.into(),
+        version_id: "1".into(),
+        last_updated: taken.clone(),
+        record_key: None,
+        body: format!(
+            r#"{{"resourceType":"Observation","id":"{id}","status":"final","code":{{"coding":[{{"system":"http://loinc.org","code":"{code}"}}]}},"effectiveDateTime":"{taken}","performer":[{{"display":"Central laboratory"}}],"valueQuantity":{{"value":{value},"unit":"{unit}"}}}}"#
+        ),
+    };
+    services
+        .store()
+        .record_pull(
+            mrn,
+            "Observation:lab".into(),
+            vec![
+                lab("k1", "6298-4", "5.80", "mmol/L"),
+                lab("l1", "32693-4", "2.1", "mmol/L"),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let mut f = fixture(Screen::Live);
+    f.now = Utc::now();
+    f.case = Some(case);
+    let html = render_with(f, services).await;
+    assert!(html.contains(r#"data-lab-offers="1""#), "{html}");
+    assert!(html.contains("laboratory</h3>"), "{html}");
+    assert!(html.contains("K⁺ 5.80 mmol/L"), "as sent: {html}");
+    assert!(html.contains("Lactate 2.1 mmol/L"));
+    assert!(html.contains("(Central laboratory)"));
+    assert!(html.contains(r#"data-testid="accept-lab""#));
 }
