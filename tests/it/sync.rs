@@ -216,6 +216,17 @@ fn closing(req: &[u8]) -> Vec<u8> {
 
 impl Proxy {
     pub async fn start(upstream: u16, script: Vec<Fault>) -> Self {
+        Self::start_on(upstream, script, false).await
+    }
+
+    /// Faults only on writes (POST, PUT, DELETE); reads pass. The script then stays aligned with
+    /// the uploads whatever the engine reads in between (the capability check, patient lookups,
+    /// the pull of laboratory results during a live case).
+    pub async fn start_writes(upstream: u16, script: Vec<Fault>) -> Self {
+        Self::start_on(upstream, script, true).await
+    }
+
+    async fn start_on(upstream: u16, script: Vec<Fault>, writes_only: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let script = Arc::new(Mutex::new(VecDeque::from(script)));
@@ -261,7 +272,12 @@ impl Proxy {
                         let _ = client.shutdown().await;
                         return;
                     }
-                    let fault = script.lock().unwrap().pop_front().unwrap_or(Fault::Pass);
+                    let read = req.starts_with(b"GET ") || req.starts_with(b"HEAD ");
+                    let fault = if writes_only && read {
+                        Fault::Pass
+                    } else {
+                        script.lock().unwrap().pop_front().unwrap_or(Fault::Pass)
+                    };
                     let forward = |req: Vec<u8>| async move {
                         let mut up = TcpStream::connect(("127.0.0.1", upstream)).await.ok()?;
                         up.write_all(&closing(&req)).await.ok()?;
@@ -890,11 +906,9 @@ async fn fault_matrix(peer: FhirPeer, strict: bool) {
     drop(s);
     let s = open(dir.path());
     assert_eq!(s.outbox_summary().await.unwrap().pending, total);
-    let proxy = Proxy::start(
+    let proxy = Proxy::start_writes(
         peer.port,
         vec![
-            Fault::Pass, // the CapabilityStatement
-            Fault::Pass, // patient search: not there
             Fault::Pass, // the test server's patient is created
             Fault::Http500,
             Fault::LoseAnswer,
