@@ -28,7 +28,9 @@ pub use devices::DeviceSession;
 pub use entries::ChainReport;
 pub use migrations::latest_version;
 pub use pull::{PullAck, Pulled, PulledNew};
-pub use sync::{OutboxNew, OutboxRow, OutboxState, OutboxSummary, Outcome, SyncWork};
+pub use sync::{
+    OpSource, Operation, OutboxNew, OutboxRow, OutboxState, OutboxSummary, Outcome, SyncWork,
+};
 pub use telemetry::{AppendAck, ChannelExtremes, StoredFrame, TelemetryStats};
 
 #[derive(Debug, thiserror::Error)]

@@ -9,17 +9,93 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{entries, from_micros, parse_id, Store, StoreError};
-use crate::domain::{Author, CaseId, Channel, Entry, PatientId, Sample, ValidationError};
+use crate::domain::{
+    Author, CaseId, Channel, ChannelId, Entry, EntryId, PatientId, Sample, ValidationError,
+};
+
+/// Create a resource or update the server's copy of one created earlier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    Create,
+    Update,
+}
+
+impl Operation {
+    /// The text kept in the outbox's `operation` column.
+    pub fn code(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Self> {
+        match s {
+            "create" => Some(Operation::Create),
+            "update" => Some(Operation::Update),
+            _ => None,
+        }
+    }
+}
+
+/// What a planned operation came from (the outbox's `source` column). Planning compares these,
+/// never their text; the text form exists only for the column.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OpSource {
+    /// The case's run (its Procedure as the opening entry describes it).
+    Run,
+    /// One timeline entry.
+    Entry(EntryId),
+    /// One closed 10-minute chunk of a device channel, by its start (ms since the epoch).
+    Trend { channel: ChannelId, start_ms: i64 },
+    /// A checklist template, by the digest of its file.
+    Questionnaire { digest: String },
+    /// A person's decision on a conflict to keep this device's version (the conflicting row's
+    /// op id).
+    Resolve { op_id: String },
+}
+
+impl OpSource {
+    pub fn code(&self) -> String {
+        match self {
+            OpSource::Run => "run".into(),
+            OpSource::Entry(id) => format!("entry:{id}"),
+            OpSource::Trend { channel, start_ms } => format!("trend:{channel}:{start_ms}"),
+            OpSource::Questionnaire { digest } => format!("questionnaire:{digest}"),
+            OpSource::Resolve { op_id } => format!("resolve:{op_id}"),
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Self> {
+        if s == "run" {
+            return Some(OpSource::Run);
+        }
+        let (kind, rest) = s.split_once(':')?;
+        match kind {
+            "entry" => rest.parse().ok().map(OpSource::Entry),
+            "trend" => {
+                let (channel, start) = rest.rsplit_once(':')?;
+                Some(OpSource::Trend {
+                    channel: channel.parse().ok()?,
+                    start_ms: start.parse().ok()?,
+                })
+            }
+            "questionnaire" if !rest.is_empty() => Some(OpSource::Questionnaire {
+                digest: rest.into(),
+            }),
+            "resolve" if !rest.is_empty() => Some(OpSource::Resolve { op_id: rest.into() }),
+            _ => None,
+        }
+    }
+}
 
 /// A planned operation to append.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxNew {
-    /// Where it came from: `run`, `entry:<id>`, `trend:<channel>:<start ms>`.
-    pub source: String,
+    pub source: OpSource,
     pub resource_type: String,
     pub resource_key: String,
-    /// `create` or `update`.
-    pub operation: String,
+    pub operation: Operation,
     pub payload: String,
 }
 
@@ -48,10 +124,10 @@ pub struct OutboxRow {
     pub seq: i64,
     pub op_id: String,
     pub case_id: CaseId,
-    pub source: String,
+    pub source: OpSource,
     pub resource_type: String,
     pub resource_key: String,
-    pub operation: String,
+    pub operation: Operation,
     pub payload: String,
     pub created_at: DateTime<Utc>,
     pub state: OutboxState,
@@ -191,10 +267,10 @@ impl Store {
                     added += stmt.execute(params![
                         uuid::Uuid::now_v7().to_string(),
                         case.to_string(),
-                        r.source,
+                        r.source.code(),
                         r.resource_type,
                         r.resource_key,
-                        r.operation,
+                        r.operation.code(),
                         r.payload,
                         now,
                         by.user,
@@ -322,10 +398,14 @@ impl Store {
                         seq: r.0,
                         op_id: r.1,
                         case_id: parse_id("case id", &r.2)?,
-                        source: r.3,
+                        source: OpSource::from_code(&r.3).ok_or_else(|| {
+                            StoreError::Corrupt(format!("outbox source {:?}", r.3))
+                        })?,
                         resource_type: r.4,
                         resource_key: r.5,
-                        operation: r.6,
+                        operation: Operation::from_code(&r.6).ok_or_else(|| {
+                            StoreError::Corrupt(format!("outbox operation {:?}", r.6))
+                        })?,
                         payload: r.7,
                         created_at: from_micros(r.8)?,
                         state,
@@ -469,7 +549,10 @@ impl Store {
                     params![
                         uuid::Uuid::now_v7().to_string(),
                         case_id,
-                        format!("resolve:{op_id}"),
+                        OpSource::Resolve {
+                            op_id: op_id.clone()
+                        }
+                        .code(),
                         rtype,
                         key,
                         payload,
@@ -505,8 +588,9 @@ impl Store {
     /// The resources planned for an entry (its creates), for a retraction.
     pub async fn planned_for(
         &self,
-        source: String,
+        source: OpSource,
     ) -> Result<Vec<(String, String, String)>, StoreError> {
+        let source = source.code();
         self.call(move |db| {
             let mut stmt = db.conn.prepare_cached(
                 "SELECT resource_type, resource_key, payload FROM sync_outbox
@@ -591,5 +675,45 @@ impl Store {
             Ok(())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outbox_sources_and_operations_read_back_as_written() {
+        let sources = [
+            OpSource::Run,
+            OpSource::Entry(EntryId::new()),
+            OpSource::Trend {
+                channel: ChannelId::new(),
+                start_ms: 1_764_547_200_000,
+            },
+            OpSource::Questionnaire {
+                digest: "ab12".into(),
+            },
+            OpSource::Resolve {
+                op_id: "0190-op".into(),
+            },
+        ];
+        for s in sources {
+            assert_eq!(OpSource::from_code(&s.code()), Some(s.clone()), "{s:?}");
+        }
+        for op in [Operation::Create, Operation::Update] {
+            assert_eq!(Operation::from_code(op.code()), Some(op));
+        }
+        for bad in [
+            "",
+            "entry",
+            "entry:not-a-uuid",
+            "trend:x",
+            "questionnaire:",
+            "chunk:1",
+        ] {
+            assert_eq!(OpSource::from_code(bad), None, "{bad}");
+        }
+        assert_eq!(Operation::from_code("delete"), None);
     }
 }

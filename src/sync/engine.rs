@@ -17,10 +17,11 @@ use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
 
+use super::answer::{self, BatchSizer, Verdict};
 use super::config::SyncConfig;
 use super::map::{self, Operation, Planned};
 use crate::domain::{Author, CaseSummary, EntryPayload, PatientId};
-use crate::store::{OutboxNew, OutboxRow, Outcome, Store, StoreError};
+use crate::store::{OpSource, OutboxNew, OutboxRow, Outcome, Store, StoreError};
 
 /// How long after a trend chunk ends before it is planned (the recorder commits within seconds).
 pub const TREND_GRACE_MS: i64 = 60_000;
@@ -400,12 +401,12 @@ impl SyncEngine {
                 continue;
             }
             let mut rows: Vec<OutboxNew> = Vec::new();
-            let push = |rows: &mut Vec<OutboxNew>, source: String, m: map::Mapped| {
+            let push = |rows: &mut Vec<OutboxNew>, source: OpSource, m: map::Mapped| {
                 rows.push(OutboxNew {
                     source,
                     resource_type: m.resource_type.to_string(),
                     resource_key: m.key,
-                    operation: m.operation.code().to_string(),
+                    operation: m.operation,
                     payload: map::to_text(&m.payload),
                 })
             };
@@ -414,7 +415,7 @@ impl SyncEngine {
             let mut first_status = None;
             if work.scanned_seq == 0 {
                 let upto: Vec<_> = work.entries.iter().take(1).cloned().collect();
-                push(&mut rows, "run".into(), map::run_procedure(case, &upto)?);
+                push(&mut rows, OpSource::Run, map::run_procedure(case, &upto)?);
                 first_status = upto
                     .first()
                     .filter(|e| matches!(e.payload, EntryPayload::Status { .. }))
@@ -429,7 +430,7 @@ impl SyncEngine {
                 if Some(e.id) == first_status {
                     continue;
                 }
-                let source = format!("entry:{}", e.id);
+                let source = OpSource::Entry(e.id);
                 if let EntryPayload::ChecklistSigned { run } = &e.payload {
                     self.plan_checklist(case, *run, &work.entries[..=i], &source, &mut rows)
                         .await?;
@@ -442,10 +443,12 @@ impl SyncEngine {
                         }
                     }
                     Planned::Retract { target } => {
-                        let target_source = format!("entry:{target}");
+                        let target_source = OpSource::Entry(target);
                         let mut targets: Vec<(String, String, String)> = rows
                             .iter()
-                            .filter(|r| r.source == target_source && r.operation == "create")
+                            .filter(|r| {
+                                r.source == target_source && r.operation == Operation::Create
+                            })
                             .map(|r| {
                                 (
                                     r.resource_type.clone(),
@@ -465,7 +468,7 @@ impl SyncEngine {
                                 source: source.clone(),
                                 resource_type: rt,
                                 resource_key: key,
-                                operation: Operation::Update.code().to_string(),
+                                operation: Operation::Update,
                                 payload: map::to_text(&map::entered_in_error(&v)),
                             });
                         }
@@ -488,7 +491,14 @@ impl SyncEngine {
                             continue;
                         }
                         if let Some(m) = map::trend_chunk(case, channel, start, &list)? {
-                            push(&mut rows, format!("trend:{}:{start}", channel.id), m);
+                            push(
+                                &mut rows,
+                                OpSource::Trend {
+                                    channel: channel.id,
+                                    start_ms: start,
+                                },
+                                m,
+                            );
                         }
                     }
                 }
@@ -515,7 +525,7 @@ impl SyncEngine {
         case: &CaseSummary,
         run: crate::domain::EntryId,
         entries: &[crate::domain::Entry],
-        source: &str,
+        source: &OpSource,
         rows: &mut Vec<OutboxNew>,
     ) -> Result<(), SyncError> {
         let Some(patient) = case.patient else {
@@ -538,10 +548,12 @@ impl SyncEngine {
         ids.extend(q["identifier"].as_array().cloned().unwrap_or_default());
         q["identifier"] = json!(ids);
         rows.push(OutboxNew {
-            source: format!("questionnaire:{}", t.digest),
+            source: OpSource::Questionnaire {
+                digest: t.digest.clone(),
+            },
             resource_type: "Questionnaire".into(),
             resource_key: q_key,
-            operation: Operation::Create.code().into(),
+            operation: Operation::Create,
             payload: map::to_text(&q),
         });
         let mut qr = super::fhir::questionnaire_response(&t, &r, case.id, None);
@@ -551,10 +563,10 @@ impl SyncEngine {
             qr["meta"] = json!({ "tag": [{ "system": map::PUMPSIDE, "code": "demo" }] });
         }
         rows.push(OutboxNew {
-            source: source.to_string(),
+            source: source.clone(),
             resource_type: "QuestionnaireResponse".into(),
             resource_key: r.id.to_string(),
-            operation: Operation::Create.code().into(),
+            operation: Operation::Create,
             payload: map::to_text(&qr),
         });
         Ok(())
@@ -595,11 +607,11 @@ impl SyncEngine {
         if self.store.outbox_summary().await?.pending > 0 {
             self.ensure_capable().await?;
         }
-        let batch = self
-            .transport
-            .config
-            .batch
-            .min(self.size_limit.load(std::sync::atomic::Ordering::Relaxed));
+        let learned = self.size_limit.load(std::sync::atomic::Ordering::Relaxed);
+        let mut sizer = BatchSizer::new(
+            self.transport.config.batch,
+            (learned != usize::MAX).then_some(learned),
+        );
         let total = self.store.outbox_summary().await?.pending;
         let mut done = 0u64;
         // Operations that cannot go yet (a dependency not on the server) are skipped this run.
@@ -608,16 +620,10 @@ impl SyncEngine {
         let mut missing: Vec<String> = Vec::new();
         // Each patient's current Encounter, looked up once per run.
         let mut encounters: HashMap<String, Option<String>> = HashMap::new();
-        // Bundle size: a 400/422 on a Bundle of n halves it (to find a bad operation, or to fit
-        // a server's limit on conditional entries per transaction: Medplum allows 8); it grows
-        // back after a success, up to the largest size seen to work once a limit was hit.
-        let mut limit = batch;
-        let mut ceiling = batch;
-        let mut best_ok: Option<usize> = None;
         loop {
             let pending: Vec<OutboxRow> = self
                 .store
-                .pending(batch + skipped.len())
+                .pending(sizer.batch() + skipped.len())
                 .await?
                 .into_iter()
                 .filter(|r| !skipped.contains(&r.seq))
@@ -628,7 +634,9 @@ impl SyncEngine {
                     false => Err(SyncError::PatientMissing(missing.join(", "))),
                 };
             }
-            let prepared = self.prepare(&pending, limit, &mut encounters).await?;
+            let prepared = self
+                .prepare(&pending, sizer.next(), &mut encounters)
+                .await?;
             for m in &prepared.missing {
                 if !missing.contains(m) {
                     missing.push(m.clone());
@@ -655,11 +663,11 @@ impl SyncEngine {
                     return Err(e);
                 }
             };
-            match reply.status {
-                200..=299 => {
-                    best_ok = Some(best_ok.unwrap_or(0).max(rows.len()));
-                    limit = (limit * 2).min(ceiling);
-                    let outcomes = acks(&rows, &reply.body);
+            let ops: Vec<Operation> = rows.iter().map(|r| r.operation).collect();
+            match answer::classify(reply.status, &ops) {
+                Verdict::Stored => {
+                    sizer.stored(rows.len());
+                    let outcomes = answer::acks(&rows, &reply.body);
                     // An answer that does not name what it stored leaves those rows pending:
                     // this pass ends (the task's backoff decides when to try again) instead of
                     // sending them again at once, which looped without pause.
@@ -673,8 +681,8 @@ impl SyncEngine {
                         return Err(SyncError::Transient(error));
                     }
                 }
-                401 | 403 => return Err(SyncError::Auth(reply.status)),
-                409 | 412 if rows.len() == 1 && rows[0].operation == "update" => {
+                Verdict::Credentials(code) => return Err(SyncError::Auth(code)),
+                Verdict::CheckConflict => {
                     // Without the server's copy we cannot tell a conflict from our own lost
                     // answer: try again later.
                     let current = match self.server_version(&rows[0]).await {
@@ -703,7 +711,7 @@ impl SyncEngine {
                 }
                 // A transaction is posted to the base: 404 says the base is wrong (a setting),
                 // never that a record is. The rows wait, unmarked, for the address to be fixed.
-                404 => {
+                Verdict::WrongBase => {
                     let error = format!(
                         "the server has no FHIR endpoint at {} (HTTP 404): check the server address in Settings",
                         self.transport.config.base
@@ -713,18 +721,17 @@ impl SyncEngine {
                 }
                 // Too large for a gateway or the server: smaller Bundles, and the size that
                 // worked is remembered; one operation alone too large is named, not retried.
-                413 if rows.len() > 1 => {
-                    ceiling = (rows.len() / 2).max(1);
-                    limit = ceiling;
+                Verdict::TooLarge => {
+                    let limit = sizer.too_large(rows.len());
                     self.size_limit
-                        .store(ceiling, std::sync::atomic::Ordering::Relaxed);
+                        .store(limit, std::sync::atomic::Ordering::Relaxed);
                     tracing::info!(
                         size = rows.len(),
                         next = limit,
                         "sync: Bundle too large for the server, trying smaller ones"
                     );
                 }
-                413 => {
+                Verdict::TooLargeAlone => {
                     tracing::warn!(resource = %rows[0].resource_type, "sync: one operation too large for the server");
                     self.store
                         .record_outcomes(vec![(
@@ -738,10 +745,9 @@ impl SyncEngine {
                         )])
                         .await?;
                 }
-                400 | 409 | 412 | 422 if rows.len() == 1 => {
+                Verdict::Refused => {
                     // The bad operation is found; the others may go in larger Bundles again.
-                    ceiling = best_ok.unwrap_or(batch);
-                    limit = ceiling;
+                    sizer.isolated();
                     tracing::warn!(status = reply.status, resource = %rows[0].resource_type, "sync: server rejected an operation");
                     self.store
                         .record_outcomes(vec![(
@@ -752,16 +758,15 @@ impl SyncEngine {
                         )])
                         .await?;
                 }
-                400 | 409 | 412 | 422 => {
-                    ceiling = (rows.len() / 2).max(1);
-                    limit = ceiling;
+                Verdict::Split => {
+                    sizer.split(rows.len());
                     tracing::info!(
                         size = rows.len(),
-                        next = limit,
+                        next = sizer.next(),
                         "sync: Bundle refused, trying smaller ones"
                     );
                 }
-                code => {
+                Verdict::Transient(code) => {
                     let error = format!("HTTP {code} from the server");
                     self.retry_all(&rows, &error).await?;
                     return Err(SyncError::Transient(error));
@@ -951,7 +956,7 @@ impl SyncEngine {
         let v: Value = serde_json::from_str(&reply.body).unwrap_or(Value::Null);
         Ok(v["meta"]["versionId"]
             .as_str()
-            .filter(|v| is_fhir_id(v))
+            .filter(|v| answer::is_fhir_id(v))
             .unwrap_or("")
             .to_string())
     }
@@ -975,7 +980,7 @@ impl SyncEngine {
             if rows.len() >= limit {
                 break;
             }
-            let is_update = row.operation == "update";
+            let is_update = row.operation == Operation::Update;
             if is_update && !rows.is_empty() {
                 break;
             }
@@ -1098,7 +1103,7 @@ impl SyncEngine {
         // names who made it and why, from the note the mapping put on the resource.
         let change = rows
             .first()
-            .filter(|r| r.operation == "update")
+            .filter(|r| r.operation == Operation::Update)
             .and_then(|_| entries.first())
             .and_then(|(_, e)| {
                 e["resource"]["note"]
@@ -1248,51 +1253,6 @@ fn replace_refs(v: &mut Value, resolved: &HashMap<String, String>) {
     }
 }
 
-/// Outcomes from a transaction-response: one per operation, in order (the Provenance is last).
-fn acks(rows: &[OutboxRow], body: &str) -> Vec<(i64, Outcome)> {
-    let parsed: Value = serde_json::from_str(body).unwrap_or(Value::Null);
-    let entries = parsed["entry"].as_array().cloned().unwrap_or_default();
-    rows.iter()
-        .enumerate()
-        .map(|(i, row)| {
-            let e = entries.get(i).cloned().unwrap_or(Value::Null);
-            let location = e["response"]["location"].as_str().unwrap_or("");
-            let (loc_id, loc_version) = match parse_location(location, &row.resource_type) {
-                Some((id, version)) => (Some(id), version),
-                None => (None, None),
-            };
-            let id = e["resource"]["id"]
-                .as_str()
-                .filter(|id| is_fhir_id(id))
-                .map(String::from)
-                .or(loc_id);
-            let version = e["resource"]["meta"]["versionId"]
-                .as_str()
-                .map(String::from)
-                .or(loc_version)
-                .or_else(|| {
-                    e["response"]["etag"]
-                        .as_str()
-                        .map(|t| t.trim_start_matches("W/").trim_matches('"').to_string())
-                })
-                .filter(|v| !v.is_empty());
-            let outcome = match (id, version) {
-                (Some(server_id), Some(version)) => Outcome::Acked { server_id, version },
-                // A minimal answer may name the resource without its version: acked, and the
-                // version is read from the server before this resource is ever updated.
-                (Some(server_id), None) => Outcome::Acked {
-                    server_id,
-                    version: String::new(),
-                },
-                _ => Outcome::Retry {
-                    error: "the server's answer did not name the stored resource".into(),
-                },
-            };
-            (row.seq, outcome)
-        })
-        .collect()
-}
-
 /// Redirects are followed only to the same origin (scheme, host and port), at most 5: a search
 /// for an MRN or a Bundle of patient data never follows a redirect to another server or down to
 /// plain http.
@@ -1318,29 +1278,6 @@ fn same_origin_redirects(attempt: reqwest::redirect::Attempt) -> reqwest::redire
     } else {
         attempt.follow()
     }
-}
-
-/// A FHIR logical id: 1–64 of `A–Z a–z 0–9 - .` (R4 `id` datatype).
-fn is_fhir_id(s: &str) -> bool {
-    (1..=64).contains(&s.len())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
-}
-
-/// The id and version in a transaction answer's `Location`, relative (`Observation/12/_history/1`)
-/// or absolute (`https://host/fhir/Observation/12/_history/1`, as HAPI and others send), with or
-/// without the history part; `None` unless it names a resource of `resource_type` with a valid
-/// id (an empty id once went up as `partOf: Procedure/`).
-fn parse_location(location: &str, resource_type: &str) -> Option<(String, Option<String>)> {
-    let path = location.split(['?', '#']).next()?.trim_end_matches('/');
-    let parts: Vec<&str> = path.split('/').collect();
-    let (rt, id, version) = match parts.as_slice() {
-        [.., rt, id, "_history", v] => (*rt, *id, Some(v.to_string())),
-        [.., rt, id] => (*rt, *id, None),
-        _ => return None,
-    };
-    (rt == resource_type && is_fhir_id(id))
-        .then(|| (id.to_string(), version.filter(|v| is_fhir_id(v))))
 }
 
 /// Whether a stored rejection came from the configuration (the address, the credentials, a size
@@ -1424,113 +1361,6 @@ fn jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn test_row(resource_type: &str) -> OutboxRow {
-        OutboxRow {
-            seq: 0,
-            op_id: "op".into(),
-            case_id: crate::domain::CaseId::new(),
-            source: "entry".into(),
-            resource_type: resource_type.into(),
-            resource_key: "k".into(),
-            operation: "create".into(),
-            payload: "{}".into(),
-            created_at: chrono::Utc::now(),
-            state: crate::store::OutboxState::Pending,
-            attempts: 0,
-            last_error: None,
-            detail: None,
-        }
-    }
-
-    #[test]
-    fn locations_relative_and_absolute_name_the_id_and_version() {
-        let obs = "Observation";
-        for (location, want) in [
-            ("Observation/12/_history/3", Some(("12", Some("3")))),
-            (
-                "https://hapi.example/fhir/Observation/ab-9.x/_history/1",
-                Some(("ab-9.x", Some("1"))),
-            ),
-            (
-                "https://hapi.example/fhir/Observation/12",
-                Some(("12", None)),
-            ),
-            ("Observation/12/", Some(("12", None))),
-            (
-                "https://h/fhir/Observation/12/_history/2?x=1",
-                Some(("12", Some("2"))),
-            ),
-            ("https://h/fhir/Procedure/12/_history/1", None),
-            ("https://h/fhir/Observation//_history/1", None),
-            ("", None),
-            ("Observation", None),
-        ] {
-            let got = parse_location(location, obs);
-            let want = want.map(|(i, v)| (i.to_string(), v.map(String::from)));
-            assert_eq!(got, want, "{location}");
-        }
-    }
-
-    #[test]
-    fn an_answer_without_a_usable_id_is_retried_not_acked_with_an_empty_id() {
-        let row = |seq: i64| OutboxRow {
-            seq,
-            ..test_row("Observation")
-        };
-        let rows = [row(1), row(2)];
-        let body = serde_json::json!({ "resourceType": "Bundle", "type": "transaction-response",
-            "entry": [
-                { "response": { "status": "201 Created",
-                    "location": "https://hapi.example/fhir/Observation/77/_history/1" } },
-                { "response": { "status": "201 Created", "location": "https://hapi.example/fhir/" } },
-            ] })
-        .to_string();
-        let got = acks(&rows, &body);
-        assert_eq!(
-            got[0].1,
-            Outcome::Acked {
-                server_id: "77".into(),
-                version: "1".into()
-            }
-        );
-        assert!(matches!(got[1].1, Outcome::Retry { .. }), "{:?}", got[1]);
-    }
-
-    /// Minimal answers (no resource), with the version in the Location, the ETag, the resource,
-    /// or nowhere: each names the stored resource; a missing version is left for later.
-    #[test]
-    fn minimal_and_representation_answers_are_acked_with_what_they_name() {
-        let rows: Vec<OutboxRow> = (1..=4)
-            .map(|seq| OutboxRow {
-                seq,
-                ..test_row("Observation")
-            })
-            .collect();
-        let body = serde_json::json!({ "resourceType": "Bundle", "type": "transaction-response",
-            "entry": [
-                { "response": { "status": "201", "location": "Observation/a/_history/3" } },
-                { "response": { "status": "200 OK", "location": "http://h/Observation/b", "etag": "W/\"5\"" } },
-                { "resource": { "resourceType": "Observation", "id": "c", "meta": { "versionId": "7" } },
-                  "response": { "status": "201 Created" } },
-                { "response": { "status": "201 Created", "location": "http://h/fhir/Observation/d" } },
-            ] })
-        .to_string();
-        let got: Vec<Outcome> = acks(&rows, &body).into_iter().map(|(_, o)| o).collect();
-        let acked = |id: &str, v: &str| Outcome::Acked {
-            server_id: id.into(),
-            version: v.into(),
-        };
-        assert_eq!(
-            got,
-            [
-                acked("a", "3"),
-                acked("b", "5"),
-                acked("c", "7"),
-                acked("d", "")
-            ]
-        );
-    }
 
     #[test]
     fn rejections_from_configuration_are_told_from_verdicts_on_the_record() {

@@ -65,21 +65,7 @@ pub const LOCAL_ONLY: [&str; 9] = [
     "prime",
 ];
 
-/// Create a resource or update the server's copy of one created earlier.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Create,
-    Update,
-}
-
-impl Operation {
-    pub fn code(self) -> &'static str {
-        match self {
-            Operation::Create => "create",
-            Operation::Update => "update",
-        }
-    }
-}
+pub use crate::store::Operation;
 
 /// One resource ready for the outbox.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,6 +4,7 @@
 //! Questionnaire / QuestionnaireResponse, `pull` reads followed patients' runs back for the
 //! on-call view and `remote` turns them into what that view shows.
 
+pub mod answer;
 pub mod auth;
 pub mod capability;
 pub mod codes;

@@ -692,7 +692,7 @@ async fn trends(s: &Store, case: CaseId, now: DateTime<Utc>, minutes: i64) -> us
 pub async fn planned_creates(s: &Store) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for r in s.pending(100_000).await.unwrap() {
-        if r.operation == "create" {
+        if r.operation == pumpside::store::Operation::Create {
             *out.entry(r.resource_type).or_insert(0) += 1;
         }
     }
@@ -1470,7 +1470,7 @@ async fn a_patient_missing_on_the_server_holds_only_their_case_and_demo_cases_st
         "no patient created"
     );
     let runs: Vec<String> = s
-        .planned_for("run".into())
+        .planned_for(pumpside::store::OpSource::Run)
         .await
         .unwrap()
         .into_iter()

@@ -654,10 +654,10 @@ async fn the_sync_screen_shows_progress_figures_and_a_conflict_with_both_version
         .enqueue(
             case.id,
             vec![OutboxNew {
-                source: "run".into(),
+                source: pumpside::store::OpSource::Run,
                 resource_type: "Procedure".into(),
                 resource_key: "k1".into(),
-                operation: "update".into(),
+                operation: pumpside::store::Operation::Update,
                 payload: r#"{"resourceType":"Procedure","status":"completed"}"#.into(),
             }],
             1,
