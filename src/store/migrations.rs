@@ -337,6 +337,25 @@ CREATE TRIGGER sync_cursors_no_delete BEFORE DELETE ON sync_cursors
 ALTER TABLE device_frames ADD COLUMN refused TEXT;
 "#,
     },
+    Migration {
+        version: 8,
+        name: "2026-12-01 a server's Bundle size limit, learned from a 413, kept across restarts",
+        sql: r#"
+-- How many operations one transaction Bundle may hold for a server (base URL), as a 413 taught
+-- it. The newest row per server counts; a restart starts at that size, not at the setting.
+CREATE TABLE sync_limits (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    server        TEXT NOT NULL,
+    operations    INTEGER NOT NULL CHECK (operations > 0),
+    at_us         INTEGER NOT NULL
+) STRICT;
+CREATE INDEX sync_limits_server ON sync_limits (server, seq);
+CREATE TRIGGER sync_limits_no_update BEFORE UPDATE ON sync_limits
+    BEGIN SELECT RAISE(ABORT, 'learned size limits are append-only'); END;
+CREATE TRIGGER sync_limits_no_delete BEFORE DELETE ON sync_limits
+    BEGIN SELECT RAISE(ABORT, 'learned size limits are append-only'); END;
+"#,
+    },
 ];
 
 /// The schema version this build writes.

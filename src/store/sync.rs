@@ -658,6 +658,41 @@ impl Store {
         .await
     }
 
+    /// The Bundle size (operations) a server's 413 taught, newest first; `None` if it never
+    /// refused one for size.
+    pub async fn size_limit(&self, server: String) -> Result<Option<usize>, StoreError> {
+        self.call(move |db| {
+            let n: Option<i64> = db
+                .conn
+                .query_row(
+                    "SELECT operations FROM sync_limits WHERE server = ?1
+                      ORDER BY seq DESC LIMIT 1",
+                    [server],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(n.and_then(|n| usize::try_from(n).ok()).filter(|n| *n > 0))
+        })
+        .await
+    }
+
+    /// Keeps the Bundle size a 413 taught for this server, so a restart does not meet it again.
+    pub async fn remember_size_limit(
+        &self,
+        server: String,
+        operations: usize,
+    ) -> Result<(), StoreError> {
+        let operations = i64::try_from(operations.max(1)).unwrap_or(i64::MAX);
+        self.call(move |db| {
+            db.conn.execute(
+                "INSERT INTO sync_limits (server, operations, at_us) VALUES (?1, ?2, ?3)",
+                params![server, operations, Utc::now().timestamp_micros()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     pub async fn remember_server_patient(
         &self,
         patient: PatientId,

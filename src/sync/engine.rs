@@ -607,7 +607,16 @@ impl SyncEngine {
         if self.store.outbox_summary().await?.pending > 0 {
             self.ensure_capable().await?;
         }
-        let learned = self.size_limit.load(std::sync::atomic::Ordering::Relaxed);
+        let mut learned = self.size_limit.load(std::sync::atomic::Ordering::Relaxed);
+        if learned == usize::MAX {
+            // A limit an earlier run learned for this server (kept in the store).
+            let base = self.transport.config.base.clone();
+            if let Some(kept) = self.store.size_limit(base).await? {
+                learned = kept;
+                self.size_limit
+                    .store(kept, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
         let mut sizer = BatchSizer::new(
             self.transport.config.batch,
             (learned != usize::MAX).then_some(learned),
@@ -725,6 +734,9 @@ impl SyncEngine {
                     let limit = sizer.too_large(rows.len());
                     self.size_limit
                         .store(limit, std::sync::atomic::Ordering::Relaxed);
+                    self.store
+                        .remember_size_limit(self.transport.config.base.clone(), limit)
+                        .await?;
                     tracing::info!(
                         size = rows.len(),
                         next = limit,

@@ -109,6 +109,17 @@ pub fn check_pulled(r: &Value, size: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// The id in a Patient reference: `Patient/12`, `https://host/fhir/Patient/12`, with or without
+/// `/_history/<v>`; `None` for a reference to anything else.
+fn patient_id(reference: &str) -> Option<&str> {
+    let path = reference.split(['?', '#']).next()?;
+    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [.., "Patient", id, "_history", _] | [.., "Patient", id] if !id.is_empty() => Some(id),
+        _ => None,
+    }
+}
+
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -123,9 +134,14 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
 /// resources that fail [`check_pulled`] go to `skipped` with why, not to the store.
 /// `exact` is the same page read with every number as written (`map::from_text`): the stored
 /// copy keeps the server's text (7.380 stays 7.380).
+///
+/// With `patient`, a resource whose `subject` is not that patient (relative, absolute or
+/// versioned reference) is skipped and named too: a search answer about someone else is never
+/// kept under the patient asked for.
 fn versions(
     bundle: &Value,
     exact: &Value,
+    patient: Option<&str>,
     skipped: &mut Vec<String>,
 ) -> (Vec<PulledNew>, Option<DateTime<Utc>>) {
     let mut out = Vec::new();
@@ -153,6 +169,16 @@ fn versions(
         if let Err(why) = check_pulled(r, body.len()) {
             skipped.push(format!("{t}/{id}: {why}"));
             continue;
+        }
+        if let Some(p) = patient {
+            let subject = r["subject"]["reference"].as_str();
+            if subject.and_then(patient_id) != Some(p) {
+                skipped.push(format!(
+                    "{t}/{id}: about {}, not the patient asked for (Patient/{p})",
+                    subject.unwrap_or("no patient")
+                ));
+                continue;
+            }
         }
         let record_key = r["identifier"].as_array().and_then(|ids| {
             ids.iter().find_map(|i| {
@@ -351,7 +377,8 @@ impl SyncEngine {
             let bundle: Value = serde_json::from_str(&reply.body)
                 .map_err(|e| SyncError::Transient(format!("{resource_type} search answer: {e}")))?;
             let exact = super::map::from_text(&reply.body).unwrap_or(Value::Null);
-            let (found, page_newest) = versions(&bundle, &exact, &mut report.skipped);
+            let (found, page_newest) =
+                versions(&bundle, &exact, Some(patient), &mut report.skipped);
             let full = found.len() >= page;
             report.received += found.len();
             newest = newest.max(page_newest);
@@ -410,7 +437,7 @@ mod tests {
             {"resource":{"resourceType":"Observation","id":"c"}}
         ],"link":[{"relation":"next","url":"https://s/Observation?page=2"}]});
         let mut skipped = Vec::new();
-        let (v, newest) = versions(&b, &Value::Null, &mut skipped);
+        let (v, newest) = versions(&b, &Value::Null, None, &mut skipped);
         assert!(skipped.is_empty());
         assert_eq!(v.len(), 2);
         assert_eq!(v[0].record_key.as_deref(), Some("0193-k"));
@@ -423,6 +450,34 @@ mod tests {
             Some("2026-11-26T09:30:00.000Z")
         );
         assert_eq!(next_link(&b), Some("https://s/Observation?page=2"));
+    }
+
+    #[test]
+    fn a_search_answer_about_another_patient_is_skipped_and_named() {
+        let obs = |id: &str, subject: Value| {
+            json!({"resource":{"resourceType":"Observation","id":id,
+              "meta":{"versionId":"1","lastUpdated":"2026-11-26T10:00:00Z"},"subject":subject}})
+        };
+        let b = json!({"resourceType":"Bundle","type":"searchset","entry":[
+            obs("rel", json!({"reference":"Patient/p1"})),
+            obs("abs", json!({"reference":"https://h/fhir/Patient/p1/_history/4"})),
+            obs("other", json!({"reference":"Patient/p2"})),
+            obs("group", json!({"reference":"Group/p1"})),
+            obs("none", Value::Null),
+        ]});
+        let mut skipped = Vec::new();
+        let (v, _) = versions(&b, &Value::Null, Some("p1"), &mut skipped);
+        let kept: Vec<&str> = v.iter().map(|p| p.server_id.as_str()).collect();
+        assert_eq!(kept, ["rel", "abs"]);
+        assert_eq!(skipped.len(), 3, "{skipped:?}");
+        assert!(
+            skipped[0]
+                .starts_with("Observation/other: about Patient/p2, not the patient asked for"),
+            "{skipped:?}"
+        );
+        assert!(skipped[2].contains("about no patient"), "{skipped:?}");
+        assert_eq!(patient_id("Patient/"), None);
+        assert_eq!(patient_id("http://h/Patient/9?x=1"), Some("9"));
     }
 
     #[test]
@@ -474,7 +529,7 @@ mod tests {
             {"resource": obs(json!({"id":"huge","valueSampledData":{"origin":{"value":0},"period":1e300,"dimensions":1,"data":"1"}}))}
         ]});
         let mut skipped = Vec::new();
-        let (v, _) = versions(&b, &Value::Null, &mut skipped);
+        let (v, _) = versions(&b, &Value::Null, None, &mut skipped);
         assert_eq!(v.len(), 1);
         assert_eq!(skipped.len(), 1);
         assert!(

@@ -135,6 +135,7 @@ fn observation(id: &str, minute: u32, value: u32) -> Value {
     json!({ "resourceType": "Observation", "id": id,
         "meta": { "versionId": "1", "lastUpdated": format!("2026-11-26T08:{minute:02}:00.000Z") },
         "status": "final", "code": { "text": "Pump flow" },
+        "subject": { "reference": "Patient/pat-1" },
         "partOf": [{ "reference": "Procedure/run-1" }],
         "effectiveDateTime": format!("2026-11-26T08:{minute:02}:00Z"),
         "valueQuantity": { "value": value, "unit": "L/min" } })
@@ -151,6 +152,7 @@ fn paged(req: &Seen, link_base: &str) -> (u16, String) {
         let run = json!({ "resourceType": "Procedure", "id": "run-1",
             "meta": { "versionId": "3", "lastUpdated": "2026-11-26T08:00:00.000Z" },
             "status": "in-progress", "code": { "text": "VV ECMO" },
+            "subject": { "reference": "Patient/pat-1" },
             "performedPeriod": { "start": "2026-11-25T20:00:00Z" } });
         return (200, searchset(vec![run], None));
     }
@@ -248,6 +250,51 @@ async fn a_pull_follows_next_links_on_the_same_server_only() {
     assert!(
         obs_query.contains("_lastUpdated=ge2026-11-26T08:00:00.000Z"),
         "{obs_query}"
+    );
+}
+
+/// A search answer that mixes in another patient's Observation (a server ignoring the
+/// `patient` parameter, or a proxy's cache): that one is skipped and named on the report, the
+/// patient's own are kept, and the followed run shows only the patient's values.
+#[tokio::test]
+async fn a_pulled_observation_about_another_patient_is_skipped_and_named() {
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    let who = Author::new("On call", "phone-1");
+    let m = Mrn {
+        system: "urn:test:mrn".into(),
+        value: "VV-MIX".into(),
+    };
+    s.follow(m.clone(), true, who.clone()).await.unwrap();
+    let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], me: &str| {
+        if req.path.starts_with("/Observation?") {
+            let mut stranger = observation("o9", 9, 99);
+            stranger["subject"] = json!({ "reference": "Patient/someone-else" });
+            let page = vec![observation("o1", 1, 41), stranger];
+            return (200, searchset(page, None));
+        }
+        paged(req, me)
+    }))
+    .await;
+    let engine = SyncEngine::new(s.clone(), config(&fake.base(), ""), who).unwrap();
+    let report = engine.pull().await.unwrap();
+    assert!(
+        report
+            .skipped
+            .iter()
+            .any(|p| p.starts_with("Observation/o9") && p.contains("Patient/someone-else")),
+        "{report:?}"
+    );
+    let runs = remote::runs(&s.pulled(m).await.unwrap());
+    assert_eq!(runs.len(), 1);
+    let flow = runs[0]
+        .latest
+        .iter()
+        .find(|v| v.name == "Pump flow")
+        .unwrap();
+    assert_eq!(
+        flow.value, "41",
+        "the patient's own value, not the stranger's 99"
     );
 }
 

@@ -954,6 +954,24 @@ async fn fault_matrix(peer: FhirPeer, strict: bool) {
     assert!(retries >= 4, "{retries}");
     assert!(*proxy.requests.lock().unwrap() > 5);
 
+    // A 413 taught a size limit: it is kept, so a restarted engine starts below it. Twelve
+    // 1,500-character notes would make a 10-operation Bundle over the strict peer's 12,000 bytes.
+    let too_large_before = peer.stats().await["too_large"].as_u64().unwrap_or(0);
+    if strict {
+        let kept = s.size_limit(proxy.base()).await.unwrap();
+        assert!(matches!(kept, Some(n) if n < 10), "{kept:?}");
+        for i in 0..12 {
+            add(
+                &s,
+                rec.case,
+                Utc::now(),
+                EntryPayload::Note {
+                    text: format!("handover note {i}: {}", "x".repeat(1500)),
+                },
+            )
+            .await;
+        }
+    }
     // Updates after version-less answers: the run completes and a note is retracted later.
     add(
         &s,
@@ -988,6 +1006,11 @@ async fn fault_matrix(peer: FhirPeer, strict: bool) {
             "the size limit was met: {stats}"
         );
         assert_eq!(stats["redirects"], 1, "{stats}");
+        assert_eq!(
+            stats["too_large"].as_u64().unwrap(),
+            too_large_before,
+            "the restarted engine started at the kept limit: {stats}"
+        );
         assert_eq!(
             stats["update_create_refused"], 0,
             "nothing asked for update-as-create"

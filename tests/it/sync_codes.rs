@@ -351,6 +351,32 @@ async fn lab_results_posted_by_another_client_are_offered_and_taken_in_with_one_
             .unwrap();
         assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
     }
+    // Not for this case: a preliminary lactate of the same sample (not final, not offered) and
+    // another patient's pO2 taken at the same minute (the search and the subject check keep it out).
+    let preliminary = post("32693-4", "1.9", "mmol/L").replace("\"final\"", "\"preliminary\"");
+    let someone = reqwest::Client::new()
+        .post(format!("{}Patient", peer.base()))
+        .header("Content-Type", "application/fhir+json")
+        .body(r#"{"resourceType":"Patient","identifier":[{"system":"urn:test:mrn","value":"LAB-OTHER"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(someone.status().as_u16(), 201);
+    let someone: serde_json::Value = someone.json().await.unwrap();
+    let stranger = post("2703-7", "55", "mm[Hg]").replace(
+        &format!("Patient/{server_patient}"),
+        &format!("Patient/{}", someone["id"].as_str().unwrap()),
+    );
+    for body in [preliminary, stranger] {
+        let r = reqwest::Client::new()
+            .post(format!("{}Observation", peer.base()))
+            .header("Content-Type", "application/fhir+json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+    }
     let report = engine.pull().await.unwrap();
     assert!(report.added >= 3, "{report:?}");
 
@@ -360,7 +386,12 @@ async fn lab_results_posted_by_another_client_are_offered_and_taken_in_with_one_
         .unwrap();
     assert_eq!(offers.len(), 1, "one sample, one offer: {offers:?}");
     let offer = &offers[0];
-    assert_eq!(offer.panel.results.len(), 3);
+    assert_eq!(
+        offer.panel.results.len(),
+        3,
+        "pH, pO2 88 and K+; not the preliminary lactate nor the other patient's pO2: {offer:?}"
+    );
+    assert_eq!(offer.panel.results[&Analyte::Po2].value.to_string(), "88");
     assert_eq!(offer.panel.site, SampleSite::PatientArtery);
     // As the server sent it: this peer keeps JSON numbers as JavaScript does (7.380 → 7.38);
     // a server that keeps 7.380 has it kept (sync::labs unit test).
