@@ -2,7 +2,10 @@
 //! record into resources, `engine` plans them into the store's append-only outbox and uploads
 //! them as transaction Bundles, `config` reads `sync.toml`, `fhir` maps checklists to
 //! Questionnaire / QuestionnaireResponse, `pull` reads followed patients' runs back for the
-//! on-call view and `remote` turns them into what that view shows.
+//! on-call view (and laboratory results for a live case) and `remote` turns them into what that
+//! view shows. Pure parts, tested without a server: `codes` (every code sent, with its source),
+//! `answer` (a server's answer → a verdict; the Bundle sizer), `capability` (what a
+//! CapabilityStatement lacks) and `labs` (pulled laboratory Observations → results to offer).
 
 pub mod answer;
 pub mod auth;
