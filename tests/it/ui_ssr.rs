@@ -957,3 +957,97 @@ async fn laboratory_results_for_the_patient_are_offered_in_the_live_case() {
     assert!(html.contains("(Central laboratory)"));
     assert!(html.contains(r#"data-testid="accept-lab""#));
 }
+
+/// A log sink for one test thread: what the app would print to stderr.
+#[derive(Clone, Default)]
+struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Malformed `sync.toml` files carrying a bearer token, each given to the real start-up: the app
+/// starts and keeps recording on this device (offline), the Sync screen, the Settings screen and
+/// the status bar name the problem by line and key, and neither they nor the log (everything
+/// the app writes to stderr, at every level) carry any piece of the token.
+#[tokio::test]
+async fn a_malformed_sync_toml_is_named_without_the_token_and_the_app_keeps_recording() {
+    use pumpside::app::AppConfig;
+    let token = "eyJhbGciOiJSUzI1NiJ9.SECRET-PAYLOAD.sig";
+    let files = [
+        format!("server = \"https://fhir.example.org/\"\ntoken = {token}\n"),
+        format!("server = \"https://fhir.example.org/\"\ntoken = \"{token}\n"),
+        format!(
+            "server = \"https://fhir.example.org/\"\ntoken = \"{token}\"\ntoken = \"{token}\"\n"
+        ),
+        format!("server = \"https://fhir.example.org/\"\ntoken = \"{token}\"\nbatch = \"many\"\n"),
+    ];
+    for text in files {
+        let sink = LogSink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _log = tracing::subscriber::set_default(subscriber);
+
+        let dir = crate::temp_dir();
+        std::fs::write(dir.path().join("sync.toml"), &text).unwrap();
+        let config =
+            AppConfig::parse(vec!["--demo".into()], Some(dir.path().to_path_buf()), None).unwrap();
+        let services = Services::start(config, std::time::Instant::now())
+            .await
+            .expect("a bad sync.toml does not stop the app");
+        let state = services.sync_state().borrow().clone();
+        let SyncState::Misconfigured(why) = &state else {
+            panic!("{state:?} for {text:?}")
+        };
+        assert!(why.starts_with("sync.toml: line "), "{why}");
+
+        // Offline, the record goes on: the demo case records samples.
+        let case = services.current_case().await.unwrap().expect("demo case");
+        let mut recorded = 0;
+        for _ in 0..50 {
+            recorded = services.store().telemetry_stats().await.unwrap().samples;
+            if recorded > 0 {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        }
+        assert!(recorded > 0, "recording goes on in {:?}", case.id);
+
+        let mut screens = String::new();
+        for screen in [Screen::Sync, Screen::Settings] {
+            let mut f = fixture(screen);
+            f.sync = state.clone();
+            screens.push_str(&render_with(f, services.clone()).await);
+        }
+        assert!(
+            screens.contains(r#"data-sync="misconfigured""#),
+            "{screens}"
+        );
+        assert!(screens.contains("Sync settings invalid"), "status bar");
+        assert!(
+            screens.contains("not in force: sync.toml: line"),
+            "settings"
+        );
+        let log = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+        assert!(log.contains("sync settings unusable"), "{log}");
+        for piece in ["SECRET", "eyJhbGci", "PAYLOAD", ".sig"] {
+            assert!(!screens.contains(piece), "{piece} on screen for {text:?}");
+            assert!(
+                !log.contains(piece),
+                "{piece} in the log for {text:?}: {log}"
+            );
+        }
+    }
+}
