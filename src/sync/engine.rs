@@ -51,6 +51,20 @@ pub enum SyncError {
     Capability(String),
 }
 
+impl SyncError {
+    /// The error as the log may carry it: no patient data. The Sync screen shows the whole
+    /// message (with the MRNs a person needs to act on); stderr and log files get this.
+    pub fn for_log(&self) -> String {
+        match self {
+            SyncError::PatientMissing(mrns) => format!(
+                "{} patient(s) the record needs are not on the server; sync of their cases waits (the MRNs are on the Sync screen)",
+                mrns.split(", ").count()
+            ),
+            other => other.to_string(),
+        }
+    }
+}
+
 /// What the status bar and the Sync screen show.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SyncStatus {
@@ -301,7 +315,7 @@ impl SyncEngine {
     pub async fn run(self) {
         self.status.send_modify(|s| s.task_down = false);
         if let Err(e) = self.requeue_configuration_rejections().await {
-            tracing::warn!(error = %e, "sync: could not re-queue earlier rejections");
+            tracing::warn!(error = %e.for_log(), "sync: could not re-queue earlier rejections");
         }
         let mut failures: u32 = 0;
         loop {
@@ -315,7 +329,7 @@ impl SyncEngine {
                 Err(e) => {
                     failures = failures.saturating_add(1);
                     let d = backoff(failures, jitter());
-                    tracing::warn!(error = %e, retry_in_s = d.as_secs(), "sync run failed");
+                    tracing::warn!(error = %e.for_log(), retry_in_s = d.as_secs(), "sync run failed");
                     d
                 }
             };

@@ -29,3 +29,38 @@ pub fn temp_dir() -> tempfile::TempDir {
         .tempdir()
         .expect("temp dir")
 }
+
+/// What the app logs on this test's thread (the tokio test runtime's tasks run on it too): the
+/// text stderr would carry, at every level.
+#[derive(Clone, Default)]
+pub struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogSink {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log sink")).into_owned()
+    }
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Captures the log of this thread until the guard is dropped.
+pub fn capture_log() -> (LogSink, tracing::subscriber::DefaultGuard) {
+    let sink = LogSink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    (sink, tracing::subscriber::set_default(subscriber))
+}

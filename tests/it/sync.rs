@@ -1476,6 +1476,21 @@ async fn a_patient_missing_on_the_server_holds_only_their_case_and_demo_cases_st
         matches!(&err, SyncError::PatientMissing(m) if m == "NOT-ON-SERVER"),
         "{err}"
     );
+    // The Sync screen names the MRN a person must act on; the log does not carry it.
+    let (log, guard) = crate::capture_log();
+    let _ = tokio::time::timeout(Duration::from_secs(3), engine.clone().run()).await;
+    drop(guard);
+    let log = log.text();
+    assert!(log.contains("sync run failed"), "{log}");
+    assert!(log.contains("1 patient(s) the record needs"), "{log}");
+    assert!(!log.contains("NOT-ON-SERVER"), "an MRN in the log: {log}");
+    let shown = engine
+        .status()
+        .borrow()
+        .last_error
+        .clone()
+        .unwrap_or_default();
+    assert!(shown.contains("NOT-ON-SERVER"), "{shown}");
     let rows = s.pending(1000).await.unwrap();
     assert!(
         rows.iter().all(|r| r.case_id == absent.case),

@@ -958,22 +958,6 @@ async fn laboratory_results_for_the_patient_are_offered_in_the_live_case() {
     assert!(html.contains(r#"data-testid="accept-lab""#));
 }
 
-/// A log sink for one test thread: what the app would print to stderr.
-#[derive(Clone, Default)]
-struct LogSink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for LogSink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if let Ok(mut v) = self.0.lock() {
-            v.extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Malformed `sync.toml` files carrying a bearer token, each given to the real start-up: the app
 /// starts and keeps recording on this device (offline), the Sync screen, the Settings screen and
 /// the status bar name the problem by line and key, and neither they nor the log (everything
@@ -991,14 +975,7 @@ async fn a_malformed_sync_toml_is_named_without_the_token_and_the_app_keeps_reco
         format!("server = \"https://fhir.example.org/\"\ntoken = \"{token}\"\nbatch = \"many\"\n"),
     ];
     for text in files {
-        let sink = LogSink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _log = tracing::subscriber::set_default(subscriber);
+        let (sink, _log) = crate::capture_log();
 
         let dir = crate::temp_dir();
         std::fs::write(dir.path().join("sync.toml"), &text).unwrap();
@@ -1040,7 +1017,7 @@ async fn a_malformed_sync_toml_is_named_without_the_token_and_the_app_keeps_reco
             screens.contains("not in force: sync.toml: line"),
             "settings"
         );
-        let log = String::from_utf8_lossy(&sink.0.lock().unwrap()).into_owned();
+        let log = sink.text();
         assert!(log.contains("sync settings unusable"), "{log}");
         for piece in ["SECRET", "eyJhbGci", "PAYLOAD", ".sig"] {
             assert!(!screens.contains(piece), "{piece} on screen for {text:?}");
