@@ -225,9 +225,6 @@ pub struct SyncEngine {
     author: Author,
     nudge: Arc<Notify>,
     status: Arc<watch::Sender<SyncStatus>>,
-    /// The largest Bundle the server took after refusing a bigger one as too large (413): later
-    /// passes start there instead of learning it again.
-    size_limit: Arc<std::sync::atomic::AtomicUsize>,
     /// The server's CapabilityStatement was read and has what Pumpside needs.
     capable: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -244,7 +241,6 @@ impl SyncEngine {
             author,
             nudge: Arc::new(Notify::new()),
             status: Arc::new(watch::channel(status).0),
-            size_limit: Arc::new(std::sync::atomic::AtomicUsize::new(usize::MAX)),
             capable: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         })
     }
@@ -621,20 +617,13 @@ impl SyncEngine {
         if self.store.outbox_summary().await?.pending > 0 {
             self.ensure_capable().await?;
         }
-        let mut learned = self.size_limit.load(std::sync::atomic::Ordering::Relaxed);
-        if learned == usize::MAX {
-            // A limit an earlier run learned for this server (kept in the store).
-            let base = self.transport.config.base.clone();
-            if let Some(kept) = self.store.size_limit(base).await? {
-                learned = kept;
-                self.size_limit
-                    .store(kept, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-        let mut sizer = BatchSizer::new(
-            self.transport.config.batch,
-            (learned != usize::MAX).then_some(learned),
-        );
+        // The largest Bundle this server took after refusing a bigger one as too large (413),
+        // kept in the store: a later pass, or a restart, starts there instead of learning it again.
+        let learned = self
+            .store
+            .size_limit(self.transport.config.base.clone())
+            .await?;
+        let mut sizer = BatchSizer::new(self.transport.config.batch, learned);
         let total = self.store.outbox_summary().await?.pending;
         let mut done = 0u64;
         // Operations that cannot go yet (a dependency not on the server) are skipped this run.
@@ -746,8 +735,6 @@ impl SyncEngine {
                 // worked is remembered; one operation alone too large is named, not retried.
                 Verdict::TooLarge => {
                     let limit = sizer.too_large(rows.len());
-                    self.size_limit
-                        .store(limit, std::sync::atomic::Ordering::Relaxed);
                     self.store
                         .remember_size_limit(self.transport.config.base.clone(), limit)
                         .await?;

@@ -109,17 +109,6 @@ pub fn check_pulled(r: &Value, size: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The id in a Patient reference: `Patient/12`, `https://host/fhir/Patient/12`, with or without
-/// `/_history/<v>`; `None` for a reference to anything else.
-fn patient_id(reference: &str) -> Option<&str> {
-    let path = reference.split(['?', '#']).next()?;
-    let parts: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    match parts.as_slice() {
-        [.., "Patient", id, "_history", _] | [.., "Patient", id] if !id.is_empty() => Some(id),
-        _ => None,
-    }
-}
-
 fn stamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -172,7 +161,9 @@ fn versions(
         }
         if let Some(p) = patient {
             let subject = r["subject"]["reference"].as_str();
-            if subject.and_then(patient_id) != Some(p) {
+            // A reference is read like a Location: relative, absolute or versioned.
+            let about = subject.and_then(|r| super::answer::parse_location(r, "Patient"));
+            if about.as_ref().map(|(id, _)| id.as_str()) != Some(p) {
                 skipped.push(format!(
                     "{t}/{id}: about {}, not the patient asked for (Patient/{p})",
                     subject.unwrap_or("no patient")
@@ -476,8 +467,10 @@ mod tests {
             "{skipped:?}"
         );
         assert!(skipped[2].contains("about no patient"), "{skipped:?}");
+        let patient_id =
+            |r: &str| super::super::answer::parse_location(r, "Patient").map(|(id, _)| id);
         assert_eq!(patient_id("Patient/"), None);
-        assert_eq!(patient_id("http://h/Patient/9?x=1"), Some("9"));
+        assert_eq!(patient_id("http://h/Patient/9?x=1").as_deref(), Some("9"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use pumpside::domain::patient::Mrn;
 use pumpside::domain::{Author, EntryPayload};
+use pumpside::store::Store;
 use pumpside::sync::{remote, SyncEngine};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
@@ -176,16 +177,22 @@ fn paged(req: &Seen, link_base: &str) -> (u16, String) {
     (200, searchset(vec![], None))
 }
 
-#[tokio::test]
-async fn a_pull_follows_next_links_on_the_same_server_only() {
+/// An on-call phone's fresh store following one MRN (under `urn:test:mrn`); keep the directory.
+async fn on_call_following(value: &str) -> (tempfile::TempDir, Store, Author, Mrn) {
     let dir = crate::temp_dir();
     let s = open(dir.path());
     let who = Author::new("On call", "phone-1");
     let m = Mrn {
         system: "urn:test:mrn".into(),
-        value: "VV-1".into(),
+        value: value.into(),
     };
     s.follow(m.clone(), true, who.clone()).await.unwrap();
+    (dir, s, who, m)
+}
+
+#[tokio::test]
+async fn a_pull_follows_next_links_on_the_same_server_only() {
+    let (_dir, s, who, m) = on_call_following("VV-1").await;
 
     // Links to another host are not followed: the patient's query does not go elsewhere.
     let foreign = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], _: &str| {
@@ -258,14 +265,7 @@ async fn a_pull_follows_next_links_on_the_same_server_only() {
 /// patient's own are kept, and the followed run shows only the patient's values.
 #[tokio::test]
 async fn a_pulled_observation_about_another_patient_is_skipped_and_named() {
-    let dir = crate::temp_dir();
-    let s = open(dir.path());
-    let who = Author::new("On call", "phone-1");
-    let m = Mrn {
-        system: "urn:test:mrn".into(),
-        value: "VV-MIX".into(),
-    };
-    s.follow(m.clone(), true, who.clone()).await.unwrap();
+    let (_dir, s, who, m) = on_call_following("VV-MIX").await;
     let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], me: &str| {
         if req.path.starts_with("/Observation?") {
             let mut stranger = observation("o9", 9, 99);
@@ -302,14 +302,7 @@ async fn a_pulled_observation_about_another_patient_is_skipped_and_named() {
 /// a named message, and neither loops nor writes a cursor row per request.
 #[tokio::test]
 async fn a_next_link_that_points_at_its_own_page_ends_the_paging() {
-    let dir = crate::temp_dir();
-    let s = open(dir.path());
-    let who = Author::new("On call", "phone-1");
-    let m = Mrn {
-        system: "urn:test:mrn".into(),
-        value: "VV-LOOP".into(),
-    };
-    s.follow(m.clone(), true, who.clone()).await.unwrap();
+    let (_dir, s, who, _) = on_call_following("VV-LOOP").await;
     let fake = FakeFhir::start(Box::new(|req: &Seen, _: &[Seen], me: &str| {
         if req.path.starts_with("/Observation?") {
             let own = format!("{me}{}", req.path.trim_start_matches('/'));
