@@ -315,7 +315,7 @@ fn main() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
-    let store = Store::open(&path).unwrap();
+    let store = Store::open(&path, &pumpside::store::StoreKeys::derive(&[7u8; 32])).unwrap();
     let channels = rt.block_on(async {
         let case = store
             .create_case(

@@ -196,7 +196,7 @@ fn main() {
 
     // --- Pumpside store ---
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = Store::open(&ours).unwrap();
+    let store = Store::open(&ours, &pumpside::store::StoreKeys::derive(&[7u8; 32])).unwrap();
     let ids = bench_channels(&rt, &store, "bench run");
 
     let mut sig = signals();
@@ -293,7 +293,7 @@ fn main() {
     ));
 
     // --- queries ---
-    let store = Store::open(&ours).unwrap();
+    let store = Store::open(&ours, &pumpside::store::StoreKeys::derive(&[7u8; 32])).unwrap();
     let conn = rusqlite::Connection::open(&naive).unwrap();
     let run_end = t0() + Duration::seconds(seconds as i64);
     let ranges = [
@@ -342,7 +342,7 @@ fn main() {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", live.display()));
     }
-    let store = Store::open(&live).unwrap();
+    let store = Store::open(&live, &pumpside::store::StoreKeys::derive(&[7u8; 32])).unwrap();
     let ids = bench_channels(&rt, &store, "live-rate run");
     let mut sig = signals();
     let mut lat: Vec<StdDuration> = (0..1200u64)

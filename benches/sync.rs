@@ -345,7 +345,11 @@ async fn main() {
     let mut rows = Vec::new();
     for (name, kind, hours, channels) in scenarios {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("bench.sqlite3")).expect("store");
+        let store = Store::open(
+            &dir.path().join("bench.sqlite3"),
+            &pumpside::store::StoreKeys::derive(&[7u8; 32]),
+        )
+        .expect("store");
         let (_, chans) = record(&store, &format!("BENCH-{name}"), kind, hours, channels).await;
         let samples: u64 = chans.iter().map(|(_, s)| s.len() as u64).sum();
         let what = format!("{name} {hours} h × {channels} channels");

@@ -5,6 +5,7 @@ pub mod calculator;
 pub mod case;
 pub mod config;
 pub mod devices;
+pub mod keys;
 pub mod labs;
 pub mod monitor;
 pub mod recorder;

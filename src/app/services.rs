@@ -38,6 +38,8 @@ pub enum StartError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] super::keys::KeyError),
     #[error("the built-in protocol is broken: {0}")]
     Protocol(crate::domain::protocol::ProtocolError),
 }
@@ -202,11 +204,14 @@ impl Services {
 
     /// Open the store and start background work. Call inside the tokio runtime.
     pub async fn start(config: AppConfig, started: Instant) -> Result<Self, StartError> {
-        std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        let data_dir_error = |source| StartError::DataDir {
             path: config.data_dir.clone(),
             source,
-        })?;
-        let store = Store::open(&config.database_path())?;
+        };
+        super::keys::create_private_dir(&config.data_dir).map_err(data_dir_error)?;
+        super::keys::prepare_database_file(&config.database_path()).map_err(data_dir_error)?;
+        let keys = super::keys::load_or_create(&config.data_dir)?;
+        let store = Store::open(&config.database_path(), &keys)?;
         let demo = config.demo;
         let (protocol, problem) = load_protocol(&config.data_dir)?;
         let mut services = Self::from_parts(

@@ -53,7 +53,7 @@ impl Store {
                 ],
             )?;
             insert_patient_version(&tx, id, &p, now.timestamp_micros(), &by)?;
-            tx.commit()?;
+            super::seal::commit(tx, &db.keys)?;
             Ok(id)
         })
         .await
@@ -91,7 +91,7 @@ impl Store {
                 .into());
             }
             insert_patient_version(&tx, id, &p, now.timestamp_micros(), &by)?;
-            tx.commit()?;
+            super::seal::commit(tx, &db.keys)?;
             Ok(())
         })
         .await
@@ -195,7 +195,7 @@ impl Store {
                 },
                 now,
             )?;
-            tx.commit()?;
+            super::seal::commit(tx, &db.keys)?;
             Ok(CaseSummary {
                 id,
                 patient: new.patient,

@@ -49,7 +49,8 @@ impl Store {
                 }
                 .into()),
                 None => {
-                    db.conn.execute(
+                    let tx = db.conn.transaction()?;
+                    tx.execute(
                         "INSERT INTO checklist_templates (digest, id, version, source, imported_us)
                          VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![
@@ -60,6 +61,7 @@ impl Store {
                             Utc::now().timestamp_micros()
                         ],
                     )?;
+                    super::seal::commit(tx, &db.keys)?;
                     Ok(true)
                 }
             }

@@ -59,6 +59,22 @@ pub(super) fn check_device_rules(
     }
 }
 
+/// A device's first sighting, once: a repeated key changes nothing (the insert guard would refuse
+/// an `INSERT OR IGNORE` of a taken key, so the check is explicit).
+fn insert_device(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    json: &str,
+    at_us: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO devices (key, identity, first_us)
+         SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM devices WHERE key = ?1)",
+        params![key, json, at_us],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Register a device (idempotent); returns its key.
     pub async fn register_device(&self, identity: DeviceIdentity) -> Result<String, StoreError> {
@@ -66,10 +82,9 @@ impl Store {
             let key = identity.key()?;
             let json =
                 serde_json::to_string(&identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            db.conn.execute(
-                "INSERT OR IGNORE INTO devices (key, identity, first_us) VALUES (?1, ?2, ?3)",
-                params![key, json, Utc::now().timestamp_micros()],
-            )?;
+            let tx = db.conn.transaction()?;
+            insert_device(&tx, &key, &json, Utc::now().timestamp_micros())?;
+            super::seal::commit(tx, &db.keys)?;
             Ok(key)
         })
         .await
@@ -87,16 +102,13 @@ impl Store {
             let key = identity.key()?;
             let json = serde_json::to_string(&identity).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let tx = db.conn.transaction()?;
-            tx.execute(
-                "INSERT OR IGNORE INTO devices (key, identity, first_us) VALUES (?1, ?2, ?3)",
-                params![key, json, connected_at.timestamp_micros()],
-            )?;
+            insert_device(&tx, &key, &json, connected_at.timestamp_micros())?;
             tx.execute(
                 "INSERT INTO device_sessions (device_key, connected_us, identity, clock_offset_ms, offset_source)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![key, connected_at.timestamp_micros(), json, clock_offset_ms, offset_source],
             )?;
-            tx.commit()?;
+            super::seal::commit(tx, &db.keys)?;
             Ok(key)
         })
         .await

@@ -330,7 +330,7 @@ impl Store {
         self.call(move |db| {
             let tx = db.conn.transaction()?;
             let e = insert(&tx, new, Utc::now())?;
-            tx.commit()?;
+            super::seal::commit(tx, &db.keys)?;
             Ok(e)
         })
         .await
@@ -347,7 +347,7 @@ impl Store {
             for new in news {
                 out.push(insert(&tx, new, now)?);
             }
-            tx.commit()?;
+            super::seal::commit(tx, &db.keys)?;
             Ok(out)
         })
         .await
@@ -385,35 +385,41 @@ impl Store {
 
     /// Recompute the case's hash chain from the stored rows.
     pub async fn verify_chain(&self, case: CaseId) -> Result<ChainReport, StoreError> {
-        self.call(move |db| {
-            let mut prev = [0u8; 32];
-            let mut n = 0u64;
-            for r in rows(&db.conn, case)? {
-                n += 1;
-                let tampered = |why: String| StoreError::Tampered {
-                    case,
-                    case_seq: r.case_seq as u64,
-                    why,
-                };
-                if r.case_seq as u64 != n {
-                    return Err(tampered(format!(
-                        "expected entry {n}; an entry is missing or was inserted"
-                    )));
-                }
-                if r.prev_hash != prev {
-                    return Err(tampered("link to the previous entry is broken".into()));
-                }
-                let h = chain_hash(&prev, &canonical(&case.to_string(), &r));
-                if r.hash != h {
-                    return Err(tampered("content does not match its hash".into()));
-                }
-                prev = h;
-            }
-            Ok(ChainReport {
-                entries: n,
-                head: prev,
-            })
-        })
-        .await
+        self.call(move |db| check_chain(&db.conn, case)).await
     }
+}
+
+/// Recompute a case's (unkeyed) content chain from its stored rows. The keyed seals
+/// (`store/seal.rs`) are what an edit with a recomputed chain cannot pass.
+pub(super) fn check_chain(
+    conn: &rusqlite::Connection,
+    case: CaseId,
+) -> Result<ChainReport, StoreError> {
+    let mut prev = [0u8; 32];
+    let mut n = 0u64;
+    for r in rows(conn, case)? {
+        n += 1;
+        let tampered = |why: String| StoreError::Tampered {
+            case,
+            case_seq: r.case_seq as u64,
+            why,
+        };
+        if r.case_seq as u64 != n {
+            return Err(tampered(format!(
+                "expected entry {n}; an entry is missing or was inserted"
+            )));
+        }
+        if r.prev_hash != prev {
+            return Err(tampered("link to the previous entry is broken".into()));
+        }
+        let h = chain_hash(&prev, &canonical(&case.to_string(), &r));
+        if r.hash != h {
+            return Err(tampered("content does not match its hash".into()));
+        }
+        prev = h;
+    }
+    Ok(ChainReport {
+        entries: n,
+        head: prev,
+    })
 }

@@ -1,15 +1,21 @@
 //! Versioned schema migrations. `PRAGMA user_version` holds the applied version. A migration is
 //! never edited once released: fix forward with a new one.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, Transaction};
 
+use super::seal::{self, StoreKeys};
 use super::StoreError;
 
 pub(super) struct Migration {
     pub version: u32,
     pub name: &'static str,
     pub sql: &'static str,
+    /// A step that needs Rust (the seal key, the schema as it stands), run after `sql` in the
+    /// same transaction.
+    pub then: Option<MigrationStep>,
 }
+
+type MigrationStep = fn(&Transaction<'_>, &StoreKeys) -> Result<(), StoreError>;
 
 pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -128,6 +134,7 @@ CREATE TRIGGER telemetry_no_update BEFORE UPDATE ON telemetry_chunks
 CREATE TRIGGER telemetry_no_delete BEFORE DELETE ON telemetry_chunks WHEN OLD.level <> 0
     BEGIN SELECT RAISE(ABORT, 'telemetry is append-only'); END;
 "#,
+        then: None,
     },
     Migration {
         version: 2,
@@ -146,6 +153,7 @@ CREATE TRIGGER checklist_templates_no_update BEFORE UPDATE ON checklist_template
 CREATE TRIGGER checklist_templates_no_delete BEFORE DELETE ON checklist_templates
     BEGIN SELECT RAISE(ABORT, 'checklist templates are append-only'); END;
 "#,
+        then: None,
     },
     Migration {
         version: 3,
@@ -176,6 +184,7 @@ CREATE TRIGGER device_sessions_no_update BEFORE UPDATE ON device_sessions
 CREATE TRIGGER device_sessions_no_delete BEFORE DELETE ON device_sessions
     BEGIN SELECT RAISE(ABORT, 'device sessions are append-only'); END;
 "#,
+        then: None,
     },
     Migration {
         version: 4,
@@ -197,6 +206,7 @@ CREATE TRIGGER device_frames_no_update BEFORE UPDATE ON device_frames
 CREATE TRIGGER device_frames_no_delete BEFORE DELETE ON device_frames
     BEGIN SELECT RAISE(ABORT, 'device frames are append-only'); END;
 "#,
+        then: None,
     },
     Migration {
         version: 5,
@@ -268,6 +278,7 @@ CREATE TRIGGER sync_patients_no_update BEFORE UPDATE ON sync_patients
 CREATE TRIGGER sync_patients_no_delete BEFORE DELETE ON sync_patients
     BEGIN SELECT RAISE(ABORT, 'sync patients are append-only'); END;
 "#,
+        then: None,
     },
     Migration {
         version: 6,
@@ -327,6 +338,7 @@ CREATE TRIGGER sync_cursors_no_update BEFORE UPDATE ON sync_cursors
 CREATE TRIGGER sync_cursors_no_delete BEFORE DELETE ON sync_cursors
     BEGIN SELECT RAISE(ABORT, 'pull cursors are append-only'); END;
 "#,
+        then: None,
     },
     Migration {
         version: 7,
@@ -336,6 +348,7 @@ CREATE TRIGGER sync_cursors_no_delete BEFORE DELETE ON sync_cursors
 -- can re-run over it and a reviewer can see what the device sent.
 ALTER TABLE device_frames ADD COLUMN refused TEXT;
 "#,
+        then: None,
     },
     Migration {
         version: 8,
@@ -355,8 +368,91 @@ CREATE TRIGGER sync_limits_no_update BEFORE UPDATE ON sync_limits
 CREATE TRIGGER sync_limits_no_delete BEFORE DELETE ON sync_limits
     BEGIN SELECT RAISE(ABORT, 'learned size limits are append-only'); END;
 "#,
+        then: None,
+    },
+    Migration {
+        version: 9,
+        name: "2026-12-02 keyed seals over the append-only tables, the audit, insert guards",
+        sql: r#"
+-- Security and integrity events (findings of the checks, later sign-in and settings changes).
+CREATE TABLE audit (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_us      INTEGER NOT NULL,
+    kind       TEXT NOT NULL,
+    case_id    TEXT,
+    detail     TEXT NOT NULL,
+    by_user    TEXT NOT NULL,
+    on_device  TEXT NOT NULL
+) STRICT;
+CREATE INDEX audit_case ON audit (case_id, seq);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+
+-- Which key the seals are made with: HMAC(seal key, a fixed label). A different key is refused
+-- at open, before anything is written, instead of reporting every seal as broken.
+CREATE TABLE key_check (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    mac  BLOB NOT NULL
+) STRICT;
+CREATE TRIGGER key_check_no_update BEFORE UPDATE ON key_check
+    BEGIN SELECT RAISE(ABORT, 'the key check is written once'); END;
+CREATE TRIGGER key_check_no_delete BEFORE DELETE ON key_check
+    BEGIN SELECT RAISE(ABORT, 'the key check is written once'); END;
+
+-- Keyed seals over appended rows (store/seal.rs): one per transaction, table and scope.
+CREATE TABLE seals (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    tbl        TEXT NOT NULL,
+    scope      TEXT NOT NULL,
+    first_row  INTEGER NOT NULL,
+    last_row   INTEGER NOT NULL,
+    n          INTEGER NOT NULL,
+    at_us      INTEGER NOT NULL,
+    mac        BLOB NOT NULL
+) STRICT;
+CREATE INDEX seals_table ON seals (tbl, last_row);
+CREATE INDEX seals_scope ON seals (scope, seq);
+CREATE INDEX seals_range ON seals (tbl, scope, first_row);
+CREATE TRIGGER seals_no_update BEFORE UPDATE ON seals
+    BEGIN SELECT RAISE(ABORT, 'seals are append-only'); END;
+-- The one deletion allowed: the seal of a level-0 chunk once a merge has removed the chunk.
+CREATE TRIGGER seals_no_delete BEFORE DELETE ON seals
+    WHEN NOT (OLD.tbl = 'telemetry_chunks' AND OLD.scope = 'chunk0'
+              AND NOT EXISTS (SELECT 1 FROM telemetry_chunks WHERE id = OLD.first_row))
+    BEGIN SELECT RAISE(ABORT, 'seals are append-only'); END;
+"#,
+        then: Some(seal_existing),
     },
 ];
+
+/// Migration 9's step: guards against replacing inserts; the unkeyed entry chains checked (a
+/// break becomes an audit finding, not a silent re-seal); then every existing row sealed.
+fn seal_existing(tx: &Transaction<'_>, keys: &StoreKeys) -> Result<(), StoreError> {
+    seal::create_guards(tx)?;
+    tx.execute(
+        "INSERT INTO key_check (id, mac) VALUES (1, ?1)",
+        [keys.check().as_slice()],
+    )?;
+    let cases: Vec<String> = tx
+        .prepare("SELECT id FROM cases ORDER BY rowid")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut findings = Vec::new();
+    for c in cases {
+        let Ok(case) = c.parse() else { continue };
+        if let Err(e) = super::entries::check_chain(tx, case) {
+            findings.push(seal::Finding {
+                case: Some(case),
+                what: format!("the timeline of case {case}"),
+                how: format!("was already altered before it was sealed ({e})"),
+            });
+        }
+    }
+    seal::record_findings(tx, &findings)?;
+    seal::seal_new(tx, keys)
+}
 
 /// The schema version this build writes.
 pub fn latest_version() -> u32 {
@@ -365,7 +461,7 @@ pub fn latest_version() -> u32 {
 
 /// Apply every pending migration, each in its own transaction. Refuses a database written by a
 /// newer build rather than guessing at its schema.
-pub(super) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+pub(super) fn migrate(conn: &mut Connection, keys: &StoreKeys) -> Result<u32, StoreError> {
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let latest = latest_version();
     if current > latest {
@@ -383,6 +479,9 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
                 name: m.name,
                 source,
             })?;
+        if let Some(then) = m.then {
+            then(&tx, keys)?;
+        }
         tx.commit()?;
         tracing::info!(
             version = m.version,

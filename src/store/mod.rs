@@ -10,6 +10,7 @@ mod devices;
 mod entries;
 mod migrations;
 mod pull;
+mod seal;
 mod sync;
 mod telemetry;
 
@@ -28,6 +29,8 @@ pub use devices::DeviceSession;
 pub use entries::ChainReport;
 pub use migrations::latest_version;
 pub use pull::{PullAck, Pulled, PulledNew};
+pub use seal::{Finding, IntegrityReport, StoreKeys};
+
 pub use sync::{
     OpSource, Operation, OutboxNew, OutboxRow, OutboxState, OutboxSummary, Outcome, SyncWork,
 };
@@ -53,6 +56,11 @@ pub enum StoreError {
          update Pumpside rather than risk the record"
     )]
     NewerSchema { found: u32, supported: u32 },
+    #[error(
+        "the database {path} was sealed with another device key; nothing was written to it. \
+         Restore this device's key (or open the file on the device it came from)"
+    )]
+    WrongKey { path: String },
     #[error(transparent)]
     Invalid(#[from] ValidationError),
     #[error("unknown telemetry channel {0}")]
@@ -92,6 +100,10 @@ pub(crate) struct Db {
     channels: HashMap<ChannelId, (i64, Channel, bool)>,
     /// The last accepted sample of each channel's stream (loaded on first use).
     heads: HashMap<ChannelId, StreamHead>,
+    /// The seal key (store/seal.rs).
+    keys: StoreKeys,
+    /// What the checks at open found (also kept in the audit table).
+    at_open: Vec<Finding>,
 }
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
@@ -121,8 +133,10 @@ impl std::fmt::Debug for Store {
 }
 
 impl Store {
-    /// Open (or create) the database file, apply migrations, start the actor thread.
-    pub fn open(path: &Path) -> Result<Self, StoreError> {
+    /// Open (or create) the database file, apply migrations, check its protections and seals
+    /// (see [`Store::findings_at_open`]), start the actor thread. `keys` must be the same for
+    /// every open of a file: with other keys every seal fails to verify.
+    pub fn open(path: &Path, keys: &StoreKeys) -> Result<Self, StoreError> {
         let conn = {
             let _one_at_a_time = open_close_lock();
             Connection::open(path).map_err(|source| StoreError::Open {
@@ -130,25 +144,40 @@ impl Store {
                 source,
             })?
         };
-        Self::start(conn, Some(path.to_path_buf()))
+        Self::start(conn, Some(path.to_path_buf()), keys.clone())
     }
 
-    /// A private in-memory database, for tests.
+    /// A private in-memory database with fresh keys, for tests.
     pub fn open_in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
             path: PathBuf::from(":memory:"),
             source,
         })?;
-        Self::start(conn, None)
+        Self::start(conn, None, StoreKeys::random())
     }
 
-    fn start(mut conn: Connection, path: Option<PathBuf>) -> Result<Self, StoreError> {
+    fn start(
+        mut conn: Connection,
+        path: Option<PathBuf>,
+        keys: StoreKeys,
+    ) -> Result<Self, StoreError> {
         configure(&conn)?;
-        migrations::migrate(&mut conn)?;
+        if seal::key_matches(&conn, &keys)? == Some(false) {
+            return Err(StoreError::WrongKey {
+                path: path
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| ":memory:".into()),
+            });
+        }
+        migrations::migrate(&mut conn, &keys)?;
+        let at_open = checks_at_open(&mut conn, &keys)?;
         let mut db = Db {
             conn,
             channels: HashMap::new(),
             heads: HashMap::new(),
+            keys,
+            at_open,
         };
         // Bounded: a runaway producer waits instead of growing memory without limit.
         let (jobs, mut rx) = mpsc::channel::<Job>(1024);
@@ -157,6 +186,15 @@ impl Store {
             .spawn(move || {
                 while let Some(job) = rx.blocking_recv() {
                     job(&mut db);
+                    // Every write seals what it appended in its own transaction; in tests a
+                    // write that forgot is caught at once rather than reported at next start.
+                    #[cfg(debug_assertions)]
+                    if let Ok(missed) = seal::unsealed_tail(&db.conn) {
+                        assert!(
+                            missed.is_empty(),
+                            "a store write left rows unsealed: {missed:?}"
+                        );
+                    }
                 }
                 let _one_at_a_time = open_close_lock();
                 drop(db);
@@ -207,6 +245,55 @@ impl Store {
             .await
     }
 
+    /// What the checks at open found: protections dropped or changed, rows appended outside
+    /// Pumpside. Empty for a file only Pumpside wrote.
+    pub async fn findings_at_open(&self) -> Result<Vec<Finding>, StoreError> {
+        self.call(|db| Ok(db.at_open.clone())).await
+    }
+
+    /// Verify every seal of the record and look for rows no seal covers (read-only; slow on a
+    /// large record, so the app runs it in the background after start). New findings are kept
+    /// in the audit.
+    pub async fn verify_record(&self) -> Result<IntegrityReport, StoreError> {
+        self.call(|db| verify_and_record(db, seal::Reach::Everything))
+            .await
+    }
+
+    /// Verify one case's record: its content chain and every seal of its scope (entries,
+    /// channels, level-1 telemetry chunks, device notifications). Run before signing and
+    /// upload; the report's `head` is the case's verification code.
+    pub async fn verify_case(&self, case: CaseId) -> Result<IntegrityReport, StoreError> {
+        self.call(move |db| {
+            let mut report = verify_and_record(db, seal::Reach::Case(case))?;
+            if let Err(e) = entries::check_chain(&db.conn, case) {
+                report.findings.push(Finding {
+                    case: Some(case),
+                    what: format!("the timeline of case {case}"),
+                    how: e.to_string(),
+                });
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    /// Every integrity finding kept in the audit, oldest first (all cases, or one case and the
+    /// findings that concern the whole record).
+    pub async fn integrity_findings(
+        &self,
+        case: Option<CaseId>,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.call(move |db| audit_events(&db.conn, Some("integrity"), case))
+            .await
+    }
+
+    /// The audit of a case (who did what, when, on which device), with the events that concern
+    /// the whole record.
+    pub async fn audit(&self, case: Option<CaseId>) -> Result<Vec<AuditEvent>, StoreError> {
+        self.call(move |db| audit_events(&db.conn, None, case))
+            .await
+    }
+
     /// `PRAGMA integrity_check`: "ok" for a sound file.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
         self.call(|db| {
@@ -218,6 +305,25 @@ impl Store {
     }
 }
 
+/// At every open, before anything is written: the triggers as this build made them (a dropped
+/// or changed one is restored), and no rows appended after the newest seal. What is found is
+/// recorded in the audit once and the rows are then sealed, so the finding, not the rows' later
+/// seal, is what a reviewer sees.
+fn checks_at_open(conn: &mut Connection, keys: &StoreKeys) -> Result<Vec<Finding>, StoreError> {
+    let tx = conn.transaction()?;
+    let mut findings = seal::check_triggers(&tx)?;
+    findings.extend(seal::unsealed_tail(&tx)?);
+    if !findings.is_empty() {
+        tracing::error!(
+            findings = findings.len(),
+            "the record was changed outside Pumpside; see the audit"
+        );
+        seal::record_findings(&tx, &findings)?;
+    }
+    seal::commit(tx, keys)?;
+    Ok(findings)
+}
+
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     // WAL: readers never block the writer. FULL: a returned commit is on disk.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -225,7 +331,8 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
         tracing::warn!(mode, "database did not switch to WAL");
     }
     conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;
+         PRAGMA recursive_triggers = ON;",
     )?;
     Ok(())
 }
@@ -239,4 +346,60 @@ fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
 fn parse_id<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("{what} {s:?}")))
+}
+
+fn verify_and_record(db: &mut Db, reach: seal::Reach) -> Result<IntegrityReport, StoreError> {
+    let report = seal::verify(&db.conn, &db.keys, reach)?;
+    if !report.findings.is_empty() {
+        let tx = db.conn.transaction()?;
+        seal::record_findings(&tx, &report.findings)?;
+        seal::commit(tx, &db.keys)?;
+    }
+    Ok(report)
+}
+
+/// One row of the audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    pub at: DateTime<Utc>,
+    pub kind: String,
+    pub case: Option<CaseId>,
+    pub detail: String,
+    pub by: String,
+    pub on_device: String,
+}
+
+fn audit_events(
+    conn: &Connection,
+    kind: Option<&str>,
+    case: Option<CaseId>,
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT at_us, kind, case_id, detail, by_user, on_device FROM audit
+          WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR case_id IS NULL OR case_id = ?2)
+          ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![kind, case.map(|c| c.to_string())], |r| {
+        Ok((
+            r.get::<_, i64>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, Option<String>>(2)?,
+            r.get::<_, String>(3)?,
+            r.get::<_, String>(4)?,
+            r.get::<_, String>(5)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (at, kind, case, detail, by, on_device) = r?;
+        out.push(AuditEvent {
+            at: from_micros(at)?,
+            kind,
+            case: case.map(|c| parse_id("audit case", &c)).transpose()?,
+            detail,
+            by,
+            on_device,
+        });
+    }
+    Ok(out)
 }

@@ -170,8 +170,13 @@ fn maybe_compact(tx: &Transaction<'_>, num: i64) -> Result<(), StoreError> {
         }
     }
     insert_chunk(tx, num, 1, &merged)?;
+    let merged_ids: Vec<i64> = tx
+        .prepare_cached("SELECT id FROM telemetry_chunks WHERE channel = ?1 AND level = 0")?
+        .query_map([num], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
     tx.prepare_cached("DELETE FROM telemetry_chunks WHERE channel = ?1 AND level = 0")?
         .execute([num])?;
+    super::seal::drop_chunk0_seals(tx, &merged_ids)?;
     Ok(())
 }
 
@@ -265,7 +270,7 @@ fn append_with_frames(
             ])?;
         }
     }
-    tx.commit()?;
+    super::seal::commit(tx, &db.keys)?;
     db.heads.extend(heads);
     Ok(AppendAck { samples: count })
 }
@@ -516,7 +521,8 @@ impl Store {
                 )
                 .into());
             }
-            db.conn.execute(
+            let tx = db.conn.transaction()?;
+            tx.execute(
                 "INSERT INTO channels (id, case_id, parameter, unit, source_device,
                                        expected_interval_ms, created_us)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -530,7 +536,7 @@ impl Store {
                     Utc::now().timestamp_micros()
                 ],
             )?;
-            Ok(())
+            super::seal::commit(tx, &db.keys)
         })
         .await
     }

@@ -24,7 +24,7 @@ fn writer_child_process() {
     let path = std::env::var_os(DB_ENV).expect("run by the crash test");
     let channel: ChannelId = std::env::var(CHANNEL_ENV).unwrap().parse().unwrap();
     let case: CaseId = std::env::var(CASE_ENV).unwrap().parse().unwrap();
-    let store = Store::open(std::path::Path::new(&path)).unwrap();
+    let store = Store::open(std::path::Path::new(&path), &crate::keys()).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
@@ -61,7 +61,7 @@ fn a_writer_killed_mid_stream_loses_nothing_it_acknowledged() {
     let path = dir.path().join("crash.sqlite3");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (case, channel) = rt.block_on(async {
-        let s = Store::open(&path).unwrap();
+        let s = Store::open(&path, &crate::keys()).unwrap();
         let ch = crate::telemetry::flow_channel(&s, false).await;
         (ch.case_id, ch.id)
     });
@@ -102,7 +102,7 @@ fn a_writer_killed_mid_stream_loses_nothing_it_acknowledged() {
     assert!(acked_samples >= 6000);
 
     rt.block_on(async {
-        let s = Store::open(&path).unwrap();
+        let s = Store::open(&path, &crate::keys()).unwrap();
         assert_eq!(s.integrity_check().await.unwrap(), "ok");
         let stored = s
             .samples(channel, t0(), t0() + chrono::Duration::days(1))

@@ -8,6 +8,7 @@ mod devices;
 mod disk_full;
 mod e2e;
 mod fake_fhir;
+mod integrity;
 mod project_files;
 mod pull;
 mod quality;
@@ -23,6 +24,11 @@ mod ui_ssr;
 mod values;
 
 /// A throwaway data directory.
+/// The seal key every test store file is opened with (a reopened file needs the same one).
+pub fn keys() -> pumpside::store::StoreKeys {
+    pumpside::store::StoreKeys::derive(&[7u8; 32])
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("pumpside-it-")

@@ -25,7 +25,7 @@ fn author() -> Author {
 }
 
 pub fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("record.sqlite3")).unwrap()
+    Store::open(&dir.path().join("record.sqlite3"), &crate::keys()).unwrap()
 }
 
 /// A running CPB case. Checklists are not under test here, so the pre-bypass gate is passed
@@ -682,7 +682,7 @@ async fn patients_are_found_by_mrn_versioned_and_never_duplicated() {
 async fn tampering_with_a_stored_entry_is_detected_at_that_entry() {
     let dir = crate::temp_dir();
     let path = dir.path().join("record.sqlite3");
-    let s = Store::open(&path).unwrap();
+    let s = Store::open(&path, &crate::keys()).unwrap();
     let case = new_case(&s, false).await;
     for units in ["24000", "5000", "3000"] {
         add(&s, case, 0, EntryPayload::Heparin { units: d(units) })

@@ -105,7 +105,7 @@ async fn bench(kinds: &[VirtualKind]) -> (Bench, Vec<String>) {
 
 async fn bench_with(kinds: &[VirtualKind], protocol: Protocol) -> (Bench, Vec<String>) {
     let dir = crate::temp_dir();
-    let store = Store::open(&dir.path().join("pumpside.sqlite3")).unwrap();
+    let store = Store::open(&dir.path().join("pumpside.sqlite3"), &crate::keys()).unwrap();
     let (live_tx, mut live_rx) = mpsc::channel(4096);
     // The screen's feed is drained so that it never fills.
     tokio::spawn(async move { while live_rx.recv().await.is_some() {} });
@@ -298,7 +298,7 @@ async fn two_live_cases_each_receive_only_their_own_devices() {
 async fn the_store_refuses_device_values_for_a_closed_case() {
     use pumpside::domain::{Channel, ChannelId, Decimal, DeviceTime, Sample, Validity};
     let dir = crate::temp_dir();
-    let store = Store::open(&dir.path().join("pumpside.sqlite3")).unwrap();
+    let store = Store::open(&dir.path().join("pumpside.sqlite3"), &crate::keys()).unwrap();
     let case = case_in_setup(&store, "closed").await;
     let ch = Channel {
         id: ChannelId::new(),
@@ -355,7 +355,7 @@ fn a_kill_while_signing_never_leaves_half_a_step() {
     child.wait().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = Store::open(&db).unwrap();
+        let store = Store::open(&db, &crate::keys()).unwrap();
         let cases = store.list_cases().await.unwrap();
         assert!(
             cases.len() > 3,
@@ -395,7 +395,7 @@ async fn signing_child_process() {
     let Ok(path) = std::env::var("PUMPSIDE_SIGN_DB") else {
         return;
     };
-    let store = Store::open(std::path::Path::new(&path)).unwrap();
+    let store = Store::open(std::path::Path::new(&path), &crate::keys()).unwrap();
     let (live_tx, _live_rx) = mpsc::channel(16);
     let hub = DeviceHub::new(store.clone(), live_tx);
     let session = CaseSession::new(

@@ -12,7 +12,7 @@ async fn a_reopened_file_keeps_every_committed_row_and_is_not_migrated_twice() {
     let dir = crate::temp_dir();
     let path = dir.path().join("record.sqlite3");
     let case_id = {
-        let s = Store::open(&path).unwrap();
+        let s = Store::open(&path, &crate::keys()).unwrap();
         let case = s
             .create_case(
                 NewCase {
@@ -38,7 +38,7 @@ async fn a_reopened_file_keeps_every_committed_row_and_is_not_migrated_twice() {
         .unwrap();
         case.id
     };
-    let s = Store::open(&path).unwrap();
+    let s = Store::open(&path, &crate::keys()).unwrap();
     assert_eq!(s.schema_version().await.unwrap(), latest_version());
     assert_eq!(s.list_cases().await.unwrap().len(), 1);
     assert_eq!(s.entries(case_id).await.unwrap().len(), 2, "status + event");
@@ -60,7 +60,7 @@ async fn a_database_from_a_newer_build_is_refused_and_left_untouched() {
         conn.execute_batch("CREATE TABLE from_the_future (x); PRAGMA user_version = 999;")
             .unwrap();
     }
-    let err = Store::open(&path).unwrap_err();
+    let err = Store::open(&path, &crate::keys()).unwrap_err();
     assert!(
         matches!(err, StoreError::NewerSchema { found: 999, supported } if supported == latest_version()),
         "{err}"
@@ -76,7 +76,7 @@ async fn a_database_from_a_newer_build_is_refused_and_left_untouched() {
 async fn an_unwritable_location_is_a_clear_open_error() {
     let dir = crate::temp_dir();
     let path = dir.path().join("no-such-dir").join("x.sqlite3");
-    let err = Store::open(&path).unwrap_err();
+    let err = Store::open(&path, &crate::keys()).unwrap_err();
     assert!(matches!(err, StoreError::Open { .. }), "{err}");
     assert!(err.to_string().contains("no-such-dir"), "{err}");
 }

@@ -734,7 +734,7 @@ pub fn validate_everywhere(file: &Path) {
 }
 
 pub fn open(dir: &Path) -> Store {
-    Store::open(&dir.join("pumpside.sqlite3")).unwrap()
+    Store::open(&dir.join("pumpside.sqlite3"), &crate::keys()).unwrap()
 }
 
 /// Sync until nothing is pending or `tries` runs failed; the errors seen.
