@@ -404,6 +404,20 @@ impl CaseSession {
         command: Command,
         at: DateTime<Utc>,
     ) -> Result<Vec<Entry>, WriteError> {
+        if matches!(command, Command::Sign) {
+            // A signature attests the record as it is: the whole case is checked against its
+            // seals first, and a record changed outside Pumpside is not signed.
+            self.store.verify_case(case).await?;
+            let findings = self.store.check_case(case).await?;
+            if !findings.is_empty() {
+                return Err(StoreError::Altered {
+                    case,
+                    action: "signing",
+                    findings: findings.iter().map(|f| f.to_string()).collect(),
+                }
+                .into());
+            }
+        }
         let _one_at_a_time = self.writing.lock().await;
         let held_before = self.held.lock().map(|h| h.len()).unwrap_or(0);
         if held_before > 0 {

@@ -55,6 +55,22 @@ pub struct RecordHealth {
     pub held_steps: usize,
     /// Values given up after the memory limit.
     pub lost: u64,
+    /// What the integrity checks found changed outside Pumpside (kept in the audit; shown on
+    /// every screen, never hidden).
+    pub altered: Vec<String>,
+}
+
+/// The record's integrity checks as the Settings screen shows them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IntegrityStatus {
+    /// A whole-record check is running.
+    pub running: bool,
+    /// When the last whole-record check ended, with how many seals and rows it recomputed.
+    pub checked: Option<(chrono::DateTime<chrono::Utc>, u64, u64)>,
+    /// Every finding kept in the audit, oldest first, as "when: what: how".
+    pub findings: Vec<String>,
+    /// The check itself failed (the store could not be read).
+    pub error: Option<String>,
 }
 
 /// Where a demo device takes its injected faults.
@@ -96,6 +112,7 @@ pub struct Services {
     sync_tx: Arc<watch::Sender<SyncState>>,
     /// The sync engine and its tasks when `sync.toml` configures a server.
     sync_run: Arc<Mutex<Option<SyncRun>>>,
+    integrity: Arc<Mutex<IntegrityStatus>>,
 }
 
 /// A running sync engine: the settings it runs with and its two tasks (the engine loop and the
@@ -225,6 +242,10 @@ impl Services {
         services.protocol_problem = problem;
         services.template_problems =
             import_templates(&services.store, &services.config.data_dir).await?;
+        {
+            let s = services.clone();
+            tokio::spawn(async move { s.verify_record().await });
+        }
         services.start_sync();
         if demo {
             // The demo case first, so that the session follows it.
@@ -304,6 +325,7 @@ impl Services {
             mode_tx: Arc::new(mode_tx),
             sync_tx: Arc::new(sync_tx),
             sync_run,
+            integrity: Arc::new(Mutex::new(IntegrityStatus::default())),
         }
     }
 
@@ -549,6 +571,45 @@ impl Services {
             held_values: r.held,
             held_steps,
             lost: r.lost,
+            altered: self.integrity().findings,
+        }
+    }
+
+    /// The integrity checks' state (Settings › Record integrity).
+    pub fn integrity(&self) -> IntegrityStatus {
+        self.integrity.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Check the whole record against its seals (at start, in the background, and from
+    /// Settings). What is found is kept in the audit and shown on every screen.
+    pub async fn verify_record(&self) {
+        if let Ok(mut s) = self.integrity.lock() {
+            if s.running {
+                return; // a second tap while a check runs changes nothing
+            }
+            s.running = true;
+        }
+        let report = self.store.verify_record().await;
+        let kept = self.store.integrity_findings(None).await;
+        if let Ok(mut s) = self.integrity.lock() {
+            s.running = false;
+            match (report, kept) {
+                (Ok(r), Ok(kept)) => {
+                    s.checked = Some((chrono::Utc::now(), r.seals, r.rows));
+                    s.error = None;
+                    s.findings = kept
+                        .iter()
+                        .map(|a| format!("{}: {}", a.at.format("%Y-%m-%d %H:%M UTC"), a.detail))
+                        .collect();
+                    if !kept.is_empty() {
+                        tracing::error!(
+                            findings = kept.len(),
+                            "the record was changed outside Pumpside (see Settings)"
+                        );
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => s.error = Some(e.to_string()),
+            }
         }
     }
 

@@ -73,6 +73,16 @@ pub enum StoreError {
         case_seq: u64,
         why: String,
     },
+    #[error(
+        "{action} refused: the record of case {case} was changed outside Pumpside ({}); the \
+         findings are in the case's audit",
+        findings.join("; ")
+    )]
+    Altered {
+        case: CaseId,
+        action: &'static str,
+        findings: Vec<String>,
+    },
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -104,6 +114,12 @@ pub(crate) struct Db {
     keys: StoreKeys,
     /// What the checks at open found (also kept in the audit table).
     at_open: Vec<Finding>,
+    /// Per case, the newest seal a check found sound (its number and MAC): the check before an
+    /// upload continues from there.
+    verified: HashMap<CaseId, (i64, [u8; 32])>,
+    /// `PRAGMA data_version` as of our last look: it changes only when another connection
+    /// commits to the file, which only someone outside Pumpside does.
+    data_version: i64,
 }
 
 type Job = Box<dyn FnOnce(&mut Db) + Send>;
@@ -134,7 +150,7 @@ impl std::fmt::Debug for Store {
 
 impl Store {
     /// Open (or create) the database file, apply migrations, check its protections and seals
-    /// (see [`Store::findings_at_open`]), start the actor thread. `keys` must be the same for
+    /// (see [`Store::outside_findings`]), start the actor thread. `keys` must be the same for
     /// every open of a file: with other keys every seal fails to verify.
     pub fn open(path: &Path, keys: &StoreKeys) -> Result<Self, StoreError> {
         let conn = {
@@ -178,13 +194,19 @@ impl Store {
             heads: HashMap::new(),
             keys,
             at_open,
+            verified: HashMap::new(),
+            data_version: 0,
         };
+        db.data_version = data_version(&db.conn)?;
         // Bounded: a runaway producer waits instead of growing memory without limit.
         let (jobs, mut rx) = mpsc::channel::<Job>(1024);
         std::thread::Builder::new()
             .name("pumpside-store".into())
             .spawn(move || {
                 while let Some(job) = rx.blocking_recv() {
+                    if let Err(e) = notice_foreign_writes(&mut db) {
+                        tracing::error!(error = %e, "cannot check the file for outside writes");
+                    }
                     job(&mut db);
                     // Every write seals what it appended in its own transaction; in tests a
                     // write that forgot is caught at once rather than reported at next start.
@@ -245,9 +267,10 @@ impl Store {
             .await
     }
 
-    /// What the checks at open found: protections dropped or changed, rows appended outside
-    /// Pumpside. Empty for a file only Pumpside wrote.
-    pub async fn findings_at_open(&self) -> Result<Vec<Finding>, StoreError> {
+    /// What the checks at open, and again whenever another connection wrote to the file, found:
+    /// protections dropped or changed, rows appended outside Pumpside. Empty for a file only
+    /// Pumpside wrote.
+    pub async fn outside_findings(&self) -> Result<Vec<Finding>, StoreError> {
         self.call(|db| Ok(db.at_open.clone())).await
     }
 
@@ -265,6 +288,7 @@ impl Store {
     pub async fn verify_case(&self, case: CaseId) -> Result<IntegrityReport, StoreError> {
         self.call(move |db| {
             let mut report = verify_and_record(db, seal::Reach::Case(case))?;
+            remember_sound(db, case, &report);
             if let Err(e) = entries::check_chain(&db.conn, case) {
                 report.findings.push(Finding {
                     case: Some(case),
@@ -273,6 +297,37 @@ impl Store {
                 });
             }
             Ok(report)
+        })
+        .await
+    }
+
+    /// The check before an upload: the case's seals added since the last sound check (all of
+    /// them the first time), rows appended outside Pumpside, and any finding already kept for
+    /// the case. Cheap on a weeks-long run; the full check runs at start and before signing.
+    pub async fn check_case(&self, case: CaseId) -> Result<Vec<Finding>, StoreError> {
+        self.call(move |db| {
+            let reach = match db.verified.get(&case) {
+                Some((seq, mac)) => seal::Reach::CaseSince(case, *seq, *mac),
+                None => seal::Reach::Case(case),
+            };
+            let report = verify_and_record(db, reach)?;
+            remember_sound(db, case, &report);
+            let mut findings = report.findings;
+            for kept in audit_events(&db.conn, Some("integrity"), Some(case))? {
+                if kept.case == Some(case) && !findings.iter().any(|f| f.to_string() == kept.detail)
+                {
+                    findings.push(Finding {
+                        case: Some(case),
+                        what: format!("case {case}"),
+                        how: format!(
+                            "was found altered on {}: {}",
+                            kept.at.format("%Y-%m-%d %H:%M UTC"),
+                            kept.detail
+                        ),
+                    });
+                }
+            }
+            Ok(findings)
         })
         .await
     }
@@ -324,6 +379,26 @@ fn checks_at_open(conn: &mut Connection, keys: &StoreKeys) -> Result<Vec<Finding
     Ok(findings)
 }
 
+fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
+/// Before each job: if another connection committed to the file since our last look (someone
+/// with the file and a SQLite tool while the app runs), run the checks of an open again before
+/// anything of ours is written and sealed, and forget which cases were checked, so that the
+/// next check of a case recomputes all of it.
+fn notice_foreign_writes(db: &mut Db) -> Result<(), StoreError> {
+    let now = data_version(&db.conn)?;
+    if now == db.data_version {
+        return Ok(());
+    }
+    db.verified.clear();
+    let found = checks_at_open(&mut db.conn, &db.keys)?;
+    db.at_open.extend(found);
+    db.data_version = data_version(&db.conn)?;
+    Ok(())
+}
+
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     // WAL: readers never block the writer. FULL: a returned commit is on disk.
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
@@ -346,6 +421,18 @@ fn from_micros(us: i64) -> Result<DateTime<Utc>, StoreError> {
 fn parse_id<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("{what} {s:?}")))
+}
+
+fn remember_sound(db: &mut Db, case: CaseId, report: &IntegrityReport) {
+    match (report.findings.is_empty(), report.head_seq, report.head) {
+        (true, Some(seq), Some(mac)) => {
+            db.verified.insert(case, (seq, mac));
+        }
+        (true, ..) => {}
+        (false, ..) => {
+            db.verified.remove(&case);
+        }
+    }
 }
 
 fn verify_and_record(db: &mut Db, reach: seal::Reach) -> Result<IntegrityReport, StoreError> {

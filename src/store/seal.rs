@@ -192,6 +192,8 @@ pub struct IntegrityReport {
     pub findings: Vec<Finding>,
     /// The newest seal of the scope (a case's verification code), when one scope was checked.
     pub head: Option<[u8; 32]>,
+    /// That seal's number, from which a later check may continue ([`Reach::CaseSince`]).
+    pub head_seq: Option<i64>,
 }
 
 fn scope_case(scope: &str) -> Option<CaseId> {
@@ -409,6 +411,9 @@ pub(super) fn drop_chunk0_seals(conn: &Connection, ids: &[i64]) -> Result<(), St
 pub(super) enum Reach {
     Everything,
     Case(CaseId),
+    /// A case's seals newer than one already verified (seal number and its MAC), and rows
+    /// appended after the newest seal: cheap, for the checks before each upload.
+    CaseSince(CaseId, i64, [u8; 32]),
 }
 
 /// Recompute seals and look for rows no seal covers. Read-only.
@@ -419,16 +424,21 @@ pub(super) fn verify(
 ) -> Result<IntegrityReport, StoreError> {
     let key = keys.hmac_key();
     let mut report = IntegrityReport::default();
-    let case_scope = match reach {
-        Reach::Case(c) => Some(format!("case:{c}")),
-        Reach::Everything => None,
+    let (case_scope, since) = match reach {
+        Reach::Case(c) => (Some(format!("case:{c}")), None),
+        Reach::CaseSince(c, seq, mac) => (Some(format!("case:{c}")), Some((seq, mac))),
+        Reach::Everything => (None, None),
     };
     let mut stmt = conn.prepare_cached(
         "SELECT seq, tbl, scope, first_row, last_row, n, mac FROM seals
-          WHERE ?1 IS NULL OR scope = ?1 ORDER BY seq",
+          WHERE (?1 IS NULL OR scope = ?1) AND seq > ?2 ORDER BY seq",
     )?;
-    let mut rows = stmt.query([&case_scope])?;
+    let mut rows = stmt.query(params![&case_scope, since.map(|s| s.0).unwrap_or(0)])?;
     let mut prev: std::collections::HashMap<String, [u8; 32]> = Default::default();
+    if let (Some(scope), Some((seq, mac))) = (&case_scope, since) {
+        prev.insert(scope.clone(), mac);
+        report.head_seq = Some(seq);
+    }
     while let Some(r) = rows.next()? {
         let table: String = r.get(1)?;
         let scope: String = r.get(2)?;
@@ -483,13 +493,19 @@ pub(super) fn verify(
         if let Ok(m) = <[u8; 32]>::try_from(stored.as_slice()) {
             if !level0 {
                 prev.insert(scope.clone(), m);
+                if case_scope.as_deref() == Some(scope.as_str()) {
+                    report.head_seq = Some(r.get(0)?);
+                }
             }
         }
     }
     drop(rows);
     drop(stmt);
     report.head = case_scope.as_ref().and_then(|s| prev.get(s).copied());
-    report.findings.extend(unsealed(conn, reach)?);
+    match reach {
+        Reach::CaseSince(..) => report.findings.extend(unsealed_tail(conn)?),
+        _ => report.findings.extend(unsealed(conn, reach)?),
+    }
     Ok(report)
 }
 
@@ -534,8 +550,8 @@ fn unsealed(conn: &Connection, reach: Reach) -> Result<Vec<Finding>, StoreError>
     for s in SEALED {
         let scope = s.scope.replace(&format!("{}.", s.table), "t.");
         let case_only = match reach {
-            Reach::Case(_) if !s.scope.starts_with("'case:'") => continue,
-            Reach::Case(c) => format!("({scope}) = 'case:{c}'"),
+            Reach::Case(_) | Reach::CaseSince(..) if !s.scope.starts_with("'case:'") => continue,
+            Reach::Case(c) | Reach::CaseSince(c, ..) => format!("({scope}) = 'case:{c}'"),
             Reach::Everything => "1".into(),
         };
         let level = if s.table == "telemetry_chunks" {
@@ -752,4 +768,96 @@ pub(super) fn record_findings(
         added += 1;
     }
     Ok(added)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::migrations::{migrate, MIGRATIONS};
+
+    /// A database from before seals (schema 8) with rows in it: migration 9 seals what is there,
+    /// except that an entry chain already broken is recorded as a finding, not sealed over
+    /// silently.
+    #[test]
+    fn a_database_from_before_seals_is_sealed_and_an_already_broken_chain_is_reported() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for m in MIGRATIONS.iter().filter(|m| m.version <= 8) {
+            conn.execute_batch(m.sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 8).unwrap();
+        let (good, bad) = (CaseId::new(), CaseId::new());
+        for c in [good, bad] {
+            conn.execute(
+                "INSERT INTO cases VALUES (?1, NULL, 'cpb', 'CABG', 0, 0, 'a', 'd')",
+                [c.to_string()],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO device_frames (case_id, device, characteristic, received_us, raw)
+                 VALUES (?1, 'pump', '2a37', 1, x'01')",
+                [c.to_string()],
+            )
+            .unwrap();
+        }
+        conn.execute(
+            "INSERT INTO entries (id, case_id, case_seq, kind, occurred_us, recorded_us, by_user,
+                                  on_device, payload, prev_hash, hash)
+             VALUES ('e1', ?1, 1, 'status', 0, 0, '\"a\"', '\"d\"', '{}', zeroblob(32), zeroblob(32))",
+            [bad.to_string()],
+        )
+        .unwrap();
+        let keys = StoreKeys::derive(&[3u8; 32]);
+        migrate(&mut conn, &keys).unwrap();
+
+        let report = verify(&conn, &keys, Reach::Everything).unwrap();
+        assert!(report.findings.is_empty(), "{:?}", report.findings);
+        assert_eq!(
+            report.rows, 6,
+            "two cases, two frames, one entry and the audit row of the finding under seal"
+        );
+        let audit: Vec<(Option<String>, String)> = conn
+            .prepare("SELECT case_id, detail FROM audit")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0].0, Some(bad.to_string()));
+        assert!(audit[0].1.contains("already altered before it was sealed"));
+        assert_eq!(key_matches(&conn, &keys).unwrap(), Some(true));
+        assert_eq!(
+            key_matches(&conn, &StoreKeys::derive(&[4u8; 32])).unwrap(),
+            Some(false)
+        );
+    }
+
+    /// The generated guards cover every unique key of a guarded table, whatever its name.
+    #[test]
+    fn every_guarded_table_has_a_replace_guard_naming_its_unique_keys() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, &StoreKeys::random()).unwrap();
+        for t in GUARDED {
+            let sql: String = conn
+                .query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",
+                    [format!("{t}_no_replace")],
+                    |r| r.get(0),
+                )
+                .unwrap_or_else(|_| panic!("{t} has no replace guard"));
+            assert!(sql.contains("rowid = NEW.rowid"), "{sql}");
+        }
+        let patients: String = conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'patients_no_replace'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(
+            patients.contains("mrn_system = NEW.mrn_system AND mrn_value = NEW.mrn_value")
+                && patients.contains("id = NEW.id"),
+            "{patients}"
+        );
+    }
 }

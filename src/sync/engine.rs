@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 use super::answer::{self, BatchSizer, Verdict};
 use super::config::SyncConfig;
 use super::map::{self, Operation, Planned};
-use crate::domain::{Author, CaseSummary, EntryPayload, PatientId};
+use crate::domain::{Author, CaseId, CaseSummary, EntryPayload, PatientId};
 use crate::store::{OpSource, OutboxNew, OutboxRow, Outcome, Store, StoreError};
 
 /// How long after a trend chunk ends before it is planned (the recorder commits within seconds).
@@ -46,6 +46,10 @@ pub enum SyncError {
     /// A patient the record needs is not on the server.
     #[error("patient with MRN {0} is not on the server; sync of this case waits (the hospital owns Patient records)")]
     PatientMissing(String),
+    /// A case's record was changed outside Pumpside: it is not sent (the findings are in the
+    /// case's audit and on the Sync screen).
+    #[error("{0}")]
+    Altered(String),
     /// The server's CapabilityStatement lacks something Pumpside needs: nothing is sent.
     #[error("the server cannot take Pumpside's records: {0}. Nothing was sent; the records wait on this device")]
     Capability(String),
@@ -406,6 +410,9 @@ impl SyncEngine {
             if case.patient.is_none() {
                 continue; // said on the Sync screen: a case without a patient stays local
             }
+            if !self.store.check_case(work.case_id).await?.is_empty() {
+                continue; // held: upload() names it
+            }
             if case.is_demo && !self.transport.config.create_patients {
                 // Simulated data goes to test and demo servers only (also said on the screen).
                 continue;
@@ -632,15 +639,37 @@ impl SyncEngine {
         let mut missing: Vec<String> = Vec::new();
         // Each patient's current Encounter, looked up once per run.
         let mut encounters: HashMap<String, Option<String>> = HashMap::new();
+        // Each case's record checked against its seals once per run; an altered one is held.
+        let mut checked: HashMap<CaseId, Vec<crate::store::Finding>> = HashMap::new();
         loop {
-            let pending: Vec<OutboxRow> = self
-                .store
-                .pending(sizer.batch() + skipped.len())
-                .await?
-                .into_iter()
-                .filter(|r| !skipped.contains(&r.seq))
-                .collect();
+            let mut pending: Vec<OutboxRow> = Vec::new();
+            let skipped_before = skipped.len();
+            for r in self.store.pending(sizer.batch() + skipped.len()).await? {
+                if skipped.contains(&r.seq) {
+                    continue;
+                }
+                if let std::collections::hash_map::Entry::Vacant(slot) = checked.entry(r.case_id) {
+                    slot.insert(self.store.check_case(r.case_id).await?);
+                }
+                if checked.get(&r.case_id).is_some_and(|f| !f.is_empty()) {
+                    skipped.insert(r.seq);
+                    continue;
+                }
+                pending.push(r);
+            }
+            if pending.is_empty() && skipped.len() > skipped_before {
+                continue; // this page was all held: the next one is larger by as many rows
+            }
             if pending.is_empty() {
+                let altered: Vec<_> = checked.iter().filter(|(_, f)| !f.is_empty()).collect();
+                if let Some((_, findings)) = altered.first() {
+                    return Err(SyncError::Altered(format!(
+                        "{} case(s) not sent: the record was changed outside Pumpside and the \
+                         checks before upload found it ({}); the findings are in the case's audit",
+                        altered.len(),
+                        findings[0]
+                    )));
+                }
                 return match missing.is_empty() {
                     true => Ok(()),
                     false => Err(SyncError::PatientMissing(missing.join(", "))),

@@ -56,6 +56,7 @@ pub fn Settings() -> Element {
             p { class: "error", role: "alert", "{problem}" }
         }
         p { class: "note", "A hospital protocol file (protocol.toml in the data directory) replaces the defaults without a rebuild." }
+        RecordIntegrity {}
         SyncSettingsForm {}
         Planned { items: vec![
             "Editing protocol settings on the tablet (thresholds, constants, cardioplegia re-dose intervals)",
@@ -188,6 +189,60 @@ fn SyncSettingsForm() -> Element {
             button { class: "start-button", "data-action": "save-sync", onclick: save, "Save and restart sync" }
             if let Some((ok, text)) = message() {
                 p { class: if ok { "note" } else { "error" }, role: if ok { "status" } else { "alert" }, "{text}" }
+            }
+        }
+    }
+}
+
+/// The record's integrity: the last whole-record check against the keyed seals, what it found,
+/// and a button to check again.
+#[component]
+fn RecordIntegrity() -> Element {
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let _tick = state.now.read();
+    let status = services.integrity();
+    let checked = match (&status.checked, status.running) {
+        (_, true) => "checking now…".to_string(),
+        (Some((at, seals, rows)), false) => format!(
+            "{} · {seals} seal(s) over {rows} row(s) recomputed",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        (None, false) => "not yet".to_string(),
+    };
+    let verdict = if status.findings.is_empty() && status.checked.is_some() {
+        "sound: every row matches its seal"
+    } else if status.findings.is_empty() {
+        "—"
+    } else {
+        "changed outside Pumpside (below)"
+    };
+    rsx! {
+        section { class: "integrity", "data-section": "integrity",
+            h2 { class: "section-title", "Record integrity" }
+            p { class: "note", "Every row of the record is sealed with this device's key when it is written. The whole record is checked at start, a case before it is signed and before it is sent." }
+            div { class: "kv-grid",
+                span { class: "k", "Last whole check" } span { class: "v", "{checked}" }
+                span { class: "k", "Result" } span { class: "v", "data-integrity": if status.findings.is_empty() { "sound" } else { "altered" }, "{verdict}" }
+            }
+            if let Some(e) = status.error {
+                p { class: "error", role: "alert", "The check could not run: {e}" }
+            }
+            if !status.findings.is_empty() {
+                ul { class: "integrity-findings",
+                    for f in status.findings.iter() {
+                        li { "{f}" }
+                    }
+                }
+            }
+            button {
+                class: "btn",
+                disabled: status.running,
+                onclick: move |_| {
+                    let services = services.clone();
+                    spawn(async move { services.verify_record().await });
+                },
+                "Check the whole record now"
             }
         }
     }

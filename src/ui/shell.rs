@@ -157,6 +157,12 @@ fn RecordHealthBanner() -> Element {
                 if h.lost > 0 { "{h.lost} value(s) could not be held and are lost." }
             }
         }
+        if let Some(first) = h.altered.first() {
+            div { class: "record-failing", role: "alert", "data-record": "altered",
+                strong { "The record was changed outside Pumpside. " }
+                "{first}. {h.altered.len()} finding(s) in the audit (Settings › Record integrity). An affected case is not signed or sent until it is reviewed."
+            }
+        }
     }
 }
 

@@ -137,9 +137,19 @@ async fn an_edit_with_a_recomputed_unkeyed_chain_fails_the_keyed_seal() {
     recompute_unkeyed_chain(&db, &case.to_string());
     drop(db);
 
+    // The next call notices that another connection wrote to the file: the dropped triggers
+    // are restored before anything else happens.
     s.verify_chain(case)
         .await
         .expect("the attacker recomputed the unkeyed chain");
+    let noticed = s.outside_findings().await.unwrap();
+    let names: Vec<&str> = noticed.iter().map(|f| f.what.as_str()).collect();
+    assert!(
+        names.contains(&"the protection entries_no_update")
+            && names.contains(&"the protection entries_no_delete"),
+        "{noticed:?}"
+    );
+    assert!(noticed.iter().all(|f| f.how.contains("restored")));
     let report = s.verify_case(case).await.unwrap();
     // Entry 4 was edited; entry 5 too, since the attacker rewrote its link to entry 4.
     let whats: Vec<&str> = report.findings.iter().map(|f| f.what.as_str()).collect();
@@ -156,17 +166,17 @@ async fn an_edit_with_a_recomputed_unkeyed_chain_fails_the_keyed_seal() {
     }
     drop(s);
 
-    // At the next start: the dropped triggers are found and restored before anything is
-    // written, and every finding is in the audit.
+    // Dropped again while Pumpside is closed: found and restored at the next open, before
+    // anything is written; every finding is in the audit.
+    raw(&dir)
+        .execute_batch("DROP TRIGGER entries_no_delete;")
+        .unwrap();
     let s = open(&dir);
-    let at_open = s.findings_at_open().await.unwrap();
-    let names: Vec<&str> = at_open.iter().map(|f| f.what.as_str()).collect();
-    assert!(
-        names.contains(&"the protection entries_no_update")
-            && names.contains(&"the protection entries_no_delete"),
-        "{at_open:?}"
+    let at_open = s.outside_findings().await.unwrap();
+    assert_eq!(
+        at_open.iter().map(|f| f.to_string()).collect::<Vec<_>>(),
+        ["the protection entries_no_delete: was removed outside Pumpside; restored"]
     );
-    assert!(at_open.iter().all(|f| f.how.contains("restored")));
     let db = raw(&dir);
     let why = refused(
         db.execute("DELETE FROM entries", []),
@@ -273,7 +283,7 @@ async fn rows_added_outside_pumpside_are_found_at_open() {
     .unwrap();
     drop(db);
     let s = open(&dir);
-    let at_open = s.findings_at_open().await.unwrap();
+    let at_open = s.outside_findings().await.unwrap();
     assert_eq!(at_open.len(), 1, "{at_open:?}");
     assert!(
         at_open[0].what.contains("device notification") && at_open[0].how.contains("outside"),
@@ -372,4 +382,97 @@ async fn a_wrong_key_is_refused_and_the_file_is_left_byte_for_byte() {
     assert_eq!(files(&path), before, "the data folder is untouched");
     let s = open(&dir);
     assert!(s.verify_record().await.unwrap().findings.is_empty());
+}
+
+/// Edit one entry of case A with the triggers dropped, after sync planned it: the checks before
+/// upload hold every operation of A (including those planned before the edit) and name why;
+/// case B goes to the real FHIR server; signing A is refused with the finding, signing B works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_case_is_neither_sent_nor_signed_and_the_others_are() {
+    use crate::sync::{author, config, record_cpb_case, FhirPeer};
+    let peer = FhirPeer::start(None);
+    let dir = crate::temp_dir();
+    let s = crate::sync::open(dir.path());
+    let a = record_cpb_case(&s, "ALTERED-A", 12).await.case;
+    let b = record_cpb_case(&s, "SOUND-B", 12).await.case;
+    let engine =
+        pumpside::sync::SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
+    engine.plan(chrono::Utc::now()).await.unwrap();
+
+    let db = rusqlite::Connection::open(dir.path().join("pumpside.sqlite3")).unwrap();
+    db.execute_batch("DROP TRIGGER entries_no_update;").unwrap();
+    let changed = db
+        .execute(
+            "UPDATE entries SET payload = payload || ' ' WHERE case_id = ?1 AND kind = 'note'",
+            [a.to_string()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+
+    let mut errors = Vec::new();
+    for _ in 0..3 {
+        if let Err(e) = engine.sync_once().await {
+            errors.push(e);
+        }
+    }
+    let last = errors.last().expect("the held case is named");
+    assert!(
+        matches!(last, pumpside::sync::SyncError::Altered(_)),
+        "{last:?}"
+    );
+    let text = last.to_string();
+    assert!(
+        text.contains("1 case(s) not sent") && text.contains(&a.to_string()),
+        "{text}"
+    );
+    let procedures = peer.get("Procedure?_count=100").await;
+    let sent: Vec<String> = procedures["entry"]
+        .as_array()
+        .map(|v| {
+            v.iter()
+                .map(|e| e["resource"]["identifier"].to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        sent.len(),
+        1,
+        "only case B's run is on the server: {sent:?}"
+    );
+    assert!(sent[0].contains(&b.to_string()), "{sent:?}");
+    let pending_a = s
+        .pending(10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.case_id == a)
+        .count();
+    assert!(pending_a > 0, "case A's operations wait on the device");
+
+    // Signing: A is refused with the finding, nothing written; B signs.
+    let (live_tx, _live_rx) = tokio::sync::mpsc::channel(16);
+    let hub = pumpside::app::devices::DeviceHub::new(s.clone(), live_tx);
+    let session = pumpside::app::case::CaseSession::new(
+        s.clone(),
+        author(),
+        std::sync::Arc::new(pumpside::domain::protocol::Protocol::defaults().unwrap()),
+        hub,
+    );
+    let before = s.entries(a).await.unwrap().len();
+    match session.sign(a).await {
+        Err(pumpside::app::case::WriteError::Store(e @ StoreError::Altered { .. })) => {
+            let why = e.to_string();
+            assert!(
+                why.starts_with("signing refused") && why.contains("timeline entry number"),
+                "{why}"
+            );
+        }
+        other => panic!("an altered case was signed: {other:?}"),
+    }
+    assert_eq!(s.entries(a).await.unwrap().len(), before);
+    let signed = session.sign(b).await.unwrap();
+    assert!(signed
+        .iter()
+        .any(|e| matches!(e.payload, EntryPayload::Status { .. })));
 }

@@ -678,6 +678,8 @@ async fn patients_are_found_by_mrn_versioned_and_never_duplicated() {
 }
 
 /// Someone with the file drops the triggers and edits or deletes a row: the chain shows where.
+/// (The store restores dropped triggers as soon as it notices another connection wrote, so the
+/// attacker drops them again before each edit; see integrity.rs for that and the keyed seals.)
 #[tokio::test]
 async fn tampering_with_a_stored_entry_is_detected_at_that_entry() {
     let dir = crate::temp_dir();
@@ -704,12 +706,20 @@ async fn tampering_with_a_stored_entry_is_detected_at_that_entry() {
         }) => assert!(why.contains("hash"), "{why}"),
         other => panic!("edit not detected: {other:?}"),
     }
+    raw.execute_batch(
+        "DROP TRIGGER IF EXISTS entries_no_update; DROP TRIGGER IF EXISTS entries_no_delete;",
+    )
+    .unwrap();
     raw.execute(
         "UPDATE entries SET payload = replace(payload, '500', '5000') WHERE case_id = ?1 AND case_seq = 4",
         [case.to_string()],
     )
     .unwrap();
     s.verify_chain(case).await.unwrap();
+    raw.execute_batch(
+        "DROP TRIGGER IF EXISTS entries_no_update; DROP TRIGGER IF EXISTS entries_no_delete;",
+    )
+    .unwrap();
     raw.execute(
         "DELETE FROM entries WHERE case_id = ?1 AND case_seq = 3",
         [case.to_string()],

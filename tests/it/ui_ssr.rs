@@ -1028,3 +1028,101 @@ async fn a_malformed_sync_toml_is_named_without_the_token_and_the_app_keeps_reco
         }
     }
 }
+
+/// A record changed while the app was closed, started the real way: the dropped protection is
+/// restored at open, the whole-record check that start-up runs in the background finds the
+/// edited entry, and every screen says so plainly (banner), with the findings, when the check ran
+/// and what it covered on Settings. The data folder and database are owner-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
+    use pumpside::app::AppConfig;
+    let dir = crate::temp_dir();
+    let start = || async {
+        let config =
+            AppConfig::parse(vec!["--demo".into()], Some(dir.path().to_path_buf()), None).unwrap();
+        Services::start(config, std::time::Instant::now())
+            .await
+            .unwrap()
+    };
+    // The first run in a runtime of its own, shut down afterwards: every task and store handle
+    // of that run is gone, as when the app closes.
+    let first_dir = dir.path().to_path_buf();
+    let (case, db_path) = std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let out = rt.block_on(async {
+            let config = AppConfig::parse(vec!["--demo".into()], Some(first_dir), None).unwrap();
+            let services = Services::start(config, std::time::Instant::now())
+                .await
+                .unwrap();
+            let case = services
+                .current_case()
+                .await
+                .unwrap()
+                .expect("demo case")
+                .id;
+            (case, services.config().database_path())
+        });
+        rt.shutdown_timeout(StdDuration::from_secs(5));
+        out
+    })
+    .join()
+    .unwrap();
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    {
+        let db = rusqlite::Connection::open(&db_path).unwrap();
+        db.execute_batch("DROP TRIGGER entries_no_update;").unwrap();
+        db.execute(
+            "UPDATE entries SET by_user = 'someone else' WHERE case_id = ?1 AND case_seq = 1",
+            [case.to_string()],
+        )
+        .unwrap();
+    }
+    let services = start().await;
+    let mut status = services.integrity();
+    for _ in 0..100 {
+        status = services.integrity();
+        if status.checked.is_some() {
+            break;
+        }
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+    }
+    assert!(
+        status.checked.is_some(),
+        "the start-up check ran: {status:?}"
+    );
+    let text = status.findings.join("\n");
+    assert!(
+        text.contains("entries_no_update: was removed outside Pumpside; restored")
+            && text.contains(&format!(
+                "timeline entry number 1 of case {case}: does not match its seal"
+            )),
+        "{text}"
+    );
+    for screen in [Screen::Live, Screen::Cases, Screen::Settings] {
+        let html = render_with(fixture(screen), services.clone()).await;
+        assert!(
+            html.contains(r#"data-record="altered""#)
+                && html.contains("The record was changed outside Pumpside"),
+            "{screen:?}: {html}"
+        );
+        if screen == Screen::Settings {
+            assert!(html.contains(r#"data-integrity="altered""#), "{html}");
+            assert!(html.contains("does not match its seal"), "{html}");
+            assert!(html.contains("Check the whole record now"));
+        }
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(dir.path()), 0o700, "data folder");
+        assert_eq!(mode(&db_path), 0o600, "database");
+        let wal = db_path.with_extension("sqlite3-wal");
+        if wal.exists() {
+            assert_eq!(mode(&wal), 0o600, "write-ahead log");
+        }
+        let key = pumpside::app::keys::key_path(dir.path());
+        assert_eq!(mode(&key), 0o600, "device key");
+        assert_eq!(mode(key.parent().unwrap()), 0o700, "key folder");
+    }
+}
