@@ -231,7 +231,9 @@ impl TokenCache {
             .send()
             .await
             .map_err(|e| {
-                TokenError::Unavailable(if e.is_timeout() {
+                TokenError::Unavailable(if let Some(why) = super::engine::tls_problem(&e) {
+                    format!("has a certificate that is not accepted ({why}); name the hospital's CA file in Settings")
+                } else if e.is_timeout() {
                     "did not answer in time".into()
                 } else {
                     "cannot be reached".into()

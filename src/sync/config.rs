@@ -41,6 +41,47 @@ pub struct SyncConfig {
     pub pull_page: usize,
     /// How far before its cursor each poll starts again.
     pub pull_window: Duration,
+    /// The hospital's own certificate authority, trusted in addition to the OS store and the
+    /// built-in roots.
+    pub ca: Option<CaBundle>,
+}
+
+/// A PEM file of CA certificates named in `sync.toml` (`ca_file`) or on the Settings screen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaBundle {
+    /// As given; a relative path is read from the data folder.
+    pub path: String,
+    pub pem: Vec<u8>,
+    /// How many certificates the file holds (at least one).
+    pub certificates: usize,
+}
+
+impl CaBundle {
+    /// Read and check a CA file: readable, PEM, at least one certificate.
+    pub fn read(path: &str, dir: Option<&Path>) -> Result<Self, ConfigError> {
+        let p = Path::new(path.trim());
+        let full = match dir {
+            Some(d) if p.is_relative() => d.join(p),
+            _ => p.to_path_buf(),
+        };
+        let bad = |why: String| ConfigError::CaFile {
+            path: path.trim().to_string(),
+            why,
+        };
+        let pem = std::fs::read(&full).map_err(|e| bad(e.to_string()))?;
+        let certs = super::engine::ca_certificates(&pem)
+            .map_err(|_| bad("it is not a PEM file of certificates".into()))?;
+        if certs == 0 {
+            return Err(bad(
+                "it holds no certificate (expected -----BEGIN CERTIFICATE-----)".into(),
+            ));
+        }
+        Ok(Self {
+            path: path.trim().to_string(),
+            pem,
+            certificates: certs,
+        })
+    }
 }
 
 impl std::fmt::Debug for SyncConfig {
@@ -54,6 +95,7 @@ impl std::fmt::Debug for SyncConfig {
             .field("pull_page", &self.pull_page)
             .field("pull_window", &self.pull_window)
             .field("oauth", &self.oauth)
+            .field("ca", &self.ca.as_ref().map(|c| &c.path))
             .finish()
     }
 }
@@ -78,6 +120,8 @@ pub enum ConfigError {
     TokenUrl(String),
     #[error("sync.toml: [oauth] key_file {path}: {why}")]
     KeyFile { path: String, why: String },
+    #[error("sync.toml: ca_file {path}: {why}")]
+    CaFile { path: String, why: String },
     #[error("sync.toml could not be written: {0}")]
     Write(String),
 }
@@ -94,6 +138,7 @@ struct File {
     timeout_s: Option<u64>,
     pull_page: Option<usize>,
     pull_window_s: Option<u64>,
+    ca_file: Option<String>,
     oauth: Option<OAuthFile>,
 }
 
@@ -170,6 +215,11 @@ fn syntax_error(text: &str, e: &toml::de::Error) -> ConfigError {
 
 impl SyncConfig {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
+        Self::parse_in(text, None)
+    }
+
+    /// Parse with relative file names (the CA file) read from `dir`, the data folder.
+    pub fn parse_in(text: &str, dir: Option<&Path>) -> Result<Self, ConfigError> {
         let f: File = toml::from_str(text).map_err(|e| syntax_error(text, &e))?;
         let server = f.server.trim().to_string();
         let rest = match secure_url(&server) {
@@ -244,13 +294,18 @@ impl SyncConfig {
             oauth,
             pull_page,
             pull_window: Duration::from_secs(f.pull_window_s.unwrap_or(300).min(86_400)),
+            ca: f
+                .ca_file
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| CaBundle::read(&p, dir))
+                .transpose()?,
         })
     }
 
     /// `sync.toml` in `dir`: `Ok(None)` when there is none (sync off).
     pub fn load(dir: &Path) -> Result<Option<Self>, ConfigError> {
         match std::fs::read_to_string(dir.join(FILE)) {
-            Ok(text) => Self::parse(&text).map(Some),
+            Ok(text) => Self::parse_in(&text, Some(dir)).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(ConfigError::Syntax(e.to_string())),
         }
@@ -279,6 +334,8 @@ pub struct SyncSettings {
     pub server: String,
     pub auth: AuthSetting,
     pub create_patients: bool,
+    /// The hospital's CA file (PEM), empty for none.
+    pub ca_file: String,
 }
 
 /// A TOML basic string.
@@ -303,6 +360,9 @@ impl SyncSettings {
             quoted(&self.server),
             self.create_patients
         );
+        if !self.ca_file.trim().is_empty() {
+            t.push_str(&format!("ca_file = {}\n", quoted(&self.ca_file)));
+        }
         match &self.auth {
             AuthSetting::None => {}
             AuthSetting::Token(tok) => t.push_str(&format!("token = {}\n", quoted(tok))),
@@ -330,7 +390,7 @@ impl SyncSettings {
     /// fsync, rename), readable by this user only. Nothing is written if they are unusable.
     pub fn save(&self, dir: &Path) -> Result<SyncConfig, ConfigError> {
         let text = self.to_toml();
-        let config = SyncConfig::parse(&text)?;
+        let config = SyncConfig::parse_in(&text, Some(dir))?;
         let write = |e: std::io::Error| ConfigError::Write(e.to_string());
         let tmp = dir.join(format!("{FILE}.tmp"));
         {
@@ -434,6 +494,7 @@ mod tests {
             server: "http://fhir.example.org/".into(),
             auth: AuthSetting::None,
             create_patients: false,
+            ca_file: String::new(),
         };
         assert!(matches!(bad.save(&dir), Err(ConfigError::NotHttps(_))));
         assert!(!dir.join(FILE).exists(), "nothing written");
@@ -441,6 +502,7 @@ mod tests {
             server: " https://fhir.example.org/R4 ".into(),
             auth: AuthSetting::Token("a\"b\\c".into()),
             create_patients: false,
+            ca_file: String::new(),
         };
         let c = good.save(&dir).unwrap();
         assert_eq!(c.token.as_deref(), Some("a\"b\\c"));
@@ -466,6 +528,7 @@ mod tests {
                 scope: String::new(),
             },
             create_patients: false,
+            ca_file: String::new(),
         };
         assert!(matches!(
             missing_key.save(&dir),

@@ -50,6 +50,10 @@ pub enum SyncError {
     /// case's audit and on the Sync screen).
     #[error("{0}")]
     Altered(String),
+    /// The TLS handshake failed: the server's certificate is not trusted (or not valid for its
+    /// name), or the server refused ours. Nothing was sent.
+    #[error("the server's certificate is not accepted ({0}): nothing was sent. If the hospital runs its own certificate authority, name its CA file in Settings (ca_file in sync.toml)")]
+    Certificate(String),
     /// The server's CapabilityStatement lacks something Pumpside needs: nothing is sent.
     #[error("the server cannot take Pumpside's records: {0}. Nothing was sent; the records wait on this device")]
     Capability(String),
@@ -109,10 +113,20 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(config: SyncConfig) -> Result<Self, SyncError> {
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(config.timeout)
             .connect_timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::custom(same_origin_redirects))
+            .redirect(reqwest::redirect::Policy::custom(same_origin_redirects));
+        if let Some(ca) = &config.ca {
+            // Checked when the settings were read; read again here in case the file changed.
+            let certs = reqwest::Certificate::from_pem_bundle(&ca.pem).map_err(|_| {
+                SyncError::Transient(format!("the CA file {} is not PEM certificates", ca.path))
+            })?;
+            for c in certs {
+                builder = builder.add_root_certificate(c);
+            }
+        }
+        let http = builder
             .build()
             .map_err(|e| SyncError::Transient(format!("HTTP client: {e}")))?;
         Ok(Self {
@@ -182,6 +196,9 @@ impl Transport {
             req = req.header("Content-Type", "application/fhir+json").body(b);
         }
         let resp = req.send().await.map_err(|e| {
+            if let Some(why) = tls_problem(&e) {
+                return SyncError::Certificate(why);
+            }
             SyncError::Transient(if e.is_timeout() {
                 "the server did not answer in time".to_string()
             } else if e.is_connect() {
@@ -210,6 +227,34 @@ impl Transport {
         self.send(reqwest::Method::POST, path, Some(body), extra)
             .await
     }
+}
+
+/// How many certificates a PEM bundle holds (the CA file's check when settings are read).
+pub(super) fn ca_certificates(pem: &[u8]) -> Result<usize, ()> {
+    reqwest::Certificate::from_pem_bundle(pem)
+        .map(|c| c.len())
+        .map_err(|_| ())
+}
+
+/// The TLS failure inside a request error, in rustls's words ("invalid peer certificate:
+/// UnknownIssuer", "received fatal alert: …"), when that is why the request failed: a
+/// certificate the app does not trust is not "the server cannot be reached".
+pub(super) fn tls_problem(e: &reqwest::Error) -> Option<String> {
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        for marker in [
+            "invalid peer certificate",
+            "received fatal alert",
+            "peer is incompatible",
+        ] {
+            if let Some(i) = text.find(marker) {
+                return Some(text[i..].to_string());
+            }
+        }
+        source = s.source();
+    }
+    None
 }
 
 /// A reqwest error without its URL (query strings can hold identifiers).

@@ -90,6 +90,10 @@ fn SyncSettingsForm() -> Element {
     let mut create_patients = use_signal(|| current.as_ref().is_some_and(|c| c.create_patients));
     let mut message = use_signal(|| None::<(bool, String)>);
     let initial_server = current.as_ref().map(|c| c.base.clone()).unwrap_or_default();
+    let initial_ca = current
+        .as_ref()
+        .and_then(|c| c.ca.as_ref().map(|ca| ca.path.clone()))
+        .unwrap_or_default();
     let initial = {
         let c = current.clone();
         move |key: &str| -> String {
@@ -109,6 +113,7 @@ fn SyncSettingsForm() -> Element {
     let save = {
         let services = services.clone();
         let server_default = initial_server.clone();
+        let ca_default = initial_ca.clone();
         move |_| {
             let f = fields.peek().clone();
             let get = |k: &str| f.get(k).cloned().unwrap_or_default();
@@ -130,6 +135,10 @@ fn SyncSettingsForm() -> Element {
                 server,
                 auth,
                 create_patients: *create_patients.peek(),
+                ca_file: f
+                    .get("ca_file")
+                    .cloned()
+                    .unwrap_or_else(|| ca_default.clone()),
             };
             message.set(Some(match services.save_sync_settings(&settings) {
                 Ok(()) => (
@@ -163,6 +172,7 @@ fn SyncSettingsForm() -> Element {
             p { class: "muted", "data-sync-settings": "in-force", "In force: {in_force}" }
             div { class: "form-grid",
                 {field("server", "Server (FHIR R4 base)", "https://fhir.hospital.org/R4/", false, initial_server.clone())}
+                {field("ca_file", "Hospital CA file (PEM; trusted besides the system's)", "hospital-ca.pem in the data folder, or a full path", false, initial_ca.clone())}
             }
             div { class: "choice-row", role: "group", "aria-label": "Credentials",
                 span { class: "form-label", "Credentials" }

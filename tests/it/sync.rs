@@ -75,6 +75,20 @@ impl FhirPeer {
         format!("http://127.0.0.1:{}/", self.port)
     }
 
+    /// Started serving HTTPS with the test hospital CA's certificate for 127.0.0.1
+    /// (tests/fixtures/tls).
+    pub fn start_tls() -> Self {
+        let tls = tls_fixtures();
+        Self::start_env(&[
+            ("PEER_TLS_CERT", tls.join("server.pem").to_str().unwrap()),
+            ("PEER_TLS_KEY", tls.join("server.key").to_str().unwrap()),
+        ])
+    }
+
+    pub fn https_base(&self) -> String {
+        format!("https://127.0.0.1:{}/", self.port)
+    }
+
     /// Distinct resources of each type on the server.
     pub async fn counts(&self) -> BTreeMap<String, u64> {
         let body = reqwest::get(format!("{}_peer/stats", self.base()))
@@ -1367,6 +1381,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         server: "http://fhir.example.org/".into(),
         auth: AuthSetting::Token("tablet-token".into()),
         create_patients: true,
+        ca_file: String::new(),
     };
     assert!(services.save_sync_settings(&bad).is_err());
     assert!(!dir.path().join("sync.toml").exists());
@@ -1376,6 +1391,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         server: peer.base(),
         auth: AuthSetting::Token("tablet-token".into()),
         create_patients: true,
+        ca_file: String::new(),
     };
     services.save_sync_settings(&good).unwrap();
     assert!(services
@@ -1598,4 +1614,126 @@ async fn rejections_caused_by_configuration_go_again_and_verdicts_on_the_record_
         .collect::<Result<_, _>>()
         .unwrap();
     assert_eq!(states, ["rejected", "retry", "acked"]);
+}
+
+pub fn tls_fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls")
+}
+
+/// A FHIR server on loopback with a certificate from the hospital's private CA: without the CA
+/// file the app refuses it and says it is the certificate (not "cannot be reached"), nothing is
+/// sent and nothing is lost; with the CA file named in sync.toml, relative to the data folder,
+/// the same records go. Then the real start-up with such a sync.toml: the Sync screen names the
+/// refusal, and saving the CA file on the Settings path lets sync through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_private_ca_is_refused_without_its_file_named_on_screen_and_accepted_with_it() {
+    let peer = FhirPeer::start_tls();
+    let dir = crate::temp_dir();
+    let s = open(dir.path());
+    record_cpb_case(&s, "TLS-1", 12).await;
+
+    let plain = SyncConfig::parse(&format!(
+        "server = \"{}\"\ncreate_patients = true\n",
+        peer.https_base()
+    ))
+    .unwrap();
+    let engine = SyncEngine::new(s.clone(), plain, author()).unwrap();
+    let err = engine.sync_once().await.unwrap_err();
+    assert!(matches!(err, SyncError::Certificate(_)), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains("certificate is not accepted")
+            && text.contains("UnknownIssuer")
+            && text.contains("ca_file"),
+        "{text}"
+    );
+    assert_eq!(s.outbox_summary().await.unwrap().acked, 0);
+
+    std::fs::copy(
+        tls_fixtures().join("hospital-ca.pem"),
+        dir.path().join("hospital-ca.pem"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sync.toml"),
+        format!(
+            "server = \"{}\"\ncreate_patients = true\nca_file = \"hospital-ca.pem\"\n",
+            peer.https_base()
+        ),
+    )
+    .unwrap();
+    let trusted = SyncConfig::load(dir.path()).unwrap().unwrap();
+    assert_eq!(trusted.ca.as_ref().map(|c| c.certificates), Some(1));
+    let engine = SyncEngine::new(s.clone(), trusted, author()).unwrap();
+    let errors = sync_until_done(&engine, &s, 3).await;
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(s.outbox_summary().await.unwrap().acked > 10);
+
+    // A CA file that is not one is named when the settings are read.
+    std::fs::write(dir.path().join("not-a-ca.pem"), "hello").unwrap();
+    let e = SyncConfig::parse_in(
+        "server = \"https://fhir.example.org/\"\nca_file = \"not-a-ca.pem\"\n",
+        Some(dir.path()),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("sync.toml: ca_file not-a-ca.pem: it holds no certificate"),
+        "{e}"
+    );
+
+    // The app, started the real way against the same server without the CA file.
+    use pumpside::app::view::{AuthSetting, SyncSettings};
+    use pumpside::app::{AppConfig, Services};
+    let app_dir = crate::temp_dir();
+    std::fs::write(
+        app_dir.path().join("sync.toml"),
+        format!(
+            "server = \"{}\"\ncreate_patients = true\n",
+            peer.https_base()
+        ),
+    )
+    .unwrap();
+    let config = AppConfig::parse(
+        vec!["--demo".into()],
+        Some(app_dir.path().to_path_buf()),
+        None,
+    )
+    .unwrap();
+    let services = Services::start(config, std::time::Instant::now())
+        .await
+        .unwrap();
+    let mut sync = services.sync_state();
+    crate::services::eventually("the refusal is reported", async || {
+        matches!(&*sync.borrow_and_update(), pumpside::sync::SyncState::Active(st)
+            if st.last_error.as_deref().is_some_and(|e| e.contains("certificate is not accepted")))
+    })
+    .await;
+    let mut f = crate::ui_ssr::fixture(pumpside::ui::Screen::Sync);
+    f.sync = services.sync_state().borrow().clone();
+    let html = crate::ui_ssr::render_with(f, services.clone()).await;
+    assert!(
+        html.contains("certificate is not accepted") && html.contains("UnknownIssuer"),
+        "{html}"
+    );
+    assert!(!html.contains("cannot be reached"), "{html}");
+
+    std::fs::copy(
+        tls_fixtures().join("hospital-ca.pem"),
+        app_dir.path().join("hospital-ca.pem"),
+    )
+    .unwrap();
+    services
+        .save_sync_settings(&SyncSettings {
+            server: peer.https_base(),
+            auth: AuthSetting::None,
+            create_patients: true,
+            ca_file: "hospital-ca.pem".into(),
+        })
+        .unwrap();
+    crate::services::eventually(
+        "the demo case's run is sent over the trusted link",
+        async || services.store().outbox_summary().await.unwrap().acked > 0,
+    )
+    .await;
 }

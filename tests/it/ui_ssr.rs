@@ -26,7 +26,7 @@ pub struct Fixture {
     entries: Vec<Entry>,
     targets: Option<Targets>,
     advisories: Option<Advisories>,
-    sync: SyncState,
+    pub sync: SyncState,
     patient: Option<pumpside::domain::Patient>,
 }
 

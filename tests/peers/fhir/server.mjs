@@ -20,11 +20,15 @@
 //                              next link to itself; the first transaction is redirected (307)
 //                              to another origin (http://localhost:<port>/).
 //   PEER_CAPS=no-transaction   the CapabilityStatement (GET /metadata) leaves out transactions
+//   PEER_TLS_CERT=<pem file>   serve HTTPS with this certificate chain and PEER_TLS_KEY's key
+//   PEER_TLS_KEY=<pem file>    (tests/fixtures/tls: a private CA's certificate for 127.0.0.1)
 //
 // GET /_peer/stats answers {counts: {Observation: n, ...}, requests, bytes_in} for the tests
 // and the benchmark. Stops on SIGTERM/SIGINT.
 import { createPublicKey, randomUUID, verify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import {
   getStatus,
   indexSearchParameterBundle,
@@ -320,9 +324,15 @@ function indexIdentifiers(repository) {
   };
 }
 
-const server = createServer((req, res) => {
+const serve = (req, res) => {
   handle(req, res).catch((err) => send(res, 500, normalizeOperationOutcome(err)));
-});
+};
+const server = process.env.PEER_TLS_CERT
+  ? createTlsServer(
+      { cert: readFileSync(process.env.PEER_TLS_CERT), key: readFileSync(process.env.PEER_TLS_KEY) },
+      serve,
+    )
+  : createServer(serve);
 server.listen(Number(process.env.PEER_PORT ?? 0), '127.0.0.1', () => {
   console.log(`listening ${server.address().port}`);
 });
