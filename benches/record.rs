@@ -2,8 +2,11 @@
 //! ~83 million samples) written through the real store, against a naive one-row-per-sample
 //! SQLite table fed the same samples in the same run.
 //!
-//!     cargo bench --bench record                       # the full 30-day run (~15 min here)
+//!     cargo bench --bench record                       # the full 30-day run (~30 min here)
 //!     PUMPSIDE_BENCH_DAYS=1 cargo bench --bench record # a quick look
+//!
+//! The store is written twice with the same samples: encrypted (SQLCipher, as the app runs) and
+//! unencrypted (the same code with no database key), to measure what encryption costs.
 //!
 //! Figures go to stdout and to target/bench/record.md; BENCHMARKS.md quotes a run.
 
@@ -15,7 +18,9 @@ use pumpside::domain::{
     Author, CaseKind, CaseStatus, Channel, ChannelId, Decimal, DeviceTime, Parameter, Sample,
     Validity,
 };
-use pumpside::store::{NewCase, Store};
+use pumpside::store::{NewCase, Store, StoreKeys};
+
+const MASTER: [u8; 32] = [7u8; 32];
 
 const CHANNELS: usize = 32;
 /// Seconds of data per transaction while ingesting (32 channels × 60 s = 1920 samples).
@@ -128,14 +133,47 @@ fn bench_channels(rt: &tokio::runtime::Runtime, store: &Store, label: &str) -> V
         .collect()
 }
 
+/// Write the whole run through the real store at `path`; the time spent in the store and the
+/// channel ids.
+fn ingest_ours(
+    rt: &tokio::runtime::Runtime,
+    path: &Path,
+    keys: &StoreKeys,
+    seconds: u64,
+) -> (StdDuration, Vec<ChannelId>) {
+    let store = Store::open(path, keys).unwrap();
+    let ids = bench_channels(rt, &store, "bench run");
+    let mut sig = signals();
+    let mut ingest = StdDuration::ZERO;
+    let mut sec = 0;
+    while sec < seconds {
+        let end = (sec + BATCH_SECS).min(seconds);
+        let batch: Vec<(ChannelId, Vec<Sample>)> = ids
+            .iter()
+            .zip(sig.iter_mut())
+            .map(|(id, s)| (*id, (sec..end).map(|t| s.sample(t)).collect()))
+            .collect();
+        let start = Instant::now();
+        store.append_samples_blocking(batch).unwrap();
+        ingest += start.elapsed();
+        sec = end;
+    }
+    drop(store);
+    std::thread::sleep(StdDuration::from_millis(200));
+    (ingest, ids)
+}
+
 fn file_bytes(path: &Path) -> u64 {
     let wal = PathBuf::from(format!("{}-wal", path.display()));
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
         + std::fs::metadata(wal).map(|m| m.len()).unwrap_or(0)
 }
 
-fn checkpoint(path: &Path) {
+fn checkpoint(path: &Path, keys: Option<&StoreKeys>) {
     let c = rusqlite::Connection::open(path).unwrap();
+    if let Some(stmt) = keys.and_then(|k| k.sqlcipher_key_statement()) {
+        c.execute_batch(&stmt).unwrap();
+    }
     c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
         .unwrap();
 }
@@ -179,8 +217,9 @@ fn main() {
         .join("bench");
     std::fs::create_dir_all(&dir).unwrap();
     let ours = dir.join("pumpside.sqlite3");
+    let plain = dir.join("unencrypted.sqlite3");
     let naive = dir.join("naive.sqlite3");
-    for p in [&ours, &naive] {
+    for p in [&ours, &plain, &naive] {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
         }
@@ -194,30 +233,15 @@ fn main() {
         BATCH_SECS * CHANNELS as u64
     ));
 
-    // --- Pumpside store ---
+    // --- Pumpside store, encrypted as the app runs it, then unencrypted ---
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let store = Store::open(&ours, &pumpside::store::StoreKeys::derive(&[7u8; 32])).unwrap();
-    let ids = bench_channels(&rt, &store, "bench run");
-
-    let mut sig = signals();
-    let mut ingest = StdDuration::ZERO;
-    let mut sec = 0;
-    while sec < seconds {
-        let end = (sec + BATCH_SECS).min(seconds);
-        let batch: Vec<(ChannelId, Vec<Sample>)> = ids
-            .iter()
-            .zip(sig.iter_mut())
-            .map(|(id, s)| (*id, (sec..end).map(|t| s.sample(t)).collect()))
-            .collect();
-        let start = Instant::now();
-        store.append_samples_blocking(batch).unwrap();
-        ingest += start.elapsed();
-        sec = end;
-    }
-    drop(store);
-    std::thread::sleep(StdDuration::from_millis(200));
-    checkpoint(&ours);
+    let enc_keys = StoreKeys::derive(&MASTER);
+    let plain_keys = StoreKeys::unencrypted(&MASTER);
+    let (ingest, ids) = ingest_ours(&rt, &ours, &enc_keys, seconds);
+    checkpoint(&ours, Some(&enc_keys));
     let ours_bytes = file_bytes(&ours);
+    let (plain_ingest, plain_ids) = ingest_ours(&rt, &plain, &plain_keys, seconds);
+    checkpoint(&plain, None);
 
     // --- naive baseline: one row per sample ---
     let mut conn = rusqlite::Connection::open(&naive).unwrap();
@@ -270,7 +294,7 @@ fn main() {
         sec = end;
     }
     drop(conn);
-    checkpoint(&naive);
+    checkpoint(&naive, None);
     let naive_bytes = file_bytes(&naive);
 
     r.line(String::new());
@@ -293,7 +317,9 @@ fn main() {
     ));
 
     // --- queries ---
-    let store = Store::open(&ours, &pumpside::store::StoreKeys::derive(&[7u8; 32])).unwrap();
+    let store = Store::open(&ours, &enc_keys).unwrap();
+    let plain_store = Store::open(&plain, &plain_keys).unwrap();
+    let mut encryption = Vec::new();
     let conn = rusqlite::Connection::open(&naive).unwrap();
     let run_end = t0() + Duration::seconds(seconds as i64);
     let ranges = [
@@ -305,6 +331,12 @@ fn main() {
         let (med, p95) = time_it(21, || {
             n_ours = store.trend_blocking(ids[0], from, to, 1000).unwrap().len();
         });
+        let (pmed, _) = time_it(21, || {
+            plain_store
+                .trend_blocking(plain_ids[0], from, to, 1000)
+                .unwrap();
+        });
+        encryption.push((format!("1000-bucket trend, {name} (median)"), med, pmed));
         let (f, t) = (from.timestamp_millis(), to.timestamp_millis());
         let width = (t - f) as f64 / 1000.0;
         let mut stmt = conn
@@ -337,12 +369,35 @@ fn main() {
         ));
     }
 
+    r.line(String::new());
+    r.line("## What encryption at rest costs (same samples, same run)".into());
+    r.line(String::new());
+    r.line("| measure | encrypted (SQLCipher) | unencrypted | cost | limit |".into());
+    r.line("| --- | --- | --- | --- | --- |".into());
+    let (enc_rate, plain_rate) = (
+        total as f64 / ingest.as_secs_f64(),
+        total as f64 / plain_ingest.as_secs_f64(),
+    );
+    r.line(format!(
+        "| sustained ingest | {enc_rate:.0} samples/s | {plain_rate:.0} samples/s | {:.1} % | <= 30 % |",
+        (1.0 - enc_rate / plain_rate) * 100.0
+    ));
+    for (name, enc, plain) in &encryption {
+        r.line(format!(
+            "| {name} | {} | {} | {:.1} % | <= 30 % |",
+            ms(*enc),
+            ms(*plain),
+            (enc.as_secs_f64() / plain.as_secs_f64() - 1.0) * 100.0
+        ));
+    }
+    r.line(String::new());
+
     // --- live rate: what one acknowledgement costs when every second is its own commit ---
     let live = dir.join("live.sqlite3");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", live.display()));
     }
-    let store = Store::open(&live, &pumpside::store::StoreKeys::derive(&[7u8; 32])).unwrap();
+    let store = Store::open(&live, &enc_keys).unwrap();
     let ids = bench_channels(&rt, &store, "live-rate run");
     let mut sig = signals();
     let mut lat: Vec<StdDuration> = (0..1200u64)

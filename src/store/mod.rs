@@ -5,6 +5,7 @@
 
 mod cases;
 mod checklists;
+mod cipher;
 pub mod codec;
 mod devices;
 mod entries;
@@ -57,8 +58,8 @@ pub enum StoreError {
     )]
     NewerSchema { found: u32, supported: u32 },
     #[error(
-        "the database {path} was sealed with another device key; nothing was written to it. \
-         Restore this device's key (or open the file on the device it came from)"
+        "the database {path} was encrypted and sealed with another device key; nothing was \
+         written to it. Restore this device's key (or open the file on the device it came from)"
     )]
     WrongKey { path: String },
     #[error(transparent)]
@@ -155,10 +156,17 @@ impl Store {
     pub fn open(path: &Path, keys: &StoreKeys) -> Result<Self, StoreError> {
         let conn = {
             let _one_at_a_time = open_close_lock();
-            Connection::open(path).map_err(|source| StoreError::Open {
+            let plain = cipher::is_plaintext(path)
+                .map_err(|e| StoreError::Corrupt(format!("cannot read {}: {e}", path.display())))?;
+            if plain && keys.cipher.is_some() {
+                cipher::encrypt_plaintext(path, keys)?;
+            }
+            let conn = Connection::open(path).map_err(|source| StoreError::Open {
                 path: path.to_path_buf(),
                 source,
-            })?
+            })?;
+            cipher::unlock(&conn, keys, path)?;
+            conn
         };
         Self::start(conn, Some(path.to_path_buf()), keys.clone())
     }

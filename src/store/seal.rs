@@ -29,10 +29,13 @@ use sha2::{Digest, Sha256};
 use super::StoreError;
 use crate::domain::CaseId;
 
-/// The store's secret: the seal (HMAC) key, derived from the device's master key. Never logged.
+/// The store's secrets, derived from the device's master key: the seal (HMAC) key and the
+/// database encryption (SQLCipher) key. Never logged.
 #[derive(Clone)]
 pub struct StoreKeys {
     seal: [u8; 32],
+    /// `None` only for the benchmark's unencrypted comparison ([`StoreKeys::unencrypted`]).
+    pub(super) cipher: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for StoreKeys {
@@ -47,13 +50,39 @@ impl StoreKeys {
     pub fn derive(master: &[u8; 32]) -> Self {
         let prk =
             ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, b"pumpside-store-v1").extract(master);
-        let mut seal = [0u8; 32];
-        let info = [b"seal-hmac-sha256".as_slice()];
-        // HKDF-SHA256 expands up to 255 × 32 bytes; 32 always fits.
-        if let Ok(okm) = prk.expand(&info, Len32) {
-            let _ = okm.fill(&mut seal);
+        let expand = |label: &[u8]| {
+            let mut out = [0u8; 32];
+            let info = [label];
+            // HKDF-SHA256 expands up to 255 × 32 bytes; 32 always fits.
+            if let Ok(okm) = prk.expand(&info, Len32) {
+                let _ = okm.fill(&mut out);
+            }
+            out
+        };
+        Self {
+            seal: expand(b"seal-hmac-sha256"),
+            cipher: Some(expand(b"sqlcipher-raw-key")),
         }
-        Self { seal }
+    }
+
+    /// The same seal key with no database encryption: only for measuring what encryption costs
+    /// (`benches/record.rs`). Pumpside itself never opens a database this way.
+    #[doc(hidden)]
+    pub fn unencrypted(master: &[u8; 32]) -> Self {
+        Self {
+            cipher: None,
+            ..Self::derive(master)
+        }
+    }
+
+    /// The SQLCipher statement that opens the database with these keys (a raw 256-bit key, no
+    /// passphrase derivation), for a tool run by someone who holds the device key (tests, an
+    /// administrator's recovery with the `sqlcipher` shell). `None` for an unencrypted store.
+    pub fn sqlcipher_key_statement(&self) -> Option<String> {
+        self.cipher.map(|k| {
+            let hex: String = k.iter().map(|b| format!("{b:02x}")).collect();
+            format!("PRAGMA key = \"x'{hex}'\";")
+        })
     }
 
     /// Fresh random keys (an in-memory store that nothing reopens).

@@ -489,8 +489,15 @@ impl App {
 
 /// The app's database, opened read-only beside (or after) the app.
 fn read_db(data: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open_with_flags(db_path(data), rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .unwrap()
+    let c = rusqlite::Connection::open_with_flags(
+        db_path(data),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let keys = pumpside::app::keys::load_or_create(data).unwrap();
+    c.execute_batch(&keys.sqlcipher_key_statement().unwrap())
+        .unwrap();
+    c
 }
 
 fn db_path(data: &Path) -> PathBuf {

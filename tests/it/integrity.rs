@@ -11,7 +11,7 @@ use crate::record::{new_case, open};
 use crate::telemetry::{flow_channel, flow_samples, t0};
 
 fn raw(dir: &tempfile::TempDir) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.path().join("record.sqlite3")).unwrap()
+    crate::raw_db(&dir.path().join("record.sqlite3"), &crate::keys())
 }
 
 fn heparin(units: &str) -> EntryPayload {
@@ -399,7 +399,7 @@ async fn an_altered_case_is_neither_sent_nor_signed_and_the_others_are() {
         pumpside::sync::SyncEngine::new(s.clone(), config(&peer.base(), ""), author()).unwrap();
     engine.plan(chrono::Utc::now()).await.unwrap();
 
-    let db = rusqlite::Connection::open(dir.path().join("pumpside.sqlite3")).unwrap();
+    let db = crate::raw_db(&dir.path().join("pumpside.sqlite3"), &crate::keys());
     db.execute_batch("DROP TRIGGER entries_no_update;").unwrap();
     let changed = db
         .execute(

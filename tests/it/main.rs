@@ -7,6 +7,7 @@ mod crash;
 mod devices;
 mod disk_full;
 mod e2e;
+mod encryption;
 mod fake_fhir;
 mod integrity;
 mod project_files;
@@ -27,6 +28,15 @@ mod values;
 /// The seal key every test store file is opened with (a reopened file needs the same one).
 pub fn keys() -> pumpside::store::StoreKeys {
     pumpside::store::StoreKeys::derive(&[7u8; 32])
+}
+
+/// A plain SQLite connection to an encrypted store file, keyed as someone holding the device key
+/// would (the tests' tamperer and reader).
+pub fn raw_db(path: &std::path::Path, keys: &pumpside::store::StoreKeys) -> rusqlite::Connection {
+    let c = rusqlite::Connection::open(path).unwrap();
+    c.execute_batch(&keys.sqlcipher_key_statement().unwrap())
+        .unwrap();
+    c
 }
 
 pub fn temp_dir() -> tempfile::TempDir {

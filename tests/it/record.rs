@@ -692,7 +692,7 @@ async fn tampering_with_a_stored_entry_is_detected_at_that_entry() {
             .unwrap();
     }
     s.verify_chain(case).await.unwrap();
-    let raw = rusqlite::Connection::open(&path).unwrap();
+    let raw = crate::raw_db(&path, &crate::keys());
     raw.execute_batch("DROP TRIGGER entries_no_update; DROP TRIGGER entries_no_delete;")
         .unwrap();
     raw.execute(

@@ -44,7 +44,7 @@ async fn a_reopened_file_keeps_every_committed_row_and_is_not_migrated_twice() {
     assert_eq!(s.entries(case_id).await.unwrap().len(), 2, "status + event");
     s.verify_chain(case_id).await.unwrap();
 
-    let conn = rusqlite::Connection::open(&path).unwrap();
+    let conn = crate::raw_db(&path, &crate::keys());
     let mode: String = conn
         .query_row("PRAGMA journal_mode", [], |r| r.get(0))
         .unwrap();

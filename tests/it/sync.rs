@@ -957,8 +957,7 @@ async fn fault_matrix(peer: FhirPeer, strict: bool) {
     assert_eq!(summary.acked, total);
     assert!(summary.last_ack.is_some());
     // Every failed try is on record next to the row (the outbox is also the audit).
-    let retries: i64 = rusqlite::Connection::open(dir.path().join("pumpside.sqlite3"))
-        .unwrap()
+    let retries: i64 = crate::raw_db(&dir.path().join("pumpside.sqlite3"), &crate::keys())
         .query_row(
             "SELECT count(*) FROM sync_events WHERE state = 'retry'",
             [],
@@ -1605,8 +1604,7 @@ async fn rejections_caused_by_configuration_go_again_and_verdicts_on_the_record_
         .collect();
     assert_eq!(unsettled, [invalid]);
     // The rejection stays on record before the retry that put it back.
-    let states: Vec<String> = rusqlite::Connection::open(dir.path().join("pumpside.sqlite3"))
-        .unwrap()
+    let states: Vec<String> = crate::raw_db(&dir.path().join("pumpside.sqlite3"), &crate::keys())
         .prepare("SELECT state FROM sync_events WHERE op_seq = ?1 ORDER BY seq")
         .unwrap()
         .query_map([wrong_address], |r| r.get(0))

@@ -1069,7 +1069,8 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
     .unwrap();
     tokio::time::sleep(StdDuration::from_millis(300)).await;
     {
-        let db = rusqlite::Connection::open(&db_path).unwrap();
+        let keys = pumpside::app::keys::load_or_create(dir.path()).unwrap();
+        let db = crate::raw_db(&db_path, &keys);
         db.execute_batch("DROP TRIGGER entries_no_update;").unwrap();
         db.execute(
             "UPDATE entries SET by_user = 'someone else' WHERE case_id = ?1 AND case_seq = 1",
