@@ -29,6 +29,7 @@ use crate::domain::record::CaseView;
 use crate::domain::routing::{self, CaseFacts, Command};
 use crate::domain::summary::{summarise_with, CaseEndSummary};
 use crate::domain::telemetry::Bucket;
+use crate::domain::user::Action;
 use crate::domain::{
     Author, CaseId, CaseKind, CaseStatus, CaseSummary, Entry, EntryPayload, EventKind, NewEntry,
     Parameter, Patient, ValidationError,
@@ -54,7 +55,8 @@ pub struct CaseState {
 #[derive(Clone)]
 pub struct CaseSession {
     pub(super) store: Store,
-    author: Author,
+    /// Who may write, and the author stamped on what they write (`access.rs`).
+    access: super::access::Access,
     pub(super) protocol: Arc<Protocol>,
     pub(super) hub: DeviceHub,
     /// The advisory watcher and live calculations (see `monitor.rs`).
@@ -93,6 +95,9 @@ pub enum WriteError {
     /// A second tap of the same button within its window: taken as the same intent and dropped.
     #[error("second tap within {window_ms} ms of \"{previous}\" ignored: nothing recorded")]
     Repeated { previous: String, window_ms: i64 },
+    /// The person at the device may not do this (role, lock, nobody signed in): nothing written.
+    #[error("not recorded: {0}")]
+    Access(#[from] super::access::AccessError),
 }
 
 impl WriteError {
@@ -147,13 +152,26 @@ struct HeldCommand {
     case: CaseId,
     command: Command,
     at: DateTime<Utc>,
+    /// Who gave it (authorised when given).
+    author: Author,
 }
 
 impl CaseSession {
+    /// A session where every command is allowed as `author` (demo mode; tests of other layers).
     pub fn new(store: Store, author: Author, protocol: Arc<Protocol>, hub: DeviceHub) -> Self {
+        Self::with_access(store, super::access::Access::open(author), protocol, hub)
+    }
+
+    /// A session whose commands are authorised by `access` (a real installation).
+    pub fn with_access(
+        store: Store,
+        access: super::access::Access,
+        protocol: Arc<Protocol>,
+        hub: DeviceHub,
+    ) -> Self {
         Self {
             store,
-            author,
+            access,
             protocol,
             hub,
             monitor: Arc::new(Mutex::new(MonitorState::default())),
@@ -175,8 +193,31 @@ impl CaseSession {
         }
     }
 
-    pub fn author(&self) -> &Author {
-        &self.author
+    /// The author stamped on a command given now (the signed-in user on this device).
+    pub fn author(&self) -> Author {
+        self.access.author()
+    }
+
+    /// Sign-in, roles and the lock.
+    pub fn access(&self) -> &super::access::Access {
+        &self.access
+    }
+
+    /// Record `payload` as Pumpside itself (advisories, device link changes, the demo's set-up):
+    /// not a person's command, so neither the lock nor a role stops it.
+    pub(super) async fn system_record(
+        &self,
+        case: CaseId,
+        payload: EntryPayload,
+        what: &str,
+    ) -> Result<Vec<Entry>, WriteError> {
+        self.write_as(
+            case,
+            Command::Record(payload),
+            Utc::now(),
+            self.access.system(what),
+        )
+        .await
     }
 
     /// The published state of the followed case.
@@ -404,6 +445,25 @@ impl CaseSession {
         command: Command,
         at: DateTime<Utc>,
     ) -> Result<Vec<Entry>, WriteError> {
+        let kind = self.store.case_kind(case).await?;
+        let action = match &command {
+            Command::Sign | Command::Record(EntryPayload::ChecklistSigned { .. }) => {
+                Action::Sign(kind)
+            }
+            _ => Action::Record(kind),
+        };
+        let author = self.access.check(action).await?;
+        self.write_as(case, command, at, author).await
+    }
+
+    /// Write a command as `author` (already authorised, or Pumpside itself).
+    pub(super) async fn write_as(
+        &self,
+        case: CaseId,
+        command: Command,
+        at: DateTime<Utc>,
+        author: Author,
+    ) -> Result<Vec<Entry>, WriteError> {
         if matches!(command, Command::Sign) {
             // A signature attests the record as it is: the whole case is checked against its
             // seals first, and a record changed outside Pumpside is not signed.
@@ -421,15 +481,18 @@ impl CaseSession {
         let _one_at_a_time = self.writing.lock().await;
         let held_before = self.held.lock().map(|h| h.len()).unwrap_or(0);
         if held_before > 0 {
-            return Err(self.hold(case, command, at, None));
+            return Err(self.hold(case, command, at, author, None));
         }
-        match self.execute(case, command.clone(), at).await {
+        match self
+            .execute(case, command.clone(), at, author.clone())
+            .await
+        {
             Ok(written) => {
                 self.write_error.send_if_modified(|e| e.take().is_some());
                 Ok(written)
             }
             Err(e) if is_write_failure(&e) => {
-                Err(self.hold(case, command, at, Some(e.to_string())))
+                Err(self.hold(case, command, at, author, Some(e.to_string())))
             }
             Err(e) => Err(e.into()),
         }
@@ -440,11 +503,17 @@ impl CaseSession {
         case: CaseId,
         command: Command,
         at: DateTime<Utc>,
+        author: Author,
         why: Option<String>,
     ) -> WriteError {
         let held = match self.held.lock() {
             Ok(mut h) => {
-                h.push_back(HeldCommand { case, command, at });
+                h.push_back(HeldCommand {
+                    case,
+                    command,
+                    at,
+                    author,
+                });
                 h.len()
             }
             Err(_) => 0,
@@ -471,7 +540,10 @@ impl CaseSession {
                 self.write_error.send_if_modified(|e| e.take().is_some());
                 return;
             };
-            match self.execute(h.case, h.command.clone(), h.at).await {
+            match self
+                .execute(h.case, h.command.clone(), h.at, h.author.clone())
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if is_write_failure(&e) => {
                     self.write_error.send_replace(Some(e.to_string()));
@@ -503,6 +575,7 @@ impl CaseSession {
         case: CaseId,
         command: Command,
         at: DateTime<Utc>,
+        author: Author,
     ) -> Result<Vec<Entry>, StoreError> {
         let cases = self.store.list_cases().await?;
         let this = cases
@@ -578,7 +651,7 @@ impl CaseSession {
             .map(|(case_id, payload)| NewEntry {
                 case_id,
                 occurred_at: at,
-                author: self.author.clone(),
+                author: author.clone(),
                 payload,
             })
             .collect();
@@ -793,18 +866,22 @@ impl CaseSession {
         kind: CaseKind,
         label: String,
         is_demo: bool,
-    ) -> Result<CaseSummary, StoreError> {
+    ) -> Result<CaseSummary, WriteError> {
+        let author = self.access.check(Action::Record(kind)).await?;
         let patient = match self.store.find_patient(&mrn.system, &mrn.value).await? {
             Some((id, _)) => id,
             None => match register {
-                Some(p) => self.store.create_patient(p, self.author.clone()).await?,
+                Some(p) => self.store.create_patient(p, author.clone()).await?,
                 None => {
-                    return Err(ValidationError::Invalid {
-                        field: "MRN".into(),
-                        value: mrn.value.clone(),
-                        allowed: "a patient registered on this device (register them first)".into(),
-                    }
-                    .into())
+                    return Err(WriteError::Store(
+                        ValidationError::Invalid {
+                            field: "MRN".into(),
+                            value: mrn.value.clone(),
+                            allowed: "a patient registered on this device (register them first)"
+                                .into(),
+                        }
+                        .into(),
+                    ))
                 }
             },
         };
@@ -818,12 +895,10 @@ impl CaseSession {
                     is_demo,
                     status: CaseStatus::Setup,
                 },
-                self.author.clone(),
+                author.clone(),
             )
             .await?;
-        self.record_protocol(case.id)
-            .await
-            .map_err(WriteError::into_store_error)?;
+        self.record_protocol(case.id, author).await?;
         tracing::info!(kind = kind.code(), is_demo, "case started");
         self.set_followed(Some(case.id));
         self.refresh().await?;
@@ -831,13 +906,15 @@ impl CaseSession {
     }
 
     /// Record on a case which protocol version is in force.
-    pub async fn record_protocol(&self, case: CaseId) -> Result<(), WriteError> {
-        self.record(
+    pub async fn record_protocol(&self, case: CaseId, author: Author) -> Result<(), WriteError> {
+        self.write_as(
             case,
-            EntryPayload::Protocol {
+            Command::Record(EntryPayload::Protocol {
                 name: self.protocol.name.clone(),
                 version: self.protocol.version.clone(),
-            },
+            }),
+            Utc::now(),
+            author,
         )
         .await
         .map(|_| ())
@@ -867,7 +944,8 @@ impl CaseSession {
                         device_key: key,
                         role: "simulated device (demo)".into(),
                     };
-                    if let Err(e) = self.command(demo.id, cmd).await {
+                    let demo_author = self.access.system("demo");
+                    if let Err(e) = self.write_as(demo.id, cmd, Utc::now(), demo_author).await {
                         tracing::error!(error = %e, "demo device not associated");
                     }
                 }
@@ -893,7 +971,7 @@ impl CaseSession {
             connected,
             reason,
         };
-        if let Err(e) = self.record(case, payload).await {
+        if let Err(e) = self.system_record(case, payload, "device link").await {
             tracing::error!(error = %e, "device link change not recorded");
         }
     }

@@ -1,6 +1,7 @@
 //! Wiring: configuration, the data directory, the services the UI receives as context, and the
 //! background tasks (adapter probe, simulator). Nothing here renders.
 
+pub mod access;
 pub mod calculator;
 pub mod case;
 pub mod config;

@@ -206,7 +206,10 @@ impl CaseSession {
     /// said in the log; the advisory itself still shows.
     async fn log_changes(&self, changes: Vec<(CaseId, AdvisoryChange, String)>) {
         for (case, change, message) in changes {
-            if let Err(e) = self.record(case, change.to_payload(&message)).await {
+            if let Err(e) = self
+                .system_record(case, change.to_payload(&message), "advisory monitor")
+                .await
+            {
                 tracing::error!(error = %e, "advisory change not logged");
             }
         }

@@ -44,6 +44,17 @@ pub enum StartError {
     Protocol(crate::domain::protocol::ProtocolError),
 }
 
+/// Why settings were not saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Access(#[from] super::access::AccessError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("saved, but the audit could not record it: {0}")]
+    Store(#[from] StoreError),
+}
+
 /// Whether what is recorded reaches the disk.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RecordHealth {
@@ -84,8 +95,6 @@ type FaultLine = (VirtualKind, mpsc::Sender<Fault>);
 pub struct Services {
     store: Store,
     config: AppConfig,
-    /// Who is writing on this device (sign-in with roles arrives with the security work).
-    author: Author,
     /// Process start, for the first-frame figure.
     started: Instant,
     /// Protocol settings in force (the hospital's file from the data directory, else defaults).
@@ -141,8 +150,14 @@ impl Services {
         &self.config
     }
 
-    pub fn author(&self) -> &Author {
-        &self.author
+    /// Who writes now: the signed-in user on this device (the demo's author in demo mode).
+    pub fn author(&self) -> Author {
+        self.case.author()
+    }
+
+    /// Sign-in, roles and the lock.
+    pub fn access(&self) -> &super::access::Access {
+        self.case.access()
     }
 
     pub fn started(&self) -> Instant {
@@ -231,14 +246,26 @@ impl Services {
         let store = Store::open(&config.database_path(), &keys)?;
         let demo = config.demo;
         let (protocol, problem) = load_protocol(&config.data_dir)?;
-        let mut services = Self::from_parts(
-            store,
-            config,
-            AppMode::Starting,
-            device_author(demo),
-            Arc::new(protocol),
-        )
-        .with_started(started);
+        // Demo mode records only simulated cases: no sign-in. A real installation enrols an
+        // administrator at its first start, and every command needs a signed-in user.
+        let access = if demo {
+            super::access::Access::open(device_author(true))
+        } else {
+            super::access::Access::with_users(store.clone(), device_author(false).device).await?
+        };
+        let mut services =
+            Self::from_access(store, config, AppMode::Starting, access, Arc::new(protocol))
+                .with_started(started);
+        {
+            // The idle lock: checked every second; locking stops commands, not recording.
+            let access = services.access().clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    access.lock_if_idle(Instant::now()).await;
+                }
+            });
+        }
         services.protocol_problem = problem;
         services.template_problems =
             import_templates(&services.store, &services.config.data_dir).await?;
@@ -286,16 +313,29 @@ impl Services {
         author: Author,
         protocol: Arc<Protocol>,
     ) -> Self {
+        Self::from_access(
+            store,
+            config,
+            mode,
+            super::access::Access::open(author),
+            protocol,
+        )
+    }
+
+    /// [`from_parts`](Self::from_parts) with sign-in and roles as given.
+    pub fn from_access(
+        store: Store,
+        config: AppConfig,
+        mode: AppMode,
+        access: super::access::Access,
+        protocol: Arc<Protocol>,
+    ) -> Self {
         let (mode_tx, mode) = watch::channel(mode);
         let (sync_tx, sync) = watch::channel(SyncState::NotConfigured);
         let (live_tx, live_rx) = mpsc::channel(LIVE_CHANNEL);
         let devices = DeviceHub::new(store.clone(), live_tx.clone());
-        let case = CaseSession::new(
-            store.clone(),
-            author.clone(),
-            protocol.clone(),
-            devices.clone(),
-        );
+        let case =
+            CaseSession::with_access(store.clone(), access, protocol.clone(), devices.clone());
         let sync_run: Arc<Mutex<Option<SyncRun>>> = Arc::new(Mutex::new(None));
         let nudge = sync_run.clone();
         case.set_on_write(Arc::new(move || {
@@ -313,7 +353,6 @@ impl Services {
             scanner: Arc::new(tokio::sync::Mutex::new(None)),
             store,
             config,
-            author,
             started: Instant::now(),
             protocol,
             protocol_problem: None,
@@ -348,8 +387,7 @@ impl Services {
                 return;
             }
         };
-        let engine = match SyncEngine::new(self.store.clone(), config.clone(), self.author.clone())
-        {
+        let engine = match SyncEngine::new(self.store.clone(), config.clone(), self.author()) {
             Ok(e) => e,
             Err(e) => {
                 self.sync_tx
@@ -381,9 +419,39 @@ impl Services {
 
     /// Save the sync settings typed on the Settings screen (only if usable) and restart sync
     /// with them.
-    pub fn save_sync_settings(&self, settings: &SyncSettings) -> Result<(), ConfigError> {
-        settings.save(&self.config.data_dir)?;
+    /// Only an administrator may; the change is an audit event (server and kind of
+    /// credentials, never a secret).
+    pub async fn save_sync_settings(&self, settings: &SyncSettings) -> Result<(), SettingsError> {
+        let by = self
+            .access()
+            .check(crate::domain::user::Action::ChangeSyncServer)
+            .await?;
+        let before = self
+            .sync_config()
+            .map(|c| format!("{} ({})", c.base, c.auth_summary()))
+            .unwrap_or_else(|| "none".into());
+        let config = settings.save(&self.config.data_dir)?;
         self.start_sync();
+        self.store
+            .record_audit(
+                crate::store::AuditNew {
+                    kind: "sync-settings",
+                    case: None,
+                    subject: None,
+                    detail: format!(
+                        "sync server set to {} ({}{}); was {before}",
+                        config.base,
+                        config.auth_summary(),
+                        config
+                            .ca
+                            .as_ref()
+                            .map(|c| format!(", CA file {}", c.path))
+                            .unwrap_or_default()
+                    ),
+                },
+                by,
+            )
+            .await?;
         Ok(())
     }
 
@@ -421,7 +489,7 @@ impl Services {
 
     /// Follow (or stop following) a patient on the ECMO board; the sync engine pulls them next.
     pub async fn follow(&self, mrn: Mrn, follow: bool) -> Result<(), StoreError> {
-        self.store.follow(mrn, follow, self.author.clone()).await?;
+        self.store.follow(mrn, follow, self.author()).await?;
         self.nudge_sync();
         Ok(())
     }
@@ -440,7 +508,7 @@ impl Services {
     /// A person resolves a sync conflict from the Sync screen (see `Store::resolve_conflict`).
     pub async fn resolve_conflict(&self, op_seq: i64, keep_ours: bool) -> Result<(), StoreError> {
         self.store
-            .resolve_conflict(op_seq, keep_ours, self.author.clone())
+            .resolve_conflict(op_seq, keep_ours, self.author())
             .await?;
         self.nudge_sync();
         Ok(())
@@ -635,7 +703,7 @@ impl Services {
         register: Option<Patient>,
         kind: CaseKind,
         label: String,
-    ) -> Result<CaseSummary, StoreError> {
+    ) -> Result<CaseSummary, super::WriteError> {
         let is_demo = matches!(*self.mode.borrow(), AppMode::Demo(_));
         self.case
             .start_case(mrn, register, kind, label, is_demo)
@@ -656,7 +724,8 @@ pub async fn ensure_demo_case(session: &CaseSession) -> Result<CaseSummary, Stor
     if let Some(c) = existing {
         return Ok(c);
     }
-    let by = session.author().clone();
+    // The demo's set-up is Pumpside's, not a person's: it needs no sign-in.
+    let by = session.access().system("demo");
     let patient = demo_patient(store, &by).await?;
     let case = store
         .create_case(
@@ -667,11 +736,11 @@ pub async fn ensure_demo_case(session: &CaseSession) -> Result<CaseSummary, Stor
                 is_demo: true,
                 status: CaseStatus::Running,
             },
-            by,
+            by.clone(),
         )
         .await?;
     let written = async {
-        session.record_protocol(case.id).await?;
+        session.record_protocol(case.id, by.clone()).await?;
         // Simulated anticoagulation, so that the demo's bypass passes the same gate as a
         // patient's: a baseline ACT, the loading dose, an ACT at target.
         for payload in [
@@ -685,9 +754,9 @@ pub async fn ensure_demo_case(session: &CaseSession) -> Result<CaseSummary, Stor
                 seconds: Decimal::integer(512),
             },
         ] {
-            session.record(case.id, payload).await?;
+            session.system_record(case.id, payload, "demo").await?;
         }
-        session.record(case.id, demo_gas()).await
+        session.system_record(case.id, demo_gas(), "demo").await
     };
     written.await.map_err(super::WriteError::into_store_error)?;
     Ok(case)

@@ -30,6 +30,7 @@ pub mod summary;
 pub mod telemetry;
 pub mod timeline;
 pub mod trend;
+pub mod user;
 pub mod validation;
 
 pub use author::Author;

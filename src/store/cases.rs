@@ -271,6 +271,13 @@ fn insert_patient_version(
 }
 
 /// The kind of a known case.
+impl Store {
+    /// What kind of case `case` is.
+    pub async fn case_kind(&self, case: CaseId) -> Result<CaseKind, StoreError> {
+        self.call(move |db| case_kind(&db.conn, case)).await
+    }
+}
+
 pub(super) fn case_kind(db: &rusqlite::Connection, case: CaseId) -> Result<CaseKind, StoreError> {
     let code: String = db
         .query_row(

@@ -380,6 +380,7 @@ CREATE TABLE audit (
     at_us      INTEGER NOT NULL,
     kind       TEXT NOT NULL,
     case_id    TEXT,
+    subject    TEXT,
     detail     TEXT NOT NULL,
     by_user    TEXT NOT NULL,
     on_device  TEXT NOT NULL
@@ -425,12 +426,41 @@ CREATE TRIGGER seals_no_delete BEFORE DELETE ON seals
 "#,
         then: Some(seal_existing),
     },
+    Migration {
+        version: 10,
+        name: "2026-12-02 users on the device: every version of a user, PIN hashes",
+        sql: r#"
+-- Every version of a user (added, role changed, PIN reset, deactivated); the newest per
+-- user_id is in force. PINs are Argon2id hashes (PHC strings), never the PIN.
+CREATE TABLE users (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    role       TEXT NOT NULL,
+    pin_hash   TEXT NOT NULL,
+    active     INTEGER NOT NULL CHECK (active IN (0, 1)),
+    at_us      INTEGER NOT NULL,
+    by_user    TEXT NOT NULL,
+    on_device  TEXT NOT NULL
+) STRICT;
+CREATE INDEX users_id ON users (user_id, seq);
+CREATE INDEX audit_subject ON audit (subject, seq);
+CREATE TRIGGER users_no_update BEFORE UPDATE ON users
+    BEGIN SELECT RAISE(ABORT, 'users are append-only: a change is a new version'); END;
+CREATE TRIGGER users_no_delete BEFORE DELETE ON users
+    BEGIN SELECT RAISE(ABORT, 'users are append-only: a change is a new version'); END;
+"#,
+        then: Some(|tx, keys| {
+            seal::create_guards(tx, &["users"])?;
+            seal::seal_new(tx, keys)
+        }),
+    },
 ];
 
 /// Migration 9's step: guards against replacing inserts; the unkeyed entry chains checked (a
 /// break becomes an audit finding, not a silent re-seal); then every existing row sealed.
 fn seal_existing(tx: &Transaction<'_>, keys: &StoreKeys) -> Result<(), StoreError> {
-    seal::create_guards(tx)?;
+    seal::create_guards(tx, seal::GUARDED)?;
     tx.execute(
         "INSERT INTO key_check (id, mac) VALUES (1, ?1)",
         [keys.check().as_slice()],
@@ -451,7 +481,7 @@ fn seal_existing(tx: &Transaction<'_>, keys: &StoreKeys) -> Result<(), StoreErro
         }
     }
     seal::record_findings(tx, &findings)?;
-    seal::seal_new(tx, keys)
+    seal::seal_tables(tx, keys, |t| seal::GUARDED.contains(&t))
 }
 
 /// The schema version this build writes.

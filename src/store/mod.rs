@@ -14,6 +14,7 @@ mod pull;
 mod seal;
 mod sync;
 mod telemetry;
+mod users;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ pub use entries::ChainReport;
 pub use migrations::latest_version;
 pub use pull::{PullAck, Pulled, PulledNew};
 pub use seal::{Finding, IntegrityReport, StoreKeys};
+pub use users::{AuditNew, UserRecord};
 
 pub use sync::{
     OpSource, Operation, OutboxNew, OutboxRow, OutboxState, OutboxSummary, Outcome, SyncWork,

@@ -191,6 +191,12 @@ const SEALED: &[Sealed] = &[
         filter: "1",
         what: "audit event",
     },
+    Sealed {
+        table: "users",
+        scope: "'users'",
+        filter: "1",
+        what: "user",
+    },
 ];
 
 /// The scope of level-0 telemetry chunks, each sealed alone (no chain) until it is merged.
@@ -359,8 +365,18 @@ fn write_seal(
 /// Seal every row appended since the last seal, per table and scope. Called inside the write's
 /// transaction (see [`commit`]), so a row and its seal commit together or not at all.
 pub(super) fn seal_new(conn: &Connection, keys: &StoreKeys) -> Result<(), StoreError> {
+    seal_tables(conn, keys, |_| true)
+}
+
+/// [`seal_new`] over the sealed tables `include` names (a migration seals the tables that exist
+/// at its version).
+pub(super) fn seal_tables(
+    conn: &Connection,
+    keys: &StoreKeys,
+    include: impl Fn(&str) -> bool,
+) -> Result<(), StoreError> {
     let key = keys.hmac_key();
-    for s in SEALED {
+    for s in SEALED.iter().filter(|s| include(s.table)) {
         let after = last_sealed(conn, s.table)?;
         let max: Option<i64> = conn
             .prepare_cached(&format!("SELECT max(rowid) FROM {}", s.table))?
@@ -647,8 +663,8 @@ pub(super) fn unsealed_tail(conn: &Connection) -> Result<Vec<Finding>, StoreErro
 }
 
 /// The tables whose triggers forbid rewriting rows; each also gets a guard against inserts that
-/// would replace a row.
-const GUARDED: &[&str] = &[
+/// would replace a row (the tables of migration 9; later migrations guard their own).
+pub(super) const GUARDED: &[&str] = &[
     "patients",
     "patient_versions",
     "cases",
@@ -667,8 +683,8 @@ const GUARDED: &[&str] = &[
 /// Generate the BEFORE INSERT guards: an insert whose rowid or any unique key is already taken
 /// is refused before SQLite's conflict handling could delete the old row (REPLACE, INSERT OR
 /// REPLACE) or update it (UPSERT). Derived from the schema so a new unique key is covered.
-pub(super) fn create_guards(conn: &Connection) -> Result<(), rusqlite::Error> {
-    for t in GUARDED {
+pub(super) fn create_guards(conn: &Connection, tables: &[&str]) -> Result<(), StoreError> {
+    for t in tables {
         let mut conds = vec![format!(
             "EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid)"
         )];
@@ -866,7 +882,7 @@ mod tests {
     fn every_guarded_table_has_a_replace_guard_naming_its_unique_keys() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, &StoreKeys::random()).unwrap();
-        for t in GUARDED {
+        for t in GUARDED.iter().chain(&["users"]) {
             let sql: String = conn
                 .query_row(
                     "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",

@@ -1,6 +1,7 @@
 //! Thin Dioxus components. They read [`UiState`] signals and call [`crate::app::Services`]; they
 //! hold no SQL, no btleplug and no FHIR. Logic worth testing lives in `domain` or `app`.
 
+mod access;
 mod calculator;
 mod case_banner;
 mod cases;

@@ -140,13 +140,16 @@ fn SyncSettingsForm() -> Element {
                     .cloned()
                     .unwrap_or_else(|| ca_default.clone()),
             };
-            message.set(Some(match services.save_sync_settings(&settings) {
-                Ok(()) => (
-                    true,
-                    "Saved; sync restarted with these settings.".to_string(),
-                ),
-                Err(e) => (false, format!("NOT saved: {e}")),
-            }));
+            let services = services.clone();
+            spawn(async move {
+                message.set(Some(match services.save_sync_settings(&settings).await {
+                    Ok(()) => (
+                        true,
+                        "Saved; sync restarted with these settings.".to_string(),
+                    ),
+                    Err(e) => (false, format!("NOT saved: {e}")),
+                }));
+            });
         }
     };
     let field = move |key: &'static str,

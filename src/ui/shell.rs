@@ -15,8 +15,14 @@ pub fn Shell() -> Element {
     let state = use_context::<UiState>();
     let screen = *state.screen.read();
     let drawer_open = *state.drawer_open.read();
+    let access = use_context::<Services>().access().clone();
+    let access2 = access.clone();
     rsx! {
         div { class: "shell",
+            // Any touch restarts the idle clock of the screen lock.
+            onpointerdown: move |_| access.touch(),
+            onkeydown: move |_| access2.touch(),
+            super::access::AccessGate {}
             div { class: "brand", "Pumpside" }
             NavList { class: "nav-rail" }
             TopBar {}
@@ -116,7 +122,6 @@ fn TopBar() -> Element {
 #[component]
 fn StatusBar() -> Element {
     let state = use_context::<UiState>();
-    let services = use_context::<Services>();
     let now = *state.now.read();
     let devices = state
         .live
@@ -135,7 +140,7 @@ fn StatusBar() -> Element {
             span { class: if devices > 0 { "status-item ok" } else { "status-item muted" },
                 "data-status": "devices", "● {device_text}" }
             span { class: "status-item", "data-status": "sync", "⇅ {sync}" }
-            span { class: "status-item", "data-status": "user", "User: {services.author().user}" }
+            super::access::UserStatus {}
             span { class: "status-item clock", "data-status": "clock", "{clock}" }
         }
     }

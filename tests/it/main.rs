@@ -1,6 +1,7 @@
 //! The one integration-test binary. Modules by area; the desktop end-to-end tour is opt-in
 //! locally (PUMPSIDE_E2E=1) and always on in CI (`tests/run-all.sh` sets it).
 
+mod access;
 mod bluez;
 mod checklist;
 mod crash;

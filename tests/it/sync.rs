@@ -1382,7 +1382,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         create_patients: true,
         ca_file: String::new(),
     };
-    assert!(services.save_sync_settings(&bad).is_err());
+    assert!(services.save_sync_settings(&bad).await.is_err());
     assert!(!dir.path().join("sync.toml").exists());
 
     // The loopback peer with its token: sync starts and the demo case's run goes up.
@@ -1392,7 +1392,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         create_patients: true,
         ca_file: String::new(),
     };
-    services.save_sync_settings(&good).unwrap();
+    services.save_sync_settings(&good).await.unwrap();
     assert!(services
         .sync_config()
         .is_some_and(|c| c.auth_summary() == "bearer token (set, not shown)"));
@@ -1407,7 +1407,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         auth: AuthSetting::Token("stale".into()),
         ..good.clone()
     };
-    services.save_sync_settings(&wrong).unwrap();
+    services.save_sync_settings(&wrong).await.unwrap();
     // Following a patient makes the engine ask the server (the demo case has nothing new).
     services
         .follow(
@@ -1424,7 +1424,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
         state(|s| s.paused.is_some())
     })
     .await;
-    services.save_sync_settings(&good).unwrap();
+    services.save_sync_settings(&good).await.unwrap();
     crate::services::eventually("the right token resumes it", async || {
         state(|s| s.paused.is_none() && s.last_pull.is_some())
     })
@@ -1728,6 +1728,7 @@ async fn a_private_ca_is_refused_without_its_file_named_on_screen_and_accepted_w
             create_patients: true,
             ca_file: "hospital-ca.pem".into(),
         })
+        .await
         .unwrap();
     crate::services::eventually(
         "the demo case's run is sent over the trusted link",

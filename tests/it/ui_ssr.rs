@@ -1127,3 +1127,61 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
         assert_eq!(mode(key.parent().unwrap()), 0o700, "key folder");
     }
 }
+
+/// A real installation's screens behind the sign-in sheet: enrolment at the first start, the
+/// lock screen listing who may sign in, the status bar naming who is signed in, and nothing of
+/// it in demo mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_not() {
+    use pumpside::app::AppConfig;
+    use pumpside::domain::user::Role;
+    let dir = crate::temp_dir();
+    let config = AppConfig::parse(vec![], Some(dir.path().to_path_buf()), None).unwrap();
+    let services = Services::start(config, std::time::Instant::now())
+        .await
+        .unwrap();
+    let html = render_with(fixture(Screen::Live), services.clone()).await;
+    assert!(html.contains(r#"data-access="enrol""#), "{html}");
+    assert!(
+        html.contains("Enrol this device&#39;s administrator")
+            || html.contains("Enrol this device's administrator")
+    );
+    assert!(html.contains("Recording goes on while the screen is locked"));
+
+    let access = services.access().clone();
+    access
+        .enrol_administrator("Grace Admin", "284913")
+        .await
+        .unwrap();
+    access
+        .add_user("Paul Perfusionist", Role::Perfusionist, "730184")
+        .await
+        .unwrap();
+    let html = render_with(fixture(Screen::Live), services.clone()).await;
+    assert!(!html.contains("data-access="), "signed in: no sheet");
+    assert!(html.contains("User: Grace Admin · Administrator"), "{html}");
+    assert!(html.contains(r#"data-action="lock""#));
+
+    access.lock("tapped Lock").await;
+    let html = render_with(fixture(Screen::Settings), services.clone()).await;
+    assert!(html.contains(r#"data-access="sign-in""#), "{html}");
+    assert!(
+        html.contains("Locked. Grace Admin or another user: sign in"),
+        "{html}"
+    );
+    assert!(html.contains(r#"data-user="Paul Perfusionist""#));
+
+    let demo_dir = crate::temp_dir();
+    let demo = AppConfig::parse(
+        vec!["--demo".into()],
+        Some(demo_dir.path().to_path_buf()),
+        None,
+    )
+    .unwrap();
+    let demo = Services::start(demo, std::time::Instant::now())
+        .await
+        .unwrap();
+    let html = render_with(fixture(Screen::Live), demo).await;
+    assert!(!html.contains("data-access="), "no sign-in in demo mode");
+    assert!(html.contains("User: Demo perfusionist"));
+}

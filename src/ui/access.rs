@@ -1,0 +1,183 @@
+//! The sign-in sheet over every screen of a real installation: the first administrator's
+//! enrolment, then sign-in by PIN, the lock screen after idle and the quick switch at shift
+//! change. It only sends the person's request to `Access`; who may do what is decided there.
+//! Recording goes on behind it, and the sheet says so.
+
+use dioxus::prelude::*;
+
+use super::state::UiState;
+use crate::app::Services;
+use crate::domain::user::Role;
+
+/// Shown instead of the screens while nobody may give commands (nobody enrolled, nobody signed
+/// in, or locked). Nothing in demo mode.
+#[component]
+pub fn AccessGate() -> Element {
+    let services = use_context::<Services>();
+    let state = use_context::<UiState>();
+    let _tick = state.now.read();
+    let access = services.access().clone();
+    if !access.enforced() || !access.is_locked() {
+        return rsx! {};
+    }
+    rsx! {
+        div { class: "access-gate", role: "dialog", "aria-modal": "true", "data-access": if access.needs_enrolment() { "enrol" } else { "sign-in" },
+            div { class: "access-sheet",
+                h1 { class: "section-title", "Pumpside" }
+                p { class: "note", "Recording goes on while the screen is locked: device values, advisories and sync do not wait for a sign-in. The heart-lung machine keeps the primary alarms." }
+                if access.needs_enrolment() {
+                    Enrol {}
+                } else {
+                    SignIn {}
+                }
+            }
+        }
+    }
+}
+
+#[component]
+fn Enrol() -> Element {
+    let services = use_context::<Services>();
+    let mut name = use_signal(String::new);
+    let mut pin = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut message = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    let enrol = move |_| {
+        if *busy.peek() {
+            return; // a double tap enrols once
+        }
+        if *pin.peek() != *again.peek() {
+            message.set(Some("The two PINs differ: type the same PIN twice.".into()));
+            return;
+        }
+        busy.set(true);
+        let services = services.clone();
+        let (n, p) = (name.peek().clone(), pin.peek().clone());
+        spawn(async move {
+            if let Err(e) = services.access().enrol_administrator(&n, &p).await {
+                message.set(Some(format!("Not enrolled: {e}")));
+            }
+            busy.set(false);
+        });
+    };
+    rsx! {
+        h2 { class: "section-title", "Enrol this device's administrator" }
+        p { class: "muted", "The first person enrolled administers the device: adds users, chooses the sync server. Everyone signs in with a PIN of 6 to 12 digits." }
+        div { class: "form-grid",
+            label { class: "form-field",
+                span { class: "form-label", "Name" }
+                input { class: "calc-input", "data-field": "enrol-name", initial_value: "", oninput: move |e| name.set(e.value()) }
+                span {}
+            }
+            label { class: "form-field",
+                span { class: "form-label", "PIN" }
+                input { class: "calc-input", "data-field": "enrol-pin", r#type: "password", inputmode: "numeric", initial_value: "", oninput: move |e| pin.set(e.value()) }
+                span {}
+            }
+            label { class: "form-field",
+                span { class: "form-label", "PIN again" }
+                input { class: "calc-input", "data-field": "enrol-pin-again", r#type: "password", inputmode: "numeric", initial_value: "", oninput: move |e| again.set(e.value()) }
+                span {}
+            }
+        }
+        button { class: "start-button", "data-action": "enrol", disabled: busy(), onclick: enrol, "Enrol administrator" }
+        if let Some(m) = message() {
+            p { class: "error", role: "alert", "{m}" }
+        }
+    }
+}
+
+#[component]
+fn SignIn() -> Element {
+    let services = use_context::<Services>();
+    let access = services.access().clone();
+    let users = access.users();
+    let current = access.current();
+    let mut chosen = use_signal(|| current.as_ref().map(|u| u.id.clone()));
+    let mut pin = use_signal(String::new);
+    let mut message = use_signal(|| None::<String>);
+    let mut busy = use_signal(|| false);
+    // The PIN field remounts (empty) after each attempt.
+    let mut attempt = use_signal(|| 0u32);
+    let sign_in = move |_| {
+        if *busy.peek() {
+            return;
+        }
+        let Some(user) = chosen.peek().clone() else {
+            message.set(Some("Choose who you are first.".into()));
+            return;
+        };
+        busy.set(true);
+        let services = services.clone();
+        let p = pin.peek().clone();
+        spawn(async move {
+            let result = services.access().sign_in(&user, &p).await;
+            message.set(result.err().map(|e| e.to_string()));
+            pin.set(String::new());
+            attempt += 1;
+            busy.set(false);
+        });
+    };
+    let heading = match &current {
+        Some(u) => format!("Locked. {} or another user: sign in", u.name),
+        None => "Sign in".to_string(),
+    };
+    rsx! {
+        h2 { class: "section-title", "{heading}" }
+        div { class: "choice-row", role: "group", "aria-label": "Who are you",
+            for (id, name, role) in users {
+                button {
+                    key: "{id}",
+                    class: if chosen().as_deref() == Some(id.as_str()) { "choice chosen" } else { "choice" },
+                    "data-user": "{name}",
+                    onclick: {
+                        let id = id.clone();
+                        move |_| chosen.set(Some(id.clone()))
+                    },
+                    "{name} · {role_label(role)}"
+                }
+            }
+        }
+        div { class: "form-grid",
+            label { class: "form-field", key: "{attempt}",
+                span { class: "form-label", "PIN" }
+                input { class: "calc-input", "data-field": "sign-in-pin", r#type: "password", inputmode: "numeric", initial_value: "", oninput: move |e| pin.set(e.value()) }
+                span {}
+            }
+        }
+        button { class: "start-button", "data-action": "sign-in", disabled: busy(), onclick: sign_in, "Sign in" }
+        if let Some(m) = message() {
+            p { class: "error", role: "alert", "{m}" }
+        }
+    }
+}
+
+fn role_label(r: Role) -> &'static str {
+    r.label()
+}
+
+/// The signed-in user and a Lock button, in the status bar.
+#[component]
+pub fn UserStatus() -> Element {
+    let services = use_context::<Services>();
+    let access = services.access().clone();
+    let text = match access.current() {
+        Some(u) => format!("{} · {}", u.name, u.role.label()),
+        None => services.author().user,
+    };
+    rsx! {
+        span { class: "status-item", "data-status": "user", "User: {text}" }
+        if access.enforced() && access.current().is_some() {
+            button {
+                class: "status-lock",
+                "data-action": "lock",
+                onclick: move |_| {
+                    let access = access.clone();
+                    spawn(async move { access.lock("tapped Lock").await });
+                },
+                "Lock"
+            }
+        }
+    }
+}
