@@ -954,6 +954,14 @@ impl CaseSession {
             HubEvent::LinkLost { key, reason, .. } => {
                 self.link_event(key, false, reason).await;
             }
+            HubEvent::IdentityChanged { was, now, .. } => {
+                self.link_event(
+                    was,
+                    false,
+                    format!("identity changed on reconnect (now {now}): recording from it stopped"),
+                )
+                .await;
+            }
             HubEvent::LinkRestored { key, at, lost_at } => {
                 let secs = (at - lost_at).num_seconds().max(0);
                 self.link_event(key, true, format!("link back after {secs} s"))

@@ -103,6 +103,13 @@ pub enum HubEvent {
         at: DateTime<Utc>,
         lost_at: DateTime<Utc>,
     },
+    /// After a reconnection the device behind the link identified as another one: its session
+    /// stopped.
+    IdentityChanged {
+        was: String,
+        now: String,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Default)]
@@ -397,6 +404,22 @@ impl DeviceHub {
                 }
                 SessionEvent::Duplicate { .. } => self.update(id, |d| d.duplicates += 1),
                 SessionEvent::Notice(n) => self.update(id, |d| push_notice(d, n)),
+                SessionEvent::IdentityChanged { was, now } => {
+                    tracing::error!("a device identified as another one after reconnecting; its session stopped");
+                    self.update(id, |d| {
+                        push_notice(
+                            d,
+                            format!(
+                                "identity changed on reconnect (was {was}, now {now}): recording from it stopped; check the device and connect it again"
+                            ),
+                        )
+                    });
+                    self.event(HubEvent::IdentityChanged {
+                        was,
+                        now,
+                        at: Utc::now(),
+                    });
+                }
             }
         }
     }

@@ -124,6 +124,13 @@ pub enum SessionEvent {
     /// Something worth showing that does not stop the session (CRC mismatch, clock skew, a
     /// glucose meter's record transfer result).
     Notice(String),
+    /// After a reconnection the device identified as another one (another serial number or UDI
+    /// behind the same link: a swapped device, a spoofer). The session stops: nothing from it
+    /// is recorded under the first device's name.
+    IdentityChanged {
+        was: String,
+        now: String,
+    },
 }
 
 /// Run until `stop` turns true or the receiver of `out` goes away.
@@ -136,6 +143,8 @@ pub async fn run_session<L: Link>(
     let mut attempt = 0u32;
     let mut backoff = cfg.backoff_first;
     let mut dedup = Dedup::new(cfg.dedup_window);
+    // The identity read at the first connection; every reconnection must read the same.
+    let mut known: Option<String> = None;
     loop {
         attempt += 1;
         if out
@@ -146,11 +155,11 @@ pub async fn run_session<L: Link>(
             return;
         }
         let phase = tokio::select! {
-            p = connected_phase(&*link, &cfg, &out, &mut dedup) => p,
+            p = connected_phase(&*link, &cfg, &out, &mut dedup, &mut known) => p,
             _ = stopped(&mut stop) => Phase::Stop,
         };
         let reason = match phase {
-            Phase::Stop | Phase::OutputClosed => {
+            Phase::Stop | Phase::OutputClosed | Phase::IdentityChanged => {
                 let _ = tokio::time::timeout(cfg.op_timeout, link.disconnect()).await;
                 let _ = out.send(SessionEvent::State(LinkState::Stopped)).await;
                 return;
@@ -195,7 +204,12 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 enum Phase {
     Stop,
     OutputClosed,
-    Lost { reason: String, delivered: bool },
+    /// Said with `SessionEvent::IdentityChanged`; the session ends.
+    IdentityChanged,
+    Lost {
+        reason: String,
+        delivered: bool,
+    },
 }
 
 fn lost(e: LinkError) -> Phase {
@@ -224,6 +238,7 @@ async fn connected_phase<L: Link>(
     cfg: &SessionConfig,
     out: &mpsc::Sender<SessionEvent>,
     dedup: &mut Dedup,
+    known: &mut Option<String>,
 ) -> Phase {
     if let Err(e) = timed("connect", cfg.connect_timeout, link.connect()).await {
         return lost(e);
@@ -233,6 +248,29 @@ async fn connected_phase<L: Link>(
         Err(e) => return lost(e),
     };
     let info = identify(link, cfg, chars.clone()).await;
+    // The identity is checked again on every reconnection, before anything is taken from it.
+    match (known.as_ref(), info.identity.key()) {
+        (None, Ok(key)) => *known = Some(key),
+        (None, Err(_)) => {}
+        (Some(was), Ok(now)) if *was == now => {}
+        (Some(was), Ok(now)) => {
+            let _ = out
+                .send(SessionEvent::IdentityChanged {
+                    was: was.clone(),
+                    now,
+                })
+                .await;
+            return Phase::IdentityChanged;
+        }
+        (Some(_), Err(e)) => {
+            return Phase::Lost {
+                reason: format!(
+                    "the device's identity could not be read again ({e}); nothing is taken from it until it is"
+                ),
+                delivered: false,
+            }
+        }
+    }
     let skew = info.clock_offset_ms;
     if out.send(SessionEvent::Connected(info)).await.is_err() {
         return Phase::OutputClosed;
@@ -695,6 +733,34 @@ mod tests {
         assert_eq!(t0.elapsed().as_secs(), 13);
         assert_eq!(peer.connects(), 3);
         run.finish().await;
+    }
+
+    /// Another device answers behind the same link after a reconnection (another serial
+    /// number): the session says so and stops; nothing it sends is taken.
+    #[tokio::test(start_paused = true)]
+    async fn a_device_that_identifies_as_another_after_reconnecting_is_stopped() {
+        let peer = console();
+        let mut run = start(&peer, SessionConfig::default());
+        run.connected().await;
+        peer.set_value(ch::SERIAL_NUMBER, b"SN-0666\0");
+        peer.drop_link().await;
+        let events = run
+            .until(|e| matches!(e, SessionEvent::State(LinkState::Stopped)))
+            .await;
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                SessionEvent::IdentityChanged { was, now }
+                    if was == "sn:Pumpside Sim|HLM-1|SN-0001" && now == "sn:Pumpside Sim|HLM-1|SN-0666"
+            )),
+            "{events:?}"
+        );
+        assert!(!events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::State(LinkState::Connected))));
+        run.task.await.unwrap();
+        assert!(!peer.is_connected(), "disconnected, not retried");
+        assert_eq!(peer.connects(), 2);
     }
 
     #[tokio::test(start_paused = true)]

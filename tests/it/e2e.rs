@@ -1269,4 +1269,41 @@ fn desktop_tour_at_tablet_and_phone_size() {
         app.screenshot("tablet-0-no-adapter-demo");
         assert!(app.proc.alive());
     }
+
+    // No patient data in any log: every log file of the tour (the app's stderr at tablet and
+    // phone size and without an adapter, at RUST_LOG=info) scanned for what was typed about
+    // the tour's patients: family names, MRNs, birth dates.
+    let mut scanned = 0usize;
+    let mut files = 0;
+    for e in fs::read_dir(data).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "log") {
+            let text = read(&p);
+            scanned += text.len();
+            files += 1;
+            for needle in [
+                "Lovelace",
+                "Hopper",
+                "MRN-4712",
+                "MRN-5150",
+                "1961-05-24",
+                "1946-12-09",
+            ] {
+                assert!(
+                    !text.contains(needle),
+                    "{needle} in {}:\n{}",
+                    p.display(),
+                    text.lines()
+                        .filter(|l| l.contains(needle))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
+            }
+        }
+    }
+    assert!(
+        files >= 3 && scanned > 10_000,
+        "{files} log files, {scanned} bytes"
+    );
+    eprintln!("e2e: {files} log files ({scanned} bytes) hold no patient name, MRN or birth date");
 }

@@ -960,3 +960,84 @@ async fn a_second_tap_within_its_window_is_dropped_and_said() {
         .await
         .unwrap();
 }
+
+/// A device that comes back from a link loss as another device (another serial number behind
+/// the same link): its session stops, nothing more from the link enters the case, the board
+/// says why and the case's timeline records it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_comes_back_as_another_stops_recording_and_the_timeline_says_so() {
+    let dir = crate::temp_dir();
+    let store = Store::open(&dir.path().join("pumpside.sqlite3"), &crate::keys()).unwrap();
+    let (live_tx, mut live_rx) = mpsc::channel(4096);
+    tokio::spawn(async move { while live_rx.recv().await.is_some() {} });
+    let hub = DeviceHub::new(store.clone(), live_tx);
+    let session = CaseSession::new(
+        store.clone(),
+        author(),
+        Arc::new(Protocol::defaults().unwrap()),
+        hub.clone(),
+    );
+    session.start().await.unwrap();
+    let kind = VirtualKind::Thermometer;
+    let peer = kind.peer();
+    let (faults, rx) = mpsc::channel(1);
+    tokio::spawn(drive(
+        kind,
+        peer.clone(),
+        CpbSimulator::new(Utc::now() - chrono::Duration::minutes(10)),
+        Duration::from_millis(200),
+        rx,
+    ));
+    hub.attach(peer.link(), SessionConfig::default(), false, None);
+    let h = hub.clone();
+    eventually("identified", async || {
+        h.board().iter().any(|d| d.key.is_ok())
+    })
+    .await;
+    let key = hub.board()[0].key.clone().unwrap();
+    let case = case_in_setup(&store, "Case A").await;
+    session
+        .command(
+            case,
+            Command::Associate {
+                device_key: key.clone(),
+                role: "nasopharyngeal temperature".into(),
+            },
+        )
+        .await
+        .unwrap();
+    eventually("samples in A", async || {
+        !samples_in(&store, case).await.is_empty()
+    })
+    .await;
+
+    peer.set_value(
+        pumpside::devices::gatt::characteristic::SERIAL_NUMBER,
+        b"SWAPPED-0666",
+    );
+    peer.drop_link().await;
+    eventually("the timeline says so", async || {
+        store.entries(case).await.unwrap().iter().any(|e| {
+            matches!(&e.payload, EntryPayload::DeviceLink { connected: false, reason, device_key }
+                if reason.contains("identity changed on reconnect") && *device_key == key)
+        })
+    })
+    .await;
+    let n = samples_in(&store, case).await.len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        samples_in(&store, case).await.len(),
+        n,
+        "nothing more recorded"
+    );
+    let board = hub.board();
+    assert!(
+        board[0]
+            .notices
+            .iter()
+            .any(|n| n.contains("identity changed")),
+        "{:?}",
+        board[0].notices
+    );
+    drop(faults);
+}
