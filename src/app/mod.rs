@@ -21,7 +21,7 @@ pub use services::{Services, StartError};
 /// What the screens render from the adapters, named here so that `ui` imports only `app` and
 /// `domain` (the tidy test in `tests/it/tidy.rs` holds it to that).
 pub mod view {
-    pub use super::services::{IntegrityStatus, RecordHealth};
+    pub use super::services::{AuditLine, IntegrityStatus, RecordHealth};
     pub use crate::store::{OutboxRow, OutboxState};
     pub use crate::sync::config::{AuthSetting, SyncSettings};
     pub use crate::sync::map::LOCAL_ONLY;

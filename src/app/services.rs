@@ -44,6 +44,18 @@ pub enum StartError {
     Protocol(crate::domain::protocol::ProtocolError),
 }
 
+/// One line of a case's audit view: who did what, when, on which device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditLine {
+    /// When it was written (for an entry: recorded, not its clinical time).
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub what: String,
+    pub by: String,
+    pub device: String,
+    /// An integrity finding or another security event, not a clinical entry.
+    pub security: bool,
+}
+
 /// Why settings were not saved.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -641,6 +653,43 @@ impl Services {
             lost: r.lost,
             altered: self.integrity().findings,
         }
+    }
+
+    /// A case's audit: every entry (who, when recorded, on which device) and every audit event
+    /// about the case (integrity findings), oldest first.
+    pub async fn case_audit(
+        &self,
+        case: crate::domain::CaseId,
+    ) -> Result<Vec<AuditLine>, StoreError> {
+        let mut lines: Vec<AuditLine> = self
+            .store
+            .entries(case)
+            .await?
+            .into_iter()
+            .map(|e| AuditLine {
+                at: e.recorded_at,
+                what: format!("#{} {}", e.seq, crate::domain::quick::describe(&e.payload)),
+                by: e.author.user,
+                device: e.author.device,
+                security: false,
+            })
+            .collect();
+        lines.extend(
+            self.store
+                .audit(Some(case))
+                .await?
+                .into_iter()
+                .filter(|a| a.case == Some(case))
+                .map(|a| AuditLine {
+                    at: a.at,
+                    what: format!("{}: {}", a.kind, a.detail),
+                    by: a.by,
+                    device: a.on_device,
+                    security: true,
+                }),
+        );
+        lines.sort_by_key(|l| l.at);
+        Ok(lines)
     }
 
     /// The integrity checks' state (Settings › Record integrity).

@@ -808,7 +808,50 @@ fn Review() -> Element {
                 }
             }
             p { class: "muted", "Signing closes the record: later additions are amendments with a reason." }
+            CaseAudit {}
         }
+    }
+}
+
+/// Who did what, when, on which device: every entry of the case and every security event about
+/// it (an integrity finding shows here in the alarm colour).
+#[component]
+fn CaseAudit() -> Element {
+    let state = use_context::<UiState>();
+    let services = use_context::<Services>();
+    let case = state.case.read().as_ref().map(|c| c.id);
+    let loader = services.clone();
+    let lines = use_resource(move || {
+        let services = loader.clone();
+        let _changed = state.entries.read().len();
+        async move {
+            match case {
+                Some(c) => services.case_audit(c).await.map_err(|e| e.to_string()),
+                None => Ok(Vec::new()),
+            }
+        }
+    });
+    let body = match &*lines.read() {
+        None => rsx! { p { class: "muted", "Reading the audit…" } },
+        Some(Err(e)) => {
+            rsx! { p { class: "error", role: "alert", "The audit could not be read: {e}" } }
+        }
+        Some(Ok(lines)) => rsx! {
+            table { class: "audit-table", "data-table": "audit",
+                thead { tr { th { "Recorded" } th { "What" } th { "Who" } th { "Device" } } }
+                tbody {
+                    for (i, l) in lines.iter().enumerate() {
+                        tr { key: "{i}", class: if l.security { "audit-security" } else { "" },
+                            td { "{hhmm(l.at)}" } td { "{l.what}" } td { "{l.by}" } td { "{l.device}" }
+                        }
+                    }
+                }
+            }
+        },
+    };
+    rsx! {
+        h3 { "Audit: who did what, when, on which device" }
+        div { class: "gas-table-wrap", {body} }
     }
 }
 

@@ -158,6 +158,13 @@ async fn each_role_is_refused_what_it_may_not_do_at_the_service_layer() {
         note.author.user, "Erin ECMO",
         "the signed-in user is the author"
     );
+    let audit = s.case_audit(run.id).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l.by == "Erin ECMO" && l.what.contains("cannulated") && !l.device.is_empty()),
+        "{audit:?}"
+    );
 
     // Perfusionist: records and signs bypass; not Settings, not users.
     access.sign_in(&perf, "730184").await.unwrap();

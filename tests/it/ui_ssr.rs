@@ -1099,6 +1099,13 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
             )),
         "{text}"
     );
+    let audit = services.case_audit(case).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|l| l.security && l.what.contains("does not match its seal")),
+        "the case's audit view shows the finding: {audit:?}"
+    );
     for screen in [Screen::Live, Screen::Cases, Screen::Settings] {
         let html = render_with(fixture(screen), services.clone()).await;
         assert!(
