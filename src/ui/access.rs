@@ -181,3 +181,91 @@ pub fn UserStatus() -> Element {
         }
     }
 }
+
+/// Settings › Users: who may sign in on this device, and an administrator's form to add one.
+/// The form is shown to everyone; the service refuses anyone but an administrator, by name.
+#[component]
+pub fn UsersSection() -> Element {
+    let services = use_context::<Services>();
+    let access = services.access().clone();
+    let users = access.users();
+    let mut name = use_signal(String::new);
+    let mut role = use_signal(|| Role::Perfusionist);
+    let mut pin = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut message = use_signal(|| None::<(bool, String)>);
+    let mut busy = use_signal(|| false);
+    // The form's fields remount (empty) after a user is added.
+    let mut added = use_signal(|| 0u32);
+    let add = move |_| {
+        if *busy.peek() {
+            return;
+        }
+        if *pin.peek() != *again.peek() {
+            message.set(Some((
+                false,
+                "The two PINs differ: type the same PIN twice.".into(),
+            )));
+            return;
+        }
+        busy.set(true);
+        let access = access.clone();
+        let (n, r, p) = (name.peek().clone(), *role.peek(), pin.peek().clone());
+        spawn(async move {
+            match access.add_user(&n, r, &p).await {
+                Ok(_) => {
+                    message.set(Some((
+                        true,
+                        format!("{} added as {}.", n.trim(), r.label()),
+                    )));
+                    added += 1;
+                    pin.set(String::new());
+                    again.set(String::new());
+                    name.set(String::new());
+                }
+                Err(e) => message.set(Some((false, format!("Not added: {e}")))),
+            }
+            busy.set(false);
+        });
+    };
+    let chosen = role();
+    rsx! {
+        section { class: "users", "data-section": "users",
+            h2 { class: "section-title", "Users on this device" }
+            ul { class: "user-list",
+                for (id, n, r) in users {
+                    li { key: "{id}", "data-user-row": "{n}", "{n} · {r.label()}" }
+                }
+            }
+            p { class: "muted", "An administrator adds people here; each signs in with their own PIN. Sign-ins, locks and refusals are kept in the audit." }
+            div { class: "form-grid", key: "{added}",
+                label { class: "form-field",
+                    span { class: "form-label", "Name" }
+                    input { class: "calc-input", "data-field": "user-name", initial_value: "", oninput: move |e| name.set(e.value()) }
+                    span {}
+                }
+                label { class: "form-field",
+                    span { class: "form-label", "PIN" }
+                    input { class: "calc-input", "data-field": "user-pin", r#type: "password", inputmode: "numeric", initial_value: "", oninput: move |e| pin.set(e.value()) }
+                    span {}
+                }
+                label { class: "form-field",
+                    span { class: "form-label", "PIN again" }
+                    input { class: "calc-input", "data-field": "user-pin-again", r#type: "password", inputmode: "numeric", initial_value: "", oninput: move |e| again.set(e.value()) }
+                    span {}
+                }
+            }
+            div { class: "choice-row", role: "group", "aria-label": "Role",
+                span { class: "form-label", "Role" }
+                for r in Role::ALL {
+                    button { key: "{r.code()}", class: if chosen == r { "choice chosen" } else { "choice" },
+                        "aria-pressed": "{chosen == r}", onclick: move |_| role.set(r), "{r.label()}" }
+                }
+            }
+            button { class: "start-button", "data-action": "add-user", disabled: busy(), onclick: add, "Add user" }
+            if let Some((ok, text)) = message() {
+                p { class: if ok { "note" } else { "error" }, role: if ok { "status" } else { "alert" }, "{text}" }
+            }
+        }
+    }
+}

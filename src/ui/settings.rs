@@ -57,10 +57,12 @@ pub fn Settings() -> Element {
         }
         p { class: "note", "A hospital protocol file (protocol.toml in the data directory) replaces the defaults without a rebuild." }
         RecordIntegrity {}
+        if services.access().enforced() {
+            super::access::UsersSection {}
+        }
         SyncSettingsForm {}
         Planned { items: vec![
             "Editing protocol settings on the tablet (thresholds, constants, cardioplegia re-dose intervals)",
-            "Sign-in with roles and auto-lock",
         ] }
     }
 }

@@ -1168,6 +1168,14 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
     assert!(!html.contains("data-access="), "signed in: no sheet");
     assert!(html.contains("User: Grace Admin · Administrator"), "{html}");
     assert!(html.contains(r#"data-action="lock""#));
+    let settings = render_with(fixture(Screen::Settings), services.clone()).await;
+    assert!(
+        settings.contains(r#"data-section="users""#)
+            && settings.contains(r#"data-user-row="Paul Perfusionist""#)
+            && settings.contains("Paul Perfusionist · Perfusionist")
+            && settings.contains(r#"data-action="add-user""#),
+        "{settings}"
+    );
 
     access.lock("tapped Lock").await;
     let html = render_with(fixture(Screen::Settings), services.clone()).await;
@@ -1188,7 +1196,9 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
     let demo = Services::start(demo, std::time::Instant::now())
         .await
         .unwrap();
-    let html = render_with(fixture(Screen::Live), demo).await;
+    let html = render_with(fixture(Screen::Live), demo.clone()).await;
     assert!(!html.contains("data-access="), "no sign-in in demo mode");
+    let demo_settings = render_with(fixture(Screen::Settings), demo.clone()).await;
+    assert!(!demo_settings.contains(r#"data-section="users""#));
     assert!(html.contains("User: Demo perfusionist"));
 }
