@@ -251,7 +251,8 @@ fn RecordIntegrity() -> Element {
                 }
             }
             button {
-                class: "btn",
+                class: "start-button",
+                "data-action": "verify-record",
                 disabled: status.running,
                 onclick: move |_| {
                     let services = services.clone();
