@@ -116,15 +116,8 @@ pub fn check_pin(pin: &str) -> Result<(), ValidationError> {
 
 /// A display name: 1 to 80 characters of text.
 pub fn check_name(name: &str) -> Result<(), ValidationError> {
-    super::validation::check_text("user.name", name, 80)?;
-    if name.trim().is_empty() {
-        return Err(ValidationError::Invalid {
-            field: "user.name".into(),
-            value: String::new(),
-            allowed: "a name".into(),
-        });
-    }
-    Ok(())
+    // Refuses an empty or blank name too.
+    super::validation::check_text("user.name", name, 80)
 }
 
 /// Failed sign-ins allowed before the first lock-out.

@@ -135,7 +135,7 @@ fn SignIn() -> Element {
                         let id = id.clone();
                         move |_| chosen.set(Some(id.clone()))
                     },
-                    "{name} · {role_label(role)}"
+                    "{name} · {role.label()}"
                 }
             }
         }
@@ -151,10 +151,6 @@ fn SignIn() -> Element {
             p { class: "error", role: "alert", "{m}" }
         }
     }
-}
-
-fn role_label(r: Role) -> &'static str {
-    r.label()
 }
 
 /// The signed-in user and a Lock button, in the status bar.
