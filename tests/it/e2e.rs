@@ -670,11 +670,36 @@ fn complete_pre_bypass(app: &App, data: &Path) {
             }
             ref other => panic!("the tour does not answer {other:?} items"),
         }
+        // The next item is on screen only once this answer is recorded; a tap sent before
+        // that would land on this item's button again (and be dropped as a double tap).
+        wait_for_answers(data, n + 1);
     }
     app.press("sign");
     app.screenshot("tablet-3-checklists-confirm-sign");
     sleep(Duration::from_millis(1100));
     app.press("confirm-sign");
+}
+
+/// Wait (up to 8 s) until the record holds `count` checklist answers.
+fn wait_for_answers(data: &Path, count: usize) {
+    let start = Instant::now();
+    loop {
+        let answers = all_kinds(data)
+            .iter()
+            .filter(|k| *k == "checklist_answer")
+            .count();
+        if answers >= count {
+            assert_eq!(answers, count, "one tap recorded more than one answer");
+            // Let the screen draw the next item before the next tap.
+            sleep(Duration::from_millis(150));
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(8),
+            "the checklist answer {count} was not recorded within 8 s ({answers} recorded)"
+        );
+        sleep(Duration::from_millis(50));
+    }
 }
 
 fn demo_cases(data: &Path) -> (i64, i64, String) {
