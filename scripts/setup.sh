@@ -8,12 +8,14 @@ set -euo pipefail
 # Tests: Xvfb (a display without a screen), xdotool (taps), imagemagick (screenshots), Node.js
 # for the FHIR test peer (tests/peers/fhir), python3-venv for the Python FHIR validator
 # (tests/peers/python); dbus (dbus-daemon) and Debian's python3 with
-# python3-dbusmock for the mocked BlueZ the Bluetooth tests talk to (tests/peers/bluez).
+# python3-dbusmock for the mocked BlueZ the Bluetooth tests talk to (tests/peers/bluez);
+# gnome-keyring for a real Secret Service on a private session bus (tests/it/keystore.rs).
 packages=(
   build-essential pkg-config curl ca-certificates
   libwebkit2gtk-4.1-dev libgtk-3-dev libxdo-dev libssl-dev libdbus-1-dev
   xvfb xdotool imagemagick
   dbus python3 python3-dbus python3-dbusmock python3-venv
+  gnome-keyring
 )
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   packages+=(nodejs npm)

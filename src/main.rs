@@ -32,6 +32,10 @@ fn main() {
         }
     };
 
+    if config.recover_key {
+        std::process::exit(recover_key(&config));
+    }
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("pumpside-worker")
@@ -54,6 +58,32 @@ fn main() {
     // Dioxus reuses the runtime we enter here, so our background tasks and the UI share it.
     let _entered = runtime.enter();
     launch(config, services);
+}
+
+/// `pumpside --recover-key`: the passphrase is one line on standard input (from a terminal,
+/// `read -rs` hides it; it is never echoed, logged or kept).
+fn recover_key(config: &AppConfig) -> i32 {
+    use std::io::BufRead;
+    eprintln!(
+        "pumpside: type the administrator's recovery passphrase for {} and press Enter",
+        config.data_dir.display()
+    );
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().lock().read_line(&mut line) {
+        eprintln!("pumpside: cannot read the passphrase: {e}");
+        return 1;
+    }
+    let passphrase = line.trim_end_matches(['\r', '\n']);
+    match pumpside::app::keys::recover(&config.data_dir, config.key_store, passphrase) {
+        Ok(home) => {
+            println!("pumpside: the device key is back, {}", home.describe());
+            0
+        }
+        Err(e) => {
+            eprintln!("pumpside: {e}");
+            1
+        }
+    }
 }
 
 #[cfg(feature = "desktop")]

@@ -8,6 +8,22 @@ pub struct AppConfig {
     pub data_dir: PathBuf,
     /// Logical window size (width, height); 1280x800 is the tablet-landscape reference.
     pub window: (f64, f64),
+    /// Where the device key lives (see `app::keys`).
+    pub key_store: KeyStore,
+    /// `--recover-key`: restore the device key from its recovery copy (the passphrase on
+    /// standard input) instead of starting.
+    pub recover_key: bool,
+}
+
+/// Where the device key (the record's encryption and seal key) is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyStore {
+    /// The OS key store (Secret Service, Keychain, Credential Manager); a key file in the data
+    /// folder only when there is none at the first start, and said so on Settings.
+    System,
+    /// A key file in the data folder, owner-only (kiosks without a key store, and tests that
+    /// must not write into a developer's own key ring).
+    File,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +32,8 @@ pub enum ConfigError {
     UnknownOption(String),
     #[error("{option} needs a value")]
     MissingValue { option: &'static str },
+    #[error("--key-store wants \"system\" or \"file\", got {0:?}")]
+    BadKeyStore(String),
     #[error("--window wants WIDTHxHEIGHT between 320x480 and 3840x2160, got {0:?}")]
     BadWindow(String),
     #[error("no data directory: set PUMPSIDE_DATA_DIR or pass --data-dir")]
@@ -25,11 +43,16 @@ pub enum ConfigError {
 }
 
 pub const USAGE: &str = "\
-pumpside [--demo] [--data-dir DIR] [--window WIDTHxHEIGHT]
+pumpside [--demo] [--data-dir DIR] [--window WIDTHxHEIGHT] [--key-store system|file]
+         [--recover-key]
 
   --demo            simulated devices and a demo CPB case (also automatic without Bluetooth)
   --data-dir DIR    where the database lives (default: PUMPSIDE_DATA_DIR, else the OS data dir)
   --window WxH      window size in logical pixels (default 1280x800, tablet landscape)
+  --key-store KIND  where the device key lives: system (the OS key store, default) or file
+                    (keys/device.key in the data folder, owner-only)
+  --recover-key     put the device key back from its recovery copy: reads the administrator's
+                    recovery passphrase from standard input, then exits
 
 Not cleared for clinical use.";
 
@@ -44,10 +67,13 @@ impl AppConfig {
         let mut demo = false;
         let mut data_dir = None;
         let mut window = (1280.0, 800.0);
+        let mut key_store = KeyStore::System;
+        let mut recover_key = false;
         let mut args = args.into_iter();
         while let Some(a) = args.next() {
             match a.as_str() {
                 "--demo" => demo = true,
+                "--recover-key" => recover_key = true,
                 "--data-dir" => {
                     data_dir = Some(PathBuf::from(args.next().ok_or(
                         ConfigError::MissingValue {
@@ -61,6 +87,16 @@ impl AppConfig {
                         .ok_or(ConfigError::MissingValue { option: "--window" })?;
                     window = parse_window(&v)?;
                 }
+                "--key-store" => {
+                    let v = args.next().ok_or(ConfigError::MissingValue {
+                        option: "--key-store",
+                    })?;
+                    key_store = match v.as_str() {
+                        "system" => KeyStore::System,
+                        "file" => KeyStore::File,
+                        _ => return Err(ConfigError::BadKeyStore(v)),
+                    };
+                }
                 "-h" | "--help" => return Err(ConfigError::HelpRequested),
                 other => return Err(ConfigError::UnknownOption(other.to_string())),
             }
@@ -73,6 +109,8 @@ impl AppConfig {
             demo,
             data_dir,
             window,
+            key_store,
+            recover_key,
         })
     }
 

@@ -65,6 +65,12 @@ pub enum SettingsError {
     Config(#[from] ConfigError),
     #[error("saved, but the audit could not record it: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] super::keys::KeyError),
+    #[error("the two passphrases differ; type the same passphrase twice")]
+    Mismatch,
+    #[error("these services have no device key (a preview or a test over a bare store)")]
+    NoDeviceKey,
 }
 
 /// Whether what is recorded reaches the disk.
@@ -134,6 +140,8 @@ pub struct Services {
     /// The sync engine and its tasks when `sync.toml` configures a server.
     sync_run: Arc<Mutex<Option<SyncRun>>>,
     integrity: Arc<Mutex<IntegrityStatus>>,
+    /// The device key and where it lives (`None` for services built over a store in tests).
+    device_key: Option<Arc<super::keys::DeviceKey>>,
 }
 
 /// A running sync engine: the settings it runs with and its two tasks (the engine loop and the
@@ -253,9 +261,11 @@ impl Services {
             source,
         };
         super::keys::create_private_dir(&config.data_dir).map_err(data_dir_error)?;
+        // A record with content never gets a new key (see `keys::open`).
+        let had_record = std::fs::metadata(config.database_path()).is_ok_and(|m| m.len() > 0);
         super::keys::prepare_database_file(&config.database_path()).map_err(data_dir_error)?;
-        let keys = super::keys::load_or_create(&config.data_dir)?;
-        let store = Store::open(&config.database_path(), &keys)?;
+        let device_key = super::keys::open(&config.data_dir, config.key_store, had_record)?;
+        let store = Store::open(&config.database_path(), &device_key.store_keys())?;
         let demo = config.demo;
         let (protocol, problem) = load_protocol(&config.data_dir)?;
         // Demo mode records only simulated cases: no sign-in. A real installation enrols an
@@ -279,6 +289,7 @@ impl Services {
             });
         }
         services.protocol_problem = problem;
+        services.device_key = Some(Arc::new(device_key));
         services.template_problems =
             import_templates(&services.store, &services.config.data_dir).await?;
         {
@@ -377,6 +388,7 @@ impl Services {
             sync_tx: Arc::new(sync_tx),
             sync_run,
             integrity: Arc::new(Mutex::new(IntegrityStatus::default())),
+            device_key: None,
         }
     }
 
@@ -460,6 +472,58 @@ impl Services {
                             .map(|c| format!(", CA file {}", c.path))
                             .unwrap_or_default()
                     ),
+                },
+                by,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Where the device key lives and whether a recovery copy exists (with its time), for
+    /// Settings; `None` when these services were built over a store without a key.
+    pub fn key_status(&self) -> Option<(super::keys::KeyHome, Option<std::time::SystemTime>)> {
+        self.device_key.as_ref().map(|k| {
+            (
+                k.home.clone(),
+                super::keys::recovery_made(&self.config.data_dir),
+            )
+        })
+    }
+
+    /// Set (or replace) the recovery passphrase for the device key: administrators only, and a
+    /// recorded event (the passphrase itself is never stored or logged).
+    pub async fn set_recovery_passphrase(
+        &self,
+        passphrase: &str,
+        again: &str,
+    ) -> Result<(), SettingsError> {
+        let by = self
+            .access()
+            .check(crate::domain::user::Action::ManageKeys)
+            .await?;
+        if passphrase != again {
+            return Err(SettingsError::Mismatch);
+        }
+        let key = self.device_key.clone().ok_or(SettingsError::NoDeviceKey)?;
+        let dir = self.config.data_dir.clone();
+        let pass = passphrase.to_string();
+        let replaced = super::keys::recovery_made(&dir).is_some();
+        // Argon2id at 64 MiB takes a moment: off the async workers.
+        tokio::task::spawn_blocking(move || super::keys::set_recovery_passphrase(&dir, &key, &pass))
+            .await
+            .map_err(|_| SettingsError::NoDeviceKey)??;
+        self.store
+            .record_audit(
+                crate::store::AuditNew {
+                    kind: "recovery-passphrase",
+                    case: None,
+                    subject: None,
+                    detail: if replaced {
+                        "the device key's recovery copy was made again under a new passphrase"
+                    } else {
+                        "a recovery copy of the device key was made under an administrator's passphrase"
+                    }
+                    .into(),
                 },
                 by,
             )

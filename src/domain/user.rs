@@ -36,6 +36,8 @@ pub enum Action {
     ChangeSyncServer,
     /// Adding users, changing roles, resetting PINs.
     ManageUsers,
+    /// The device key's recovery passphrase.
+    ManageKeys,
 }
 
 impl Role {
@@ -88,6 +90,7 @@ impl std::fmt::Display for Action {
             Action::ChangeSettings => f.write_str("change this device's settings"),
             Action::ChangeSyncServer => f.write_str("change the sync server or its credentials"),
             Action::ManageUsers => f.write_str("add or change users"),
+            Action::ManageKeys => f.write_str("set the device key's recovery passphrase"),
         }
     }
 }
@@ -144,13 +147,13 @@ mod tests {
         let cpb = CaseKind::Cpb;
         let va = CaseKind::EcmoVa;
         let table = [
-            (Role::Perfusionist, [true, true, true, false, false, false]),
+            (Role::Perfusionist, [true, true, true, false, false, false, false]),
             (
                 Role::EcmoSpecialist,
-                [false, false, true, false, false, false],
+                [false, false, true, false, false, false, false],
             ),
-            (Role::Viewer, [false, false, false, false, false, false]),
-            (Role::Administrator, [true, true, true, true, true, true]),
+            (Role::Viewer, [false, false, false, false, false, false, false]),
+            (Role::Administrator, [true, true, true, true, true, true, true]),
         ];
         for (role, want) in table {
             let got = [
@@ -160,6 +163,7 @@ mod tests {
                 role.may(ChangeSettings),
                 role.may(ChangeSyncServer),
                 role.may(ManageUsers),
+                role.may(ManageKeys),
             ];
             assert_eq!(got, want, "{role:?}");
             assert_eq!(Role::from_code(role.code()), Some(role));

@@ -455,6 +455,21 @@ CREATE TRIGGER users_no_delete BEFORE DELETE ON users
             seal::seal_new(tx, keys)
         }),
     },
+    Migration {
+        version: 11,
+        name: "2026-12-02 trend summaries read from one index",
+        sql: r#"
+-- A trend over a long run reads only the chunk summaries. Rows in telemetry_chunks carry their
+-- sample data, so the summaries of one channel are spread over most of the table's pages, and
+-- with encryption every page read is also a page decrypted. This index holds the summaries
+-- themselves, a few hundred entries to a page, so a whole-run trend reads the index alone.
+-- It replaces the (channel, t_last) index, which is its prefix.
+CREATE INDEX telemetry_chunks_summary
+    ON telemetry_chunks (channel, t_last, t_first, n_counted, vmin, vmax, vsum);
+DROP INDEX telemetry_chunks_channel_time;
+"#,
+        then: None,
+    },
 ];
 
 /// Migration 9's step: guards against replacing inserts; the unkeyed entry chains checked (a

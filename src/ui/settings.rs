@@ -57,6 +57,7 @@ pub fn Settings() -> Element {
         }
         p { class: "note", "A hospital protocol file (protocol.toml in the data directory) replaces the defaults without a rebuild." }
         RecordIntegrity {}
+        DeviceKeySection {}
         if services.access().enforced() {
             super::access::UsersSection {}
         }
@@ -259,6 +260,79 @@ fn RecordIntegrity() -> Element {
                     spawn(async move { services.verify_record().await });
                 },
                 "Check the whole record now"
+            }
+        }
+    }
+}
+
+/// Where the device key lives, whether a recovery copy exists, and an administrator's form to
+/// set the recovery passphrase (the service refuses anyone else).
+#[component]
+fn DeviceKeySection() -> Element {
+    let services = use_context::<Services>();
+    let mut pass = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut message = use_signal(|| None::<(bool, String)>);
+    let mut busy = use_signal(|| false);
+    let mut made = use_signal(|| 0u32);
+    // Read on every render, so a copy made here shows at once.
+    let _ = made();
+    let Some((home, recovery)) = services.key_status() else {
+        return rsx! {};
+    };
+    let recovery_text = match recovery {
+        Some(t) => format!(
+            "made {}",
+            chrono::DateTime::<chrono::Utc>::from(t).format("%Y-%m-%d %H:%M UTC")
+        ),
+        None => "none yet: if the key store loses the key, the record cannot be opened".into(),
+    };
+    let set = move |_| {
+        if *busy.peek() {
+            return;
+        }
+        busy.set(true);
+        let services = services.clone();
+        let (p, a) = (pass.peek().clone(), again.peek().clone());
+        spawn(async move {
+            match services.set_recovery_passphrase(&p, &a).await {
+                Ok(()) => {
+                    message.set(Some((
+                        true,
+                        "Recovery copy made. Keep the passphrase where the department keeps its other recovery secrets.".into(),
+                    )));
+                    made += 1;
+                    pass.set(String::new());
+                    again.set(String::new());
+                }
+                Err(e) => message.set(Some((false, format!("Not set: {e}")))),
+            }
+            busy.set(false);
+        });
+    };
+    rsx! {
+        section { class: "device-key", "data-section": "device-key",
+            h2 { class: "section-title", "Device key" }
+            div { class: "kv-grid",
+                span { class: "k", "Kept" } span { class: "v", "data-key-home": "", "{home.describe()}" }
+                span { class: "k", "Recovery copy" } span { class: "v", "{recovery_text}" }
+            }
+            p { class: "muted", "The key encrypts this device's record and seals it. An administrator's recovery passphrase (at least 12 characters) lets `pumpside --recover-key` put it back if the key store loses it." }
+            div { class: "form-grid", key: "{made}",
+                label { class: "form-field",
+                    span { class: "form-label", "Recovery passphrase" }
+                    input { class: "calc-input", "data-field": "recovery-passphrase", r#type: "password", initial_value: "", oninput: move |e| pass.set(e.value()) }
+                    span {}
+                }
+                label { class: "form-field",
+                    span { class: "form-label", "Passphrase again" }
+                    input { class: "calc-input", "data-field": "recovery-passphrase-again", r#type: "password", initial_value: "", oninput: move |e| again.set(e.value()) }
+                    span {}
+                }
+            }
+            button { class: "start-button", "data-action": "set-recovery", disabled: busy(), onclick: set, "Set the recovery passphrase" }
+            if let Some((ok, text)) = message() {
+                p { class: if ok { "note" } else { "error" }, role: if ok { "status" } else { "alert" }, "{text}" }
             }
         }
     }

@@ -19,7 +19,7 @@ use crate::services::eventually;
 const ADMIN_PIN: &str = "284913";
 
 async fn installation(dir: &std::path::Path) -> Services {
-    let config = AppConfig::parse(vec![], Some(dir.to_path_buf()), None).unwrap();
+    let config = AppConfig::parse(vec!["--key-store".into(), "file".into()], Some(dir.to_path_buf()), None).unwrap();
     let services = Services::start(config, Instant::now()).await.unwrap();
     // No Bluetooth adapter here: the simulated devices start (a real installation's record
     // rules and sign-in still apply).
@@ -180,11 +180,36 @@ async fn each_role_is_refused_what_it_may_not_do_at_the_service_layer() {
     );
     let signed = s.case().sign(cpb.id).await.unwrap();
     assert!(signed.iter().all(|e| e.author.user == "Paul Perfusionist"));
+    let e = s
+        .set_recovery_passphrase("oxygenator lot 4471", "oxygenator lot 4471")
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("may not set the device key's recovery passphrase"),
+        "{e}"
+    );
+    assert!(!pumpside::app::keys::recovery_path(dir.path()).exists());
 
     // Administrator: changes the sync server, which is an audit event.
     access.sign_in(&admin.id, ADMIN_PIN).await.unwrap();
     s.save_sync_settings(&settings).await.unwrap();
+    let e = s
+        .set_recovery_passphrase("oxygenator lot 4471", "oxygenator lot 4472")
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("differ"), "{e}");
+    s.set_recovery_passphrase("oxygenator lot 4471", "oxygenator lot 4471")
+        .await
+        .unwrap();
+    assert!(pumpside::app::keys::recovery_path(dir.path()).exists());
     let audit = s.store().audit(None).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|a| a.kind == "recovery-passphrase" && a.by == "Grace Admin"),
+        "the recovery copy is an audit event"
+    );
     let kinds: Vec<(&str, &str)> = audit
         .iter()
         .map(|a| (a.kind.as_str(), a.detail.as_str()))

@@ -494,7 +494,9 @@ fn read_db(data: &Path) -> rusqlite::Connection {
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .unwrap();
-    let keys = pumpside::app::keys::load_or_create(data).unwrap();
+    let keys = pumpside::app::keys::open(data, pumpside::app::config::KeyStore::File, true)
+        .unwrap()
+        .store_keys();
     c.execute_batch(&keys.sqlcipher_key_statement().unwrap())
         .unwrap();
     c
@@ -797,7 +799,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
             &screen,
             data,
             "tablet.log",
-            &["--demo", "--window", "1280x800"],
+            &["--demo", "--window", "1280x800", "--key-store", "file"],
             &[],
         );
         eprintln!(
@@ -1085,7 +1087,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
             &screen,
             data,
             "phone.log",
-            &["--demo", "--window", "390x844"],
+            &["--demo", "--window", "390x844", "--key-store", "file"],
             &[],
         );
         eprintln!(
@@ -1281,7 +1283,7 @@ fn desktop_tour_at_tablet_and_phone_size() {
             &screen,
             data,
             "no-adapter.log",
-            &[],
+            &["--key-store", "file"],
             &[(
                 "DBUS_SYSTEM_BUS_ADDRESS",
                 "unix:path=/nonexistent/pumpside-e2e",

@@ -11,6 +11,7 @@ mod e2e;
 mod encryption;
 mod fake_fhir;
 mod integrity;
+mod keystore;
 mod project_files;
 mod pull;
 mod quality;

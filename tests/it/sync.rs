@@ -1369,7 +1369,7 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
     let peer = FhirPeer::start(Some("tablet-token"));
     let dir = crate::temp_dir();
     let config =
-        AppConfig::parse(vec!["--demo".into()], Some(dir.path().to_path_buf()), None).unwrap();
+        AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
     let services = Services::start(config, std::time::Instant::now())
         .await
         .unwrap();
@@ -1693,7 +1693,7 @@ async fn a_private_ca_is_refused_without_its_file_named_on_screen_and_accepted_w
     )
     .unwrap();
     let config = AppConfig::parse(
-        vec!["--demo".into()],
+        vec!["--demo".into(), "--key-store".into(), "file".into()],
         Some(app_dir.path().to_path_buf()),
         None,
     )

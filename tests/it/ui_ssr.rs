@@ -114,7 +114,7 @@ pub fn fixture(screen: Screen) -> Fixture {
 
 async fn services() -> Services {
     let store = Store::open_in_memory().unwrap();
-    let config = AppConfig::parse(vec![], Some("/tmp/pumpside-ssr".into()), None).unwrap();
+    let config = AppConfig::parse(vec!["--key-store".into(), "file".into()], Some("/tmp/pumpside-ssr".into()), None).unwrap();
     Services::from_parts(
         store,
         config,
@@ -980,7 +980,7 @@ async fn a_malformed_sync_toml_is_named_without_the_token_and_the_app_keeps_reco
         let dir = crate::temp_dir();
         std::fs::write(dir.path().join("sync.toml"), &text).unwrap();
         let config =
-            AppConfig::parse(vec!["--demo".into()], Some(dir.path().to_path_buf()), None).unwrap();
+            AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
         let services = Services::start(config, std::time::Instant::now())
             .await
             .expect("a bad sync.toml does not stop the app");
@@ -1039,7 +1039,7 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
     let dir = crate::temp_dir();
     let start = || async {
         let config =
-            AppConfig::parse(vec!["--demo".into()], Some(dir.path().to_path_buf()), None).unwrap();
+            AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
         Services::start(config, std::time::Instant::now())
             .await
             .unwrap()
@@ -1050,7 +1050,7 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
     let (case, db_path) = std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let out = rt.block_on(async {
-            let config = AppConfig::parse(vec!["--demo".into()], Some(first_dir), None).unwrap();
+            let config = AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(first_dir), None).unwrap();
             let services = Services::start(config, std::time::Instant::now())
                 .await
                 .unwrap();
@@ -1069,7 +1069,10 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
     .unwrap();
     tokio::time::sleep(StdDuration::from_millis(300)).await;
     {
-        let keys = pumpside::app::keys::load_or_create(dir.path()).unwrap();
+        let keys =
+            pumpside::app::keys::open(dir.path(), pumpside::app::config::KeyStore::File, true)
+                .unwrap()
+                .store_keys();
         let db = crate::raw_db(&db_path, &keys);
         db.execute_batch("DROP TRIGGER entries_no_update;").unwrap();
         db.execute(
@@ -1143,7 +1146,7 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
     use pumpside::app::AppConfig;
     use pumpside::domain::user::Role;
     let dir = crate::temp_dir();
-    let config = AppConfig::parse(vec![], Some(dir.path().to_path_buf()), None).unwrap();
+    let config = AppConfig::parse(vec!["--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
     let services = Services::start(config, std::time::Instant::now())
         .await
         .unwrap();
@@ -1188,7 +1191,7 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
 
     let demo_dir = crate::temp_dir();
     let demo = AppConfig::parse(
-        vec!["--demo".into()],
+        vec!["--demo".into(), "--key-store".into(), "file".into()],
         Some(demo_dir.path().to_path_buf()),
         None,
     )
