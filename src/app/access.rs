@@ -275,6 +275,11 @@ impl Access {
         self.lock_state().idle_lock = after;
     }
 
+    /// How long the screen waits without a touch before it locks.
+    pub fn idle_lock(&self) -> Duration {
+        self.lock_state().idle_lock
+    }
+
     /// Lock the screen if nobody touched it for the idle time; whether it locked now.
     pub async fn lock_if_idle(&self, now: Instant) -> bool {
         let idle = {

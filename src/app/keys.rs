@@ -67,7 +67,9 @@ pub enum KeyError {
     WrongPassphrase { path: PathBuf },
     #[error("there is no recovery copy of the device key at {path}")]
     NoRecoveryCopy { path: PathBuf },
-    #[error("a recovery passphrase needs at least 12 characters and more than one kind of character")]
+    #[error(
+        "a recovery passphrase needs at least 12 characters and more than one kind of character"
+    )]
     WeakPassphrase,
 }
 
@@ -146,7 +148,7 @@ pub fn open(data_dir: &Path, choice: KeyStore, had_record: bool) -> Result<Devic
     let installation = installation_id(data_dir)?;
     let from_file = read_key_file(&path)?;
     let system = match choice {
-        KeyStore::File => Err("--key-store file".to_string()),
+        KeyStore::File => Err("chosen with --key-store file".to_string()),
         KeyStore::System => system::entry(&installation),
     };
     let store_name = system::NAME.to_string();
@@ -181,7 +183,10 @@ pub fn open(data_dir: &Path, choice: KeyStore, had_record: bool) -> Result<Devic
             Some(k) => match entry.put(&k) {
                 Ok(()) => {
                     remove_key_file(&path)?;
-                    tracing::info!(store = system::NAME, "moved the device key into the OS key store");
+                    tracing::info!(
+                        store = system::NAME,
+                        "moved the device key into the OS key store"
+                    );
                     (k, KeyHome::System { store: store_name })
                 }
                 Err(why) => (k, file_home(why)),
@@ -196,7 +201,10 @@ pub fn open(data_dir: &Path, choice: KeyStore, had_record: bool) -> Result<Devic
                 let k = new_key(&path)?;
                 match entry.put(&k) {
                     Ok(()) => {
-                        tracing::info!(store = system::NAME, "made this device's key in the OS key store");
+                        tracing::info!(
+                            store = system::NAME,
+                            "made this device's key in the OS key store"
+                        );
                         (k, KeyHome::System { store: store_name })
                     }
                     Err(why) => {
@@ -289,7 +297,9 @@ fn remove_key_file(path: &Path) -> Result<(), KeyError> {
     };
     std::fs::remove_file(path).map_err(io)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
     }
     Ok(())
 }
@@ -317,7 +327,8 @@ pub fn recovery_made(data_dir: &Path) -> Option<std::time::SystemTime> {
 
 /// Argon2id at 64 MiB and 3 passes: the copy lives next to the record, so a guess must cost.
 fn stretch(passphrase: &str, salt: &[u8]) -> Result<[u8; 32], KeyError> {
-    let params = argon2::Params::new(64 * 1024, 3, 1, Some(32)).map_err(|_| KeyError::WeakPassphrase)?;
+    let params =
+        argon2::Params::new(64 * 1024, 3, 1, Some(32)).map_err(|_| KeyError::WeakPassphrase)?;
     let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = [0u8; 32];
     argon
@@ -403,7 +414,9 @@ pub fn recover(data_dir: &Path, choice: KeyStore, passphrase: &str) -> Result<Ke
     };
     let installation = field("installation")?;
     if field("kdf")? != "argon2id m=65536 t=3 p=1" {
-        return Err(damaged("it names a key stretching this build does not know"));
+        return Err(damaged(
+            "it names a key stretching this build does not know",
+        ));
     }
     let salt = unhex(&field("salt")?).ok_or_else(|| damaged("its salt is not hexadecimal"))?;
     let nonce: [u8; 12] = unhex(&field("nonce")?)
@@ -412,9 +425,8 @@ pub fn recover(data_dir: &Path, choice: KeyStore, passphrase: &str) -> Result<Ke
     let mut sealed =
         unhex(&field("sealed")?).ok_or_else(|| damaged("its sealed key is not hexadecimal"))?;
     let wrap = stretch(passphrase, &salt)?;
-    let opener = LessSafeKey::new(
-        UnboundKey::new(&AES_256_GCM, &wrap).map_err(|_| damaged("AES key"))?,
-    );
+    let opener =
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &wrap).map_err(|_| damaged("AES key"))?);
     let master: [u8; 32] = opener
         .open_in_place(
             Nonce::assume_unique_for_key(nonce),
@@ -436,7 +448,7 @@ pub fn recover(data_dir: &Path, choice: KeyStore, passphrase: &str) -> Result<Ke
     }
     let key_file = key_path(data_dir);
     let system = match choice {
-        KeyStore::File => Err("--key-store file".to_string()),
+        KeyStore::File => Err("chosen with --key-store file".to_string()),
         KeyStore::System => system::entry(&installation),
     };
     match system.and_then(|e| e.put(&master)) {
@@ -485,7 +497,9 @@ mod system {
         // instead, and say why.
         #[cfg(target_os = "linux")]
         if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
-            return Err("there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)".into());
+            return Err(
+                "there is no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)".into(),
+            );
         }
         keyring::Entry::new(super::SERVICE, &format!("device key {installation}"))
             .map(Entry)
@@ -633,7 +647,10 @@ mod tests {
         ));
         set_recovery_passphrase(d, &first, "correct horse battery").unwrap();
         let copy = std::fs::read_to_string(recovery_path(d)).unwrap();
-        assert!(!copy.contains(&hex(&first.master)), "the copy holds the key in clear");
+        assert!(
+            !copy.contains(&hex(&first.master)),
+            "the copy holds the key in clear"
+        );
 
         // The key file is lost; the record is there: no new key, the reason, the way back.
         std::fs::remove_file(key_path(d)).unwrap();

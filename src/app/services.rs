@@ -275,6 +275,10 @@ impl Services {
         } else {
             super::access::Access::with_users(store.clone(), device_author(false).device).await?
         };
+        // The hospital's idle time (protocol file, [security]); checked to 1–60 min on load.
+        access.set_idle_lock(Duration::from_secs_f64(
+            protocol.security.idle_lock_min * 60.0,
+        ));
         let mut services =
             Self::from_access(store, config, AppMode::Starting, access, Arc::new(protocol))
                 .with_started(started);
@@ -509,9 +513,11 @@ impl Services {
         let pass = passphrase.to_string();
         let replaced = super::keys::recovery_made(&dir).is_some();
         // Argon2id at 64 MiB takes a moment: off the async workers.
-        tokio::task::spawn_blocking(move || super::keys::set_recovery_passphrase(&dir, &key, &pass))
-            .await
-            .map_err(|_| SettingsError::NoDeviceKey)??;
+        tokio::task::spawn_blocking(move || {
+            super::keys::set_recovery_passphrase(&dir, &key, &pass)
+        })
+        .await
+        .map_err(|_| SettingsError::NoDeviceKey)??;
         self.store
             .record_audit(
                 crate::store::AuditNew {

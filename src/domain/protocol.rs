@@ -38,6 +38,23 @@ pub struct Protocol {
     /// timeline, in the review and on the tiles (older files without the section: none).
     #[serde(default)]
     pub analytes: BTreeMap<Analyte, AnalyteRange>,
+    /// Sign-in on this device (older files without the section: the defaults).
+    #[serde(default)]
+    pub security: SecuritySettings,
+}
+
+/// The hospital's sign-in settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecuritySettings {
+    /// Minutes without a touch before the screen locks (recording goes on), 1 to 60.
+    pub idle_lock_min: f64,
+}
+
+impl Default for SecuritySettings {
+    fn default() -> Self {
+        Self { idle_lock_min: 5.0 }
+    }
 }
 
 /// Protocol settings a checklist item may name in `at_least`.
@@ -378,6 +395,13 @@ impl Protocol {
         ] {
             range("advisories", key, value, 0.0, max)?;
         }
+        range(
+            "security",
+            "idle_lock_min",
+            self.security.idle_lock_min,
+            1.0,
+            60.0,
+        )?;
         let a = &self.anticoagulation;
         range(
             "anticoagulation",
@@ -606,5 +630,18 @@ mod tests {
         );
 
         assert!(Protocol::parse("x", "not toml [").is_err());
+
+        let idle = DEFAULT_TOML.replace("idle_lock_min = 5", "idle_lock_min = 0.25");
+        let e = Protocol::parse("site.toml", &idle).unwrap_err();
+        assert_eq!(e.key, "security.idle_lock_min", "{e}");
+        assert_eq!(
+            e.line,
+            line_of_key(DEFAULT_TOML, "security", "idle_lock_min")
+        );
+        let ten = DEFAULT_TOML.replace("idle_lock_min = 5", "idle_lock_min = 10");
+        assert_eq!(
+            Protocol::parse("x", &ten).unwrap().security.idle_lock_min,
+            10.0
+        );
     }
 }

@@ -147,13 +147,22 @@ mod tests {
         let cpb = CaseKind::Cpb;
         let va = CaseKind::EcmoVa;
         let table = [
-            (Role::Perfusionist, [true, true, true, false, false, false, false]),
+            (
+                Role::Perfusionist,
+                [true, true, true, false, false, false, false],
+            ),
             (
                 Role::EcmoSpecialist,
                 [false, false, true, false, false, false, false],
             ),
-            (Role::Viewer, [false, false, false, false, false, false, false]),
-            (Role::Administrator, [true, true, true, true, true, true, true]),
+            (
+                Role::Viewer,
+                [false, false, false, false, false, false, false],
+            ),
+            (
+                Role::Administrator,
+                [true, true, true, true, true, true, true],
+            ),
         ];
         for (role, want) in table {
             let got = [

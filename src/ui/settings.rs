@@ -50,6 +50,10 @@ pub fn Settings() -> Element {
             span { class: "k", "Database" } span { class: "v mono", "{db}" }
             span { class: "k", "Schema version" } span { class: "v", "{schema_text}" }
             span { class: "k", "Protocol" } span { class: "v", "{protocol}" }
+            if services.access().enforced() {
+                span { class: "k", "Screen lock" }
+                span { class: "v", "data-idle-lock": "", "after {services.access().idle_lock().as_secs_f64() / 60.0} min without a touch (protocol [security]); recording goes on" }
+            }
             span { class: "k", "Pumpside" } span { class: "v", "{version} · not cleared for clinical use" }
         }
         if let Some(problem) = protocol_problem {

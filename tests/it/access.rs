@@ -19,7 +19,12 @@ use crate::services::eventually;
 const ADMIN_PIN: &str = "284913";
 
 async fn installation(dir: &std::path::Path) -> Services {
-    let config = AppConfig::parse(vec!["--key-store".into(), "file".into()], Some(dir.to_path_buf()), None).unwrap();
+    let config = AppConfig::parse(
+        vec!["--key-store".into(), "file".into()],
+        Some(dir.to_path_buf()),
+        None,
+    )
+    .unwrap();
     let services = Services::start(config, Instant::now()).await.unwrap();
     // No Bluetooth adapter here: the simulated devices start (a real installation's record
     // rules and sign-in still apply).
@@ -337,4 +342,35 @@ async fn the_idle_lock_stops_commands_and_nothing_that_records() {
         .filter(|a| a.kind == "lock" && a.detail.contains("idle"))
         .count();
     assert_eq!(locks, 1);
+}
+
+/// The idle time is the hospital's setting: the protocol file's [security] idle_lock_min, read
+/// at start; a value outside 1–60 min is refused by file, line and key and the defaults stay.
+#[tokio::test]
+async fn the_idle_time_comes_from_the_hospitals_protocol_file() {
+    let text = toml_with_idle("idle_lock_min = 2");
+    let dir = crate::temp_dir();
+    std::fs::write(dir.path().join("protocol.toml"), &text).unwrap();
+    let s = installation(dir.path()).await;
+    assert_eq!(s.access().idle_lock(), Duration::from_secs(120));
+
+    let bad = crate::temp_dir();
+    std::fs::write(
+        bad.path().join("protocol.toml"),
+        toml_with_idle("idle_lock_min = 600"),
+    )
+    .unwrap();
+    let s = installation(bad.path()).await;
+    assert_eq!(s.access().idle_lock(), Duration::from_secs(300));
+    let problem = s.protocol_problem().expect("the broken file is named");
+    assert!(
+        problem.contains("security.idle_lock_min") && problem.contains("600"),
+        "{problem}"
+    );
+}
+
+fn toml_with_idle(line: &str) -> String {
+    let text = include_str!("../../assets/protocols/default.toml");
+    assert!(text.contains("idle_lock_min = 5"));
+    text.replace("idle_lock_min = 5", line)
 }

@@ -72,7 +72,12 @@ async fn a_full_disk_mid_case_is_shown_and_nothing_held_is_lost_or_duplicated() 
     };
     let db = fs.path.join("pumpside.sqlite3");
     let store = Store::open(&db, &crate::keys()).unwrap();
-    let config = AppConfig::parse(vec!["--key-store".into(), "file".into()], Some(fs.path.clone()), None).unwrap();
+    let config = AppConfig::parse(
+        vec!["--key-store".into(), "file".into()],
+        Some(fs.path.clone()),
+        None,
+    )
+    .unwrap();
     let services = Services::from_parts(
         store.clone(),
         config,

@@ -44,8 +44,31 @@ impl KeyRing {
         let run = home.path().join("run");
         std::fs::create_dir(&run).unwrap();
         keys::restrict(&run, 0o700).unwrap();
+        // A session bus with no service directories: nothing is started on demand, so when
+        // the test stops the key ring it stays stopped.
+        let config = home.path().join("bus.conf");
+        std::fs::write(
+            &config,
+            format!(
+                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+                run.display()
+            ),
+        )
+        .unwrap();
         let mut bus = Command::new("dbus-daemon")
-            .args(["--session", "--nofork", "--print-address=1"])
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
             .stdout(Stdio::piped())
             .spawn()
             .expect("dbus-daemon (scripts/setup.sh installs it)");
@@ -111,7 +134,10 @@ impl KeyRing {
 /// Start the app's services over `dir` with the default key store (the OS one), in a runtime
 /// of its own that is dropped at the end (so each call is a fresh start of the app). Returns
 /// where the key lives, or why start-up stopped.
-fn start(dir: &Path, then: impl FnOnce(&Services, &tokio::runtime::Runtime)) -> Result<KeyHome, StartError> {
+fn start(
+    dir: &Path,
+    then: impl FnOnce(&Services, &tokio::runtime::Runtime),
+) -> Result<KeyHome, StartError> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -120,7 +146,9 @@ fn start(dir: &Path, then: impl FnOnce(&Services, &tokio::runtime::Runtime)) -> 
     let config = AppConfig::parse(vec!["--demo".into()], Some(dir.to_path_buf()), None).unwrap();
     assert_eq!(config.key_store, KeyStore::System);
     let services = rt.block_on(Services::start(config, Instant::now()))?;
-    let (home, _) = services.key_status().expect("a started app has a device key");
+    let (home, _) = services
+        .key_status()
+        .expect("a started app has a device key");
     then(&services, &rt);
     drop(services);
     rt.shutdown_timeout(Duration::from_secs(5));
@@ -130,7 +158,10 @@ fn start(dir: &Path, then: impl FnOnce(&Services, &tokio::runtime::Runtime)) -> 
 #[test]
 #[ignore = "child process of the_device_key_lives_in_the_os_key_store"]
 fn keystore_child_process() {
-    assert!(std::env::var_os(CHILD_ENV).is_some(), "run by the parent test");
+    assert!(
+        std::env::var_os(CHILD_ENV).is_some(),
+        "run by the parent test"
+    );
     let ring = KeyRing::start();
     // This process runs only this test: setting the variable cannot disturb another.
     std::env::set_var("DBUS_SESSION_BUS_ADDRESS", &ring.address);
@@ -166,8 +197,8 @@ fn scenario(mut ring: KeyRing) {
     assert!(!keys::key_path(d).exists());
     assert!(keys::recovery_path(d).exists());
     let installation = std::fs::read_to_string(d.join("keys").join("installation")).unwrap();
-    let entry = keyring::Entry::new("Pumpside", &format!("device key {}", installation.trim()))
-        .unwrap();
+    let entry =
+        keyring::Entry::new("Pumpside", &format!("device key {}", installation.trim())).unwrap();
     assert_eq!(entry.get_secret().unwrap().len(), 32);
 
     // 3. The key ring loses the entry (a reset profile, a new desktop account): start-up stops
@@ -179,7 +210,10 @@ fn scenario(mut ring: KeyRing) {
         "{e}"
     );
     assert!(e.to_string().contains("--recover-key"), "{e}");
-    assert!(!keys::key_path(d).exists(), "a key file was made over a record");
+    assert!(
+        !keys::key_path(d).exists(),
+        "a key file was made over a record"
+    );
     let e = keys::recover(d, KeyStore::System, "not the passphrase").unwrap_err();
     assert!(matches!(e, KeyError::WrongPassphrase { .. }), "{e}");
     assert_eq!(

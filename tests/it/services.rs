@@ -6,7 +6,12 @@ use pumpside::app::{AppConfig, Services};
 use pumpside::domain::{AppMode, CaseStatus, DemoReason, Validity};
 
 fn demo_config(dir: &std::path::Path) -> AppConfig {
-    AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(dir.to_path_buf()), None).unwrap()
+    AppConfig::parse(
+        vec!["--demo".into(), "--key-store".into(), "file".into()],
+        Some(dir.to_path_buf()),
+        None,
+    )
+    .unwrap()
 }
 
 #[tokio::test]

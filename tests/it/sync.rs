@@ -1368,8 +1368,12 @@ async fn settings_saved_on_the_tablet_restart_sync_and_unusable_ones_change_noth
     use pumpside::sync::SyncState;
     let peer = FhirPeer::start(Some("tablet-token"));
     let dir = crate::temp_dir();
-    let config =
-        AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
+    let config = AppConfig::parse(
+        vec!["--demo".into(), "--key-store".into(), "file".into()],
+        Some(dir.path().to_path_buf()),
+        None,
+    )
+    .unwrap();
     let services = Services::start(config, std::time::Instant::now())
         .await
         .unwrap();

@@ -114,7 +114,12 @@ pub fn fixture(screen: Screen) -> Fixture {
 
 async fn services() -> Services {
     let store = Store::open_in_memory().unwrap();
-    let config = AppConfig::parse(vec!["--key-store".into(), "file".into()], Some("/tmp/pumpside-ssr".into()), None).unwrap();
+    let config = AppConfig::parse(
+        vec!["--key-store".into(), "file".into()],
+        Some("/tmp/pumpside-ssr".into()),
+        None,
+    )
+    .unwrap();
     Services::from_parts(
         store,
         config,
@@ -979,8 +984,12 @@ async fn a_malformed_sync_toml_is_named_without_the_token_and_the_app_keeps_reco
 
         let dir = crate::temp_dir();
         std::fs::write(dir.path().join("sync.toml"), &text).unwrap();
-        let config =
-            AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
+        let config = AppConfig::parse(
+            vec!["--demo".into(), "--key-store".into(), "file".into()],
+            Some(dir.path().to_path_buf()),
+            None,
+        )
+        .unwrap();
         let services = Services::start(config, std::time::Instant::now())
             .await
             .expect("a bad sync.toml does not stop the app");
@@ -1038,8 +1047,12 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
     use pumpside::app::AppConfig;
     let dir = crate::temp_dir();
     let start = || async {
-        let config =
-            AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
+        let config = AppConfig::parse(
+            vec!["--demo".into(), "--key-store".into(), "file".into()],
+            Some(dir.path().to_path_buf()),
+            None,
+        )
+        .unwrap();
         Services::start(config, std::time::Instant::now())
             .await
             .unwrap()
@@ -1050,7 +1063,12 @@ async fn a_record_changed_while_closed_is_shown_on_every_screen_after_start() {
     let (case, db_path) = std::thread::spawn(move || {
         let rt = tokio::runtime::Runtime::new().unwrap();
         let out = rt.block_on(async {
-            let config = AppConfig::parse(vec!["--demo".into(), "--key-store".into(), "file".into()], Some(first_dir), None).unwrap();
+            let config = AppConfig::parse(
+                vec!["--demo".into(), "--key-store".into(), "file".into()],
+                Some(first_dir),
+                None,
+            )
+            .unwrap();
             let services = Services::start(config, std::time::Instant::now())
                 .await
                 .unwrap();
@@ -1146,7 +1164,12 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
     use pumpside::app::AppConfig;
     use pumpside::domain::user::Role;
     let dir = crate::temp_dir();
-    let config = AppConfig::parse(vec!["--key-store".into(), "file".into()], Some(dir.path().to_path_buf()), None).unwrap();
+    let config = AppConfig::parse(
+        vec!["--key-store".into(), "file".into()],
+        Some(dir.path().to_path_buf()),
+        None,
+    )
+    .unwrap();
     let services = Services::start(config, std::time::Instant::now())
         .await
         .unwrap();
@@ -1177,6 +1200,27 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
             && settings.contains(r#"data-user-row="Paul Perfusionist""#)
             && settings.contains("Paul Perfusionist · Perfusionist")
             && settings.contains(r#"data-action="add-user""#),
+        "{settings}"
+    );
+    assert!(
+        settings.contains("after 5 min without a touch (protocol [security])"),
+        "{settings}"
+    );
+    // Where the device key lives, and the administrator's recovery form; then a copy is made.
+    assert!(
+        settings.contains(r#"data-section="device-key""#)
+            && settings.contains("(not in the OS key store: chosen with --key-store file)")
+            && settings.contains("none yet: if the key store loses the key")
+            && settings.contains(r#"data-action="set-recovery""#),
+        "{settings}"
+    );
+    services
+        .set_recovery_passphrase("perfusion record key", "perfusion record key")
+        .await
+        .unwrap();
+    let settings = render_with(fixture(Screen::Settings), services.clone()).await;
+    assert!(
+        settings.contains("Recovery copy</span><span class=\"v\">made 20"),
         "{settings}"
     );
 
