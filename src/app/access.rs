@@ -29,6 +29,25 @@ pub struct SignedIn {
     pub role: Role,
 }
 
+/// What an administrator changes about a user.
+#[derive(Clone, PartialEq)]
+pub enum UserChange {
+    Role(Role),
+    /// A new PIN (checked like any PIN; never printed).
+    Pin(String),
+    Deactivate,
+}
+
+impl std::fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserChange::Role(r) => write!(f, "Role({r:?})"),
+            UserChange::Pin(_) => f.write_str("Pin(..)"),
+            UserChange::Deactivate => f.write_str("Deactivate"),
+        }
+    }
+}
+
 /// Why a command or a sign-in is refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum AccessError {
@@ -326,8 +345,94 @@ impl Access {
 
     async fn reload(&self) -> Result<(), AccessError> {
         let users = self.store()?.users().await?;
-        self.lock_state().users = users;
+        let mut s = self.lock_state();
+        // The signed-in user's new version is in force at once: a new role, or signed out
+        // when deactivated.
+        if let Some(me) = s.signed_in.clone() {
+            match users.iter().find(|u| u.id == me.id && u.active) {
+                Some(u) => {
+                    s.signed_in = Some(SignedIn {
+                        id: u.id.clone(),
+                        name: u.name.clone(),
+                        role: u.role,
+                    })
+                }
+                None => {
+                    s.signed_in = None;
+                    s.locked = true;
+                }
+            }
+        }
+        s.users = users;
         Ok(())
+    }
+
+    /// An administrator changes a user: a new role, a new PIN, or deactivation. Each is a new
+    /// version of the user (the old ones stay) and an audit event. The last active administrator
+    /// can be neither demoted nor deactivated.
+    pub async fn change_user(&self, id: &UserId, change: UserChange) -> Result<(), AccessError> {
+        let by = self.check(Action::ManageUsers).await?;
+        let _one_at_a_time = self.writing.lock().await;
+        let (current, admins) = {
+            let s = self.lock_state();
+            let current = s
+                .users
+                .iter()
+                .find(|u| &u.id == id && u.active)
+                .cloned()
+                .ok_or(AccessError::UnknownUser)?;
+            let admins = s
+                .users
+                .iter()
+                .filter(|u| u.active && u.role == Role::Administrator)
+                .count();
+            (current, admins)
+        };
+        let mut next = UserRecord {
+            since: Utc::now(),
+            ..current.clone()
+        };
+        let detail = match &change {
+            UserChange::Role(role) => {
+                next.role = *role;
+                format!(
+                    "{}: role changed from {} to {}",
+                    current.name,
+                    current.role.label(),
+                    role.label()
+                )
+            }
+            UserChange::Pin(pin) => {
+                user::check_pin(pin)?;
+                let pin = pin.clone();
+                next.pin_hash = blocking(move || hash_pin(&pin)).await??;
+                format!("{}: PIN reset by an administrator", current.name)
+            }
+            UserChange::Deactivate => {
+                next.active = false;
+                format!("{}: deactivated", current.name)
+            }
+        };
+        let demotes = current.role == Role::Administrator
+            && (!next.active || next.role != Role::Administrator);
+        if demotes && admins <= 1 {
+            return Err(AccessError::Invalid(
+                "the last administrator stays: add another administrator first".into(),
+            ));
+        }
+        self.store()?
+            .save_user(
+                next,
+                AuditNew {
+                    kind: "user",
+                    case: None,
+                    subject: Some(id.clone()),
+                    detail,
+                },
+                by,
+            )
+            .await?;
+        self.reload().await
     }
 
     /// The first start: make the first administrator and sign them in. Refused once anyone is

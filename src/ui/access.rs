@@ -193,6 +193,8 @@ pub fn UsersSection() -> Element {
     let mut busy = use_signal(|| false);
     // The form's fields remount (empty) after a user is added.
     let mut added = use_signal(|| 0u32);
+    let mut editing = use_signal(|| None::<String>);
+    let mut confirm_off = use_signal(|| false);
     let add = move |_| {
         if *busy.peek() {
             return;
@@ -225,13 +227,21 @@ pub fn UsersSection() -> Element {
         });
     };
     let chosen = role();
+    let edited = editing().and_then(|e| users.iter().find(|(i, _, _)| *i == e).cloned());
     rsx! {
         section { class: "users", "data-section": "users",
             h2 { class: "section-title", "Users on this device" }
             ul { class: "user-list",
                 for (id, n, r) in users {
-                    li { key: "{id}", "data-user-row": "{n}", "{n} · {r.label()}" }
+                    li { key: "{id}", "data-user-row": "{n}", "{n} · {r.label()}"
+                        button { class: "choice", "data-action": "edit-user",
+                            onclick: { let id = id.clone(); move |_| { editing.set(Some(id.clone())); confirm_off.set(false); } },
+                            "Change…" }
+                    }
                 }
+            }
+            if let Some((id, n, r)) = edited {
+                UserEditor { key: "{id}", id, name: n, role: r, message, on_done: move |_| editing.set(None), confirm_off }
             }
             p { class: "muted", "An administrator adds people here; each signs in with their own PIN. Sign-ins, locks and refusals are kept in the audit." }
             div { class: "form-grid", key: "{added}",
@@ -261,6 +271,105 @@ pub fn UsersSection() -> Element {
             button { class: "start-button", "data-action": "add-user", disabled: busy(), onclick: add, "Add user" }
             if let Some((ok, text)) = message() {
                 p { class: if ok { "note" } else { "error" }, role: if ok { "status" } else { "alert" }, "{text}" }
+            }
+        }
+    }
+}
+
+/// One user's changes: another role, a new PIN, or deactivation (a second, deliberate tap).
+/// The service decides who may (administrators) and keeps the last administrator.
+#[component]
+fn UserEditor(
+    id: String,
+    name: String,
+    role: Role,
+    message: Signal<Option<(bool, String)>>,
+    on_done: EventHandler<()>,
+    confirm_off: Signal<bool>,
+) -> Element {
+    let services = use_context::<Services>();
+    let access = services.access().clone();
+    let mut pin = use_signal(String::new);
+    let mut again = use_signal(String::new);
+    let mut busy = use_signal(|| false);
+    let mut message = message;
+    let mut confirm_off = confirm_off;
+    let apply = {
+        let access = access.clone();
+        let id = id.clone();
+        move |change: crate::app::access::UserChange, done: String| {
+            if *busy.peek() {
+                return;
+            }
+            busy.set(true);
+            let access = access.clone();
+            let id = id.clone();
+            spawn(async move {
+                match access.change_user(&id, change).await {
+                    Ok(()) => {
+                        message.set(Some((true, done)));
+                        on_done.call(());
+                    }
+                    Err(e) => message.set(Some((false, format!("Not changed: {e}")))),
+                }
+                busy.set(false);
+            });
+        }
+    };
+    let set_role = apply.clone();
+    let mut reset = apply.clone();
+    let mut deactivate = apply;
+    let who = name.clone();
+    rsx! {
+        div { class: "user-editor", "data-editing": "{name}",
+            h3 { class: "section-title", "Change {name}" }
+            div { class: "choice-row", role: "group", "aria-label": "Role",
+                span { class: "form-label", "Role" }
+                for r in Role::ALL {
+                    button { key: "{r.code()}", class: if role == r { "choice chosen" } else { "choice" },
+                        "aria-pressed": "{role == r}", disabled: busy() || role == r,
+                        onclick: {
+                            let mut set_role = set_role.clone();
+                            let who = who.clone();
+                            move |_| set_role(crate::app::access::UserChange::Role(r), format!("{who} is now {}.", r.label()))
+                        },
+                        "{r.label()}" }
+                }
+            }
+            div { class: "form-grid",
+                label { class: "form-field",
+                    span { class: "form-label", "New PIN" }
+                    input { class: "calc-input", "data-field": "reset-pin", r#type: "password", inputmode: "numeric", initial_value: "", oninput: move |e| pin.set(e.value()) }
+                    span {}
+                }
+                label { class: "form-field",
+                    span { class: "form-label", "New PIN again" }
+                    input { class: "calc-input", "data-field": "reset-pin-again", r#type: "password", inputmode: "numeric", initial_value: "", oninput: move |e| again.set(e.value()) }
+                    span {}
+                }
+            }
+            button { class: "start-button", "data-action": "reset-pin", disabled: busy(),
+                onclick: {
+                    let who = who.clone();
+                    move |_| {
+                        if *pin.peek() != *again.peek() {
+                            message.set(Some((false, "The two PINs differ: type the same PIN twice.".into())));
+                            return;
+                        }
+                        reset(crate::app::access::UserChange::Pin(pin.peek().clone()), format!("{who}'s PIN was reset."))
+                    }
+                },
+                "Reset PIN" }
+            if confirm_off() {
+                button { class: "start-button", "data-action": "confirm-deactivate", disabled: busy(),
+                    onclick: {
+                        let who = who.clone();
+                        move |_| deactivate(crate::app::access::UserChange::Deactivate, format!("{who} was deactivated."))
+                    },
+                    "Tap again: deactivate {name}" }
+            } else {
+                button { class: "start-button", "data-action": "deactivate", disabled: busy(),
+                    onclick: move |_| confirm_off.set(true), "Deactivate…" }
             }
         }
     }

@@ -374,3 +374,96 @@ fn toml_with_idle(line: &str) -> String {
     assert!(text.contains("idle_lock_min = 5"));
     text.replace("idle_lock_min = 5", line)
 }
+
+/// An administrator changes a role, resets a PIN and deactivates a user; each is a new version
+/// and an audit event, in force at once (also for the one signed in); the last administrator
+/// stays; nobody else may do it.
+#[tokio::test]
+async fn an_administrator_changes_roles_resets_pins_and_deactivates_users() {
+    use pumpside::app::access::UserChange;
+    let store = Store::open_in_memory().unwrap();
+    let access = Access::with_users(store.clone(), "or-3".into())
+        .await
+        .unwrap();
+    let admin = access
+        .enrol_administrator("Grace Admin", ADMIN_PIN)
+        .await
+        .unwrap();
+    let paul = access
+        .add_user("Paul Perfusionist", Role::Perfusionist, "730184")
+        .await
+        .unwrap();
+    let e = access
+        .change_user(&admin.id, UserChange::Role(Role::Viewer))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("last administrator"), "{e}");
+    let e = access
+        .change_user(&admin.id, UserChange::Deactivate)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("last administrator"), "{e}");
+
+    // Paul may not change anyone, himself included.
+    access.sign_in(&paul, "730184").await.unwrap();
+    let e = access
+        .change_user(&paul, UserChange::Role(Role::Administrator))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("may not add or change users"), "{e}");
+
+    // A new role is in force at once for the one signed in.
+    access.sign_in(&admin.id, ADMIN_PIN).await.unwrap();
+    access
+        .change_user(&paul, UserChange::Role(Role::Viewer))
+        .await
+        .unwrap();
+    access.sign_in(&paul, "730184").await.unwrap();
+    assert_eq!(access.current().unwrap().role, Role::Viewer);
+    assert!(access
+        .authorize(pumpside::domain::user::Action::Record(CaseKind::Cpb))
+        .is_err());
+
+    // A PIN reset: the old PIN no longer opens, the new one does; a trivial PIN is refused.
+    access.sign_in(&admin.id, ADMIN_PIN).await.unwrap();
+    assert!(access
+        .change_user(&paul, UserChange::Pin("111111".into()))
+        .await
+        .is_err());
+    access
+        .change_user(&paul, UserChange::Pin("502817".into()))
+        .await
+        .unwrap();
+    assert!(access.sign_in(&paul, "730184").await.is_err());
+    access.sign_in(&paul, "502817").await.unwrap();
+
+    // Deactivated while signed in: signed out and locked, and no longer on the list.
+    access.sign_in(&admin.id, ADMIN_PIN).await.unwrap();
+    access
+        .change_user(&paul, UserChange::Deactivate)
+        .await
+        .unwrap();
+    assert!(access.users().iter().all(|(id, _, _)| id != &paul));
+    assert!(matches!(
+        access.sign_in(&paul, "502817").await,
+        Err(AccessError::UnknownUser)
+    ));
+
+    let audit = store.audit(None).await.unwrap();
+    let details: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.kind == "user" && a.by == "Grace Admin")
+        .map(|a| a.detail.as_str())
+        .collect();
+    for want in [
+        "Paul Perfusionist: role changed from Perfusionist to Viewer",
+        "Paul Perfusionist: PIN reset by an administrator",
+        "Paul Perfusionist: deactivated",
+    ] {
+        assert!(details.contains(&want), "{want:?} not in {details:?}");
+    }
+    assert!(
+        audit.iter().all(|a| !a.detail.contains("502817")),
+        "a PIN in the audit"
+    );
+}

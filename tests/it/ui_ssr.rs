@@ -1199,7 +1199,8 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
         settings.contains(r#"data-section="users""#)
             && settings.contains(r#"data-user-row="Paul Perfusionist""#)
             && settings.contains("Paul Perfusionist · Perfusionist")
-            && settings.contains(r#"data-action="add-user""#),
+            && settings.contains(r#"data-action="add-user""#)
+            && settings.matches(r#"data-action="edit-user""#).count() == 2,
         "{settings}"
     );
     assert!(
