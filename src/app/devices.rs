@@ -420,6 +420,21 @@ impl DeviceHub {
                         at: Utc::now(),
                     });
                 }
+                SessionEvent::NotBonded { why } => {
+                    tracing::warn!(
+                        "a device is not bonded and bonding is required; its session stopped"
+                    );
+                    self.update(id, |d| push_notice(d, why.clone()));
+                    // A device already known (a reconnection): its case's timeline says why
+                    // its values stopped.
+                    if let Some(key) = identified.clone() {
+                        self.event(HubEvent::LinkLost {
+                            key,
+                            at: Utc::now(),
+                            reason: why,
+                        });
+                    }
+                }
             }
         }
     }

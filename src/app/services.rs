@@ -688,9 +688,12 @@ impl Services {
             .await
             .clone()
             .ok_or(crate::devices::LinkError::NotConnected)?;
-        Ok(self
-            .devices
-            .attach(scanner.link(d), SessionConfig::default(), false, d.rssi))
+        // The hospital may require a bond with every real device (protocol [security]).
+        let cfg = SessionConfig {
+            require_bonding: self.protocol.security.require_bonding,
+            ..SessionConfig::default()
+        };
+        Ok(self.devices.attach(scanner.link(d), cfg, false, d.rssi))
     }
 
     pub fn mode(&self) -> watch::Receiver<AppMode> {

@@ -233,6 +233,33 @@ impl Link for BleLink {
         p.is_connected().await.map_err(stack)
     }
 
+    /// BlueZ keeps the bond as the device object's `Paired` property; btleplug does not expose
+    /// it, so it is read over the system bus (the same bus btleplug uses). Other platforms do
+    /// not say (`None`); see platforms/README.md.
+    async fn bonded(&self) -> Result<Option<bool>, LinkError> {
+        #[cfg(target_os = "linux")]
+        {
+            let path = format!("/org/bluez/{}", self.id);
+            let limit = self.op_timeout;
+            let read = tokio::task::spawn_blocking(move || -> Result<bool, String> {
+                use dbus::blocking::stdintf::org_freedesktop_dbus::Properties;
+                let conn = dbus::blocking::Connection::new_system().map_err(|e| e.to_string())?;
+                conn.with_proxy("org.bluez", path, limit)
+                    .get::<bool>("org.bluez.Device1", "Paired")
+                    .map_err(|e| e.to_string())
+            });
+            match read.await {
+                Ok(Ok(paired)) => Ok(Some(paired)),
+                Ok(Err(e)) => Err(LinkError::Stack(format!("BlueZ Paired property: {e}"))),
+                Err(e) => Err(LinkError::Stack(e.to_string())),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Ok(None)
+        }
+    }
+
     async fn disconnect(&self) -> Result<(), LinkError> {
         let p = match self.current() {
             Ok(p) => p,

@@ -53,5 +53,8 @@ pub trait Link: Send + Sync + 'static {
         capacity: usize,
     ) -> impl Future<Output = Result<mpsc::Receiver<LinkEvent>, LinkError>> + Send;
     fn is_connected(&self) -> impl Future<Output = Result<bool, LinkError>> + Send;
+    /// Whether the platform holds a bond (pairing keys) with the device; `None` where the
+    /// platform does not say (btleplug has no pairing API; BlueZ reports it over D-Bus).
+    fn bonded(&self) -> impl Future<Output = Result<Option<bool>, LinkError>> + Send;
     fn disconnect(&self) -> impl Future<Output = Result<(), LinkError>> + Send;
 }

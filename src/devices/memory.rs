@@ -31,6 +31,7 @@ struct State {
     writes: Vec<(Uuid, Vec<u8>)>,
     connects: u32,
     events_opened: u32,
+    bonded: Option<bool>,
 }
 
 /// The device side of a [`MemoryLink`].
@@ -68,6 +69,11 @@ impl MemoryPeer {
     }
 
     /// The value a read of `characteristic` returns.
+    /// What the link reports about a bond (`None`: the platform does not say; the default).
+    pub fn set_bonded(&self, bonded: Option<bool>) {
+        lock(&self.state).bonded = bonded;
+    }
+
     pub fn set_value(&self, characteristic: Uuid, value: &[u8]) {
         lock(&self.state)
             .values
@@ -219,6 +225,10 @@ impl Link for MemoryLink {
 
     async fn is_connected(&self) -> Result<bool, LinkError> {
         Ok(lock(&self.state).connected)
+    }
+
+    async fn bonded(&self) -> Result<Option<bool>, LinkError> {
+        Ok(lock(&self.state).bonded)
     }
 
     async fn disconnect(&self) -> Result<(), LinkError> {

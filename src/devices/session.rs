@@ -43,6 +43,9 @@ pub struct SessionConfig {
     pub dedup_window: usize,
     /// A device clock further than this from the tablet's is reported.
     pub skew_warning: Duration,
+    /// Take nothing from a device the platform does not report as bonded (the hospital's
+    /// `[security] require_bonding`): checked after every connection, before anything is read.
+    pub require_bonding: bool,
 }
 
 impl Default for SessionConfig {
@@ -58,6 +61,7 @@ impl Default for SessionConfig {
             event_capacity: 256,
             dedup_window: 64,
             skew_warning: Duration::from_secs(60),
+            require_bonding: false,
         }
     }
 }
@@ -131,6 +135,11 @@ pub enum SessionEvent {
         was: String,
         now: String,
     },
+    /// Bonding is required and the device is not bonded (or the platform cannot say): the
+    /// session stops before anything is read; `why` says which and what to do.
+    NotBonded {
+        why: String,
+    },
 }
 
 /// Run until `stop` turns true or the receiver of `out` goes away.
@@ -159,7 +168,7 @@ pub async fn run_session<L: Link>(
             _ = stopped(&mut stop) => Phase::Stop,
         };
         let reason = match phase {
-            Phase::Stop | Phase::OutputClosed | Phase::IdentityChanged => {
+            Phase::Stop | Phase::OutputClosed | Phase::IdentityChanged | Phase::NotBonded => {
                 let _ = tokio::time::timeout(cfg.op_timeout, link.disconnect()).await;
                 let _ = out.send(SessionEvent::State(LinkState::Stopped)).await;
                 return;
@@ -206,6 +215,8 @@ enum Phase {
     OutputClosed,
     /// Said with `SessionEvent::IdentityChanged`; the session ends.
     IdentityChanged,
+    /// Said with `SessionEvent::NotBonded`; the session ends.
+    NotBonded,
     Lost {
         reason: String,
         delivered: bool,
@@ -242,6 +253,28 @@ async fn connected_phase<L: Link>(
 ) -> Phase {
     if let Err(e) = timed("connect", cfg.connect_timeout, link.connect()).await {
         return lost(e);
+    }
+    if cfg.require_bonding {
+        let why = match timed("bond check", cfg.op_timeout, link.bonded()).await {
+            Ok(Some(true)) => None,
+            Ok(Some(false)) => Some(
+                "bonding is required here and this device is not bonded: pair it in the \
+                 tablet's Bluetooth settings, then connect it again"
+                    .to_string(),
+            ),
+            Ok(None) => Some(
+                "bonding is required here and this platform does not report whether the device \
+                 is bonded, so nothing is taken from it"
+                    .to_string(),
+            ),
+            Err(e) => Some(format!(
+                "bonding is required here and the bond could not be checked ({e})"
+            )),
+        };
+        if let Some(why) = why {
+            let _ = out.send(SessionEvent::NotBonded { why }).await;
+            return Phase::NotBonded;
+        }
     }
     let chars = match timed("service discovery", cfg.op_timeout, link.discover()).await {
         Ok(c) => c,
@@ -704,6 +737,54 @@ mod tests {
         );
         run.finish().await;
         assert!(!peer.is_connected(), "stopping disconnects");
+    }
+
+    /// With bonding required, a device the platform reports as not bonded, or whose bond the
+    /// platform cannot report, gives nothing: the session says why and stops before reading
+    /// anything; a bonded one connects. Without the requirement nothing is asked.
+    #[tokio::test(start_paused = true)]
+    async fn bonding_required_takes_nothing_from_a_device_without_a_bond() {
+        let required = SessionConfig {
+            require_bonding: true,
+            ..SessionConfig::default()
+        };
+        for (bond, says) in [
+            (Some(false), "pair it in the tablet's Bluetooth settings"),
+            (None, "does not report whether the device is bonded"),
+        ] {
+            let peer = console();
+            peer.set_bonded(bond);
+            let mut run = start(&peer, required.clone());
+            let events = run
+                .until(|e| matches!(e, SessionEvent::State(LinkState::Stopped)))
+                .await;
+            let why = events
+                .iter()
+                .find_map(|e| match e {
+                    SessionEvent::NotBonded { why } => Some(why.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("no NotBonded for {bond:?}: {events:?}"));
+            assert!(why.contains(says), "{why}");
+            assert!(
+                !events
+                    .iter()
+                    .any(|e| matches!(e, SessionEvent::Connected(_))),
+                "identified a device without a bond: {events:?}"
+            );
+            assert!(!peer.is_subscribed(FLOW));
+            assert!(!peer.is_connected(), "the link is closed");
+            run.task.await.unwrap();
+        }
+        let peer = console();
+        peer.set_bonded(Some(true));
+        let mut run = start(&peer, required);
+        run.connected().await;
+        run.finish().await;
+        let peer = console();
+        let mut run = start(&peer, SessionConfig::default());
+        run.connected().await;
+        run.finish().await;
     }
 
     #[tokio::test(start_paused = true)]

@@ -49,11 +49,16 @@ pub struct Protocol {
 pub struct SecuritySettings {
     /// Minutes without a touch before the screen locks (recording goes on), 1 to 60.
     pub idle_lock_min: f64,
+    /// Take values only from Bluetooth devices the platform reports as bonded.
+    pub require_bonding: bool,
 }
 
 impl Default for SecuritySettings {
     fn default() -> Self {
-        Self { idle_lock_min: 5.0 }
+        Self {
+            idle_lock_min: 5.0,
+            require_bonding: false,
+        }
     }
 }
 

@@ -50,6 +50,8 @@ pub fn Settings() -> Element {
             span { class: "k", "Database" } span { class: "v mono", "{db}" }
             span { class: "k", "Schema version" } span { class: "v", "{schema_text}" }
             span { class: "k", "Protocol" } span { class: "v", "{protocol}" }
+            span { class: "k", "Bluetooth bonding" }
+            span { class: "v", if services.protocol().security.require_bonding { "required: values only from devices the tablet holds a bond with" } else { "not required (protocol [security] require_bonding)" } }
             if services.access().enforced() {
                 span { class: "k", "Screen lock" }
                 span { class: "v", "data-idle-lock": "", "after {services.access().idle_lock().as_secs_f64() / 60.0} min without a touch (protocol [security]); recording goes on" }

@@ -349,6 +349,7 @@ async fn scenario(mock: Arc<std::sync::Mutex<MockBluez>>) {
             .unwrap();
     }
 
+    bonding_as_bluez_reports_it(&mock, &scanner, &found).await;
     into_the_case_record(&mock, &scanner, &found).await;
 }
 
@@ -370,6 +371,62 @@ fn the_real_ble_stack_works_against_a_mocked_bluez() {
         out.status.success() && stdout.contains("BLUEZ SCENARIO PASSED"),
         "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
+}
+
+/// With bonding required, the session reads BlueZ's `Paired` for the device: an unpaired
+/// oximeter gives nothing and the session stops saying so; once paired it connects.
+async fn bonding_as_bluez_reports_it(
+    mock: &Arc<std::sync::Mutex<MockBluez>>,
+    scanner: &Scanner,
+    found: &[pumpside::devices::ble::Discovered],
+) {
+    let oxi = found
+        .iter()
+        .find(|d| d.name.as_deref() == Some("Oxi O1"))
+        .unwrap();
+    let cfg = SessionConfig {
+        backoff_first: Duration::from_millis(200),
+        require_bonding: true,
+        ..SessionConfig::default()
+    };
+    let (_stop, stop_rx) = watch::channel(false);
+    let (tx, mut rx) = mpsc::channel(64);
+    let task = tokio::spawn(run_session(
+        Arc::new(scanner.link(oxi)),
+        cfg.clone(),
+        tx,
+        stop_rx.clone(),
+    ));
+    let events = next_matching(&mut rx, "the refusal", |e| {
+        matches!(e, SessionEvent::State(LinkState::Stopped))
+    })
+    .await;
+    assert!(
+        events.iter().any(|e| matches!(e,
+            SessionEvent::NotBonded { why } if why.contains("this device is not bonded"))),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Connected(_))),
+        "{events:?}"
+    );
+    task.await.unwrap();
+
+    mock_cmd(mock, format!("pair {OXI}")).await;
+    let (stop, stop_rx) = watch::channel(false);
+    let (tx, mut rx) = mpsc::channel(64);
+    let task = tokio::spawn(run_session(Arc::new(scanner.link(oxi)), cfg, tx, stop_rx));
+    next_matching(&mut rx, "the bonded device's connection", |e| {
+        matches!(e, SessionEvent::State(LinkState::Connected))
+    })
+    .await;
+    stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), task)
+        .await
+        .unwrap()
+        .unwrap();
 }
 
 /// Phase two: the same devices through the app's device hub, into a case in a real SQLite file.

@@ -551,6 +551,10 @@ async fn settings_show_where_the_record_lives_and_the_schema_version() {
         "{html}"
     );
     assert!(html.contains("not cleared for clinical use"));
+    assert!(
+        html.contains("not required (protocol [security] require_bonding)"),
+        "{html}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -178,6 +178,12 @@ class Mock:
                 'ServicesResolved': dbus.Boolean(False, variant_level=1),
             })
             return 'OK'
+        if op == 'pair':
+            # What BlueZ shows once the OS has bonded with the device.
+            self.obj(self.devices[words[1]]).UpdateProperties(DEVICE, {
+                'Paired': dbus.Boolean(True, variant_level=1),
+            })
+            return 'OK'
         if op == 'calls':
             calls = self.obj(self.devices[words[1]]).GetMethodCalls(words[2])
             return f'OK {len(calls)}'
