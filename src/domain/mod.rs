@@ -11,6 +11,7 @@ pub mod checklist;
 pub mod clock;
 pub mod decimal;
 pub mod device;
+pub mod ecmo;
 pub mod entry;
 pub mod event;
 pub mod gdp;

@@ -41,6 +41,9 @@ pub struct Protocol {
     /// Sign-in on this device (older files without the section: the defaults).
     #[serde(default)]
     pub security: SecuritySettings,
+    /// ECMO advisories and the on-call board's order (older files without it: the defaults).
+    #[serde(default)]
+    pub ecmo: super::ecmo::EcmoRules,
 }
 
 /// The hospital's sign-in settings.
@@ -407,6 +410,12 @@ impl Protocol {
             1.0,
             60.0,
         )?;
+        for (key, value, lo, hi) in self.ecmo.ranges() {
+            range("ecmo", key, value, lo, hi)?;
+        }
+        if let Some((key, problem)) = self.ecmo.inconsistency() {
+            return Err(err("ecmo", key, problem));
+        }
         let a = &self.anticoagulation;
         range(
             "anticoagulation",
@@ -643,6 +652,24 @@ mod tests {
             e.line,
             line_of_key(DEFAULT_TOML, "security", "idle_lock_min")
         );
+        let flow = DEFAULT_TOML.replace("flow_min = 1.5", "flow_min = 15");
+        let e = Protocol::parse("site.toml", &flow).unwrap_err();
+        assert_eq!(e.key, "ecmo.flow_min", "{e}");
+        assert_eq!(e.line, line_of_key(DEFAULT_TOML, "ecmo", "flow_min"));
+        let xa = DEFAULT_TOML.replace("anti_xa_low = 0.3", "anti_xa_low = 0.6");
+        assert_eq!(
+            Protocol::parse("x", &xa).unwrap_err().key,
+            "ecmo.anti_xa_high"
+        );
+        let weight = DEFAULT_TOML.replace("no_data = 95\n", "");
+        let e = Protocol::parse("x", &weight).unwrap_err();
+        assert!(
+            e.key == "ecmo.urgency" && e.problem.contains("no_data"),
+            "{e}"
+        );
+        let unknown = DEFAULT_TOML.replace("no_data = 95", "no_dta = 95");
+        assert!(Protocol::parse("x", &unknown).is_err());
+
         let ten = DEFAULT_TOML.replace("idle_lock_min = 5", "idle_lock_min = 10");
         assert_eq!(
             Protocol::parse("x", &ten).unwrap().security.idle_lock_min,
