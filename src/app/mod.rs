@@ -6,6 +6,7 @@ pub mod calculator;
 pub mod case;
 pub mod config;
 pub mod devices;
+pub mod ecmo;
 pub mod keys;
 pub mod labs;
 pub mod monitor;

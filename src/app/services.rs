@@ -576,6 +576,12 @@ impl Services {
         Ok(())
     }
 
+    /// The running ECMO cases on this tablet, most urgent first, each with its reasons (the
+    /// protocol's `[ecmo]` rules).
+    pub async fn local_ecmo_runs(&self) -> Result<Vec<super::ecmo::LocalRun>, StoreError> {
+        super::ecmo::local_runs(&self.store, &self.protocol.ecmo, chrono::Utc::now()).await
+    }
+
     /// The ECMO board: each followed patient with the runs pulled for them.
     pub async fn on_call(&self) -> Result<Vec<remote::Followed>, StoreError> {
         let mut out = Vec::new();

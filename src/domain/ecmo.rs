@@ -578,6 +578,42 @@ pub fn recirculation(run: &RunData) -> Option<f64> {
     r.is_finite().then_some(r.clamp(0.0, 1.0))
 }
 
+/// The blood gases of a run as the rules read them: post-oxygenator pO2 and SO2,
+/// pre-oxygenator SO2, the patient's venous (or mixed venous) SO2. Corrections applied,
+/// retracted entries and entries marked artefact left out (the derived case view).
+pub fn gases_into(view: &super::record::CaseView<'_>, series: &mut BTreeMap<Signal, Vec<Point>>) {
+    use super::bloodgas::{Analyte, SampleSite};
+    use super::entry::EntryPayload;
+    for e in &view.entries {
+        let EntryPayload::BloodGas(panel) = e.payload else {
+            continue;
+        };
+        if e.artefact.is_some() {
+            continue;
+        }
+        let wanted: &[(Analyte, Signal)] = match panel.site {
+            SampleSite::PostOxygenator => &[
+                (Analyte::Po2, Signal::PostOxyPo2),
+                (Analyte::So2, Signal::PostOxySat),
+            ],
+            SampleSite::PreOxygenator => &[(Analyte::So2, Signal::PreOxySat)],
+            SampleSite::Venous | SampleSite::MixedVenous => &[(Analyte::So2, Signal::VenousSat)],
+            _ => &[],
+        };
+        for (analyte, signal) in wanted {
+            if let Some(value) = panel.canonical(*analyte) {
+                series.entry(*signal).or_default().push(Point {
+                    at: e.occurred_at(),
+                    value,
+                });
+            }
+        }
+    }
+    for v in series.values_mut() {
+        v.sort_by_key(|p| p.at);
+    }
+}
+
 /// A run's place on the board: its findings and the weight that orders it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked<K> {

@@ -37,6 +37,17 @@ pub fn EcmoBoard() -> Element {
         SyncState::Active(s) => s.last_pull,
         _ => None,
     });
+    // Runs on this tablet, re-ranked every 30 s and after each pull.
+    let tick = use_memo(move || state.now.read().timestamp() / 30);
+    let local = {
+        let svc = services.clone();
+        use_resource(move || {
+            let svc = svc.clone();
+            let _ = tick.read();
+            let _ = last_pull.read();
+            async move { svc.local_ecmo_runs().await }
+        })
+    };
     let board = use_resource(move || {
         let svc = svc.clone();
         let _ = last_pull.read();
@@ -96,6 +107,14 @@ pub fn EcmoBoard() -> Element {
         },
         _ => "No server is configured (sync.toml): nothing can be pulled.".to_string(),
     };
+    let (local_runs, local_error) = match &*local.read() {
+        Some(Ok(r)) => (r.clone(), None),
+        Some(Err(e)) => (
+            Vec::new(),
+            Some(format!("Runs on this tablet could not be read: {e}")),
+        ),
+        None => (Vec::new(), None),
+    };
     let followed = match &*board.read() {
         Some(Ok(f)) => f.clone(),
         _ => Vec::new(),
@@ -106,6 +125,24 @@ pub fn EcmoBoard() -> Element {
             purpose: "Runs of the patients you follow, as the hospital's server has them, for the on-call team."
         }
         p { class: "note", "Values are copies from the server and can be minutes old: the bedside console and its alarms are primary." }
+        if !local_runs.is_empty() || local_error.is_some() {
+            section { class: "local-runs", "data-board": "local",
+                h2 { class: "section-title", "Runs on this tablet, most urgent first" }
+                if let Some(e) = local_error {
+                    p { class: "error", role: "alert", "{e}" }
+                }
+                ol { class: "ranked-runs",
+                    for run in local_runs {
+                        li { key: "{run.case.id}", class: if run.ranked.findings.is_empty() { "ranked-run" } else { "ranked-run flagged" },
+                            "data-ranked-run": "{run.case.label}",
+                            span { class: "run-title", "{run.case.label} · {run.case.kind.label()} · day {run.day}" }
+                            span { class: "run-reason", "data-reason": "", "{run.ranked.reason()}" }
+                        }
+                    }
+                }
+                p { class: "muted", "Advisories from the protocol's ECMO rules; the ECMO console keeps the primary alarms." }
+            }
+        }
         // Keyed so that a followed MRN clears the (uncontrolled) field.
         for k in [form_key()] {
             div { key: "{k}", class: "form-grid",
@@ -161,7 +198,7 @@ pub fn EcmoBoard() -> Element {
             }
         }
         Planned { items: vec![
-            "Most urgent first: oxygenator pressure drop against the run's own baseline, overdue circuit checks, open advisories",
+            "Followed runs from the server ranked with the same rules; circuit pressures, anticoagulation results and checks due for runs on this tablet",
             "Run detail with 24 h and 7 d trends, check history and handover notes",
         ] }
     }

@@ -1254,3 +1254,73 @@ async fn a_real_installation_asks_for_enrolment_then_sign_in_and_demo_mode_does_
     assert!(!demo_settings.contains(r#"data-section="users""#));
     assert!(html.contains("User: Demo perfusionist"));
 }
+
+/// The ECMO board ranks the running ECMO cases on this tablet with the protocol's rules: low
+/// flow (weight 100 in the default protocol) before a run whose device went silent 47 minutes
+/// ago (95), each saying why in words; a steady run is last with nothing found; a CPB case is
+/// not on the board.
+#[tokio::test]
+async fn the_ecmo_board_ranks_runs_on_this_tablet_by_urgency_with_reasons() {
+    use pumpside::domain::telemetry::{Channel, DeviceTime, Sample};
+    use pumpside::domain::{ChannelId, Decimal};
+    let services = services().await;
+    let store = services.store().clone();
+    let now = chrono::Utc::now();
+    let run = |label: &'static str, kind, flow: i64, silent_min: i64| {
+        let store = store.clone();
+        async move {
+            let case = store
+                .create_case(
+                    NewCase {
+                        kind,
+                        patient: None,
+                        label: label.into(),
+                        is_demo: false,
+                        status: CaseStatus::Running,
+                    },
+                    Author::new("SSR perfusionist", "ssr-tablet"),
+                )
+                .await
+                .unwrap()
+                .id;
+            let ch = Channel {
+                id: ChannelId::new(),
+                case_id: case,
+                parameter: Parameter::PumpFlow,
+                unit: "L/min".into(),
+                source_device: "Acme ECMO console SN 7".into(),
+                expected_interval_ms: 1000,
+            };
+            store.create_channel(ch.clone()).await.unwrap();
+            // An hour of flow a minute apart, ending `silent_min` minutes ago.
+            let samples = (0..60)
+                .map(|i| Sample {
+                    seq: i as u64 + 1,
+                    received_at: now - Duration::minutes(silent_min + 59 - i),
+                    device_time: DeviceTime::Unknown,
+                    value: Decimal::new(flow, -2),
+                    validity: Validity::Valid,
+                })
+                .collect();
+            store.append_samples(vec![(ch.id, samples)]).await.unwrap();
+        }
+    };
+    run("Bed 3 VA", CaseKind::EcmoVa, 120, 0).await;
+    run("Bed 7 VV", CaseKind::EcmoVv, 400, 47).await;
+    run("Bed 9 VA", CaseKind::EcmoVa, 380, 0).await;
+    run("OR 2 CABG", CaseKind::Cpb, 100, 0).await;
+    let html = render_with(fixture(Screen::EcmoBoard), services).await;
+    let order: Vec<&str> = html
+        .match_indices(r#"data-ranked-run=""#)
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(order, ["Bed 3 VA", "Bed 7 VV", "Bed 9 VA"], "{html}");
+    assert!(html.contains("no data for 47 min"), "{html}");
+    assert!(html.contains("flow 1.2 L/min, below 1.5"), "{html}");
+    assert!(html.contains("Bed 9 VA · VA ECMO · day 1"), "{html}");
+    assert!(html.contains("nothing found"));
+    assert!(html.contains("the ECMO console keeps the primary alarms"));
+}

@@ -1,0 +1,103 @@
+//! ECMO runs on this tablet for the on-call board: each running ECMO case's data as the ECMO
+//! rules read it (`domain::ecmo`), ranked by urgency with the reasons in words.
+//!
+//! What a run gives today: blood flow from its pump-flow channel (the last 26 hours), the time
+//! of its newest device value on any channel, and its blood gases (post- and pre-oxygenator,
+//! venous) from the derived case view. Circuit pressures, anticoagulation results and the
+//! checks due are not in the live model yet, so the rules that read them stay silent for local
+//! runs (issue 19's parameter catalogue brings them).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::domain::case::{CaseKind, CaseStatus, CaseSummary};
+use crate::domain::ecmo::{self, EcmoRules, Point, Ranked, RunData, Signal};
+use crate::domain::record::CaseView;
+use crate::domain::{CaseId, Parameter};
+use crate::store::{Store, StoreError};
+
+/// One ECMO run on the board.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LocalRun {
+    pub case: CaseSummary,
+    /// 1 on the day support started.
+    pub day: i64,
+    pub ranked: Ranked<CaseId>,
+}
+
+/// How far back flow is read for the rules (the ΔP and stale windows are shorter).
+const WINDOW_H: i64 = 26;
+
+pub fn is_ecmo(kind: CaseKind) -> bool {
+    matches!(kind, CaseKind::EcmoVa | CaseKind::EcmoVv | CaseKind::Ecpr)
+}
+
+/// Every running ECMO case on this tablet, most urgent first (equal runs: the older first).
+pub async fn local_runs(
+    store: &Store,
+    rules: &EcmoRules,
+    now: DateTime<Utc>,
+) -> Result<Vec<LocalRun>, StoreError> {
+    let mut runs = Vec::new();
+    let mut cases = BTreeMap::new();
+    for case in store.list_cases().await? {
+        let open = matches!(case.status, CaseStatus::Setup | CaseStatus::Running);
+        if !is_ecmo(case.kind) || !open {
+            continue;
+        }
+        runs.push((case.id, run_data(store, &case, now).await?));
+        cases.insert(case.id, case);
+    }
+    Ok(ecmo::rank(rules, &runs, now)
+        .into_iter()
+        .filter_map(|ranked| {
+            let case = cases.remove(&ranked.key)?;
+            Some(LocalRun {
+                day: (now - case.created_at).num_days() + 1,
+                ranked,
+                case,
+            })
+        })
+        .collect())
+}
+
+async fn run_data(
+    store: &Store,
+    case: &CaseSummary,
+    now: DateTime<Utc>,
+) -> Result<RunData, StoreError> {
+    let mut series: BTreeMap<Signal, Vec<Point>> = BTreeMap::new();
+    let mut last_device_value: Option<DateTime<Utc>> = None;
+    let from = now - Duration::hours(WINDOW_H);
+    for ch in store.channels(case.id).await? {
+        let samples = store.samples(ch.id, from, now).await?;
+        if let Some(newest) = samples.last() {
+            last_device_value = last_device_value.max(Some(newest.received_at));
+        }
+        if ch.parameter != Parameter::PumpFlow {
+            continue;
+        }
+        let flow = series.entry(Signal::Flow).or_default();
+        for s in samples.iter().filter(|s| s.validity.counts()) {
+            if let Ok(v) = ch.to_internal(s.value.to_f64()) {
+                flow.push(Point {
+                    at: s.received_at,
+                    value: v,
+                });
+            }
+        }
+    }
+    let entries = store.entries(case.id).await?;
+    let view = CaseView::derive(&entries);
+    ecmo::gases_into(&view, &mut series);
+    Ok(RunData {
+        kind: case.kind,
+        femoral_arterial: false,
+        started: case.created_at,
+        circuit_since: None,
+        series,
+        last_device_value,
+        checks: Vec::new(),
+    })
+}
