@@ -169,6 +169,11 @@ pub enum EntryPayload {
     Note {
         text: String,
     },
+    /// A handover note for whoever takes the run (or the patient) next: who and when are the
+    /// entry's author and time; shown newest first on the run's screen.
+    HandoverNote {
+        text: String,
+    },
     BloodGas(BloodGasPanel),
     /// A value typed by hand for a parameter without a device.
     Measurement {
@@ -294,6 +299,7 @@ impl EntryPayload {
             EntryPayload::Urine { .. } => "urine",
             EntryPayload::ResidualVolume { .. } => "residual_volume",
             EntryPayload::Note { .. } => "note",
+            EntryPayload::HandoverNote { .. } => "handover_note",
             EntryPayload::BloodGas(_) => "blood_gas",
             EntryPayload::Measurement { .. } => "measurement",
             EntryPayload::Component(_) => "circuit_component",
@@ -440,6 +446,7 @@ impl EntryPayload {
                 volume("residual_volume.volume_ml", *volume_ml)
             }
             EntryPayload::Note { text } => check_text("note.text", text, 10_000),
+            EntryPayload::HandoverNote { text } => check_text("handover_note.text", text, 10_000),
             EntryPayload::BloodGas(p) => p.validate(),
             EntryPayload::Measurement {
                 parameter,
@@ -679,6 +686,10 @@ mod tests {
                 "blood_product.unit_numbers",
             ),
             (EntryPayload::Note { text: "  ".into() }, "note.text"),
+            (
+                EntryPayload::HandoverNote { text: " ".into() },
+                "handover_note.text",
+            ),
             (
                 EntryPayload::Cardioplegia(CardioplegiaDose {
                     solution: "del Nido".into(),

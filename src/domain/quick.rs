@@ -34,6 +34,8 @@ pub enum QuickKind {
     Urine,
     Measurement,
     Note,
+    /// A handover note for the next team (ECMO runs last weeks: each shift hands over).
+    HandoverNote,
     /// Setup: one circuit disposable with lot and expiry.
     Component,
     /// Setup: the prime composition.
@@ -175,7 +177,7 @@ fn crystalloid_share(solution: &str) -> f64 {
 }
 
 impl QuickKind {
-    pub const ALL: [QuickKind; 15] = [
+    pub const ALL: [QuickKind; 16] = [
         QuickKind::Component,
         QuickKind::Prime,
         QuickKind::Cardioplegia,
@@ -191,6 +193,7 @@ impl QuickKind {
         QuickKind::Urine,
         QuickKind::Measurement,
         QuickKind::Note,
+        QuickKind::HandoverNote,
     ];
 
     pub fn label(self) -> &'static str {
@@ -208,6 +211,7 @@ impl QuickKind {
             QuickKind::Urine => "Urine",
             QuickKind::Measurement => "Manual value",
             QuickKind::Note => "Note",
+            QuickKind::HandoverNote => "Handover note",
             QuickKind::Component => "Circuit component",
             QuickKind::Prime => "Prime",
         }
@@ -229,6 +233,7 @@ impl QuickKind {
             QuickKind::Urine => "urine",
             QuickKind::Measurement => "measurement",
             QuickKind::Note => "note",
+            QuickKind::HandoverNote => "handover_note",
             QuickKind::Component => "circuit_component",
             QuickKind::Prime => "prime",
         }
@@ -474,6 +479,7 @@ impl QuickKind {
                 ]
             }
             QuickKind::Note => vec![text("text", "Note", "", true)],
+            QuickKind::HandoverNote => vec![text("text", "Handover note", "", true)],
             QuickKind::Component => vec![
                 choice("kind", "Component", &COMPONENTS, "oxygenator"),
                 text("manufacturer", "Manufacturer", "", true),
@@ -650,6 +656,9 @@ impl QuickKind {
             QuickKind::Note => EntryPayload::Note {
                 text: get("text").to_string(),
             },
+            QuickKind::HandoverNote => EntryPayload::HandoverNote {
+                text: get("text").to_string(),
+            },
             QuickKind::Component => {
                 let kind = COMPONENTS
                     .iter()
@@ -796,6 +805,7 @@ pub fn describe(p: &EntryPayload) -> String {
         }
         EntryPayload::Urine { volume_ml } => format!("Urine {volume_ml} mL"),
         EntryPayload::Note { text } => format!("Note: {text}"),
+        EntryPayload::HandoverNote { text } => format!("Handover: {text}"),
         EntryPayload::Measurement {
             parameter,
             value,

@@ -77,7 +77,7 @@ pub fn blood_product(k: BloodProductKind) -> (&'static str, &'static str) {
 }
 
 /// Codes written literally in the mapping, with their display and definition.
-pub const FIXED: [(&str, &str, &str); 19] = [
+pub const FIXED: [(&str, &str, &str); 20] = [
     (
         "amendment",
         "Amendment",
@@ -147,6 +147,12 @@ pub const FIXED: [(&str, &str, &str); 19] = [
         "note",
         "Perfusion note",
         "Free-text note on the perfusion record.",
+    ),
+    (
+        "handover-note",
+        "Handover note",
+        "Free-text handover to the next team taking the run or the patient; the author and time \
+         are the Observation's performer and effective time.",
     ),
     (
         "blood-gas-panel",

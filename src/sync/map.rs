@@ -565,6 +565,11 @@ pub fn map_entry(
             o.insert("valueString".into(), json!(text));
             one(c.mapped("Observation", key, Value::Object(o)))
         }
+        EntryPayload::HandoverNote { text } => {
+            let mut o = c.observation(&key, pumpside_code("handover-note", "Handover note"), "exam");
+            o.insert("valueString".into(), json!(text));
+            one(c.mapped("Observation", key, Value::Object(o)))
+        }
         EntryPayload::BloodGas(panel) => {
             let specimen = Specimen::of(panel.site);
             let reported = match panel.temperature {
@@ -999,6 +1004,48 @@ pub fn trend_chunk(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handover_note_is_an_observation_with_its_own_code_author_and_time() {
+        use crate::domain::{Author, CaseId, CaseKind, CaseStatus, EntryId, PatientId};
+        let at = DateTime::parse_from_rfc3339("2026-11-20T07:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let case = CaseSummary {
+            id: CaseId::new(),
+            patient: Some(PatientId::new()),
+            kind: CaseKind::EcmoVv,
+            status: CaseStatus::Running,
+            label: "Bed 7 VV".into(),
+            is_demo: false,
+            created_at: at,
+        };
+        let entry = Entry {
+            id: EntryId::new(),
+            case_id: case.id,
+            seq: 1,
+            occurred_at: at,
+            recorded_at: at,
+            author: Author::new("Nia Night", "icu-tablet-2"),
+            payload: EntryPayload::HandoverNote {
+                text: "Sweep 3 L/min; clots at the connector".into(),
+            },
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let Planned::Resources(r) = map_entry(&case, &entry, std::slice::from_ref(&entry)).unwrap()
+        else {
+            panic!("a handover note is sent")
+        };
+        assert_eq!(r.len(), 1);
+        let o = &r[0].payload;
+        assert_eq!(r[0].resource_type, "Observation");
+        assert_eq!(o["code"]["coding"][0]["code"], "handover-note");
+        assert_eq!(o["code"]["coding"][0]["system"], PUMPSIDE);
+        assert_eq!(o["valueString"], "Sweep 3 L/min; clots at the connector");
+        assert!(super::super::codesystem::contains("handover-note"));
+        assert!(o.to_string().contains("Nia Night"), "{o}");
+    }
 
     #[test]
     fn decimals_keep_their_received_precision_in_the_json_text() {

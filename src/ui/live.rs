@@ -22,7 +22,7 @@ use crate::domain::reminder::Due;
 use crate::domain::summary::summarise;
 use crate::domain::timeline;
 use crate::domain::trend::{self, Zoom};
-use crate::domain::{CaseId, CaseStatus, EntryId, EntryPayload, EventKind};
+use crate::domain::{CaseId, CaseKind, CaseStatus, EntryId, EntryPayload, EventKind};
 
 /// How long a one-tap entry can be undone with one more tap.
 pub const UNDO_SECS: i64 = 10;
@@ -362,6 +362,7 @@ pub fn Live() -> Element {
                 Timeline {
                     on_mark: move |(id, kind)| { reason.set(String::new()); bar.set(Bar::Mark(id, kind)); }
                 }
+                HandoverNotes { ecmo: matches!(case.kind, CaseKind::EcmoVa | CaseKind::EcmoVv | CaseKind::Ecpr) }
             }
         }
         Sheet {
@@ -940,6 +941,52 @@ fn UndoButton() -> Element {
                 },
                 span { class: "undo-what", "Undo {label}" }
                 span { class: "undo-left", " ({left} s)" }
+        }
+    }
+}
+
+/// The run's handover notes, newest first, each with who wrote it and when (corrections applied,
+/// retracted notes left out). Written from More… › Handover note; shown on ECMO runs always,
+/// on other cases once there is one.
+#[component]
+fn HandoverNotes(ecmo: bool) -> Element {
+    let state = use_context::<UiState>();
+    let entries = state.entries.read();
+    let view = CaseView::derive(&entries);
+    let notes: Vec<(EntryId, String, String, String)> = view
+        .entries
+        .iter()
+        .rev()
+        .filter_map(|e| match e.payload {
+            EntryPayload::HandoverNote { text } => Some((
+                e.original.id,
+                e.occurred_at()
+                    .with_timezone(&chrono::Local)
+                    .format("%d %b %H:%M")
+                    .to_string(),
+                e.original.author.user.clone(),
+                text.clone(),
+            )),
+            _ => None,
+        })
+        .collect();
+    if notes.is_empty() && !ecmo {
+        return rsx! {};
+    }
+    rsx! {
+        section { class: "handover-notes", "data-section": "handover",
+            h2 { class: "section-title", "Handover notes" }
+            if notes.is_empty() {
+                p { class: "empty", "No handover note yet: More… › Handover note." }
+            }
+            ul { class: "handover-list",
+                for (id, at, who, text) in notes {
+                    li { key: "{id}", "data-handover": "",
+                        span { class: "muted", "{at} · {who}" }
+                        p { class: "handover-text", "{text}" }
+                    }
+                }
+            }
         }
     }
 }

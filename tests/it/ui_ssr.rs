@@ -1324,3 +1324,67 @@ async fn the_ecmo_board_ranks_runs_on_this_tablet_by_urgency_with_reasons() {
     assert!(html.contains("nothing found"));
     assert!(html.contains("the ECMO console keeps the primary alarms"));
 }
+
+/// An ECMO run's handover notes: newest first, each with who and when; a retracted note is
+/// gone; a CPB case without a handover note shows no panel.
+#[tokio::test]
+async fn an_ecmo_runs_handover_notes_show_newest_first_with_who_and_when() {
+    let case = CaseSummary {
+        kind: CaseKind::EcmoVa,
+        label: "Bed 3 VA".into(),
+        ..demo_case()
+    };
+    let note = |seq: u64, min: i64, who: &str, text: &str| Entry {
+        id: EntryId::new(),
+        case_id: case.id,
+        seq,
+        occurred_at: t0() + Duration::minutes(min),
+        recorded_at: t0() + Duration::minutes(min),
+        author: Author::new(who, "icu-tablet-2"),
+        payload: EntryPayload::HandoverNote { text: text.into() },
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    };
+    let first = note(
+        1,
+        0,
+        "Nia Night",
+        "Sweep 3 L/min, clots seen at the connector.",
+    );
+    let second = note(2, 10, "Dev Day", "Oxygenator changed 09:40, lot 4471.");
+    let wrong = note(3, 12, "Dev Day", "Wrong patient");
+    let retraction = Entry {
+        id: EntryId::new(),
+        seq: 4,
+        payload: EntryPayload::Retraction {
+            target: wrong.id,
+            reason: "written on the wrong run".into(),
+        },
+        ..note(4, 13, "Dev Day", "")
+    };
+    let html = render(Fixture {
+        case: Some(case.clone()),
+        entries: vec![first, second, wrong, retraction],
+        ..fixture(Screen::Live)
+    })
+    .await;
+    let newer = html
+        .find("Oxygenator changed 09:40")
+        .expect("the newer note");
+    let older = html.find("Sweep 3 L/min").expect("the older note");
+    assert!(newer < older, "newest first: {html}");
+    assert!(html.contains("Dev Day"), "{html}");
+    assert!(html.contains("Nia Night"));
+    assert_eq!(html.matches("data-handover").count(), 2, "{html}");
+    assert!(
+        !html.contains(">Wrong patient<"),
+        "a retracted note is gone"
+    );
+
+    let cpb = render(Fixture {
+        case: Some(demo_case()),
+        ..fixture(Screen::Live)
+    })
+    .await;
+    assert!(!cpb.contains(r#"data-section="handover""#));
+}
