@@ -23,6 +23,8 @@ pub struct LocalRun {
     pub case: CaseSummary,
     /// 1 on the day support started.
     pub day: i64,
+    /// Where the patient is (the newest location entry).
+    pub location: Option<String>,
     pub ranked: Ranked<CaseId>,
 }
 
@@ -41,12 +43,15 @@ pub async fn local_runs(
 ) -> Result<Vec<LocalRun>, StoreError> {
     let mut runs = Vec::new();
     let mut cases = BTreeMap::new();
+    let mut locations = BTreeMap::new();
     for case in store.list_cases().await? {
         let open = matches!(case.status, CaseStatus::Setup | CaseStatus::Running);
         if !is_ecmo(case.kind) || !open {
             continue;
         }
-        runs.push((case.id, run_data(store, &case, now).await?));
+        let (data, location) = run_data(store, &case, now).await?;
+        locations.insert(case.id, location);
+        runs.push((case.id, data));
         cases.insert(case.id, case);
     }
     Ok(ecmo::rank(rules, &runs, now)
@@ -55,6 +60,7 @@ pub async fn local_runs(
             let case = cases.remove(&ranked.key)?;
             Some(LocalRun {
                 day: (now - case.created_at).num_days() + 1,
+                location: locations.remove(&ranked.key).flatten(),
                 ranked,
                 case,
             })
@@ -66,7 +72,7 @@ async fn run_data(
     store: &Store,
     case: &CaseSummary,
     now: DateTime<Utc>,
-) -> Result<RunData, StoreError> {
+) -> Result<(RunData, Option<String>), StoreError> {
     let mut series: BTreeMap<Signal, Vec<Point>> = BTreeMap::new();
     let mut last_device_value: Option<DateTime<Utc>> = None;
     let from = now - Duration::hours(WINDOW_H);
@@ -91,7 +97,8 @@ async fn run_data(
     let entries = store.entries(case.id).await?;
     let view = CaseView::derive(&entries);
     ecmo::gases_into(&view, &mut series);
-    Ok(RunData {
+    let location = view.location();
+    let data = RunData {
         kind: case.kind,
         femoral_arterial: false,
         started: case.created_at,
@@ -99,5 +106,6 @@ async fn run_data(
         series,
         last_device_value,
         checks: Vec::new(),
-    })
+    };
+    Ok((data, location))
 }

@@ -174,6 +174,13 @@ pub enum EntryPayload {
     HandoverNote {
         text: String,
     },
+    /// Where the patient is (an ECMO run moves between units and beds): the newest is the
+    /// case's location; the earlier ones stay as its history.
+    Location {
+        unit: String,
+        /// Empty when the unit has no beds to name (an OR).
+        bed: String,
+    },
     BloodGas(BloodGasPanel),
     /// A value typed by hand for a parameter without a device.
     Measurement {
@@ -300,6 +307,7 @@ impl EntryPayload {
             EntryPayload::ResidualVolume { .. } => "residual_volume",
             EntryPayload::Note { .. } => "note",
             EntryPayload::HandoverNote { .. } => "handover_note",
+            EntryPayload::Location { .. } => "location",
             EntryPayload::BloodGas(_) => "blood_gas",
             EntryPayload::Measurement { .. } => "measurement",
             EntryPayload::Component(_) => "circuit_component",
@@ -447,6 +455,14 @@ impl EntryPayload {
             }
             EntryPayload::Note { text } => check_text("note.text", text, 10_000),
             EntryPayload::HandoverNote { text } => check_text("handover_note.text", text, 10_000),
+            EntryPayload::Location { unit, bed } => {
+                check_text("location.unit", unit, 80)?;
+                if bed.trim().is_empty() {
+                    Ok(())
+                } else {
+                    check_text("location.bed", bed, 40)
+                }
+            }
             EntryPayload::BloodGas(p) => p.validate(),
             EntryPayload::Measurement {
                 parameter,

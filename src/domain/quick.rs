@@ -36,6 +36,8 @@ pub enum QuickKind {
     Note,
     /// A handover note for the next team (ECMO runs last weeks: each shift hands over).
     HandoverNote,
+    /// Where the patient is now (unit and bed).
+    Location,
     /// Setup: one circuit disposable with lot and expiry.
     Component,
     /// Setup: the prime composition.
@@ -177,7 +179,7 @@ fn crystalloid_share(solution: &str) -> f64 {
 }
 
 impl QuickKind {
-    pub const ALL: [QuickKind; 16] = [
+    pub const ALL: [QuickKind; 17] = [
         QuickKind::Component,
         QuickKind::Prime,
         QuickKind::Cardioplegia,
@@ -194,6 +196,7 @@ impl QuickKind {
         QuickKind::Measurement,
         QuickKind::Note,
         QuickKind::HandoverNote,
+        QuickKind::Location,
     ];
 
     pub fn label(self) -> &'static str {
@@ -212,6 +215,7 @@ impl QuickKind {
             QuickKind::Measurement => "Manual value",
             QuickKind::Note => "Note",
             QuickKind::HandoverNote => "Handover note",
+            QuickKind::Location => "Location",
             QuickKind::Component => "Circuit component",
             QuickKind::Prime => "Prime",
         }
@@ -234,6 +238,7 @@ impl QuickKind {
             QuickKind::Measurement => "measurement",
             QuickKind::Note => "note",
             QuickKind::HandoverNote => "handover_note",
+            QuickKind::Location => "location",
             QuickKind::Component => "circuit_component",
             QuickKind::Prime => "prime",
         }
@@ -480,6 +485,10 @@ impl QuickKind {
             }
             QuickKind::Note => vec![text("text", "Note", "", true)],
             QuickKind::HandoverNote => vec![text("text", "Handover note", "", true)],
+            QuickKind::Location => vec![
+                text("unit", "Unit", "", true),
+                text("bed", "Bed", "", false),
+            ],
             QuickKind::Component => vec![
                 choice("kind", "Component", &COMPONENTS, "oxygenator"),
                 text("manufacturer", "Manufacturer", "", true),
@@ -659,6 +668,10 @@ impl QuickKind {
             QuickKind::HandoverNote => EntryPayload::HandoverNote {
                 text: get("text").to_string(),
             },
+            QuickKind::Location => EntryPayload::Location {
+                unit: get("unit").trim().to_string(),
+                bed: get("bed").trim().to_string(),
+            },
             QuickKind::Component => {
                 let kind = COMPONENTS
                     .iter()
@@ -806,6 +819,8 @@ pub fn describe(p: &EntryPayload) -> String {
         EntryPayload::Urine { volume_ml } => format!("Urine {volume_ml} mL"),
         EntryPayload::Note { text } => format!("Note: {text}"),
         EntryPayload::HandoverNote { text } => format!("Handover: {text}"),
+        EntryPayload::Location { unit, bed } if bed.is_empty() => format!("Location: {unit}"),
+        EntryPayload::Location { unit, bed } => format!("Location: {unit}, bed {bed}"),
         EntryPayload::Measurement {
             parameter,
             value,

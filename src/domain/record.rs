@@ -106,6 +106,18 @@ impl<'a> CaseView<'a> {
     }
 
     /// Bypass, cross-clamp and circulatory-arrest clocks.
+    /// Where the patient is now: the newest location entry (unit, bed), as people write it.
+    pub fn location(&self) -> Option<String> {
+        self.entries.iter().rev().find_map(|e| match e.payload {
+            EntryPayload::Location { unit, bed } => Some(if bed.trim().is_empty() {
+                unit.trim().to_string()
+            } else {
+                format!("{}, bed {}", unit.trim(), bed.trim())
+            }),
+            _ => None,
+        })
+    }
+
     pub fn clocks(&self) -> CaseClocks {
         CaseClocks::from_events(self.events())
     }

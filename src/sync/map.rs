@@ -405,6 +405,11 @@ pub fn run_procedure(case: &CaseSummary, entries: &[Entry]) -> Result<Mapped, Ma
         "performedPeriod": period,
         "note": [{ "text": case.label }],
     });
+    // Where the patient is: a display-only reference (the hospital's Location resources are
+    // not known to the tablet), from the newest location entry.
+    if let Some(place) = view.location() {
+        p["location"] = json!({ "display": place });
+    }
     if status == CaseStatus::Signed {
         p["extension"] = json!([{
             "url": "https://pumpside.org/fhir/StructureDefinition/signed",
@@ -505,7 +510,8 @@ pub fn map_entry(
     let ml = |v: Decimal| (v, "mL");
     let one = |m: Mapped| Ok(Planned::Resources(vec![m]));
     match &entry.payload {
-        EntryPayload::Status { .. } => {
+        // A move is an update of the run: its location is the newest location entry.
+        EntryPayload::Status { .. } | EntryPayload::Location { .. } => {
             let mut run = run_procedure(case, entries)?;
             run.operation = Operation::Update;
             one(run)
@@ -730,6 +736,17 @@ pub fn map_entry(
                 d["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
             }
             one(c.mapped("Device", key, d))
+        }
+        // A location entered in error: the run goes again with the location before it (its
+        // Procedure must not be marked entered-in-error with it).
+        EntryPayload::Retraction { target, .. }
+            if entries
+                .iter()
+                .any(|e| e.id == *target && matches!(e.payload, EntryPayload::Location { .. })) =>
+        {
+            let mut run = run_procedure(case, entries)?;
+            run.operation = Operation::Update;
+            one(run)
         }
         EntryPayload::Retraction { target, .. } => Ok(Planned::Retract { target: *target }),
         EntryPayload::Correction {
@@ -1045,6 +1062,73 @@ mod tests {
         assert_eq!(o["valueString"], "Sweep 3 L/min; clots at the connector");
         assert!(super::super::codesystem::contains("handover-note"));
         assert!(o.to_string().contains("Nia Night"), "{o}");
+    }
+
+    #[test]
+    fn a_move_updates_the_runs_location_and_a_move_entered_in_error_takes_it_back() {
+        use crate::domain::{Author, CaseId, CaseKind, CaseStatus, EntryId, PatientId};
+        let at = DateTime::parse_from_rfc3339("2026-11-20T07:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let case = CaseSummary {
+            id: CaseId::new(),
+            patient: Some(PatientId::new()),
+            kind: CaseKind::EcmoVa,
+            status: CaseStatus::Running,
+            label: "VA run".into(),
+            is_demo: false,
+            created_at: at,
+        };
+        let entry = |seq: u64, payload: EntryPayload| Entry {
+            id: EntryId::new(),
+            case_id: case.id,
+            seq,
+            occurred_at: at + chrono::Duration::minutes(seq as i64),
+            recorded_at: at + chrono::Duration::minutes(seq as i64),
+            author: Author::new("Nia Night", "icu-tablet-2"),
+            payload,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let icu = entry(
+            1,
+            EntryPayload::Location {
+                unit: "Cardiac ICU".into(),
+                bed: "7".into(),
+            },
+        );
+        let wrong = entry(
+            2,
+            EntryPayload::Location {
+                unit: "Cath lab".into(),
+                bed: String::new(),
+            },
+        );
+        let retract = entry(
+            3,
+            EntryPayload::Retraction {
+                target: wrong.id,
+                reason: "the move was cancelled".into(),
+            },
+        );
+        let all = vec![icu.clone(), wrong.clone(), retract.clone()];
+        let run_of = |upto: usize| match map_entry(&case, &all[upto], &all[..=upto]).unwrap() {
+            Planned::Resources(r) => {
+                assert_eq!(r.len(), 1);
+                assert_eq!(r[0].resource_type, "Procedure");
+                assert_eq!(r[0].operation, Operation::Update);
+                assert_eq!(r[0].key, case.id.to_string());
+                r[0].payload["location"]["display"].clone()
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(run_of(0), "Cardiac ICU, bed 7");
+        assert_eq!(run_of(1), "Cath lab");
+        assert_eq!(
+            run_of(2),
+            "Cardiac ICU, bed 7",
+            "the run is not entered-in-error"
+        );
     }
 
     #[test]

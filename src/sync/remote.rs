@@ -20,6 +20,8 @@ pub struct RemoteRun {
     /// FHIR Procedure status (preparation, in-progress, completed, …).
     pub status: String,
     pub label: Option<String>,
+    /// Where the patient is, as the server has it (`Procedure.location.display`).
+    pub location: Option<String>,
     pub started: Option<DateTime<Utc>>,
     pub ended: Option<DateTime<Utc>>,
     /// The newest `meta.lastUpdated` among the run and its parts.
@@ -165,6 +167,10 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                 kind: name(&v["code"]),
                 status: v["status"].as_str().unwrap_or("unknown").to_string(),
                 label: v["note"][0]["text"].as_str().map(String::from),
+                location: v["location"]["display"]
+                    .as_str()
+                    .filter(|s| !s.trim().is_empty())
+                    .map(|s| s.chars().take(120).collect()),
                 started: at(&period["start"]).or_else(|| at(&v["performedDateTime"])),
                 ended: at(&period["end"]),
                 updated: p.last_updated.clone(),

@@ -20,6 +20,8 @@ pub fn CaseBanner() -> Element {
     };
     let today = state.now.read().with_timezone(&chrono::Local).date_naive();
     let patient = state.patient.read().clone();
+    // Where the patient is: the newest location entry (More… › Location).
+    let location = crate::domain::record::CaseView::derive(&state.entries.read()).location();
     // Other set-up and running cases, re-read when the followed case changes.
     let loader = services.clone();
     let others = use_resource(move || {
@@ -59,6 +61,9 @@ pub fn CaseBanner() -> Element {
             div { class: "banner-case",
                 span { class: "banner-label", "{case.label}" }
                 span { class: "chip", "{case.kind.label()}" }
+                if let Some(place) = location {
+                    span { class: "chip", "data-location": "", "{place}" }
+                }
                 span { class: "chip", "data-status": "{case.status.code()}", "{case.status.label()}" }
                 if case.is_demo { span { class: "chip demo", "DEMO" } }
                 for (id, label, status) in others {

@@ -136,6 +136,9 @@ pub fn EcmoBoard() -> Element {
                         li { key: "{run.case.id}", class: if run.ranked.findings.is_empty() { "ranked-run" } else { "ranked-run flagged" },
                             "data-ranked-run": "{run.case.label}",
                             span { class: "run-title", "{run.case.label} · {run.case.kind.label()} · day {run.day}" }
+                            if let Some(place) = &run.location {
+                                span { class: "run-location", "data-location": "", "{place}" }
+                            }
                             span { class: "run-reason", "data-reason": "", "{run.ranked.reason()}" }
                         }
                     }
@@ -224,6 +227,9 @@ fn RemoteRunCard(run: crate::app::view::RemoteRun, now: DateTime<Utc>) -> Elemen
                 if run.demo { span { class: "badge", " demo" } }
             }
             p { class: "muted", "{run.label.clone().unwrap_or_default()} {started}" }
+            if let Some(place) = &run.location {
+                p { class: "run-location", "data-location": "", "{place}" }
+            }
             if !run.latest.is_empty() {
                 div { class: "kv",
                     for v in run.latest.iter() {

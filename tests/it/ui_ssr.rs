@@ -728,7 +728,8 @@ async fn the_ecmo_board_shows_followed_runs_pulled_from_the_server_with_their_ag
         .unwrap();
     let at = |m: i64| (t0() + Duration::minutes(m)).to_rfc3339();
     let run = serde_json::json!({"resourceType":"Procedure","id":"r1","status":"in-progress",
-        "code":{"text":"VA ECMO"},"performedPeriod":{"start": at(-600)}});
+        "code":{"text":"VA ECMO"},"performedPeriod":{"start": at(-600)},
+        "location":{"display":"Cardiac ICU, bed 7"}});
     let flow = serde_json::json!({"resourceType":"Observation","id":"o1","status":"final",
         "code":{"text":"Pump flow"},"partOf":[{"reference":"Procedure/r1"}],
         "effectiveDateTime": at(25),"valueQuantity":{"value":3.85,"unit":"L/min"}});
@@ -752,6 +753,10 @@ async fn the_ecmo_board_shows_followed_runs_pulled_from_the_server_with_their_ag
     assert!(html.contains(r#"data-followed="ECMO-77""#), "{html}");
     assert!(html.contains("VA ECMO · running"));
     assert!(html.contains("3.85 L/min"));
+    assert!(
+        html.contains(r#"data-location="">Cardiac ICU, bed 7<"#),
+        "where the patient is: {html}"
+    );
     assert!(html.contains("(5 min ago)"), "age of the value: {html}");
     assert!(html.contains("the bedside console and its alarms are primary"));
     assert!(
@@ -1306,6 +1311,25 @@ async fn the_ecmo_board_ranks_runs_on_this_tablet_by_urgency_with_reasons() {
         }
     };
     run("Bed 3 VA", CaseKind::EcmoVa, 120, 0).await;
+    let bed3 = store
+        .list_cases()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.label == "Bed 3 VA")
+        .unwrap();
+    store
+        .append_entry(pumpside::domain::NewEntry {
+            case_id: bed3.id,
+            occurred_at: now - Duration::minutes(5),
+            author: Author::new("SSR perfusionist", "ssr-tablet"),
+            payload: EntryPayload::Location {
+                unit: "Cardiac ICU".into(),
+                bed: "3".into(),
+            },
+        })
+        .await
+        .unwrap();
     run("Bed 7 VV", CaseKind::EcmoVv, 400, 47).await;
     run("Bed 9 VA", CaseKind::EcmoVa, 380, 0).await;
     run("OR 2 CABG", CaseKind::Cpb, 100, 0).await;
@@ -1321,6 +1345,10 @@ async fn the_ecmo_board_ranks_runs_on_this_tablet_by_urgency_with_reasons() {
     assert!(html.contains("no data for 47 min"), "{html}");
     assert!(html.contains("flow 1.2 L/min, below 1.5"), "{html}");
     assert!(html.contains("Bed 9 VA · VA ECMO · day 1"), "{html}");
+    assert!(
+        html.contains(r#"data-location="">Cardiac ICU, bed 3<"#),
+        "{html}"
+    );
     assert!(html.contains("nothing found"));
     assert!(html.contains("the ECMO console keeps the primary alarms"));
 }
@@ -1362,12 +1390,24 @@ async fn an_ecmo_runs_handover_notes_show_newest_first_with_who_and_when() {
         },
         ..note(4, 13, "Dev Day", "")
     };
+    let moved = Entry {
+        id: EntryId::new(),
+        payload: EntryPayload::Location {
+            unit: "Cardiac ICU".into(),
+            bed: "7".into(),
+        },
+        ..note(5, 14, "Dev Day", "")
+    };
     let html = render(Fixture {
         case: Some(case.clone()),
-        entries: vec![first, second, wrong, retraction],
+        entries: vec![first, second, wrong, retraction, moved],
         ..fixture(Screen::Live)
     })
     .await;
+    assert!(
+        html.contains(r#"<span class="chip" data-location="">Cardiac ICU, bed 7</span>"#),
+        "the banner says where the patient is: {html}"
+    );
     let newer = html
         .find("Oxygenator changed 09:40")
         .expect("the newer note");
