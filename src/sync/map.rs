@@ -1111,7 +1111,7 @@ mod tests {
                 reason: "the move was cancelled".into(),
             },
         );
-        let all = vec![icu.clone(), wrong.clone(), retract.clone()];
+        let all = [icu, wrong, retract];
         let run_of = |upto: usize| match map_entry(&case, &all[upto], &all[..=upto]).unwrap() {
             Planned::Resources(r) => {
                 assert_eq!(r.len(), 1);
