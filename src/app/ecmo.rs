@@ -2,8 +2,8 @@
 //! rules read it (`domain::ecmo`), ranked by urgency with the reasons in words.
 //!
 //! What a run gives today: blood flow from its pump-flow channel (the last 26 hours), the time
-//! of its newest device value on any channel, and its blood gases (post- and pre-oxygenator,
-//! venous) from the derived case view. Circuit pressures, anticoagulation results and the
+//! of its newest device value on any channel, its blood gases (post- and pre-oxygenator,
+//! venous) and its newest oxygenator or circuit change from the derived case view. Circuit pressures, anticoagulation results and the
 //! checks due are not in the live model yet, so the rules that read them stay silent for local
 //! runs (issue 19's parameter catalogue brings them).
 
@@ -98,11 +98,12 @@ async fn run_data(
     let view = CaseView::derive(&entries);
     ecmo::gases_into(&view, &mut series);
     let location = view.location();
+    let circuit_since = ecmo::circuit_since(&view);
     let data = RunData {
         kind: case.kind,
         femoral_arterial: false,
         started: case.created_at,
-        circuit_since: None,
+        circuit_since,
         series,
         last_device_value,
         checks: Vec::new(),

@@ -614,6 +614,20 @@ pub fn gases_into(view: &super::record::CaseView<'_>, series: &mut BTreeMap<Sign
     }
 }
 
+/// When the membrane in use went in: the newest circuit change that replaced the oxygenator or
+/// the whole circuit (tubing pack), corrections applied, retracted changes left out.
+pub fn circuit_since(view: &super::record::CaseView<'_>) -> Option<DateTime<Utc>> {
+    use super::entry::{ComponentKind, EntryPayload};
+    view.entries
+        .iter()
+        .filter(|e| {
+            matches!(e.payload, EntryPayload::CircuitChange { component, .. }
+                if matches!(component.kind, ComponentKind::Oxygenator | ComponentKind::TubingPack))
+        })
+        .map(|e| e.occurred_at())
+        .max()
+}
+
 /// A run's place on the board: its findings and the weight that orders it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Ranked<K> {
@@ -1033,6 +1047,43 @@ mod tests {
         own.urgency.insert(FindingKind::AnticoagulationOut, 200);
         let order: Vec<&str> = rank(&own, &runs, now).iter().map(|r| r.key).collect();
         assert_eq!(order, ["bed 2", "bed 4", "bed 3", "bed 1"]);
+    }
+
+    #[test]
+    fn the_newest_oxygenator_or_circuit_change_starts_a_new_baseline() {
+        use crate::domain::entry::{CircuitComponent, ComponentKind, Entry, EntryPayload};
+        use crate::domain::record::CaseView;
+        use crate::domain::{Author, CaseId, EntryId};
+        let case = CaseId::new();
+        let change = |seq: u64, min: i64, kind: ComponentKind| Entry {
+            id: EntryId::new(),
+            case_id: case,
+            seq,
+            occurred_at: at(min),
+            recorded_at: at(min),
+            author: Author::new("Nia Night", "icu-tablet-2"),
+            payload: EntryPayload::CircuitChange {
+                component: CircuitComponent {
+                    kind,
+                    manufacturer: "Acme".into(),
+                    model: "Oxy 8000".into(),
+                    lot: format!("L{seq}"),
+                    expiry: chrono::NaiveDate::from_ymd_opt(2027, 6, 30).unwrap(),
+                    udi: None,
+                    size: None,
+                },
+                why: "ΔP rising, clots seen".into(),
+            },
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let entries = vec![
+            change(1, 60, ComponentKind::Oxygenator),
+            change(2, 300, ComponentKind::TubingPack),
+            change(3, 400, ComponentKind::VenousCannula),
+        ];
+        assert_eq!(circuit_since(&CaseView::derive(&entries)), Some(at(300)));
+        assert_eq!(circuit_since(&CaseView::derive(&entries[2..])), None);
     }
 
     #[test]

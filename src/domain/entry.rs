@@ -174,6 +174,13 @@ pub enum EntryPayload {
     HandoverNote {
         text: String,
     },
+    /// A part of a running circuit replaced (an oxygenator, the whole circuit, a pump head):
+    /// the new part with its lot and expiry, and why. ΔP is compared with values after the
+    /// newest oxygenator or circuit change only (`domain::ecmo`).
+    CircuitChange {
+        component: CircuitComponent,
+        why: String,
+    },
     /// Where the patient is (an ECMO run moves between units and beds): the newest is the
     /// case's location; the earlier ones stay as its history.
     Location {
@@ -308,6 +315,7 @@ impl EntryPayload {
             EntryPayload::Note { .. } => "note",
             EntryPayload::HandoverNote { .. } => "handover_note",
             EntryPayload::Location { .. } => "location",
+            EntryPayload::CircuitChange { .. } => "circuit_change",
             EntryPayload::BloodGas(_) => "blood_gas",
             EntryPayload::Measurement { .. } => "measurement",
             EntryPayload::Component(_) => "circuit_component",
@@ -469,6 +477,10 @@ impl EntryPayload {
                 value,
                 unit,
             } => parameter.check_manual(*value, unit),
+            EntryPayload::CircuitChange { component, why } => {
+                check_text("circuit_change.why", why, 2_000)?;
+                EntryPayload::Component(component.clone()).validate()
+            }
             EntryPayload::Component(c) => {
                 check_text("component.manufacturer", &c.manufacturer, 200)?;
                 check_text("component.model", &c.model, 200)?;

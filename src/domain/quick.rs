@@ -38,6 +38,8 @@ pub enum QuickKind {
     HandoverNote,
     /// Where the patient is now (unit and bed).
     Location,
+    /// A part of the running circuit replaced, with the new part's lot and why.
+    CircuitChange,
     /// Setup: one circuit disposable with lot and expiry.
     Component,
     /// Setup: the prime composition.
@@ -179,7 +181,7 @@ fn crystalloid_share(solution: &str) -> f64 {
 }
 
 impl QuickKind {
-    pub const ALL: [QuickKind; 17] = [
+    pub const ALL: [QuickKind; 18] = [
         QuickKind::Component,
         QuickKind::Prime,
         QuickKind::Cardioplegia,
@@ -197,6 +199,7 @@ impl QuickKind {
         QuickKind::Note,
         QuickKind::HandoverNote,
         QuickKind::Location,
+        QuickKind::CircuitChange,
     ];
 
     pub fn label(self) -> &'static str {
@@ -216,6 +219,7 @@ impl QuickKind {
             QuickKind::Note => "Note",
             QuickKind::HandoverNote => "Handover note",
             QuickKind::Location => "Location",
+            QuickKind::CircuitChange => "Circuit change",
             QuickKind::Component => "Circuit component",
             QuickKind::Prime => "Prime",
         }
@@ -239,6 +243,7 @@ impl QuickKind {
             QuickKind::Note => "note",
             QuickKind::HandoverNote => "handover_note",
             QuickKind::Location => "location",
+            QuickKind::CircuitChange => "circuit_change",
             QuickKind::Component => "circuit_component",
             QuickKind::Prime => "prime",
         }
@@ -489,6 +494,14 @@ impl QuickKind {
                 text("unit", "Unit", "", true),
                 text("bed", "Bed", "", false),
             ],
+            QuickKind::CircuitChange => vec![
+                choice("kind", "New part", &COMPONENTS, "oxygenator"),
+                text("manufacturer", "Manufacturer", "", true),
+                text("model", "Model", "", true),
+                text("lot", "Lot", "", true),
+                text("expiry", "Expiry (YYYY-MM-DD)", "", true),
+                text("why", "Why (clots, ΔP, leak, plasma leak…)", "", true),
+            ],
             QuickKind::Component => vec![
                 choice("kind", "Component", &COMPONENTS, "oxygenator"),
                 text("manufacturer", "Manufacturer", "", true),
@@ -672,6 +685,15 @@ impl QuickKind {
                 unit: get("unit").trim().to_string(),
                 bed: get("bed").trim().to_string(),
             },
+            QuickKind::CircuitChange => {
+                let EntryPayload::Component(component) = QuickKind::Component.build(values)? else {
+                    return Err(bad_choice("kind"));
+                };
+                EntryPayload::CircuitChange {
+                    component,
+                    why: get("why").trim().to_string(),
+                }
+            }
             QuickKind::Component => {
                 let kind = COMPONENTS
                     .iter()
@@ -828,6 +850,10 @@ pub fn describe(p: &EntryPayload) -> String {
         } => {
             format!("{} {value} {unit} (typed)", parameter.label())
         }
+        EntryPayload::CircuitChange { component: c, why } => format!(
+            "Circuit change: {} {} lot {} exp {} ({why})",
+            c.manufacturer, c.model, c.lot, c.expiry
+        ),
         EntryPayload::Component(c) => format!(
             "{} {} lot {} exp {}",
             c.manufacturer, c.model, c.lot, c.expiry

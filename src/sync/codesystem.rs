@@ -77,7 +77,7 @@ pub fn blood_product(k: BloodProductKind) -> (&'static str, &'static str) {
 }
 
 /// Codes written literally in the mapping, with their display and definition.
-pub const FIXED: [(&str, &str, &str); 20] = [
+pub const FIXED: [(&str, &str, &str); 21] = [
     (
         "amendment",
         "Amendment",
@@ -147,6 +147,12 @@ pub const FIXED: [(&str, &str, &str); 20] = [
         "note",
         "Perfusion note",
         "Free-text note on the perfusion record.",
+    ),
+    (
+        "circuit-change",
+        "Circuit change",
+        "A part of a running circuit replaced (oxygenator, circuit, pump head); the new part is \
+         the Observation's device, the reason its value.",
     ),
     (
         "handover-note",

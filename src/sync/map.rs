@@ -483,6 +483,24 @@ impl Common<'_> {
         }
     }
 
+    /// A circuit part as a FHIR Device (lot, expiry, model) for the patient.
+    fn device(&self, key: &str, comp: &crate::domain::entry::CircuitComponent) -> Value {
+        let mut d = json!({
+            "resourceType": "Device",
+            "identifier": identifier(key),
+            "status": "active",
+            "manufacturer": comp.manufacturer,
+            "lotNumber": comp.lot,
+            "expirationDate": comp.expiry.to_string(),
+            "deviceName": [{ "name": comp.model, "type": "model-name" }],
+            "patient": placeholder("Patient", &self.patient),
+        });
+        if self.case.is_demo {
+            d["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
+        }
+        d
+    }
+
     fn quantity_observation(&self, code: Value, cat: &str, value: Quantity) -> Mapped {
         let key = self.entry.id.to_string();
         let mut o = self.observation(&key, code, cat);
@@ -721,21 +739,23 @@ pub fn map_entry(
             }
             one(c.mapped("MedicationAdministration", key, m))
         }
-        EntryPayload::Component(comp) => {
-            let mut d = json!({
-                "resourceType": "Device",
-                "identifier": identifier(&key),
-                "status": "active",
-                "manufacturer": comp.manufacturer,
-                "lotNumber": comp.lot,
-                "expirationDate": comp.expiry.to_string(),
-                "deviceName": [{ "name": comp.model, "type": "model-name" }],
-                "patient": placeholder("Patient", &c.patient),
-            });
-            if case.is_demo {
-                d["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
-            }
-            one(c.mapped("Device", key, d))
+        EntryPayload::Component(comp) => one(c.mapped("Device", key.clone(), c.device(&key, comp))),
+        // The new part as a Device, and the change itself as an Observation naming it, with
+        // why: a receiver sees which oxygenator (lot) replaced which, when and by whom.
+        EntryPayload::CircuitChange { component, why } => {
+            let device_key = derived_uuid(&key, "device");
+            let device = c.mapped("Device", device_key.clone(), c.device(&device_key, component));
+            let mut o = c.observation(
+                &key,
+                pumpside_code("circuit-change", "Circuit change"),
+                "procedure",
+            );
+            o.insert("valueString".into(), json!(why));
+            o.insert("device".into(), placeholder("Device", &device_key));
+            Ok(Planned::Resources(vec![
+                device,
+                c.mapped("Observation", key, Value::Object(o)),
+            ]))
         }
         // A location entered in error: the run goes again with the location before it (its
         // Procedure must not be marked entered-in-error with it).
@@ -1062,6 +1082,87 @@ mod tests {
         assert_eq!(o["valueString"], "Sweep 3 L/min; clots at the connector");
         assert!(super::super::codesystem::contains("handover-note"));
         assert!(o.to_string().contains("Nia Night"), "{o}");
+    }
+
+    #[test]
+    fn a_circuit_change_sends_the_new_part_and_the_change_naming_it_with_why() {
+        use crate::domain::entry::ComponentKind;
+        use crate::domain::quick::QuickKind;
+        use crate::domain::{Author, CaseId, CaseKind, CaseStatus, EntryId, PatientId};
+        let values: std::collections::BTreeMap<String, String> = [
+            ("kind", "oxygenator"),
+            ("manufacturer", "Acme"),
+            ("model", "Oxy 8000"),
+            ("lot", "L4471"),
+            ("expiry", "2027-06-30"),
+            ("why", "ΔP +40 % in 6 h, clots at the outlet"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let payload = QuickKind::CircuitChange.build(&values).unwrap();
+        let EntryPayload::CircuitChange { component, why } = &payload else {
+            panic!("{payload:?}")
+        };
+        assert_eq!(component.kind, ComponentKind::Oxygenator);
+        assert_eq!(why, "ΔP +40 % in 6 h, clots at the outlet");
+        let mut missing = values.clone();
+        missing.insert("why".into(), " ".into());
+        // A change without a reason is refused, by the form or by the entry's own check.
+        match QuickKind::CircuitChange.build(&missing) {
+            Err(e) => assert!(e.to_string().contains("why"), "{e}"),
+            Ok(p) => assert!(p.validate().is_err(), "{p:?}"),
+        }
+
+        let at = DateTime::parse_from_rfc3339("2026-11-20T07:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let case = CaseSummary {
+            id: CaseId::new(),
+            patient: Some(PatientId::new()),
+            kind: CaseKind::EcmoVa,
+            status: CaseStatus::Running,
+            label: "VA run".into(),
+            is_demo: false,
+            created_at: at,
+        };
+        let entry = Entry {
+            id: EntryId::new(),
+            case_id: case.id,
+            seq: 1,
+            occurred_at: at,
+            recorded_at: at,
+            author: Author::new("Nia Night", "icu-tablet-2"),
+            payload,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let Planned::Resources(r) = map_entry(&case, &entry, std::slice::from_ref(&entry)).unwrap()
+        else {
+            panic!("a circuit change is sent")
+        };
+        let types: Vec<&str> = r.iter().map(|m| m.resource_type).collect();
+        assert_eq!(types, ["Device", "Observation"]);
+        assert_eq!(r[0].payload["lotNumber"], "L4471");
+        assert_eq!(r[1].payload["code"]["coding"][0]["code"], "circuit-change");
+        assert_eq!(
+            r[1].payload["valueString"],
+            "ΔP +40 % in 6 h, clots at the outlet"
+        );
+        let device_id = r[0].payload["identifier"][0]["value"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("urn:uuid:")
+            .to_string();
+        assert_eq!(r[0].key, device_id);
+        assert!(
+            r[1].payload["device"]["reference"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("Device/{device_id}")),
+            "{}",
+            r[1].payload
+        );
     }
 
     #[test]
