@@ -99,9 +99,10 @@ async fn run_data(
     ecmo::gases_into(&view, &mut series);
     let location = view.location();
     let circuit_since = ecmo::circuit_since(&view);
+    let femoral_arterial = ecmo::femoral_arterial(&view);
     let data = RunData {
         kind: case.kind,
-        femoral_arterial: false,
+        femoral_arterial,
         started: case.created_at,
         circuit_since,
         series,

@@ -614,6 +614,20 @@ pub fn gases_into(view: &super::record::CaseView<'_>, series: &mut BTreeMap<Sign
     }
 }
 
+/// Whether the run's newest cannulation returns blood to a femoral artery (the limb perfusion
+/// rules apply), from the derived case view.
+pub fn femoral_arterial(view: &super::record::CaseView<'_>) -> bool {
+    use super::entry::EntryPayload;
+    view.entries
+        .iter()
+        .rev()
+        .find_map(|e| match e.payload {
+            EntryPayload::Cannulation { return_site, .. } => Some(return_site.is_femoral_artery()),
+            _ => None,
+        })
+        .unwrap_or(false)
+}
+
 /// When the membrane in use went in: the newest circuit change that replaced the oxygenator or
 /// the whole circuit (tubing pack), corrections applied, retracted changes left out.
 pub fn circuit_since(view: &super::record::CaseView<'_>) -> Option<DateTime<Utc>> {
@@ -1084,6 +1098,61 @@ mod tests {
         ];
         assert_eq!(circuit_since(&CaseView::derive(&entries)), Some(at(300)));
         assert_eq!(circuit_since(&CaseView::derive(&entries[2..])), None);
+    }
+
+    #[test]
+    fn a_femoral_arterial_return_from_the_cannulation_form_brings_the_limb_rules() {
+        use crate::domain::entry::{Entry, EntryPayload};
+        use crate::domain::quick::{cannulation_text, QuickKind};
+        use crate::domain::record::CaseView;
+        use crate::domain::{Author, CaseId, EntryId};
+        let form = |drain: &str, ret: &str, fr: &str| {
+            let values: BTreeMap<String, String> = [
+                ("drainage", drain),
+                ("drainage_fr", "25"),
+                ("return_site", ret),
+                ("return_fr", fr),
+                ("distal_perfusion", "yes"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            QuickKind::Cannulation.build(&values)
+        };
+        let payload = form("right_femoral_vein", "left_femoral_artery", "17").unwrap();
+        assert_eq!(
+            cannulation_text(&payload).unwrap(),
+            "Drainage 25 Fr right femoral vein; return 17 Fr left femoral artery; distal perfusion cannula"
+        );
+        // A size no cannula has is refused with the range.
+        let e = form("right_femoral_vein", "left_femoral_artery", "170")
+            .and_then(|p| p.validate().map(|_| p))
+            .unwrap_err();
+        assert!(e.to_string().contains("6 to 34 Fr"), "{e}");
+        assert!(form("nowhere", "aorta", "17").is_err());
+
+        let case = CaseId::new();
+        let entry = |seq: u64, payload: EntryPayload| Entry {
+            id: EntryId::new(),
+            case_id: case,
+            seq,
+            occurred_at: at(seq as i64),
+            recorded_at: at(seq as i64),
+            author: Author::new("Nia Night", "icu-tablet-2"),
+            payload,
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let femoral = vec![entry(1, payload)];
+        assert!(femoral_arterial(&CaseView::derive(&femoral)));
+        // Re-cannulated to the axillary artery: the newest cannulation counts.
+        let mut moved = femoral.clone();
+        moved.push(entry(
+            2,
+            form("right_femoral_vein", "right_axillary_artery", "17").unwrap(),
+        ));
+        assert!(!femoral_arterial(&CaseView::derive(&moved)));
+        assert!(!femoral_arterial(&CaseView::derive(&[])));
     }
 
     #[test]

@@ -72,6 +72,76 @@ pub enum ComponentKind {
     Other,
 }
 
+/// Where an ECMO cannula sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CannulaSite {
+    RightFemoralVein,
+    LeftFemoralVein,
+    RightInternalJugular,
+    /// A dual-lumen cannula in the right internal jugular (drainage and return in one).
+    DualLumenJugular,
+    RightFemoralArtery,
+    LeftFemoralArtery,
+    RightAxillaryArtery,
+    /// Central cannulation: the aorta (return) or the right atrium (drainage).
+    Aorta,
+    RightAtrium,
+}
+
+impl CannulaSite {
+    pub const ALL: [CannulaSite; 9] = [
+        CannulaSite::RightFemoralVein,
+        CannulaSite::LeftFemoralVein,
+        CannulaSite::RightInternalJugular,
+        CannulaSite::DualLumenJugular,
+        CannulaSite::RightFemoralArtery,
+        CannulaSite::LeftFemoralArtery,
+        CannulaSite::RightAxillaryArtery,
+        CannulaSite::Aorta,
+        CannulaSite::RightAtrium,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            CannulaSite::RightFemoralVein => "right_femoral_vein",
+            CannulaSite::LeftFemoralVein => "left_femoral_vein",
+            CannulaSite::RightInternalJugular => "right_internal_jugular",
+            CannulaSite::DualLumenJugular => "dual_lumen_jugular",
+            CannulaSite::RightFemoralArtery => "right_femoral_artery",
+            CannulaSite::LeftFemoralArtery => "left_femoral_artery",
+            CannulaSite::RightAxillaryArtery => "right_axillary_artery",
+            CannulaSite::Aorta => "aorta",
+            CannulaSite::RightAtrium => "right_atrium",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CannulaSite::RightFemoralVein => "right femoral vein",
+            CannulaSite::LeftFemoralVein => "left femoral vein",
+            CannulaSite::RightInternalJugular => "right internal jugular vein",
+            CannulaSite::DualLumenJugular => "dual-lumen, right internal jugular",
+            CannulaSite::RightFemoralArtery => "right femoral artery",
+            CannulaSite::LeftFemoralArtery => "left femoral artery",
+            CannulaSite::RightAxillaryArtery => "right axillary artery",
+            CannulaSite::Aorta => "aorta",
+            CannulaSite::RightAtrium => "right atrium",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.code() == code)
+    }
+
+    pub fn is_femoral_artery(self) -> bool {
+        matches!(
+            self,
+            CannulaSite::RightFemoralArtery | CannulaSite::LeftFemoralArtery
+        )
+    }
+}
+
 /// One disposable in the circuit, traceable by lot and UDI.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CircuitComponent {
@@ -173,6 +243,16 @@ pub enum EntryPayload {
     /// entry's author and time; shown newest first on the run's screen.
     HandoverNote {
         text: String,
+    },
+    /// The cannulae of an ECMO run: where blood is drained and returned, and their sizes
+    /// (French). A femoral arterial return makes the limb perfusion rules apply.
+    Cannulation {
+        drainage: CannulaSite,
+        drainage_fr: Decimal,
+        return_site: CannulaSite,
+        return_fr: Decimal,
+        /// A distal perfusion cannula for the cannulated leg.
+        distal_perfusion: bool,
     },
     /// A part of a running circuit replaced (an oxygenator, the whole circuit, a pump head):
     /// the new part with its lot and expiry, and why. ΔP is compared with values after the
@@ -316,6 +396,7 @@ impl EntryPayload {
             EntryPayload::HandoverNote { .. } => "handover_note",
             EntryPayload::Location { .. } => "location",
             EntryPayload::CircuitChange { .. } => "circuit_change",
+            EntryPayload::Cannulation { .. } => "cannulation",
             EntryPayload::BloodGas(_) => "blood_gas",
             EntryPayload::Measurement { .. } => "measurement",
             EntryPayload::Component(_) => "circuit_component",
@@ -477,6 +558,26 @@ impl EntryPayload {
                 value,
                 unit,
             } => parameter.check_manual(*value, unit),
+            EntryPayload::Cannulation {
+                drainage_fr,
+                return_fr,
+                ..
+            } => {
+                for (field, fr) in [
+                    ("cannulation.drainage_fr", drainage_fr),
+                    ("cannulation.return_fr", return_fr),
+                ] {
+                    let v = fr.to_f64();
+                    if !(6.0..=34.0).contains(&v) {
+                        return Err(ValidationError::out_of_range(
+                            field,
+                            format!("{fr} Fr"),
+                            "6 to 34 Fr",
+                        ));
+                    }
+                }
+                Ok(())
+            }
             EntryPayload::CircuitChange { component, why } => {
                 check_text("circuit_change.why", why, 2_000)?;
                 EntryPayload::Component(component.clone()).validate()

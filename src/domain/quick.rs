@@ -40,6 +40,8 @@ pub enum QuickKind {
     Location,
     /// A part of the running circuit replaced, with the new part's lot and why.
     CircuitChange,
+    /// An ECMO run's cannulae: sites and sizes.
+    Cannulation,
     /// Setup: one circuit disposable with lot and expiry.
     Component,
     /// Setup: the prime composition.
@@ -181,7 +183,7 @@ fn crystalloid_share(solution: &str) -> f64 {
 }
 
 impl QuickKind {
-    pub const ALL: [QuickKind; 18] = [
+    pub const ALL: [QuickKind; 19] = [
         QuickKind::Component,
         QuickKind::Prime,
         QuickKind::Cardioplegia,
@@ -200,6 +202,7 @@ impl QuickKind {
         QuickKind::HandoverNote,
         QuickKind::Location,
         QuickKind::CircuitChange,
+        QuickKind::Cannulation,
     ];
 
     pub fn label(self) -> &'static str {
@@ -220,6 +223,7 @@ impl QuickKind {
             QuickKind::HandoverNote => "Handover note",
             QuickKind::Location => "Location",
             QuickKind::CircuitChange => "Circuit change",
+            QuickKind::Cannulation => "Cannulation",
             QuickKind::Component => "Circuit component",
             QuickKind::Prime => "Prime",
         }
@@ -244,6 +248,7 @@ impl QuickKind {
             QuickKind::HandoverNote => "handover_note",
             QuickKind::Location => "location",
             QuickKind::CircuitChange => "circuit_change",
+            QuickKind::Cannulation => "cannulation",
             QuickKind::Component => "circuit_component",
             QuickKind::Prime => "prime",
         }
@@ -494,6 +499,46 @@ impl QuickKind {
                 text("unit", "Unit", "", true),
                 text("bed", "Bed", "", false),
             ],
+            QuickKind::Cannulation => {
+                let sites: Vec<(&str, &str)> = crate::domain::entry::CannulaSite::ALL
+                    .iter()
+                    .map(|s| (s.code(), s.label()))
+                    .collect();
+                vec![
+                    choice(
+                        "drainage",
+                        "Drainage cannula site",
+                        &sites,
+                        "right_femoral_vein",
+                    ),
+                    number(
+                        "drainage_fr",
+                        "Drainage cannula size",
+                        "Fr",
+                        String::new(),
+                        true,
+                    ),
+                    choice(
+                        "return_site",
+                        "Return cannula site",
+                        &sites,
+                        "right_internal_jugular",
+                    ),
+                    number(
+                        "return_fr",
+                        "Return cannula size",
+                        "Fr",
+                        String::new(),
+                        true,
+                    ),
+                    choice(
+                        "distal_perfusion",
+                        "Distal perfusion cannula",
+                        &[("no", "No"), ("yes", "Yes")],
+                        "no",
+                    ),
+                ]
+            }
             QuickKind::CircuitChange => vec![
                 choice("kind", "New part", &COMPONENTS, "oxygenator"),
                 text("manufacturer", "Manufacturer", "", true),
@@ -685,6 +730,21 @@ impl QuickKind {
                 unit: get("unit").trim().to_string(),
                 bed: get("bed").trim().to_string(),
             },
+            QuickKind::Cannulation => {
+                use crate::domain::entry::CannulaSite;
+                let site = |k: &str| CannulaSite::from_code(get(k)).ok_or_else(|| bad_choice(k));
+                EntryPayload::Cannulation {
+                    drainage: site("drainage")?,
+                    drainage_fr: dec("drainage_fr")?,
+                    return_site: site("return_site")?,
+                    return_fr: dec("return_fr")?,
+                    distal_perfusion: match get("distal_perfusion") {
+                        "yes" => true,
+                        "no" | "" => false,
+                        _ => return Err(bad_choice("distal_perfusion")),
+                    },
+                }
+            }
             QuickKind::CircuitChange => {
                 let EntryPayload::Component(component) = QuickKind::Component.build(values)? else {
                     return Err(bad_choice("kind"));
@@ -795,6 +855,30 @@ pub fn typed_flag(
 }
 
 /// What the timeline shows for an entry: a short, specific line.
+/// "Drainage 25 Fr right femoral vein; return 17 Fr left femoral artery; distal perfusion
+/// cannula" (also the FHIR value).
+pub fn cannulation_text(p: &EntryPayload) -> Option<String> {
+    let EntryPayload::Cannulation {
+        drainage,
+        drainage_fr,
+        return_site,
+        return_fr,
+        distal_perfusion,
+    } = p
+    else {
+        return None;
+    };
+    let mut text = format!(
+        "Drainage {drainage_fr} Fr {}; return {return_fr} Fr {}",
+        drainage.label(),
+        return_site.label()
+    );
+    if *distal_perfusion {
+        text.push_str("; distal perfusion cannula");
+    }
+    Some(text)
+}
+
 pub fn describe(p: &EntryPayload) -> String {
     match p {
         EntryPayload::Event { event } => event.label().to_string(),
@@ -850,6 +934,7 @@ pub fn describe(p: &EntryPayload) -> String {
         } => {
             format!("{} {value} {unit} (typed)", parameter.label())
         }
+        EntryPayload::Cannulation { .. } => cannulation_text(p).unwrap_or_default(),
         EntryPayload::CircuitChange { component: c, why } => format!(
             "Circuit change: {} {} lot {} exp {} ({why})",
             c.manufacturer, c.model, c.lot, c.expiry

@@ -77,7 +77,7 @@ pub fn blood_product(k: BloodProductKind) -> (&'static str, &'static str) {
 }
 
 /// Codes written literally in the mapping, with their display and definition.
-pub const FIXED: [(&str, &str, &str); 21] = [
+pub const FIXED: [(&str, &str, &str); 22] = [
     (
         "amendment",
         "Amendment",
@@ -147,6 +147,12 @@ pub const FIXED: [(&str, &str, &str); 21] = [
         "note",
         "Perfusion note",
         "Free-text note on the perfusion record.",
+    ),
+    (
+        "cannulation",
+        "ECMO cannulation",
+        "Where an ECMO run's cannulae sit and their sizes (French), as text: drainage, return, \
+         distal perfusion.",
     ),
     (
         "circuit-change",

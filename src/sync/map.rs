@@ -740,6 +740,12 @@ pub fn map_entry(
             one(c.mapped("MedicationAdministration", key, m))
         }
         EntryPayload::Component(comp) => one(c.mapped("Device", key.clone(), c.device(&key, comp))),
+        EntryPayload::Cannulation { .. } => {
+            let mut o = c.observation(&key, pumpside_code("cannulation", "ECMO cannulation"), "procedure");
+            let text = crate::domain::quick::cannulation_text(&entry.payload).unwrap_or_default();
+            o.insert("valueString".into(), json!(text));
+            one(c.mapped("Observation", key, Value::Object(o)))
+        }
         // The new part as a Device, and the change itself as an Observation naming it, with
         // why: a receiver sees which oxygenator (lot) replaced which, when and by whom.
         EntryPayload::CircuitChange { component, why } => {
