@@ -1102,6 +1102,7 @@ mod tests {
                         FieldKind::Number => match kind {
                             QuickKind::Act => "480",
                             QuickKind::Measurement => "25",
+                            QuickKind::Cannulation => "21",
                             _ => "100",
                         },
                         _ if f.key == "expiry" => "2027-01-31",
