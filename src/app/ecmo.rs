@@ -111,3 +111,67 @@ async fn run_data(
     };
     Ok((data, location))
 }
+
+/// A followed run pulled from the server, placed on the board by the same rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteRanked {
+    pub mrn: crate::domain::patient::Mrn,
+    pub run: crate::sync::remote::RemoteRun,
+    pub ranked: Ranked<String>,
+}
+
+/// The running ECMO runs among the followed patients' pulled runs, most urgent first. What the
+/// pull gives: the newest value of each concept with its time, so the rules that read one value
+/// (flow, staleness) speak and the trend rules (ΔP) wait for the pulled trends.
+pub fn remote_runs(
+    followed: &[crate::sync::remote::Followed],
+    rules: &EcmoRules,
+    now: DateTime<Utc>,
+) -> Vec<RemoteRanked> {
+    let mut runs = Vec::new();
+    let mut by_id = BTreeMap::new();
+    for f in followed {
+        for run in &f.runs {
+            let ecmo = run.case_kind.is_some_and(is_ecmo);
+            if !ecmo || run.status != "in-progress" {
+                continue;
+            }
+            let mut series: BTreeMap<Signal, Vec<Point>> = BTreeMap::new();
+            let mut last_device_value: Option<DateTime<Utc>> = None;
+            for v in &run.latest {
+                let Some(p) = v.code.as_deref().and_then(Parameter::from_code) else {
+                    continue;
+                };
+                last_device_value = last_device_value.max(Some(v.at));
+                if p == Parameter::PumpFlow {
+                    let value: Option<f64> = v.value.parse().ok();
+                    let flow = value.and_then(|x| p.to_internal("pulled flow", x, &v.unit).ok());
+                    if let Some(value) = flow.filter(|x| x.is_finite()) {
+                        series
+                            .entry(Signal::Flow)
+                            .or_default()
+                            .push(Point { at: v.at, value });
+                    }
+                }
+            }
+            let data = RunData {
+                kind: run.case_kind.unwrap_or(CaseKind::EcmoVa),
+                femoral_arterial: false,
+                started: run.started.unwrap_or(now),
+                circuit_since: None,
+                series,
+                last_device_value,
+                checks: Vec::new(),
+            };
+            runs.push((run.server_id.clone(), data));
+            by_id.insert(run.server_id.clone(), (f.mrn.clone(), run.clone()));
+        }
+    }
+    ecmo::rank(rules, &runs, now)
+        .into_iter()
+        .filter_map(|ranked| {
+            let (mrn, run) = by_id.remove(&ranked.key)?;
+            Some(RemoteRanked { mrn, run, ranked })
+        })
+        .collect()
+}

@@ -17,6 +17,9 @@ pub struct RemoteRun {
     pub mrn: Mrn,
     pub server_id: String,
     pub kind: String,
+    /// The kind of support when the run carries Pumpside's kind code (another client's run
+    /// may not).
+    pub case_kind: Option<crate::domain::CaseKind>,
     /// FHIR Procedure status (preparation, in-progress, completed, …).
     pub status: String,
     pub label: Option<String>,
@@ -47,6 +50,8 @@ pub struct Followed {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RemoteValue {
     pub name: String,
+    /// The value's Pumpside code (a parameter's code for device values), when it has one.
+    pub code: Option<String>,
     /// As the server sent it (no rounding here).
     pub value: String,
     pub unit: String,
@@ -75,6 +80,16 @@ fn is_artefact(v: &Value) -> bool {
                 .flatten()
                 .any(ours)
         })
+}
+
+/// The Pumpside code among a CodeableConcept's codings.
+fn pumpside_code(code: &Value) -> Option<String> {
+    code["coding"]
+        .as_array()?
+        .iter()
+        .find(|c| c["system"] == super::map::PUMPSIDE)
+        .and_then(|c| c["code"].as_str())
+        .map(String::from)
 }
 
 fn name(code: &Value) -> String {
@@ -165,6 +180,9 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                 mrn: p.mrn.clone(),
                 server_id: p.server_id.clone(),
                 kind: name(&v["code"]),
+                case_kind: pumpside_code(&v["code"])
+                    .and_then(|c| c.strip_prefix("case-kind-").map(String::from))
+                    .and_then(|c| crate::domain::CaseKind::from_code(&c)),
                 status: v["status"].as_str().unwrap_or("unknown").to_string(),
                 label: v["note"][0]["text"].as_str().map(String::from),
                 location: v["location"]["display"]
@@ -238,6 +256,7 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                                 k,
                                 RemoteValue {
                                     name: what,
+                                    code: pumpside_code(&v["code"]),
                                     value,
                                     unit,
                                     at,

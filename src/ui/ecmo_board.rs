@@ -119,6 +119,8 @@ pub fn EcmoBoard() -> Element {
         Some(Ok(f)) => f.clone(),
         _ => Vec::new(),
     };
+    // The followed running ECMO runs ranked by the same rules, from what was last pulled.
+    let remote_ranked = crate::app::ecmo::remote_runs(&followed, &services.protocol().ecmo, now);
     rsx! {
         ScreenHeader {
             title: "ECMO board",
@@ -174,6 +176,23 @@ pub fn EcmoBoard() -> Element {
             p { class: "error", role: "alert", "{e}" }
         }
         p { class: "muted", "data-board": "pull", "{pull_note}" }
+        if !remote_ranked.is_empty() {
+            section { class: "local-runs", "data-board": "followed-ranked",
+                h2 { class: "section-title", "Followed runs, most urgent first" }
+                ol { class: "ranked-runs",
+                    for r in remote_ranked {
+                        li { key: "{r.run.server_id}", class: if r.ranked.findings.is_empty() { "ranked-run" } else { "ranked-run flagged" },
+                            "data-ranked-remote": "{r.mrn.value}",
+                            span { class: "run-title", "MRN {r.mrn.value} · {r.run.kind}" }
+                            if let Some(place) = &r.run.location {
+                                span { class: "run-location", "data-location": "", "{place}" }
+                            }
+                            span { class: "run-reason", "data-reason": "", "{r.ranked.reason()}" }
+                        }
+                    }
+                }
+            }
+        }
         if followed.is_empty() {
             p { class: "empty", "No patients followed on this device." }
         }

@@ -1428,3 +1428,75 @@ async fn an_ecmo_runs_handover_notes_show_newest_first_with_who_and_when() {
     .await;
     assert!(!cpb.contains(r#"data-section="handover""#));
 }
+
+/// Followed runs pulled from the server are ranked by the same rules, from their newest values:
+/// low flow first, then a run whose newest device value is 50 minutes old; a completed run and
+/// a run of another client without Pumpside's kind code are not ranked.
+#[tokio::test]
+async fn followed_ecmo_runs_are_ranked_from_what_was_pulled() {
+    use pumpside::domain::patient::Mrn;
+    use pumpside::store::PulledNew;
+    let services = services().await;
+    let at = |m: i64| (t0() + Duration::minutes(m)).to_rfc3339();
+    let kind = |k: &str| {
+        serde_json::json!({"coding":[{"system":"https://pumpside.org/fhir/CodeSystem/pumpside",
+            "code": format!("case-kind-{k}")}],"text":"ECMO"})
+    };
+    let flow = |run: &str, id: &str, value: f64, minute: i64| {
+        serde_json::json!({"resourceType":"Observation","id":id,"status":"final",
+            "code":{"coding":[{"system":"https://pumpside.org/fhir/CodeSystem/pumpside","code":"pump-flow"}],"text":"Pump flow"},
+            "partOf":[{"reference":format!("Procedure/{run}")}],
+            "effectiveDateTime": at(minute),"valueQuantity":{"value":value,"unit":"L/min"}})
+    };
+    for (mrn, run, k, status, value, minute) in [
+        ("ECMO-1", "r1", "ecmo-va", "in-progress", 1.1, 25),
+        ("ECMO-2", "r2", "ecmo-vv", "in-progress", 4.0, -20),
+        ("ECMO-3", "r3", "ecmo-va", "completed", 0.5, 25),
+    ] {
+        let mrn = Mrn {
+            system: "urn:test:mrn".into(),
+            value: mrn.into(),
+        };
+        services
+            .store()
+            .follow(mrn.clone(), true, services.author().clone())
+            .await
+            .unwrap();
+        let procedure = serde_json::json!({"resourceType":"Procedure","id":run,"status":status,
+            "code": kind(k),"performedPeriod":{"start": at(-600)}});
+        let pulled = [
+            ("Procedure", run.to_string(), procedure),
+            (
+                "Observation",
+                format!("o-{run}"),
+                flow(run, &format!("o-{run}"), value, minute),
+            ),
+        ]
+        .into_iter()
+        .map(|(t, id, body)| PulledNew {
+            resource_type: t.into(),
+            server_id: id,
+            version_id: "1".into(),
+            last_updated: at(26),
+            record_key: None,
+            body: body.to_string(),
+        })
+        .collect();
+        services
+            .store()
+            .record_pull(mrn, "Procedure".into(), pulled, None)
+            .await
+            .unwrap();
+    }
+    let html = render_with(fixture(Screen::EcmoBoard), services).await;
+    let order: Vec<&str> = html
+        .match_indices(r#"data-ranked-remote=""#)
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(order, ["ECMO-1", "ECMO-2"], "{html}");
+    assert!(html.contains("flow 1.1 L/min, below 1.5"), "{html}");
+    assert!(html.contains("no data for 50 min"), "{html}");
+}
