@@ -1048,38 +1048,51 @@ pub fn trend_chunk(
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_handover_note_is_an_observation_with_its_own_code_author_and_time() {
-        use crate::domain::{Author, CaseId, CaseKind, CaseStatus, EntryId, PatientId};
-        let at = DateTime::parse_from_rfc3339("2026-11-20T07:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        let case = CaseSummary {
-            id: CaseId::new(),
-            patient: Some(PatientId::new()),
-            kind: CaseKind::EcmoVv,
-            status: CaseStatus::Running,
-            label: "Bed 7 VV".into(),
+    /// A running ECMO run of a registered patient, started at 07:00.
+    fn ecmo_run(kind: crate::domain::CaseKind) -> CaseSummary {
+        CaseSummary {
+            id: crate::domain::CaseId::new(),
+            patient: Some(crate::domain::PatientId::new()),
+            kind,
+            status: crate::domain::CaseStatus::Running,
+            label: "ECMO run".into(),
             is_demo: false,
-            created_at: at,
-        };
-        let entry = Entry {
-            id: EntryId::new(),
+            created_at: DateTime::parse_from_rfc3339("2026-11-20T07:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        }
+    }
+
+    /// Entry `seq` of `case`, `seq` minutes after its start, written by Nia Night.
+    fn entry_of(case: &CaseSummary, seq: u64, payload: EntryPayload) -> Entry {
+        let at = case.created_at + chrono::Duration::minutes(seq as i64);
+        Entry {
+            id: crate::domain::EntryId::new(),
             case_id: case.id,
-            seq: 1,
+            seq,
             occurred_at: at,
             recorded_at: at,
-            author: Author::new("Nia Night", "icu-tablet-2"),
-            payload: EntryPayload::HandoverNote {
-                text: "Sweep 3 L/min; clots at the connector".into(),
-            },
+            author: crate::domain::Author::new("Nia Night", "icu-tablet-2"),
+            payload,
             prev_hash: [0; 32],
             hash: [0; 32],
+        }
+    }
+
+    fn resources(case: &CaseSummary, entries: &[Entry]) -> Vec<Mapped> {
+        match map_entry(case, entries.last().unwrap(), entries).unwrap() {
+            Planned::Resources(r) => r,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_handover_note_is_an_observation_with_its_own_code_author_and_time() {
+        let case = ecmo_run(crate::domain::CaseKind::EcmoVv);
+        let note = EntryPayload::HandoverNote {
+            text: "Sweep 3 L/min; clots at the connector".into(),
         };
-        let Planned::Resources(r) = map_entry(&case, &entry, std::slice::from_ref(&entry)).unwrap()
-        else {
-            panic!("a handover note is sent")
-        };
+        let r = resources(&case, &[entry_of(&case, 1, note)]);
         assert_eq!(r.len(), 1);
         let o = &r[0].payload;
         assert_eq!(r[0].resource_type, "Observation");
@@ -1094,7 +1107,6 @@ mod tests {
     fn a_circuit_change_sends_the_new_part_and_the_change_naming_it_with_why() {
         use crate::domain::entry::ComponentKind;
         use crate::domain::quick::QuickKind;
-        use crate::domain::{Author, CaseId, CaseKind, CaseStatus, EntryId, PatientId};
         let values: std::collections::BTreeMap<String, String> = [
             ("kind", "oxygenator"),
             ("manufacturer", "Acme"),
@@ -1120,33 +1132,8 @@ mod tests {
             Ok(p) => assert!(p.validate().is_err(), "{p:?}"),
         }
 
-        let at = DateTime::parse_from_rfc3339("2026-11-20T07:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        let case = CaseSummary {
-            id: CaseId::new(),
-            patient: Some(PatientId::new()),
-            kind: CaseKind::EcmoVa,
-            status: CaseStatus::Running,
-            label: "VA run".into(),
-            is_demo: false,
-            created_at: at,
-        };
-        let entry = Entry {
-            id: EntryId::new(),
-            case_id: case.id,
-            seq: 1,
-            occurred_at: at,
-            recorded_at: at,
-            author: Author::new("Nia Night", "icu-tablet-2"),
-            payload,
-            prev_hash: [0; 32],
-            hash: [0; 32],
-        };
-        let Planned::Resources(r) = map_entry(&case, &entry, std::slice::from_ref(&entry)).unwrap()
-        else {
-            panic!("a circuit change is sent")
-        };
+        let case = ecmo_run(crate::domain::CaseKind::EcmoVa);
+        let r = resources(&case, &[entry_of(&case, 1, payload)]);
         let types: Vec<&str> = r.iter().map(|m| m.resource_type).collect();
         assert_eq!(types, ["Device", "Observation"]);
         assert_eq!(r[0].payload["lotNumber"], "L4471");
@@ -1173,45 +1160,15 @@ mod tests {
 
     #[test]
     fn a_move_updates_the_runs_location_and_a_move_entered_in_error_takes_it_back() {
-        use crate::domain::{Author, CaseId, CaseKind, CaseStatus, EntryId, PatientId};
-        let at = DateTime::parse_from_rfc3339("2026-11-20T07:00:00Z")
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        let case = CaseSummary {
-            id: CaseId::new(),
-            patient: Some(PatientId::new()),
-            kind: CaseKind::EcmoVa,
-            status: CaseStatus::Running,
-            label: "VA run".into(),
-            is_demo: false,
-            created_at: at,
+        let case = ecmo_run(crate::domain::CaseKind::EcmoVa);
+        let place = |unit: &str, bed: &str| EntryPayload::Location {
+            unit: unit.into(),
+            bed: bed.into(),
         };
-        let entry = |seq: u64, payload: EntryPayload| Entry {
-            id: EntryId::new(),
-            case_id: case.id,
-            seq,
-            occurred_at: at + chrono::Duration::minutes(seq as i64),
-            recorded_at: at + chrono::Duration::minutes(seq as i64),
-            author: Author::new("Nia Night", "icu-tablet-2"),
-            payload,
-            prev_hash: [0; 32],
-            hash: [0; 32],
-        };
-        let icu = entry(
-            1,
-            EntryPayload::Location {
-                unit: "Cardiac ICU".into(),
-                bed: "7".into(),
-            },
-        );
-        let wrong = entry(
-            2,
-            EntryPayload::Location {
-                unit: "Cath lab".into(),
-                bed: String::new(),
-            },
-        );
-        let retract = entry(
+        let icu = entry_of(&case, 1, place("Cardiac ICU", "7"));
+        let wrong = entry_of(&case, 2, place("Cath lab", ""));
+        let retract = entry_of(
+            &case,
             3,
             EntryPayload::Retraction {
                 target: wrong.id,
@@ -1219,15 +1176,13 @@ mod tests {
             },
         );
         let all = [icu, wrong, retract];
-        let run_of = |upto: usize| match map_entry(&case, &all[upto], &all[..=upto]).unwrap() {
-            Planned::Resources(r) => {
-                assert_eq!(r.len(), 1);
-                assert_eq!(r[0].resource_type, "Procedure");
-                assert_eq!(r[0].operation, Operation::Update);
-                assert_eq!(r[0].key, case.id.to_string());
-                r[0].payload["location"]["display"].clone()
-            }
-            other => panic!("{other:?}"),
+        let run_of = |upto: usize| {
+            let r = resources(&case, &all[..=upto]);
+            assert_eq!(r.len(), 1);
+            assert_eq!(r[0].resource_type, "Procedure");
+            assert_eq!(r[0].operation, Operation::Update);
+            assert_eq!(r[0].key, case.id.to_string());
+            r[0].payload["location"]["display"].clone()
         };
         assert_eq!(run_of(0), "Cardiac ICU, bed 7");
         assert_eq!(run_of(1), "Cath lab");

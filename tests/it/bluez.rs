@@ -355,21 +355,10 @@ async fn scenario(mock: Arc<std::sync::Mutex<MockBluez>>) {
 
 #[test]
 fn the_real_ble_stack_works_against_a_mocked_bluez() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "bluez::bluez_child_process",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("BLUEZ SCENARIO PASSED"),
-        "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    crate::run_child(
+        "bluez::bluez_child_process",
+        CHILD_ENV,
+        "BLUEZ SCENARIO PASSED",
     );
 }
 

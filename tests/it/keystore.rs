@@ -251,21 +251,10 @@ fn scenario(mut ring: KeyRing) {
 /// the administrator's recovery passphrase.
 #[test]
 fn the_device_key_lives_in_the_os_key_store() {
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "keystore::keystore_child_process",
-            "--exact",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env(CHILD_ENV, "1")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("KEYSTORE SCENARIO PASSED"),
-        "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    let (stdout, stderr) = crate::run_child(
+        "keystore::keystore_child_process",
+        CHILD_ENV,
+        "KEYSTORE SCENARIO PASSED",
     );
     assert!(
         !stdout.contains(PASSPHRASE) && !stderr.contains(PASSPHRASE),

@@ -41,6 +41,24 @@ pub fn raw_db(path: &std::path::Path, keys: &pumpside::store::StoreKeys) -> rusq
     c
 }
 
+/// Run the ignored test `test` of this binary in a child process with `env` set (for scenarios
+/// that need a process-wide setting such as a D-Bus address); it must print `passed`. Returns
+/// the child's stdout and stderr.
+pub fn run_child(test: &str, env: &str, passed: &str) -> (String, String) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([test, "--exact", "--ignored", "--nocapture"])
+        .env(env, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && stdout.contains(passed),
+        "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("pumpside-it-")
