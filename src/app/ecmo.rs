@@ -77,13 +77,11 @@ async fn run_data(
     let mut last_device_value: Option<DateTime<Utc>> = None;
     let from = now - Duration::hours(WINDOW_H);
     for ch in store.channels(case.id).await? {
-        let samples = store.samples(ch.id, from, now).await?;
-        if let Some(newest) = samples.last() {
-            last_device_value = last_device_value.max(Some(newest.received_at));
-        }
+        last_device_value = last_device_value.max(store.newest_sample_at(ch.id).await?);
         if ch.parameter != Parameter::PumpFlow {
             continue;
         }
+        let samples = store.samples(ch.id, from, now).await?;
         let flow = series.entry(Signal::Flow).or_default();
         for s in samples.iter().filter(|s| s.validity.counts()) {
             if let Ok(v) = ch.to_internal(s.value.to_f64()) {

@@ -224,7 +224,7 @@ pub fn open(data_dir: &Path, choice: KeyStore, had_record: bool) -> Result<Devic
             }
             None if had_record => {
                 return Err(KeyError::Missing {
-                    store: "key file".into(),
+                    store: "OS key store (not asked: --key-store file)".into(),
                     recovery: recovery_path(data_dir).exists(),
                 })
             }

@@ -5,7 +5,8 @@
 //! chunk in the same transaction. Nothing is buffered outside SQLite, so every acknowledged
 //! sample is on disk.
 //!
-//! Read path: chunks overlapping the range come from the `(channel, t_last)` index. A chunk that
+//! Read path: chunks overlapping the range come from the summary index (`channel, t_last`, then
+//! the summary columns: migration 11), so a trend reads no table page for them. A chunk that
 //! falls inside one bucket and touches no artefact range is folded in from its stored summary
 //! without reading its blob; the others are decoded.
 
@@ -622,6 +623,24 @@ impl Store {
         buckets: u32,
     ) -> Result<Vec<Bucket>, StoreError> {
         self.call_blocking(move |db| trend(db, channel, from, to, buckets))
+    }
+
+    /// When the channel's newest stored sample was received (`None`: none yet). One index
+    /// lookup, for the board's staleness rule over runs of weeks.
+    pub async fn newest_sample_at(
+        &self,
+        channel_id: ChannelId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.call(move |db| {
+            let num = channel(db, channel_id)?.0;
+            let ms: Option<i64> = db.conn.query_row(
+                "SELECT max(t_last) FROM telemetry_chunks WHERE channel = ?1",
+                [num],
+                |r| r.get(0),
+            )?;
+            Ok(ms.and_then(DateTime::from_timestamp_millis))
+        })
+        .await
     }
 
     /// Every stored sample of a channel received in `[from, to]`, in stream order.
