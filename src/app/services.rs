@@ -513,11 +513,15 @@ impl Services {
         let pass = passphrase.to_string();
         let replaced = super::keys::recovery_made(&dir).is_some();
         // Argon2id at 64 MiB takes a moment: off the async workers.
+        let path = super::keys::recovery_path(&dir);
         tokio::task::spawn_blocking(move || {
             super::keys::set_recovery_passphrase(&dir, &key, &pass)
         })
         .await
-        .map_err(|_| SettingsError::NoDeviceKey)??;
+        .map_err(|e| super::keys::KeyError::Io {
+            path,
+            source: std::io::Error::other(format!("the recovery copy task stopped: {e}")),
+        })??;
         self.store
             .record_audit(
                 crate::store::AuditNew {

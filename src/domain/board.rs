@@ -298,6 +298,8 @@ pub struct LiveFacts {
     pub anticoag: Anticoagulation,
     /// The newest value of each analyte from the case's blood gases.
     pub labs: BTreeMap<Analyte, (f64, Part, DateTime<Utc>)>,
+    /// Where the patient is: the newest location entry.
+    pub location: Option<String>,
 }
 
 impl LiveFacts {
@@ -318,6 +320,7 @@ impl LiveFacts {
             events: view.events().collect(),
             anticoag: Anticoagulation::derive(view, protocol),
             labs: latest_analytes(view, protocol),
+            location: view.location(),
         }
     }
 }

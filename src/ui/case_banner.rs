@@ -20,8 +20,9 @@ pub fn CaseBanner() -> Element {
     };
     let today = state.now.read().with_timezone(&chrono::Local).date_naive();
     let patient = state.patient.read().clone();
-    // Where the patient is: the newest location entry (More… › Location).
-    let location = crate::domain::record::CaseView::derive(&state.entries.read()).location();
+    // Where the patient is: the newest location entry (More… › Location), derived once per
+    // change with the other facts (this banner redraws every second).
+    let location = state.facts.read().location.clone();
     // Other set-up and running cases, re-read when the followed case changes.
     let loader = services.clone();
     let others = use_resource(move || {
