@@ -78,6 +78,7 @@ fn Harness(props: Props) -> Element {
             facts: Signal::new(Arc::new(pumpside::domain::board::LiveFacts::derive(
                 &props.entries,
                 &protocol,
+                props.case.kind,
             ))),
             now: Signal::new(t0()),
             ..base

@@ -360,7 +360,7 @@ impl CaseSession {
                     None
                 }
             });
-        let facts = Arc::new(LiveFacts::derive(&entries, &self.protocol));
+        let facts = Arc::new(LiveFacts::derive(&entries, &self.protocol, case.kind));
         self.state.send_modify(|s| {
             *s = CaseState {
                 case: Some(case),
@@ -696,7 +696,8 @@ impl CaseSession {
                         .cloned(),
                 );
                 // Derived once here, per change, for every screen.
-                s.facts = Arc::new(LiveFacts::derive(entries, &protocol));
+                let kind = s.case.as_ref().map_or(CaseKind::Cpb, |c| c.kind);
+                s.facts = Arc::new(LiveFacts::derive(entries, &protocol, kind));
                 s.version += 1;
             });
         }

@@ -1,11 +1,12 @@
 //! ECMO runs on this tablet for the on-call board: each running ECMO case's data as the ECMO
 //! rules read it (`domain::ecmo`), ranked by urgency with the reasons in words.
 //!
-//! What a run gives today: blood flow from its pump-flow channel (the last 26 hours), the time
-//! of its newest device value on any channel, its blood gases (post- and pre-oxygenator,
-//! venous) and its newest oxygenator or circuit change from the derived case view. Circuit pressures, anticoagulation results and the
-//! checks due are not in the live model yet, so the rules that read them stay silent for local
-//! runs (issue 19's parameter catalogue brings them).
+//! What a run gives: each device channel the rules read (flow, circuit pressures, saturations,
+//! distal flow, limb NIRS; `ecmo::Signal::of`) as one-minute means over the last 26 hours from
+//! the stored chunks' summaries (min, max, mean per bucket, artefact ranges left out), the time
+//! of its newest device value on any channel, its blood gases, its laboratory values typed as
+//! measurements and its newest oxygenator or circuit change from the derived case view. The
+//! checks due are not read yet (the rule stays silent).
 
 use std::collections::BTreeMap;
 
@@ -78,23 +79,31 @@ async fn run_data(
     let from = now - Duration::hours(WINDOW_H);
     for ch in store.channels(case.id).await? {
         last_device_value = last_device_value.max(store.newest_sample_at(ch.id).await?);
-        if ch.parameter != Parameter::PumpFlow {
+        let Some(signal) = Signal::of(ch.parameter) else {
             continue;
-        }
-        let samples = store.samples(ch.id, from, now).await?;
-        let flow = series.entry(Signal::Flow).or_default();
-        for s in samples.iter().filter(|s| s.validity.counts()) {
-            if let Ok(v) = ch.to_internal(s.value.to_f64()) {
-                flow.push(Point {
-                    at: s.received_at,
-                    value: v,
-                });
+        };
+        // One bucket per minute on one grid for every channel, so pre- and post-oxygenator
+        // pressures pair by time.
+        let buckets = store
+            .trend(ch.id, from, now, (WINDOW_H * 60) as u32)
+            .await?;
+        let points = series.entry(signal).or_default();
+        for b in buckets.iter().filter(|b| b.n > 0) {
+            if let Ok(v) = ch.to_internal(b.mean) {
+                let value = ch.parameter.to_display_unit(v);
+                if value.is_finite() {
+                    points.push(Point { at: b.start, value });
+                }
             }
         }
+    }
+    for v in series.values_mut() {
+        v.sort_by_key(|p| p.at);
     }
     let entries = store.entries(case.id).await?;
     let view = CaseView::derive(&entries);
     ecmo::gases_into(&view, &mut series);
+    ecmo::measurements_into(&view, &mut series);
     let location = view.location();
     let circuit_since = ecmo::circuit_since(&view);
     let femoral_arterial = ecmo::femoral_arterial(&view);
@@ -118,9 +127,12 @@ pub struct RemoteRanked {
     pub ranked: Ranked<String>,
 }
 
-/// The running ECMO runs among the followed patients' pulled runs, most urgent first. What the
-/// pull gives: the newest value of each concept with its time, so the rules that read one value
-/// (flow, staleness) speak and the trend rules (ΔP) wait for the pulled trends.
+/// The running ECMO runs among the followed patients' pulled runs, most urgent first, read by
+/// the same rules as local runs: the pulled values decoded back into one-minute means
+/// (`sync::remote::RemoteSeries`), the newest device value's time for staleness. Not read from
+/// the server yet: blood gases (post-oxygenator pO₂, saturations for recirculation), the
+/// cannulation (limb rules) and circuit changes (ΔP baseline), which stay silent for pulled
+/// runs.
 pub fn remote_runs(
     followed: &[crate::sync::remote::Followed],
     rules: &EcmoRules,
@@ -137,20 +149,36 @@ pub fn remote_runs(
             let mut series: BTreeMap<Signal, Vec<Point>> = BTreeMap::new();
             let mut last_device_value: Option<DateTime<Utc>> = None;
             for v in &run.latest {
-                let Some(p) = v.code.as_deref().and_then(Parameter::from_code) else {
+                if v.code
+                    .as_deref()
+                    .and_then(Parameter::from_pumpside_code)
+                    .is_some()
+                {
+                    last_device_value = last_device_value.max(Some(v.at));
+                }
+            }
+            // The pulled values decoded back (one-minute means), in each signal's unit.
+            for t in &run.trends {
+                let Some(p) = t.code.as_deref().and_then(Parameter::from_pumpside_code) else {
                     continue;
                 };
-                last_device_value = last_device_value.max(Some(v.at));
-                if p == Parameter::PumpFlow {
-                    let value: Option<f64> = v.value.parse().ok();
-                    let flow = value.and_then(|x| p.to_internal("pulled flow", x, &v.unit).ok());
-                    if let Some(value) = flow.filter(|x| x.is_finite()) {
-                        series
-                            .entry(Signal::Flow)
-                            .or_default()
-                            .push(Point { at: v.at, value });
+                let Some(signal) = Signal::of(p) else {
+                    continue;
+                };
+                let field = format!("pulled.{}", p.code());
+                let points = series.entry(signal).or_default();
+                for (at, x) in &t.points {
+                    let Ok(v) = p.to_internal(&field, *x, &t.unit) else {
+                        break; // a unit this parameter does not take: none of its values
+                    };
+                    let value = p.to_display_unit(v);
+                    if value.is_finite() {
+                        points.push(Point { at: *at, value });
                     }
                 }
+            }
+            for v in series.values_mut() {
+                v.sort_by_key(|p| p.at);
             }
             let data = RunData {
                 kind: run.case_kind.unwrap_or(CaseKind::EcmoVa),

@@ -265,6 +265,8 @@ impl Services {
         let had_record = std::fs::metadata(config.database_path()).is_ok_and(|m| m.len() > 0);
         super::keys::prepare_database_file(&config.database_path()).map_err(data_dir_error)?;
         let device_key = super::keys::open(&config.data_dir, config.key_store, had_record)?;
+        // The hospital's parameters, before any value is read.
+        let parameters_problem = load_parameters(&config.data_dir);
         let store = Store::open(&config.database_path(), &device_key.store_keys())?;
         let demo = config.demo;
         let (protocol, problem) = load_protocol(&config.data_dir)?;
@@ -292,7 +294,10 @@ impl Services {
                 }
             });
         }
-        services.protocol_problem = problem;
+        services.protocol_problem = match (problem, parameters_problem) {
+            (Some(a), Some(b)) => Some(format!("{a} {b}")),
+            (a, b) => a.or(b),
+        };
         services.device_key = Some(Arc::new(device_key));
         services.template_problems =
             import_templates(&services.store, &services.config.data_dir).await?;
@@ -1026,6 +1031,39 @@ fn load_protocol(data_dir: &std::path::Path) -> Result<(Protocol, Option<String>
             );
             tracing::error!("{why}");
             Ok((defaults, Some(why)))
+        }
+    }
+}
+
+/// Add the hospital's parameter rows (`parameters.toml` in the data directory) to the
+/// catalogue; the reason when they cannot be used (the built-in catalogue stays in force).
+fn load_parameters(data_dir: &std::path::Path) -> Option<String> {
+    use crate::domain::parameter;
+    let path = data_dir.join(parameter::HOSPITAL_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+        Err(e) => {
+            let why = format!(
+                "{} could not be read ({e}); using the built-in parameters",
+                path.display()
+            );
+            tracing::error!("{why}");
+            return Some(why);
+        }
+    };
+    match parameter::install_hospital(&path.display().to_string(), &text) {
+        Ok(()) => {
+            tracing::info!(
+                parameters = parameter::catalogue().len(),
+                "hospital parameters added"
+            );
+            None
+        }
+        Err(e) => {
+            let why = format!("{e}. Using the built-in parameters.");
+            tracing::error!("{why}");
+            Some(why)
         }
     }
 }

@@ -64,6 +64,31 @@ impl CdiParameter {
         })
     }
 
+    /// The field's name in the parameter catalogue's `devices` ("cdi:<name>").
+    pub fn name(self) -> &'static str {
+        use CdiParameter::*;
+        match self {
+            ArterialPh => "arterial-ph",
+            ArterialPco2 => "arterial-pco2",
+            ArterialPo2 => "arterial-po2",
+            ArterialTemp => "arterial-temp",
+            ArterialSo2 => "arterial-so2",
+            ArterialHco3 => "arterial-hco3",
+            ArterialBe => "arterial-be",
+            Potassium => "potassium",
+            Vo2 => "vo2",
+            VenousPh => "venous-ph",
+            VenousPco2 => "venous-pco2",
+            VenousPo2 => "venous-po2",
+            VenousTemp => "venous-temp",
+            VenousSo2 => "venous-so2",
+            VenousHco3 => "venous-hco3",
+            VenousBe => "venous-be",
+            Hct => "hct",
+            Hb => "hb",
+        }
+    }
+
     pub fn unit(self) -> &'static str {
         use CdiParameter::*;
         match self {

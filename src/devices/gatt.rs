@@ -114,23 +114,15 @@ pub struct Decoder {
     ascii: AsciiTable,
 }
 
+/// The parameter a Bluetooth SIG field feeds, from the parameter catalogue ("sig:<field>").
+/// A thermometer is the patient's unless mapped to a circuit site on the Devices screen.
 fn suggested_sig(name: &str) -> Option<Parameter> {
-    match name {
-        "SpO2" => Some(Parameter::Spo2),
-        "pulse rate" => Some(Parameter::PulseRate),
-        "mean arterial pressure" => Some(Parameter::MeanArterialPressure),
-        // A thermometer is the patient's unless mapped to a circuit site on the Devices screen.
-        "temperature" => Some(Parameter::PatientTemp),
-        _ => None,
-    }
+    Parameter::for_device(&format!("sig:{name}"))
 }
 
+/// The parameter a CDI field feeds, from the parameter catalogue ("cdi:<field>").
 fn suggested_cdi(p: CdiParameter) -> Option<Parameter> {
-    match p {
-        CdiParameter::VenousSo2 => Some(Parameter::VenousSaturation),
-        CdiParameter::Hct => Some(Parameter::Haematocrit),
-        _ => None,
-    }
+    Parameter::for_device(&format!("cdi:{}", p.name()))
 }
 
 /// A CDI value; dashes (out of the monitor's measuring range) are "not at this resolution".

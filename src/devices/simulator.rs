@@ -13,8 +13,14 @@ pub enum Scenario {
     /// A CPB case: pre-bypass, going on, cooling to 32 °C, cross-clamp with two cardioplegia
     /// doses, rewarming, weaning, off bypass (about 70 minutes).
     Cpb,
-    /// A steady VA-ECMO run with slow drift, for days.
-    Ecmo,
+    /// A VA-ECMO run whose oxygenator slowly clots: the pressure drop across it doubles every
+    /// [`CpbSimulator::CLOT_DOUBLING_H`] hours at steady flow, the drainage pressure and the
+    /// pump speed steady (days).
+    EcmoVa,
+    /// A VV-ECMO run whose recirculation climbs from 10 % to 45 % over 12 hours: the drainage
+    /// (pre-oxygenator) saturation rises towards the return blood's while the patient's
+    /// venous saturation stays (days).
+    EcmoVv,
 }
 
 /// Piecewise-linear through `(t, value)` keyframes, flat before the first and after the last.
@@ -66,12 +72,22 @@ impl CpbSimulator {
         }
     }
 
-    /// An ECMO run that started at `started`.
-    pub fn ecmo(started: DateTime<Utc>) -> Self {
-        Self {
-            started,
-            scenario: Scenario::Ecmo,
-        }
+    /// An ECMO run (`Scenario::EcmoVa` or `Scenario::EcmoVv`) that started at `started`.
+    pub fn ecmo(started: DateTime<Utc>, scenario: Scenario) -> Self {
+        Self { started, scenario }
+    }
+
+    /// The clotting oxygenator's ΔP doubling time, hours.
+    pub const CLOT_DOUBLING_H: f64 = 10.0;
+    /// The clotting oxygenator's ΔP at the start of the run, mmHg.
+    pub const CLOT_DP0: f64 = 18.0;
+    /// The VV run's patient venous saturation (fraction) and return-blood saturation.
+    pub const VV_SVO2: f64 = 0.62;
+    pub const VV_POST_SAT: f64 = 1.0;
+
+    /// The VV run's recirculation fraction `t` seconds in.
+    pub fn vv_recirculation(t: f64) -> f64 {
+        keyframes(t, &[(0.0, 0.10), (12.0 * 3600.0, 0.45)])
     }
 
     pub fn scenario(&self) -> Scenario {
@@ -85,7 +101,7 @@ impl CpbSimulator {
 
     /// The phase of the CPB timeline at `t` (ECMO: always "ECMO run").
     pub fn phase(&self, t: f64) -> &'static str {
-        if self.scenario == Scenario::Ecmo {
+        if self.scenario != Scenario::Cpb {
             return "ECMO run";
         }
         match t {
@@ -118,27 +134,51 @@ impl CpbSimulator {
         // Slow physiological drift plus a small, repeatable jitter.
         let wave = |period: f64, phase: f64| (t / period * std::f64::consts::TAU + phase).sin();
         let jitter = |seed: f64| ((t * 12.9898 + seed).sin() * 43_758.545).fract() - 0.5;
-        if self.scenario == Scenario::Ecmo {
+        if self.scenario != Scenario::Cpb {
+            let vv = self.scenario == Scenario::EcmoVv;
+            let flow = (if vv { 4.5 } else { 4.0 }) + 0.08 * wave(3600.0, 0.0) + 0.02 * jitter(1.0);
+            let post =
+                (if vv { 190.0 } else { 230.0 }) + 6.0 * wave(5400.0, 0.5) + 2.0 * jitter(10.0);
+            let dp = if vv {
+                15.0 + 0.8 * jitter(11.0)
+            } else {
+                (Self::CLOT_DP0 * (t.max(0.0) / 3600.0 / Self::CLOT_DOUBLING_H).exp2()).min(150.0)
+                    + 0.8 * jitter(11.0)
+            };
+            let svo2 = Self::VV_SVO2 + 0.01 * wave(10_800.0, 2.0);
+            let pre_sat = if vv {
+                svo2 + Self::vv_recirculation(t) * (Self::VV_POST_SAT - svo2)
+            } else {
+                0.68 + 0.02 * wave(10_800.0, 2.0)
+            };
             return match p {
-                Parameter::PumpFlow => 4.0 + 0.08 * wave(3600.0, 0.0) + 0.02 * jitter(1.0),
+                Parameter::PumpFlow => flow,
+                Parameter::PumpSpeed => (if vv { 3600.0 } else { 3300.0 }) + 20.0 * jitter(12.0),
+                Parameter::DrainagePressure => -55.0 + 4.0 * wave(1800.0, 0.3) + jitter(13.0),
+                Parameter::PostOxygenatorPressure => post,
+                Parameter::PreOxygenatorPressure => post + dp,
                 Parameter::MeanArterialPressure => {
                     72.0 + 5.0 * wave(7200.0, 1.0) + 1.5 * jitter(2.0)
                 }
-                Parameter::ArterialLinePressure => {
-                    220.0 + 8.0 * wave(3600.0, 0.3) + 3.0 * jitter(3.0)
+                Parameter::SweepGas => {
+                    if vv {
+                        5.0
+                    } else {
+                        3.0
+                    }
                 }
-                Parameter::SweepGas => 3.0,
                 Parameter::Fio2 => 0.60,
-                Parameter::ArterialOutletTemp => 37.0 + 0.05 * jitter(4.0),
-                Parameter::VenousInflowTemp => 36.8 + 0.1 * wave(5400.0, 0.2) + 0.05 * jitter(5.0),
+                Parameter::HeaterTemp => 37.0 + 0.05 * jitter(4.0),
                 Parameter::PatientTemp => 36.9 + 0.1 * wave(5400.0, 0.4) + 0.05 * jitter(6.0),
-                Parameter::VenousSaturation => {
-                    0.70 + 0.03 * wave(10_800.0, 2.0) + 0.005 * jitter(7.0)
-                }
+                Parameter::PreOxygenatorSaturation => pre_sat,
+                Parameter::PostOxygenatorSaturation => Self::VV_POST_SAT - 0.01,
+                Parameter::VenousSaturation => svo2,
                 Parameter::Haematocrit => 0.30 + 0.01 * wave(43_200.0, 0.0),
                 Parameter::Spo2 => 0.95 + 0.01 * wave(3600.0, 0.7) + 0.003 * jitter(8.0),
                 Parameter::PulseRate => 90.0 + 5.0 * wave(1800.0, 0.2) + 1.0 * jitter(9.0),
-                Parameter::Do2i => self.do2i(t),
+                Parameter::DistalPerfusionFlow if !vv => 0.15 + 0.01 * jitter(14.0),
+                Parameter::LimbNirs if !vv => 0.64 + 0.01 * jitter(15.0),
+                _ => f64::NAN,
             };
         }
         let on_bypass = (Self::ON_BYPASS..Self::OFF_BYPASS).contains(&t);
@@ -270,6 +310,8 @@ impl CpbSimulator {
             Parameter::Spo2 => 0.98 + 0.005 * wave(600.0, 0.7) + 0.003 * jitter(8.0),
             Parameter::PulseRate => 78.0 + 4.0 * wave(500.0, 0.2) + 1.0 * jitter(9.0),
             Parameter::Do2i => self.do2i(t),
+            // The CPB case has no ECMO circuit or laboratory values.
+            _ => f64::NAN,
         }
     }
 
@@ -308,7 +350,7 @@ mod tests {
         let cpb = CpbSimulator::new(Utc::now());
         for t in (0..12 * 3600).step_by(7) {
             let t = t as f64;
-            for p in Parameter::ALL {
+            for p in Parameter::all().filter(|p| !cpb.value(*p, 0.0).is_nan()) {
                 let no_pulse = matches!(p, Parameter::Spo2 | Parameter::PulseRate)
                     && (CpbSimulator::ON_BYPASS..CpbSimulator::OFF_BYPASS).contains(&t);
                 if no_pulse {
@@ -318,18 +360,111 @@ mod tests {
                 }
             }
         }
-        let ecmo = CpbSimulator::ecmo(Utc::now());
-        for t in (0..24 * 3600).step_by(11) {
-            for p in Parameter::ALL {
-                plausible(&ecmo, p, t as f64);
+        for scenario in [Scenario::EcmoVa, Scenario::EcmoVv] {
+            let ecmo = CpbSimulator::ecmo(Utc::now(), scenario);
+            for t in (0..72 * 3600).step_by(11) {
+                for p in Parameter::all() {
+                    if !ecmo.value(p, t as f64).is_nan() {
+                        plausible(&ecmo, p, t as f64);
+                    }
+                }
             }
         }
         let mut snap = LiveSnapshot::default();
-        for p in Parameter::ALL {
+        for p in Parameter::all().filter(|p| !cpb.value(*p, 0.0).is_nan()) {
             let s = cpb.sample(p, Utc::now(), "Sim");
             assert_eq!(s.validity, Validity::Demo);
             snap.apply(s).unwrap();
         }
+    }
+
+    /// The run's signals as the ECMO rules read them, one value a minute for `hours`.
+    fn run_data(
+        sim: &CpbSimulator,
+        started: DateTime<Utc>,
+        hours: i64,
+    ) -> crate::domain::ecmo::RunData {
+        use crate::domain::ecmo::{Point, RunData, Signal};
+        let mut series = std::collections::BTreeMap::<Signal, Vec<Point>>::new();
+        for m in 0..hours * 60 {
+            let t = (m * 60) as f64;
+            let at = started + chrono::Duration::minutes(m);
+            for p in Parameter::all() {
+                let v = sim.value(p, t);
+                let signal = match p {
+                    Parameter::VenousSaturation if sim.scenario() == Scenario::EcmoVv => {
+                        Some(Signal::VenousSat)
+                    }
+                    p => Signal::of(p),
+                };
+                if let (Some(signal), false) = (signal, v.is_nan()) {
+                    series.entry(signal).or_default().push(Point {
+                        at,
+                        value: p.to_display_unit(v),
+                    });
+                }
+            }
+        }
+        RunData {
+            kind: if sim.scenario() == Scenario::EcmoVv {
+                crate::domain::CaseKind::EcmoVv
+            } else {
+                crate::domain::CaseKind::EcmoVa
+            },
+            femoral_arterial: false,
+            started,
+            circuit_since: None,
+            series,
+            last_device_value: Some(started + chrono::Duration::minutes(hours * 60 - 1)),
+            checks: Vec::new(),
+        }
+    }
+
+    /// The VA run's oxygenator clots slowly: no ΔP finding in the first hours, then the rules
+    /// see ΔP per flow rise (about +52 % over 6 h with a 10 h doubling time) and above the
+    /// circuit's baseline; the VV run's recirculation climbs to 45 % and is reported.
+    #[test]
+    fn the_ecmo_scenarios_make_the_board_speak() {
+        use crate::domain::ecmo::{self, EcmoRules, FindingKind};
+        let rules = EcmoRules::default();
+        let started = Utc::now() - chrono::Duration::hours(40);
+        let va = CpbSimulator::ecmo(started, Scenario::EcmoVa);
+        let kinds = |hours: i64, sim: &CpbSimulator| {
+            let data = run_data(sim, started, hours);
+            let now = started + chrono::Duration::minutes(hours * 60 - 1);
+            rules.assess(&data, now)
+        };
+        let early = kinds(4, &va);
+        assert!(early.is_empty(), "{early:?}");
+        let later = kinds(10, &va);
+        let rising = later
+            .iter()
+            .find(|f| f.kind == FindingKind::DeltaPRising)
+            .unwrap_or_else(|| panic!("{later:?}"));
+        assert!(rising.reason.starts_with("ΔP +"), "{}", rising.reason);
+        let pct: f64 = rising.reason["ΔP +".len()..]
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((45.0..=60.0).contains(&pct), "{}", rising.reason);
+        assert!(later
+            .iter()
+            .any(|f| f.kind == FindingKind::DeltaPAboveBaseline));
+        assert!(!later.iter().any(|f| f.kind == FindingKind::FlowLow));
+
+        let vv = CpbSimulator::ecmo(started, Scenario::EcmoVv);
+        let data = run_data(&vv, started, 13);
+        let r = ecmo::recirculation(&data).unwrap();
+        assert!((0.43..=0.47).contains(&r), "{r}");
+        let found = kinds(13, &vv);
+        assert!(
+            found.iter().any(|f| f.kind == FindingKind::Recirculation),
+            "{found:?}"
+        );
+        assert!(!found.iter().any(|f| f.kind == FindingKind::DeltaPRising));
+        assert!(kinds(2, &vv).is_empty());
     }
 
     #[test]

@@ -103,18 +103,32 @@ impl Code {
         }
     }
 
-    /// The monitored parameter this code feeds, where Pumpside has one.
+    /// The field's name in the parameter catalogue's `devices` ("telemetry:<name>").
+    pub fn name(self) -> &'static str {
+        match self {
+            Code::PumpFlow => "pump-flow",
+            Code::PumpSpeed => "pump-speed",
+            Code::ArterialLinePressure => "arterial-line-pressure",
+            Code::VenousLinePressure => "venous-line-pressure",
+            Code::PreOxygenatorPressure => "pre-oxygenator-pressure",
+            Code::PostOxygenatorPressure => "post-oxygenator-pressure",
+            Code::CardioplegiaLinePressure => "cardioplegia-line-pressure",
+            Code::ArterialOutletTemp => "arterial-outlet-temp",
+            Code::VenousInflowTemp => "venous-inflow-temp",
+            Code::NasopharyngealTemp => "nasopharyngeal-temp",
+            Code::BladderTemp => "bladder-temp",
+            Code::RectalTemp => "rectal-temp",
+            Code::CardioplegiaTemp => "cardioplegia-temp",
+            Code::SweepGas => "sweep-gas",
+            Code::Fio2 => "fio2",
+            Code::ReservoirLevel => "reservoir-level",
+            Code::BubbleDetector => "bubble-detector",
+        }
+    }
+
+    /// The monitored parameter this code feeds, where the parameter catalogue maps one.
     pub fn parameter(self) -> Option<Parameter> {
-        Some(match self {
-            Code::PumpFlow => Parameter::PumpFlow,
-            Code::ArterialLinePressure => Parameter::ArterialLinePressure,
-            Code::ArterialOutletTemp => Parameter::ArterialOutletTemp,
-            Code::VenousInflowTemp => Parameter::VenousInflowTemp,
-            Code::NasopharyngealTemp => Parameter::PatientTemp,
-            Code::SweepGas => Parameter::SweepGas,
-            Code::Fio2 => Parameter::Fio2,
-            _ => return None,
-        })
+        Parameter::for_device(&format!("telemetry:{}", self.name()))
     }
 }
 

@@ -22,7 +22,7 @@ use super::protocol::Flag;
 use super::protocol::Protocol;
 use super::record::CaseView;
 use super::timeline::{latest_analytes, Part};
-use super::{EntryPayload, EventKind, LiveSnapshot, Parameter};
+use super::{CaseKind, EntryPayload, EventKind, LiveSnapshot, Parameter};
 
 /// A device value older than this is stale (1 Hz devices: five missed values).
 pub const DEVICE_STALE_AFTER_S: i64 = 5;
@@ -32,7 +32,8 @@ pub const MANUAL_STALE_AFTER_MIN: i64 = 30;
 /// How far under the target flow a flow may be before its tile is flagged low.
 pub const FLOW_MARGIN: f64 = 0.10;
 
-/// The tiles, in reading order for a perfusionist.
+/// The CPB tiles, in reading order for a perfusionist (the catalogue's tiles for CPB, in this
+/// order; other kinds of support take the catalogue's order, [`Parameter::tiles`]).
 pub const BOARD: [Parameter; 12] = [
     Parameter::PumpFlow,
     Parameter::MeanArterialPressure,
@@ -300,22 +301,34 @@ pub struct LiveFacts {
     pub labs: BTreeMap<Analyte, (f64, Part, DateTime<Utc>)>,
     /// Where the patient is: the newest location entry.
     pub location: Option<String>,
+    /// The tiles of the case's kind of support, in reading order.
+    pub tiles: Vec<Parameter>,
+}
+
+/// The tiles for a kind of support: CPB in [`BOARD`]'s order, the others from the catalogue.
+pub fn tiles_for(kind: CaseKind) -> Vec<Parameter> {
+    if kind == CaseKind::Cpb {
+        BOARD.to_vec()
+    } else {
+        Parameter::tiles(kind)
+    }
 }
 
 impl LiveFacts {
-    pub fn derive(entries: &[crate::domain::Entry], protocol: &Protocol) -> Self {
+    pub fn derive(entries: &[crate::domain::Entry], protocol: &Protocol, kind: CaseKind) -> Self {
         let view = CaseView::derive(entries);
-        Self::from_view(&view, protocol)
+        Self::from_view(&view, protocol, kind)
     }
 
-    pub fn from_view(view: &CaseView, protocol: &Protocol) -> Self {
+    pub fn from_view(view: &CaseView, protocol: &Protocol, kind: CaseKind) -> Self {
+        let tiles = tiles_for(kind);
         Self {
             clocks: view.clocks(),
             rewarming: rewarming(view),
-            manual: BOARD
-                .iter()
-                .filter_map(|&p| manual_value(view, p).map(|m| (p, m)))
+            manual: Parameter::all()
+                .filter_map(|p| manual_value(view, p).map(|m| (p, m)))
                 .collect(),
+            tiles,
             reminders: super::reminder::reminders(view, protocol),
             events: view.events().collect(),
             anticoag: Anticoagulation::derive(view, protocol),
@@ -335,7 +348,7 @@ pub fn tiles(
 ) -> Vec<Tile> {
     tiles_with(
         live,
-        &LiveFacts::from_view(view, protocol),
+        &LiveFacts::from_view(view, protocol, CaseKind::Cpb),
         protocol,
         targets,
         now,
@@ -370,7 +383,8 @@ pub fn tiles_with(
     let fresh = |at: DateTime<Utc>, manual: bool| {
         now - at <= if manual { manual_stale } else { device_stale }
     };
-    let mut out: Vec<Tile> = BOARD
+    let mut out: Vec<Tile> = facts
+        .tiles
         .iter()
         .map(|&p| {
             let b = band(p, protocol, targets);
@@ -462,11 +476,55 @@ pub fn tiles_with(
             manual: false,
         },
     };
-    let at = out
-        .iter()
-        .position(|t| t.parameter == Some(Parameter::PatientTemp))
-        .map_or(out.len(), |i| i + 1);
-    out.insert(at, gradient);
+    if facts.tiles.contains(&Parameter::ArterialOutletTemp) {
+        let at = out
+            .iter()
+            .position(|t| t.parameter == Some(Parameter::PatientTemp))
+            .map_or(out.len(), |i| i + 1);
+        out.insert(at, gradient);
+    }
+    if facts.tiles.contains(&Parameter::PreOxygenatorPressure) {
+        // ΔP across the oxygenator: pre − post, taken together (within 5 s of each other).
+        let tile = match (
+            current(Parameter::PreOxygenatorPressure),
+            current(Parameter::PostOxygenatorPressure),
+        ) {
+            (Some((pre, at_pre, _, mp)), Some((post, at_post, _, mq)))
+                if (at_pre - at_post).abs() <= Duration::seconds(5) || mp || mq =>
+            {
+                let stale = !fresh(at_pre, mp) || !fresh(at_post, mq);
+                Tile {
+                    key: "oxygenator-dp",
+                    parameter: None,
+                    label: "ΔP oxygenator",
+                    text: format!("{:.0}", pre - post),
+                    unit: "mmHg",
+                    source: "calculated".into(),
+                    age: Some((now - at_pre.min(at_post)).max(Duration::zero())),
+                    level: if stale { Level::Stale } else { Level::Normal },
+                    band: Some("trend: ECMO board".into()),
+                    manual: false,
+                }
+            }
+            _ => Tile {
+                key: "oxygenator-dp",
+                parameter: None,
+                label: "ΔP oxygenator",
+                text: "--".into(),
+                unit: "mmHg",
+                source: "needs pre- and post-oxygenator pressures".into(),
+                age: None,
+                level: Level::Missing,
+                band: None,
+                manual: false,
+            },
+        };
+        let at = out
+            .iter()
+            .position(|t| t.parameter == Some(Parameter::PostOxygenatorPressure))
+            .map_or(out.len(), |i| i + 1);
+        out.insert(at, tile);
+    }
     out.extend(lab_tiles(facts, now));
     out
 }

@@ -57,6 +57,28 @@ pub enum Signal {
     LimbNirs,
 }
 
+impl Signal {
+    /// The signal a catalogue parameter feeds, if the rules read it. Its values go in the
+    /// parameter's display unit (saturations and NIRS in %), as [`Signal`] documents.
+    pub fn of(p: super::Parameter) -> Option<Signal> {
+        use super::Parameter as P;
+        Some(match p {
+            P::PumpFlow => Signal::Flow,
+            P::PreOxygenatorPressure => Signal::PrePressure,
+            P::PostOxygenatorPressure => Signal::PostPressure,
+            P::AntiXa => Signal::AntiXa,
+            P::Aptt => Signal::Aptt,
+            P::PlasmaFreeHb => Signal::PlasmaFreeHb,
+            P::Ldh => Signal::Ldh,
+            P::PreOxygenatorSaturation => Signal::PreOxySat,
+            P::PostOxygenatorSaturation => Signal::PostOxySat,
+            P::DistalPerfusionFlow => Signal::DistalFlow,
+            P::LimbNirs => Signal::LimbNirs,
+            _ => return None,
+        })
+    }
+}
+
 /// One value with its time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Point {
@@ -536,7 +558,8 @@ impl EcmoRules {
 }
 
 /// ΔP per flow (mmHg per L/min) at each time both pressures and a flow are known: pre and post
-/// pressures taken at the same time, the newest flow at or before it (within 5 min).
+/// pressures taken together (the post value nearest the pre value, within 30 s), the newest
+/// flow at or before it (within 5 min).
 pub fn delta_p_per_flow(run: &RunData, since: DateTime<Utc>) -> Vec<Point> {
     let post: BTreeMap<DateTime<Utc>, f64> = run
         .values(Signal::PostPressure)
@@ -548,7 +571,11 @@ pub fn delta_p_per_flow(run: &RunData, since: DateTime<Utc>) -> Vec<Point> {
         .iter()
         .filter(|p| p.at >= since)
         .filter_map(|pre| {
-            let post = post.get(&pre.at)?;
+            let near = Duration::seconds(30);
+            let post = post
+                .range(pre.at - near..=pre.at + near)
+                .min_by_key(|(at, _)| (**at - pre.at).abs())
+                .map(|(_, v)| *v)?;
             let i = flows.partition_point(|q| q.at <= pre.at);
             let q = flows.get(i.checked_sub(1)?)?;
             if pre.at - q.at > Duration::minutes(5) || q.value <= 0.0 {
@@ -607,6 +634,45 @@ pub fn gases_into(view: &super::record::CaseView<'_>, series: &mut BTreeMap<Sign
                     value,
                 });
             }
+        }
+    }
+    for v in series.values_mut() {
+        v.sort_by_key(|p| p.at);
+    }
+}
+
+/// The values typed by hand (laboratory results, a distal flow read off a flow probe) of the
+/// parameters the rules read, in each signal's unit; entries marked artefact or retracted
+/// left out, corrections applied (the derived case view).
+pub fn measurements_into(
+    view: &super::record::CaseView<'_>,
+    series: &mut BTreeMap<Signal, Vec<Point>>,
+) {
+    use super::entry::EntryPayload;
+    for e in &view.entries {
+        let EntryPayload::Measurement {
+            parameter,
+            value,
+            unit,
+        } = e.payload
+        else {
+            continue;
+        };
+        if e.artefact.is_some() {
+            continue;
+        }
+        let Some(signal) = Signal::of(*parameter) else {
+            continue;
+        };
+        let Ok(v) = parameter.to_internal("measurement", value.to_f64(), unit) else {
+            continue;
+        };
+        let v = parameter.to_display_unit(v);
+        if v.is_finite() {
+            series.entry(signal).or_default().push(Point {
+                at: e.occurred_at(),
+                value: v,
+            });
         }
     }
     for v in series.values_mut() {

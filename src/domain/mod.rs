@@ -20,6 +20,7 @@ pub mod intake;
 pub mod labs;
 pub mod live;
 pub mod mode;
+pub mod parameter;
 pub mod patient;
 pub mod protocol;
 pub mod quality;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::anticoag::{Anticoagulation, HeparinSuggestion};
 use super::bloodgas::{Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite};
-use super::board::{Targets, BOARD};
+use super::board::Targets;
 use chrono::NaiveDate;
 
 use super::entry::{
@@ -465,8 +465,7 @@ impl QuickKind {
             ],
             QuickKind::Urine => vec![number("volume_ml", "Urine", "mL", String::new(), true)],
             QuickKind::Measurement => {
-                let options: Vec<(String, String)> = BOARD
-                    .iter()
+                let options: Vec<(String, String)> = Parameter::all()
                     .map(|p| {
                         (
                             p.code().to_string(),

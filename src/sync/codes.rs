@@ -175,34 +175,23 @@ pub fn temperature_dependent(a: Analyte) -> bool {
 /// The patient temperature a pH-stat gas was adjusted to (LOINC 8310-5, a gas panel member).
 pub const BODY_TEMPERATURE: Code = ("8310-5", "Body temperature");
 
-/// Standard codes for a device or typed parameter (LOINC, then ISO/IEEE 11073 MDC).
-pub fn parameter(p: Parameter) -> &'static [(&'static str, &'static str)] {
-    use super::map::{LOINC, MDC};
-    match p {
-        // LOINC 8478-0 Mean blood pressure; MDC_PRESS_BLD_ART_MEAN.
-        Parameter::MeanArterialPressure => &[(LOINC, "8478-0"), (MDC, "150035")],
-        // LOINC 8310-5 Body temperature; MDC_TEMP.
-        Parameter::PatientTemp => &[(LOINC, "8310-5"), (MDC, "150364")],
-        // The in-line sensor on the venous line: venous-return blood, as for a pre-oxygenator
-        // gas (LOINC 2711-0 Oxygen saturation in Venous blood). It was 19224-5 (mixed venous,
-        // pulmonary artery blood), which the venous line is not.
-        Parameter::VenousSaturation => &[(LOINC, "2711-0")],
-        Parameter::Haematocrit => &[(LOINC, "20570-8")],
-        // LOINC 59408-5 Oxygen saturation in Arterial blood by Pulse oximetry; MDC_PULS_OXIM_SAT_O2.
-        Parameter::Spo2 => &[(LOINC, "59408-5"), (MDC, "150456")],
-        // LOINC 8867-4 Heart rate (the R4 heart-rate profile's code) and 8889-8 Heart rate by
-        // Pulse oximetry; MDC_PULS_OXIM_PULS_RATE.
-        Parameter::PulseRate => &[(LOINC, "8867-4"), (LOINC, "8889-8"), (MDC, "149530")],
-        // The oxygenator's sweep-gas FiO₂ is not the patient's inhaled oxygen (LOINC 3150-0,
-        // sent until 2026-12): no standard code; the Pumpside code only.
-        Parameter::Fio2 => &[],
-        Parameter::PumpFlow
-        | Parameter::ArterialOutletTemp
-        | Parameter::VenousInflowTemp
-        | Parameter::Do2i
-        | Parameter::SweepGas
-        | Parameter::ArterialLinePressure => &[],
-    }
+/// Standard codes for a device or typed parameter, from the parameter catalogue (each code's
+/// source is cited on its row in `assets/parameters.toml`): LOINC, then ISO/IEEE 11073 MDC.
+pub fn parameter(p: Parameter) -> Vec<(&'static str, &'static str)> {
+    use super::map::{LOINC, MDC, SNOMED};
+    p.definition()
+        .codes
+        .iter()
+        .map(|(system, code)| {
+            let system: &'static str = match system.as_str() {
+                "loinc" => LOINC,
+                "mdc" => MDC,
+                "snomed" => SNOMED,
+                uri => uri,
+            };
+            (system, code.as_str())
+        })
+        .collect()
 }
 
 /// Whether an Observation of `p` with a valueQuantity in `ucum` meets an HL7 FHIR R4

@@ -15,7 +15,7 @@ pub const PUBLISHED: &str = "docs/fhir/CodeSystem-pumpside.json";
 
 /// The edition of the CodeSystem; every Pumpside coding carries it (`Coding.version`). A new
 /// edition that renames a code keeps the old one, inactive, with `replacedBy` (see [`RENAMED`]).
-pub const VERSION: &str = "2026-12-01";
+pub const VERSION: &str = "2026-12-02";
 
 /// Codes of earlier editions and the codes that replace them: (old, new, why). Kept in the
 /// CodeSystem as inactive concepts so a receiver holding old data can map it.
@@ -34,10 +34,11 @@ pub const RENAMED: [(&str, &str, &str); 2] = [
 
 /// The Pumpside code and display of a parameter.
 pub fn parameter(p: Parameter) -> (&'static str, &'static str) {
-    match p {
-        Parameter::Fio2 => ("sweep-gas-fio2", "Sweep gas FiO₂ (oxygenator)"),
-        _ => (p.code(), p.label()),
-    }
+    let d = p.definition();
+    (
+        d.pumpside.as_deref().unwrap_or(p.code()),
+        d.display.as_deref().unwrap_or(p.label()),
+    )
 }
 
 /// The Pumpside code of a blood-gas analyte.
@@ -196,7 +197,7 @@ pub const FIXED: [(&str, &str, &str); 22] = [
 /// Every concept: (code, display, definition).
 pub fn concepts() -> Vec<(String, String, String)> {
     let mut out: Vec<(String, String, String)> = Vec::new();
-    for p in Parameter::ALL {
+    for p in Parameter::all() {
         let (code, display) = parameter(p);
         out.push((
             code.into(),

@@ -227,6 +227,12 @@ pub fn ucum(unit: &str) -> Option<&'static str> {
         "mg/dL" => "mg/dL",
         "[pH]" => "[pH]",
         "mL/h" => "mL/h",
+        // Revolutions per minute: UCUM has no revolution; the rate is 1/min.
+        "rpm" | "{rpm}" => "/min",
+        "IU/mL" | "[iU]/mL" | "U/mL" => "[iU]/mL",
+        "10*9/L" | "10*3/uL" => "10*9/L",
+        "U/L" => "U/L",
+        "W" => "W",
         _ => return None,
     })
 }

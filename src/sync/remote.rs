@@ -36,6 +36,21 @@ pub struct RemoteRun {
     pub latest: Vec<RemoteValue>,
     /// Events, doses and notes, newest first.
     pub timeline: Vec<RemoteEvent>,
+    /// Every numeric value pulled for the run, per concept, as one-minute means (the
+    /// SampledData decoded back, typed values as they are), oldest first.
+    pub trends: Vec<RemoteSeries>,
+}
+
+/// One concept's pulled values, for the board's rules and the run's charts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteSeries {
+    pub name: String,
+    /// The Pumpside code, when the values carry one.
+    pub code: Option<String>,
+    /// The unit the values came in.
+    pub unit: String,
+    /// (start of the minute, mean of the values in it), oldest first.
+    pub points: Vec<(DateTime<Utc>, f64)>,
 }
 
 /// A followed patient on the ECMO board.
@@ -148,6 +163,38 @@ fn last_sample(sd: &Value, start: DateTime<Utc>) -> Option<(String, DateTime<Utc
     Some((value, at))
 }
 
+/// Every valid sample of a SampledData (first dimension) with its time, added to per-minute
+/// sums. Tokens other than numbers (`E`, `L`, `U`) and absurd offsets are skipped.
+fn add_samples(sd: &Value, start: DateTime<Utc>, bins: &mut BTreeMap<i64, (f64, u32)>) {
+    let Some(data) = sd["data"].as_str() else {
+        return;
+    };
+    let Some(period) = sd["period"].as_f64().filter(|p| p.is_finite() && *p > 0.0) else {
+        return;
+    };
+    let dims = sd["dimensions"].as_u64().unwrap_or(1).clamp(1, 64) as usize;
+    let origin = sd["origin"]["value"].as_f64().unwrap_or(0.0);
+    let factor = sd["factor"].as_f64().unwrap_or(1.0);
+    for (i, token) in data.split_whitespace().enumerate().step_by(dims) {
+        let Ok(x) = token.parse::<f64>() else {
+            continue;
+        };
+        let x = origin + factor * x;
+        let offset_ms = (i / dims) as f64 * period;
+        if !x.is_finite() || !(0.0..=MAX_OFFSET_MS).contains(&offset_ms) {
+            continue;
+        }
+        let Some(at) =
+            Duration::try_milliseconds(offset_ms as i64).and_then(|d| start.checked_add_signed(d))
+        else {
+            continue;
+        };
+        let bin = bins.entry(at.timestamp().div_euclid(60)).or_default();
+        bin.0 += x;
+        bin.1 += 1;
+    }
+}
+
 /// The furthest a sample may lie from its chunk's start: a year (the board shows days).
 const MAX_OFFSET_MS: f64 = 366.0 * 86_400_000.0;
 
@@ -203,10 +250,14 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                 }),
                 latest: Vec::new(),
                 timeline: Vec::new(),
+                trends: Vec::new(),
             },
         );
     }
     let mut latest: BTreeMap<(String, String), RemoteValue> = BTreeMap::new();
+    // (run, name) → (code, unit, minute → (sum, n)).
+    type Bins = (Option<String>, String, BTreeMap<i64, (f64, u32)>);
+    let mut trends: BTreeMap<(String, String), Bins> = BTreeMap::new();
     for (p, v) in &parsed {
         let Some(run_ref) = v["partOf"].as_array().and_then(|a| {
             a.iter()
@@ -246,6 +297,26 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                         text: format!("{what}{} marked artefact", shown.trim_end()),
                     });
                     continue;
+                }
+                {
+                    let (unit, quantity) = if v["valueSampledData"].is_object() {
+                        (unit_of(&v["valueSampledData"]["origin"]), None)
+                    } else {
+                        (
+                            unit_of(&v["valueQuantity"]),
+                            v["valueQuantity"]["value"].as_f64(),
+                        )
+                    };
+                    let (_, _, bins) = trends
+                        .entry((run_ref.to_string(), what.clone()))
+                        .or_insert_with(|| (pumpside_code(&v["code"]), unit, BTreeMap::new()));
+                    if v["valueSampledData"].is_object() {
+                        add_samples(&v["valueSampledData"], when, bins);
+                    } else if let Some(x) = quantity.filter(|x| x.is_finite()) {
+                        let bin = bins.entry(when.timestamp().div_euclid(60)).or_default();
+                        bin.0 += x;
+                        bin.1 += 1;
+                    }
                 }
                 let corrected = matches!(v["status"].as_str(), Some("corrected" | "amended"));
                 match (value, v["valueString"].as_str()) {
@@ -300,6 +371,27 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
     for ((run_ref, _), value) in latest {
         if let Some(run) = runs.get_mut(&run_ref) {
             run.latest.push(value);
+        }
+    }
+    for ((run_ref, name), (code, unit, bins)) in trends {
+        let Some(run) = runs.get_mut(&run_ref) else {
+            continue;
+        };
+        let points: Vec<(DateTime<Utc>, f64)> = bins
+            .into_iter()
+            .filter_map(|(minute, (sum, n))| {
+                let at = DateTime::from_timestamp(minute.checked_mul(60)?, 0)?;
+                let mean = sum / f64::from(n);
+                mean.is_finite().then_some((at, mean))
+            })
+            .collect();
+        if !points.is_empty() {
+            run.trends.push(RemoteSeries {
+                name,
+                code,
+                unit,
+                points,
+            });
         }
     }
     let mut out: Vec<RemoteRun> = runs.into_values().collect();

@@ -228,7 +228,7 @@ fn DeviceRow(
                                     value: "{current}",
                                     onchange: move |e| services.map_device(id, &name2, Parameter::from_code(&e.value())),
                                     option { value: "none", selected: target.is_none(), "not recorded" }
-                                    for p in Parameter::ALL {
+                                    for p in Parameter::all() {
                                         option { value: "{p.code()}", selected: target == Some(p), "{p.label()}" }
                                     }
                                 }

@@ -61,7 +61,7 @@ pub fn Settings() -> Element {
         if let Some(problem) = protocol_problem {
             p { class: "error", role: "alert", "{problem}" }
         }
-        p { class: "note", "A hospital protocol file (protocol.toml in the data directory) replaces the defaults without a rebuild." }
+        p { class: "note", "A hospital protocol file (protocol.toml in the data directory) replaces the defaults without a rebuild; parameters.toml there adds parameters to the built-in catalogue ({crate::domain::parameter::catalogue().len()} in force)." }
         RecordIntegrity {}
         DeviceKeySection {}
         if services.access().enforced() {

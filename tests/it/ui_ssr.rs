@@ -47,7 +47,14 @@ fn Harness(fixture: Fixture) -> Element {
             case: Signal::new(fixture.case.clone()),
             entries: Signal::new(fixture.entries.clone()),
             facts: Signal::new(std::sync::Arc::new(
-                pumpside::domain::board::LiveFacts::derive(&fixture.entries, &protocol),
+                pumpside::domain::board::LiveFacts::derive(
+                    &fixture.entries,
+                    &protocol,
+                    fixture
+                        .case
+                        .as_ref()
+                        .map_or(pumpside::domain::CaseKind::Cpb, |c| c.kind),
+                ),
             )),
             targets: Signal::new(fixture.targets.clone()),
             patient: Signal::new(fixture.patient.clone()),

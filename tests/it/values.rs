@@ -39,8 +39,9 @@ async fn any_received_decimal_in_any_unit_is_stored_and_sent_exactly() {
         x
     };
     let (mut stored_n, mut refused_n, mut shifted_n, mut kept_unit_n) = (0, 0, 0, 0);
+    let all: Vec<Parameter> = Parameter::all().collect();
     for _ in 0..3000 {
-        let p = Parameter::ALL[(next() % Parameter::ALL.len() as u64) as usize];
+        let p = all[(next() % all.len() as u64) as usize];
         let (unit, conversion) = p.units()[(next() % p.units().len() as u64) as usize];
         // What a device sends: SFLOAT/FLOAT-sized mantissas, exponents −8..7.
         let mantissa = (next() % 20_000) as i64 - 2_000;
