@@ -45,6 +45,7 @@ pub async fn local_runs(
     let mut runs = Vec::new();
     let mut cases = BTreeMap::new();
     let mut locations = BTreeMap::new();
+    let mut starts = BTreeMap::new();
     for case in store.list_cases().await? {
         let open = matches!(case.status, CaseStatus::Setup | CaseStatus::Running);
         if !is_ecmo(case.kind) || !open {
@@ -52,6 +53,7 @@ pub async fn local_runs(
         }
         let (data, location) = run_data(store, &case, now).await?;
         locations.insert(case.id, location);
+        starts.insert(case.id, data.started);
         runs.push((case.id, data));
         cases.insert(case.id, case);
     }
@@ -60,13 +62,21 @@ pub async fn local_runs(
         .filter_map(|ranked| {
             let case = cases.remove(&ranked.key)?;
             Some(LocalRun {
-                day: (now - case.created_at).num_days() + 1,
+                day: (now - ranked_started(&ranked, &starts, case.created_at)).num_days() + 1,
                 location: locations.remove(&ranked.key).flatten(),
                 ranked,
                 case,
             })
         })
         .collect())
+}
+
+fn ranked_started(
+    ranked: &Ranked<CaseId>,
+    starts: &BTreeMap<CaseId, DateTime<Utc>>,
+    created: DateTime<Utc>,
+) -> DateTime<Utc> {
+    starts.get(&ranked.key).copied().unwrap_or(created)
 }
 
 async fn run_data(
@@ -110,7 +120,12 @@ async fn run_data(
     let data = RunData {
         kind: case.kind,
         femoral_arterial,
-        started: case.created_at,
+        // Support started at the first "on" event (as the run's FHIR Procedure says), else
+        // when the case was opened.
+        started: view
+            .events()
+            .find(|(k, _)| *k == crate::domain::EventKind::BypassOn)
+            .map_or(case.created_at, |(_, at)| at),
         circuit_since,
         series,
         last_device_value,

@@ -542,7 +542,23 @@ pub fn map_entry(
         }
         EntryPayload::Event { event } => {
             let o = c.observation(&key, event_code(*event), "procedure");
-            one(c.mapped("Observation", key, Value::Object(o)))
+            let observation = c.mapped("Observation", key, Value::Object(o));
+            // The first "on" (start of bypass or of support) starts the run's performedPeriod:
+            // the run is updated with it (documented later than the case was opened, as an
+            // ECMO cannulation in the ICU often is).
+            let first_on = *event == EventKind::BypassOn
+                && entries
+                    .iter()
+                    .filter(|e| matches!(e.payload, EntryPayload::Event { event: EventKind::BypassOn }))
+                    .count()
+                    == 1;
+            if first_on {
+                let mut run = run_procedure(case, entries)?;
+                run.operation = Operation::Update;
+                Ok(Planned::Resources(vec![observation, run]))
+            } else {
+                one(observation)
+            }
         }
         EntryPayload::Act { seconds } => one(c.quantity_observation(
             json!({ "coding": [coding(LOINC, "3184-9", "Activated clotting time"), coding(PUMPSIDE, "act", "ACT")], "text": "ACT" }),

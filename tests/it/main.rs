@@ -8,6 +8,7 @@ mod crash;
 mod devices;
 mod disk_full;
 mod e2e;
+mod ecmo_board;
 mod encryption;
 mod fake_fhir;
 mod integrity;

@@ -1159,8 +1159,8 @@ async fn a_stale_update_becomes_a_conflict_with_both_versions_and_is_not_overwri
     let history = peer.get(&format!("Procedure/{id}/_history")).await;
     assert_eq!(
         history["entry"].as_array().unwrap().len(),
-        3,
-        "ours, theirs, ours again"
+        4,
+        "ours (opened, then bypass started), theirs, ours again"
     );
 
     // The other tablet edits again; this tablet signs: a second conflict, and this time the

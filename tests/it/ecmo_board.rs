@@ -1,0 +1,300 @@
+//! The on-call ECMO board end to end: two tablets record three ECMO runs and upload them to
+//! the real FHIR peer; a third installation follows the three patients, pulls, and ranks the
+//! runs by the protocol's rules from the pulled data alone (the SampledData decoded back); a new
+//! ΔP rise on one tablet reorders the board after the next pull. The recording tablet's own
+//! board ranks its runs the same way from its local chunks.
+
+use chrono::{DateTime, Duration, Utc};
+use pumpside::app::ecmo::{local_runs, remote_runs};
+use pumpside::domain::ecmo::{EcmoRules, FindingKind};
+use pumpside::domain::patient::Mrn;
+use pumpside::domain::{
+    Author, CaseId, CaseKind, CaseStatus, Channel, ChannelId, Decimal, DeviceTime, EntryPayload,
+    EventKind, Parameter, Sample, Validity,
+};
+use pumpside::store::{NewCase, Store};
+use pumpside::sync::{remote, SyncEngine};
+
+use crate::sync::{add, author, config, open, test_patient, FhirPeer};
+
+/// One run's device channels (pump flow, pre- and post-oxygenator pressure).
+struct Run {
+    case: CaseId,
+    flow: ChannelId,
+    pre: ChannelId,
+    post: ChannelId,
+    seq: u64,
+}
+
+/// Samples every 10 s (the rules read one-minute means).
+const STEP_S: i64 = 10;
+
+async fn start_run(s: &Store, mrn: &str, kind: CaseKind, started: DateTime<Utc>) -> Run {
+    let patient = test_patient(s, mrn).await;
+    let case = s
+        .create_case(
+            NewCase {
+                kind,
+                patient: Some(patient),
+                label: format!("{} · MRN {mrn}", kind.label()),
+                is_demo: false,
+                status: CaseStatus::Running,
+            },
+            author(),
+        )
+        .await
+        .unwrap()
+        .id;
+    // Support started hours ago (documented then): the run's start for the rules and the
+    // Procedure's performedPeriod.
+    add(
+        s,
+        case,
+        started,
+        EntryPayload::Event {
+            event: EventKind::BypassOn,
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (p, unit) in [
+        (Parameter::PumpFlow, "L/min"),
+        (Parameter::PreOxygenatorPressure, "mmHg"),
+        (Parameter::PostOxygenatorPressure, "mmHg"),
+    ] {
+        let ch = Channel {
+            id: ChannelId::new(),
+            case_id: case,
+            parameter: p,
+            unit: unit.into(),
+            source_device: format!("Acme ECMO console {mrn}"),
+            expected_interval_ms: 1000,
+        };
+        s.create_channel(ch.clone()).await.unwrap();
+        ids.push(ch.id);
+    }
+    Run {
+        case,
+        flow: ids[0],
+        pre: ids[1],
+        post: ids[2],
+        seq: 0,
+    }
+}
+
+/// Record `[from, to)`: flow in L/min, the post-oxygenator pressure steady, the pre-oxygenator
+/// pressure the post one plus `dp(t)`.
+async fn record(
+    s: &Store,
+    run: &mut Run,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    flow: &str,
+    dp: impl Fn(DateTime<Utc>) -> f64,
+) {
+    let mut flows = Vec::new();
+    let mut pres = Vec::new();
+    let mut posts = Vec::new();
+    let mut t = from;
+    while t < to {
+        run.seq += 1;
+        let sample = |value: Decimal| Sample {
+            seq: run.seq,
+            received_at: t,
+            device_time: DeviceTime::Unknown,
+            value,
+            validity: Validity::Valid,
+        };
+        flows.push(sample(flow.parse().unwrap()));
+        posts.push(sample(Decimal::integer(230)));
+        pres.push(sample(Decimal::integer(230 + dp(t).round() as i64)));
+        t += Duration::seconds(STEP_S);
+    }
+    s.append_samples(vec![(run.flow, flows), (run.pre, pres), (run.post, posts)])
+        .await
+        .unwrap();
+}
+
+/// Upload what a tablet had recorded by `at` (its trend chunks closed by then), as its sync
+/// engine would have at that time.
+async fn upload_as_of(engine: &SyncEngine, store: &Store, at: DateTime<Utc>) {
+    engine
+        .plan(
+            at + Duration::milliseconds(pumpside::sync::engine::TREND_GRACE_MS)
+                + Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        engine.upload().await.unwrap();
+        if store.outbox_summary().await.unwrap().pending == 0 {
+            return;
+        }
+    }
+    panic!("still pending after 3 uploads");
+}
+
+fn mrn(value: &str) -> Mrn {
+    Mrn {
+        system: crate::sync::TEST_MRN_SYSTEM.into(),
+        value: value.into(),
+    }
+}
+
+/// The followed patients' runs as the phone's board reads them.
+async fn board(phone: &Store, at: DateTime<Utc>) -> Vec<(String, Vec<FindingKind>, String)> {
+    let mut followed = Vec::new();
+    for m in phone.followed().await.unwrap() {
+        let runs = remote::runs(&phone.pulled(m.clone()).await.unwrap());
+        followed.push(remote::Followed {
+            mrn: m,
+            runs,
+            held: 0,
+        });
+    }
+    remote_runs(&followed, &EcmoRules::default(), at)
+        .into_iter()
+        .map(|r| {
+            let kinds = r.ranked.findings.iter().map(|f| f.kind).collect();
+            (r.mrn.value.clone(), kinds, r.ranked.reason())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn two_tablets_upload_three_runs_and_the_on_call_board_ranks_them_and_reorders() {
+    let peer = FhirPeer::start(None);
+    // The second period ends on the last closed 10-minute boundary; the first ends 7 h before.
+    let e2 = DateTime::from_timestamp_millis(pumpside::sync::map::chunk_start(
+        Utc::now() - Duration::minutes(2),
+    ))
+    .unwrap();
+    let e1 = e2 - Duration::hours(7);
+    let s0 = e1 - Duration::hours(8);
+    let hours = |t: DateTime<Utc>| (t - s0).num_seconds() as f64 / 3600.0;
+
+    // Tablet A: a VA run whose oxygenator clots (ΔP doubles every 10 h) and a VV run with a
+    // low anti-Xa. Tablet B: a VA run, steady for now.
+    let a_dir = crate::temp_dir();
+    let a = open(a_dir.path());
+    let b_dir = crate::temp_dir();
+    let b = open(b_dir.path());
+    let clotting = |t: DateTime<Utc>| 18.0 * (hours(t) / 10.0).exp2();
+    let steady = |_: DateTime<Utc>| 15.0;
+    let mut a1 = start_run(&a, "ECMO-A1", CaseKind::EcmoVa, s0).await;
+    let mut a2 = start_run(&a, "ECMO-A2", CaseKind::EcmoVv, s0).await;
+    let mut b1 = start_run(&b, "ECMO-B1", CaseKind::EcmoVa, s0).await;
+    record(&a, &mut a1, s0, e1, "4.00", clotting).await;
+    record(&a, &mut a2, s0, e1, "4.50", steady).await;
+    record(&b, &mut b1, s0, e1, "4.00", |_| 20.0).await;
+    add(
+        &a,
+        a2.case,
+        e1 - Duration::minutes(30),
+        EntryPayload::Measurement {
+            parameter: Parameter::AntiXa,
+            value: "0.12".parse().unwrap(),
+            unit: "IU/mL".into(),
+        },
+    )
+    .await;
+
+    // The recording tablet's own board, from its local chunks.
+    let local = local_runs(&a, &EcmoRules::default(), e1).await.unwrap();
+    let order: Vec<CaseId> = local.iter().map(|r| r.case.id).collect();
+    assert_eq!(order, vec![a1.case, a2.case]);
+    let reason = local[0].ranked.reason();
+    assert!(reason.starts_with("ΔP +5"), "{reason}");
+    assert_eq!(local[1].ranked.reason(), "anti-Xa 0.12, below 0.3");
+    assert_eq!(local[0].day, 1, "8 hours of support: day 1");
+
+    // Both tablets upload; a third installation follows the three patients and pulls.
+    let up_a = SyncEngine::new(a.clone(), config(&peer.base(), ""), author()).unwrap();
+    let tablet_b = Author::new("S. Perfusionist", "icu-2-tablet");
+    let up_b = SyncEngine::new(b.clone(), config(&peer.base(), ""), tablet_b).unwrap();
+    for (engine, store) in [(&up_a, &a), (&up_b, &b)] {
+        upload_as_of(engine, store, e1).await;
+    }
+    let phone_dir = crate::temp_dir();
+    let phone = open(phone_dir.path());
+    let on_call = Author::new("On-call perfusionist", "phone-7");
+    for m in ["ECMO-A1", "ECMO-A2", "ECMO-B1"] {
+        phone.follow(mrn(m), true, on_call.clone()).await.unwrap();
+    }
+    let pull = SyncEngine::new(
+        phone.clone(),
+        config(&peer.base(), "pull_window_s = 0"),
+        on_call,
+    )
+    .unwrap();
+    pull.pull().await.unwrap();
+    let first = board(&phone, e1).await;
+    let names: Vec<&str> = first.iter().map(|(m, _, _)| m.as_str()).collect();
+    assert_eq!(names, ["ECMO-A1", "ECMO-A2", "ECMO-B1"], "{first:#?}");
+    // Neither VA run has an anti-Xa or aPTT in 8 h: that is said too, after the ΔP.
+    assert_eq!(
+        first[0].1,
+        vec![FindingKind::DeltaPRising, FindingKind::AnticoagulationDue]
+    );
+    // The same words as the tablet's own board: the pulled trends say what the chunks say.
+    assert_eq!(first[0].2, reason, "{first:#?}");
+    assert_eq!(first[1].2, "anti-Xa 0.12, below 0.3");
+    assert_eq!(
+        first[2].2,
+        "no anti-Xa or aPTT result in 8 h 00 min of support"
+    );
+
+    // Seven hours on: tablet A keeps recording (its runs as before), tablet B's oxygenator
+    // starts to clot an hour into it (ΔP 20 → 28.5 mmHg). Both upload; the next pull reorders.
+    record(&a, &mut a1, e1, e2, "4.00", clotting).await;
+    record(&a, &mut a2, e1, e2, "4.50", steady).await;
+    let rise_from = e1 + Duration::hours(1);
+    let rise_to = e2 - Duration::hours(1);
+    record(&b, &mut b1, e1, e2, "4.00", |t| {
+        let f = ((t - rise_from).num_seconds() as f64 / (rise_to - rise_from).num_seconds() as f64)
+            .clamp(0.0, 1.0);
+        20.0 + 8.5 * f
+    })
+    .await;
+    for (engine, store) in [(&up_a, &a), (&up_b, &b)] {
+        upload_as_of(engine, store, e2).await;
+    }
+    // Before the pull the phone still ranks from what it has (and at e2 those runs have had
+    // no data for 7 h).
+    let stale = board(&phone, e2).await;
+    assert!(
+        stale
+            .iter()
+            .all(|(_, k, _)| k.contains(&FindingKind::NoData)),
+        "{stale:#?}"
+    );
+    let second_pull = pull.pull().await.unwrap();
+    assert!(second_pull.added > 0, "{second_pull:?}");
+    let second = board(&phone, e2).await;
+    let names: Vec<&str> = second.iter().map(|(m, _, _)| m.as_str()).collect();
+    assert_eq!(names, ["ECMO-A1", "ECMO-B1", "ECMO-A2"], "{second:#?}");
+    // A1's membrane has now doubled its ΔP against its first hours too.
+    assert!(
+        second[0].1.contains(&FindingKind::DeltaPAboveBaseline),
+        "{second:#?}"
+    );
+    assert_eq!(
+        second[1].1,
+        vec![FindingKind::DeltaPRising, FindingKind::AnticoagulationDue],
+        "{second:#?}"
+    );
+    assert!(
+        second[1].2.starts_with("ΔP +4") && second[1].2.contains("over 6 h"),
+        "{second:#?}"
+    );
+    assert!(
+        second[2].2.starts_with("anti-Xa 0.12, below 0.3"),
+        "{second:#?}"
+    );
+    assert!(
+        second
+            .iter()
+            .all(|(_, k, _)| !k.contains(&FindingKind::NoData)),
+        "{second:#?}"
+    );
+}
