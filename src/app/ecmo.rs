@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::domain::case::{CaseKind, CaseStatus, CaseSummary};
-use crate::domain::ecmo::{self, EcmoRules, Point, Ranked, RunData, Signal};
+use crate::domain::ecmo::{self, EcmoRules, Glance, Point, Ranked, RunData, Signal};
 use crate::domain::record::CaseView;
 use crate::domain::{CaseId, Parameter};
 use crate::store::{Store, StoreError};
@@ -27,6 +27,8 @@ pub struct LocalRun {
     /// Where the patient is (the newest location entry).
     pub location: Option<String>,
     pub ranked: Ranked<CaseId>,
+    /// The headline values with their times and the 24-hour sparklines.
+    pub glance: Glance,
 }
 
 /// How far back flow is read for the rules (the ΔP and stale windows are shorter).
@@ -45,7 +47,7 @@ pub async fn local_runs(
     let mut runs = Vec::new();
     let mut cases = BTreeMap::new();
     let mut locations = BTreeMap::new();
-    let mut starts = BTreeMap::new();
+    let mut glances = BTreeMap::new();
     for case in store.list_cases().await? {
         let open = matches!(case.status, CaseStatus::Setup | CaseStatus::Running);
         if !is_ecmo(case.kind) || !open {
@@ -53,7 +55,7 @@ pub async fn local_runs(
         }
         let (data, location) = run_data(store, &case, now).await?;
         locations.insert(case.id, location);
-        starts.insert(case.id, data.started);
+        glances.insert(case.id, (data.started, ecmo::glance(&data, now)));
         runs.push((case.id, data));
         cases.insert(case.id, case);
     }
@@ -61,22 +63,21 @@ pub async fn local_runs(
         .into_iter()
         .filter_map(|ranked| {
             let case = cases.remove(&ranked.key)?;
+            let (started, glance) = glances.remove(&ranked.key)?;
             Some(LocalRun {
-                day: (now - ranked_started(&ranked, &starts, case.created_at)).num_days() + 1,
+                day: day_of_support(started, now),
                 location: locations.remove(&ranked.key).flatten(),
                 ranked,
                 case,
+                glance,
             })
         })
         .collect())
 }
 
-fn ranked_started(
-    ranked: &Ranked<CaseId>,
-    starts: &BTreeMap<CaseId, DateTime<Utc>>,
-    created: DateTime<Utc>,
-) -> DateTime<Utc> {
-    starts.get(&ranked.key).copied().unwrap_or(created)
+/// The day of support, 1 on the day it started (24-hour days from the start).
+pub fn day_of_support(started: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
+    (now - started).num_days().max(0) + 1
 }
 
 async fn run_data(
@@ -140,6 +141,11 @@ pub struct RemoteRanked {
     pub mrn: crate::domain::patient::Mrn,
     pub run: crate::sync::remote::RemoteRun,
     pub ranked: Ranked<String>,
+    pub glance: Glance,
+    /// The day of support (from the run's start as the server has it).
+    pub day: Option<i64>,
+    /// The server's newest change to the run or its parts (`meta.lastUpdated`).
+    pub uploaded: Option<DateTime<Utc>>,
 }
 
 /// The running ECMO runs among the followed patients' pulled runs, most urgent first, read by
@@ -204,15 +210,74 @@ pub fn remote_runs(
                 last_device_value,
                 checks: Vec::new(),
             };
+            let glance = ecmo::glance(&data, now);
             runs.push((run.server_id.clone(), data));
-            by_id.insert(run.server_id.clone(), (f.mrn.clone(), run.clone()));
+            by_id.insert(run.server_id.clone(), (f.mrn.clone(), run.clone(), glance));
         }
     }
     ecmo::rank(rules, &runs, now)
         .into_iter()
         .filter_map(|ranked| {
-            let (mrn, run) = by_id.remove(&ranked.key)?;
-            Some(RemoteRanked { mrn, run, ranked })
+            let (mrn, run, glance) = by_id.remove(&ranked.key)?;
+            let uploaded = DateTime::parse_from_rfc3339(&run.updated)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            Some(RemoteRanked {
+                day: run.started.map(|t| day_of_support(t, now)),
+                uploaded,
+                mrn,
+                run,
+                ranked,
+                glance,
+            })
         })
         .collect()
+}
+
+/// A pulled series in `n` equal slots of `[from, to)` (means; `None` where it has no value).
+pub fn series_slots(
+    t: &crate::sync::remote::RemoteSeries,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    n: usize,
+) -> Vec<Option<f64>> {
+    let points: Vec<Point> = t
+        .points
+        .iter()
+        .map(|(at, value)| Point {
+            at: *at,
+            value: *value,
+        })
+        .collect();
+    ecmo::slots(&points, from, to, n)
+}
+
+/// The ECMO calculations a followed run's pulled data allows, as (what, value in words):
+/// ΔP and ΔP per flow now, the ΔP per flow 6 h ago, and the day of support.
+pub fn remote_calculations(run: &RemoteRanked, now: DateTime<Utc>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let v = |k: &str| run.glance.values.iter().find(|v| v.key == k);
+    if let (Some(dp), Some(flow)) = (v("dp"), v("flow")) {
+        if let (Ok(d), Ok(q)) = (dp.text.parse::<f64>(), flow.text.parse::<f64>()) {
+            if q > 0.0 {
+                out.push((
+                    "ΔP per flow".to_string(),
+                    format!(
+                        "{:.1} mmHg per L/min (ΔP {d:.0} mmHg at {q:.2} L/min)",
+                        d / q
+                    ),
+                ));
+            }
+        }
+    }
+    if let Some(day) = run.day {
+        out.push(("Day of support".to_string(), format!("day {day}")));
+    }
+    if let Some(t) = run.uploaded {
+        out.push((
+            "Last upload".to_string(),
+            format!("{} ago", crate::domain::live::format_age(now - t)),
+        ));
+    }
+    out
 }

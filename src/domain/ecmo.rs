@@ -55,6 +55,12 @@ pub enum Signal {
     DistalFlow,
     /// Cannulated limb NIRS, %.
     LimbNirs,
+    /// Pump speed, rpm (shown, not judged).
+    Speed,
+    /// Sweep gas flow, L/min (shown, not judged).
+    Sweep,
+    /// FdO₂ of the sweep gas, % (shown, not judged).
+    Fdo2,
 }
 
 impl Signal {
@@ -74,6 +80,9 @@ impl Signal {
             P::PostOxygenatorSaturation => Signal::PostOxySat,
             P::DistalPerfusionFlow => Signal::DistalFlow,
             P::LimbNirs => Signal::LimbNirs,
+            P::PumpSpeed => Signal::Speed,
+            P::SweepGas => Signal::Sweep,
+            P::Fio2 => Signal::Fdo2,
             _ => return None,
         })
     }
@@ -561,33 +570,130 @@ impl EcmoRules {
 /// pressures taken together (the post value nearest the pre value, within 30 s), the newest
 /// flow at or before it (within 5 min).
 pub fn delta_p_per_flow(run: &RunData, since: DateTime<Utc>) -> Vec<Point> {
+    let flows = run.values(Signal::Flow);
+    delta_p(run, since)
+        .into_iter()
+        .filter_map(|dp| {
+            let i = flows.partition_point(|q| q.at <= dp.at);
+            let q = flows.get(i.checked_sub(1)?)?;
+            if dp.at - q.at > Duration::minutes(5) || q.value <= 0.0 {
+                return None;
+            }
+            let per_flow = dp.value / q.value;
+            per_flow.is_finite().then_some(Point {
+                at: dp.at,
+                value: per_flow,
+            })
+        })
+        .collect()
+}
+
+/// ΔP across the oxygenator (pre − post, mmHg) at each pre-oxygenator value since `since`, with
+/// the post-oxygenator value nearest it (within 30 s).
+pub fn delta_p(run: &RunData, since: DateTime<Utc>) -> Vec<Point> {
     let post: BTreeMap<DateTime<Utc>, f64> = run
         .values(Signal::PostPressure)
         .iter()
         .map(|p| (p.at, p.value))
         .collect();
-    let flows = run.values(Signal::Flow);
+    let near = Duration::seconds(30);
     run.values(Signal::PrePressure)
         .iter()
         .filter(|p| p.at >= since)
         .filter_map(|pre| {
-            let near = Duration::seconds(30);
             let post = post
                 .range(pre.at - near..=pre.at + near)
                 .min_by_key(|(at, _)| (**at - pre.at).abs())
                 .map(|(_, v)| *v)?;
-            let i = flows.partition_point(|q| q.at <= pre.at);
-            let q = flows.get(i.checked_sub(1)?)?;
-            if pre.at - q.at > Duration::minutes(5) || q.value <= 0.0 {
-                return None;
-            }
-            let dp = (pre.value - post) / q.value;
+            let dp = pre.value - post;
             dp.is_finite().then_some(Point {
                 at: pre.at,
                 value: dp,
             })
         })
         .collect()
+}
+
+/// One headline value of a run on the board: the newest, with its time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlanceValue {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// As shown ("--" when there is none).
+    pub text: String,
+    pub unit: &'static str,
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// What the board shows of a run at a glance: the newest flow, speed, sweep, FdO₂, ΔP,
+/// post-oxygenator pO₂ and anticoagulation value, each with its time, and the last 24 hours
+/// of flow and ΔP for sparklines (means of 15-minute slots, `None` where there is no value).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Glance {
+    pub values: Vec<GlanceValue>,
+    pub flow_24h: Vec<Option<f64>>,
+    pub dp_24h: Vec<Option<f64>>,
+}
+
+/// Slots of a 24-hour sparkline (15 minutes each).
+pub const SPARK_SLOTS: usize = 96;
+
+/// Means of `points` in `n` equal slots of `[from, to)`.
+pub fn slots(
+    points: &[Point],
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    n: usize,
+) -> Vec<Option<f64>> {
+    let mut sums = vec![(0.0, 0u32); n];
+    let span_ms = (to - from).num_milliseconds().max(1) as f64;
+    for p in points.iter().filter(|p| p.at >= from && p.at < to) {
+        let i = (((p.at - from).num_milliseconds() as f64 / span_ms) * n as f64) as usize;
+        if let Some(slot) = sums.get_mut(i.min(n.saturating_sub(1))) {
+            slot.0 += p.value;
+            slot.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(s, c)| (c > 0).then(|| s / f64::from(c)))
+        .collect()
+}
+
+pub fn glance(run: &RunData, now: DateTime<Utc>) -> Glance {
+    let dp = delta_p(run, run.started.min(now - Duration::hours(26)));
+    let value = |key, label, unit, p: Option<Point>, decimals: usize| GlanceValue {
+        key,
+        label,
+        text: p.map_or("--".into(), |p| format!("{:.decimals$}", p.value)),
+        unit,
+        at: p.map(|p| p.at),
+    };
+    let anticoag = match (run.newest(Signal::AntiXa), run.newest(Signal::Aptt)) {
+        (Some(x), Some(a)) if a.at > x.at => value("anticoag", "aPTT", "s", Some(a), 0),
+        (Some(x), _) => value("anticoag", "anti-Xa", "IU/mL", Some(x), 2),
+        (None, Some(a)) => value("anticoag", "aPTT", "s", Some(a), 0),
+        (None, None) => value("anticoag", "anti-Xa / aPTT", "", None, 0),
+    };
+    let from = now - Duration::hours(24);
+    Glance {
+        values: vec![
+            value("flow", "Flow", "L/min", run.newest(Signal::Flow), 2),
+            value("speed", "Speed", "rpm", run.newest(Signal::Speed), 0),
+            value("sweep", "Sweep", "L/min", run.newest(Signal::Sweep), 1),
+            value("fdo2", "FdO₂", "%", run.newest(Signal::Fdo2), 0),
+            value("dp", "ΔP", "mmHg", dp.last().copied(), 0),
+            value(
+                "post-po2",
+                "Post-oxy pO₂",
+                "mmHg",
+                run.newest(Signal::PostOxyPo2),
+                0,
+            ),
+            anticoag,
+        ],
+        flow_24h: slots(run.values(Signal::Flow), from, now, SPARK_SLOTS),
+        dp_24h: slots(&dp, from, now, SPARK_SLOTS),
+    }
 }
 
 /// VV recirculation from the newest pre-oxygenator, post-oxygenator and venous saturations
@@ -857,6 +963,42 @@ mod tests {
 
     fn kinds(f: &[Finding]) -> Vec<FindingKind> {
         f.iter().map(|f| f.kind).collect()
+    }
+
+    /// The board's glance: the newest of each headline value with its time ("--" without
+    /// one), ΔP from pressures taken together, and 24 h sparklines in 15-minute slots.
+    #[test]
+    fn the_glance_shows_newest_values_with_their_time_and_24_hour_sparklines() {
+        let r = run(CaseKind::EcmoVa, 30, |m| m as f64 / 60.0);
+        let now = at(30 * 60);
+        let g = glance(&r, now);
+        let v = |k: &str| g.values.iter().find(|v| v.key == k).unwrap().clone();
+        assert_eq!((v("flow").text.as_str(), v("flow").at), ("4.00", Some(now)));
+        // 250 + 30 − 215.
+        assert_eq!(v("dp").text, "65");
+        assert_eq!(v("anticoag").label, "anti-Xa");
+        assert_eq!(v("anticoag").text, "0.40");
+        assert_eq!(v("anticoag").at, Some(at(30 * 60)));
+        assert_eq!((v("speed").text.as_str(), v("speed").at), ("--", None));
+        assert_eq!(g.flow_24h.len(), SPARK_SLOTS);
+        assert!(g.flow_24h.iter().all(|x| *x == Some(4.0)));
+        // ΔP rises through the day: the first slot lower than the last.
+        let (first, last) = (g.dp_24h[0].unwrap(), g.dp_24h[SPARK_SLOTS - 1].unwrap());
+        assert!(
+            first < last && (last - first - 23.75).abs() < 0.5,
+            "{first} {last}"
+        );
+        // A gap leaves its slots empty, never a made-up value.
+        let mut gap = r.clone();
+        for s in gap.series.values_mut() {
+            s.retain(|p| p.at < at(20 * 60) || p.at >= at(22 * 60));
+        }
+        let g = glance(&gap, now);
+        assert_eq!(g.flow_24h.iter().filter(|x| x.is_none()).count(), 8);
+        // A run with no laboratory values shows none.
+        let mut no_labs = r;
+        no_labs.series.remove(&Signal::AntiXa);
+        assert_eq!(glance(&no_labs, now).values[6].text, "--");
     }
 
     #[test]

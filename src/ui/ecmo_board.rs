@@ -29,6 +29,8 @@ pub fn EcmoBoard() -> Element {
     let mut error = use_signal(|| None::<String>);
     let mut changed = use_signal(|| 0u64);
     let mut form_key = use_signal(|| 0u64);
+    // The followed run opened in detail (by MRN).
+    let mut selected = state.open_run;
     let svc = services.clone();
     // Re-read when a pull finishes and when the followed list changes (not on every status
     // change: an upload changes the status after each Bundle, and the board parses every
@@ -135,13 +137,16 @@ pub fn EcmoBoard() -> Element {
                 }
                 ol { class: "ranked-runs",
                     for run in local_runs {
-                        li { key: "{run.case.id}", class: if run.ranked.findings.is_empty() { "ranked-run" } else { "ranked-run flagged" },
-                            "data-ranked-run": "{run.case.label}",
-                            span { class: "run-title", "{run.case.label} · {run.case.kind.label()} · day {run.day}" }
-                            if let Some(place) = &run.location {
-                                span { class: "run-location", "data-location": "", "{place}" }
-                            }
-                            span { class: "run-reason", "data-reason": "", "{run.ranked.reason()}" }
+                        RankedCard { key: "{run.case.id}",
+                            data_key: run.case.label.clone(),
+                            remote: false,
+                            title: run.case.label.clone(),
+                            mode: format!("{} · day {}", run.case.kind.label(), run.day),
+                            location: run.location.clone(),
+                            reasons: run.ranked.findings.iter().map(|f| f.reason.clone()).collect::<Vec<_>>(),
+                            glance: run.glance.clone(),
+                            uploaded: None,
+                            now,
                         }
                     }
                 }
@@ -180,18 +185,28 @@ pub fn EcmoBoard() -> Element {
             section { class: "local-runs", "data-board": "followed-ranked",
                 h2 { class: "section-title", "Followed runs, most urgent first" }
                 ol { class: "ranked-runs",
-                    for r in remote_ranked {
-                        li { key: "{r.run.server_id}", class: if r.ranked.findings.is_empty() { "ranked-run" } else { "ranked-run flagged" },
-                            "data-ranked-remote": "{r.mrn.value}",
-                            span { class: "run-title", "MRN {r.mrn.value} · {r.run.kind}" }
-                            if let Some(place) = &r.run.location {
-                                span { class: "run-location", "data-location": "", "{place}" }
-                            }
-                            span { class: "run-reason", "data-reason": "", "{r.ranked.reason()}" }
+                    for r in remote_ranked.iter() {
+                        RankedCard { key: "{r.run.server_id}",
+                            data_key: r.mrn.value.clone(),
+                            remote: true,
+                            title: format!("MRN {}", r.mrn.value),
+                            mode: match r.day {
+                                Some(d) => format!("{} · day {d}", r.run.kind),
+                                None => r.run.kind.clone(),
+                            },
+                            location: r.run.location.clone(),
+                            reasons: r.ranked.findings.iter().map(|f| f.reason.clone()).collect::<Vec<_>>(),
+                            glance: r.glance.clone(),
+                            uploaded: r.uploaded,
+                            now,
+                            on_open: move |k: String| selected.set(Some(k)),
                         }
                     }
                 }
             }
+        }
+        if let Some(r) = selected().and_then(|k| remote_ranked.iter().find(|r| r.mrn.value == k).cloned()) {
+            RunDetail { run: r, now, on_close: move |_| selected.set(None) }
         }
         if followed.is_empty() {
             p { class: "empty", "No patients followed on this device." }
@@ -220,8 +235,9 @@ pub fn EcmoBoard() -> Element {
             }
         }
         Planned { items: vec![
-            "Followed runs from the server ranked with the same rules; circuit pressures, anticoagulation results and checks due for runs on this tablet",
-            "Run detail with 24 h and 7 d trends, check history and handover notes",
+            "Checks due and overdue on the board (hourly circuit checks, shift checklists)",
+            "Blood gases, cannulation and circuit changes read from the server for followed runs",
+            "A handover note written on the phone sent to the server",
         ] }
     }
 }
@@ -265,6 +281,169 @@ fn RemoteRunCard(run: crate::app::view::RemoteRun, now: DateTime<Utc>) -> Elemen
                     for (i, e) in run.timeline.iter().take(6).enumerate() {
                         li { key: "{i}", "{e.text} " span { class: "muted", "({age(e.at)} ago)" } }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// One run on the board: why it is where it is, its headline values with their ages, and 24 h
+/// sparklines of flow and ΔP. The same card for runs on this tablet and runs pulled.
+#[component]
+fn RankedCard(
+    data_key: String,
+    remote: bool,
+    title: String,
+    mode: String,
+    location: Option<String>,
+    reasons: Vec<String>,
+    glance: crate::domain::ecmo::Glance,
+    uploaded: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    on_open: Option<EventHandler<String>>,
+) -> Element {
+    let flagged = !reasons.is_empty();
+    let open_key = data_key.clone();
+    rsx! {
+        li { class: if flagged { "ranked-run flagged" } else { "ranked-run" },
+            "data-ranked-run": if !remote { "{data_key}" },
+            "data-ranked-remote": if remote { "{data_key}" },
+            div { class: "run-head",
+                span { class: "run-title", "{title}" }
+                span { class: "run-mode", "{mode}" }
+                if let Some(place) = &location {
+                    span { class: "run-location", "data-location": "", "{place}" }
+                }
+            }
+            if reasons.is_empty() {
+                span { class: "run-reason", "data-reason": "", "nothing found by the protocol's rules" }
+            } else {
+                ul { class: "run-reasons", "data-reason": "",
+                    for (i, r) in reasons.iter().enumerate() {
+                        li { key: "{i}", "{r}" }
+                    }
+                }
+            }
+            div { class: "glance",
+                for v in glance.values.iter() {
+                    div { key: "{v.key}", class: "glance-value", "data-glance": "{v.key}",
+                        span { class: "k", "{v.label}" }
+                        span { class: "v", "{v.text}" small { " {v.unit}" } }
+                        span { class: "muted age",
+                            match v.at {
+                                Some(t) => format!("{} ago", format_age(now - t)),
+                                None => "no value".to_string(),
+                            }
+                        }
+                    }
+                }
+            }
+            div { class: "sparks",
+                Sparkline { label: "Flow 24 h".to_string(), values: glance.flow_24h.clone() }
+                Sparkline { label: "ΔP 24 h".to_string(), values: glance.dp_24h.clone() }
+            }
+            if let Some(t) = uploaded {
+                span { class: "muted", "data-uploaded": "", "Last upload {format_age(now - t)} ago" }
+            }
+            if let Some(open) = on_open {
+                button { class: "choice", "data-action": "open-run", onclick: move |_| open.call(open_key.clone()), "Open run" }
+            }
+        }
+    }
+}
+
+/// A line over equal time slots, broken where a slot has no value.
+#[component]
+fn Sparkline(label: String, values: Vec<Option<f64>>) -> Element {
+    let shown: Vec<f64> = values.iter().flatten().copied().collect();
+    let (lo, hi) = shown
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(*v), b.max(*v))
+        });
+    let n = values.len().max(2) as f64 - 1.0;
+    let y = |v: f64| {
+        if hi > lo {
+            22.0 - (v - lo) / (hi - lo) * 20.0
+        } else {
+            12.0
+        }
+    };
+    let mut segments: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (i, v) in values.iter().enumerate() {
+        match v {
+            Some(v) => current.push_str(&format!("{:.1},{:.1} ", i as f64 / n * 100.0, y(*v))),
+            None if !current.is_empty() => segments.push(std::mem::take(&mut current)),
+            None => {}
+        }
+    }
+    if !current.is_empty() {
+        segments.push(current);
+    }
+    let range = if shown.is_empty() {
+        "no values".to_string()
+    } else {
+        format!("{lo:.1}–{hi:.1}")
+    };
+    rsx! {
+        figure { class: "sparkline", "data-spark": "{label}",
+            svg { view_box: "0 0 100 24", preserve_aspect_ratio: "none", role: "img",
+                "aria-label": "{label}: {range}",
+                for (i, pts) in segments.iter().enumerate() {
+                    polyline { key: "{i}", points: "{pts}", fill: "none", stroke: "currentColor", stroke_width: "1.5" }
+                }
+            }
+            figcaption { class: "muted", "{label} · {range}" }
+        }
+    }
+}
+
+/// A followed run in detail: every pulled trend (24 h or 7 days, one-minute means decoded from
+/// the server's SampledData), the ECMO calculations, and the run's events and notes.
+#[component]
+fn RunDetail(
+    run: crate::app::ecmo::RemoteRanked,
+    now: DateTime<Utc>,
+    on_close: EventHandler<()>,
+) -> Element {
+    let mut days = use_signal(|| 1i64);
+    let from = now - chrono::Duration::days(days());
+    let slots = if days() == 1 { 96 } else { 168 };
+    let calc = crate::app::ecmo::remote_calculations(&run, now);
+    rsx! {
+        section { class: "run-detail", "data-run-detail": "{run.mrn.value}",
+            div { class: "remote-head",
+                h2 { class: "section-title", "MRN {run.mrn.value} · {run.run.kind}" }
+                button { class: "choice", "data-action": "close-run", onclick: move |_| on_close.call(()), "Close" }
+            }
+            p { class: "run-reason", "{run.ranked.reason()}" }
+            div { class: "segmented",
+                button { class: if days() == 1 { "choice selected" } else { "choice" }, "data-action": "range-24h", onclick: move |_| days.set(1), "24 h" }
+                button { class: if days() == 7 { "choice selected" } else { "choice" }, "data-action": "range-7d", onclick: move |_| days.set(7), "7 days" }
+            }
+            div { class: "detail-trends",
+                for t in run.run.trends.iter() {
+                    div { key: "{t.name}", class: "detail-trend", "data-trend": "{t.name}",
+                        Sparkline {
+                            label: format!("{} · {}", t.name, if days() == 1 { "last 24 h" } else { "last 7 days" }),
+                            values: crate::app::ecmo::series_slots(t, from, now, slots),
+                        }
+                        span { class: "k", "{t.name} ({crate::domain::live::readable_unit(&t.unit)})" }
+                    }
+                }
+            }
+            h3 { "Calculations" }
+            div { class: "kv", "data-calculations": "",
+                for (k, v) in calc {
+                    span { key: "k{k}", class: "k", "{k}" }
+                    span { class: "v", "{v}" }
+                }
+            }
+            h3 { "Events and notes" }
+            ul { class: "remote-timeline",
+                for (i, e) in run.run.timeline.iter().take(30).enumerate() {
+                    li { key: "{i}", "{e.text} " span { class: "muted", "({format_age(now - e.at)} ago)" } }
                 }
             }
         }

@@ -108,6 +108,8 @@ pub struct UiState {
     pub undo: Signal<Option<(EntryId, String, DateTime<Utc>)>>,
     /// A short message shown for a few seconds (a second tap dropped), until when.
     pub flash: Signal<Option<(String, DateTime<Utc>)>>,
+    /// The followed ECMO run open in detail on the board (by MRN).
+    pub open_run: Signal<Option<String>>,
 }
 
 impl UiState {
@@ -130,6 +132,7 @@ impl UiState {
             do2i: Signal::new(None),
             undo: Signal::new(None),
             flash: Signal::new(None),
+            open_run: Signal::new(None),
         }
     }
 

@@ -28,6 +28,7 @@ pub struct Fixture {
     advisories: Option<Advisories>,
     pub sync: SyncState,
     patient: Option<pumpside::domain::Patient>,
+    open_run: Option<String>,
 }
 
 #[component]
@@ -64,6 +65,7 @@ fn Harness(fixture: Fixture) -> Element {
                     .clone()
                     .unwrap_or_else(|| Advisories::new(rules_from_protocol(&protocol))),
             ),
+            open_run: Signal::new(fixture.open_run.clone()),
             ..base
         }
     });
@@ -116,6 +118,7 @@ pub fn fixture(screen: Screen) -> Fixture {
         advisories: None,
         sync: SyncState::NotConfigured,
         patient: None,
+        open_run: None,
     }
 }
 
@@ -1351,7 +1354,7 @@ async fn the_ecmo_board_ranks_runs_on_this_tablet_by_urgency_with_reasons() {
     assert_eq!(order, ["Bed 3 VA", "Bed 7 VV", "Bed 9 VA"], "{html}");
     assert!(html.contains("no data for 47 min"), "{html}");
     assert!(html.contains("flow 1.2 L/min, below 1.5"), "{html}");
-    assert!(html.contains("Bed 9 VA · VA ECMO · day 1"), "{html}");
+    assert!(html.contains("VA ECMO · day 1"), "{html}");
     assert!(
         html.contains(r#"data-location="">Cardiac ICU, bed 3<"#),
         "{html}"
@@ -1506,4 +1509,145 @@ async fn followed_ecmo_runs_are_ranked_from_what_was_pulled() {
     assert_eq!(order, ["ECMO-1", "ECMO-2"], "{html}");
     assert!(html.contains("flow 1.1 L/min, below 1.5"), "{html}");
     assert!(html.contains("no data for 50 min"), "{html}");
+}
+
+/// The board on a phone: followed runs pulled as SampledData chunks are ranked with their
+/// reasons, each card shows the headline values with their ages, flow and ΔP sparklines and the
+/// time since the run's last upload; the open run's detail shows every pulled trend decoded
+/// back, the calculations and the timeline. The phone layout is a CSS rule at 480 px.
+#[tokio::test]
+async fn the_on_call_board_and_a_runs_detail_at_phone_width() {
+    use pumpside::domain::patient::Mrn;
+    use pumpside::store::PulledNew;
+    let services = services().await;
+    let now = t0() + Duration::minutes(30);
+    let start = now - Duration::hours(8);
+    let code = |c: &str, text: &str| {
+        serde_json::json!({"coding":[{"system":"https://pumpside.org/fhir/CodeSystem/pumpside",
+            "code": c}],"text": text})
+    };
+    // 8 hours of 10-minute chunks at 1 Hz: flow 4.00, post 230, pre 230 + ΔP, ΔP rising from
+    // 20 to 32 mmHg on ECMO-R (steady 20 on ECMO-S).
+    for (mrn, run, rising) in [("ECMO-S", "s1", false), ("ECMO-R", "r1", true)] {
+        let mrn = Mrn {
+            system: "urn:test:mrn".into(),
+            value: mrn.into(),
+        };
+        services
+            .store()
+            .follow(mrn.clone(), true, services.author().clone())
+            .await
+            .unwrap();
+        let mut pulled = vec![(
+            "Procedure".to_string(),
+            run.to_string(),
+            serde_json::json!({"resourceType":"Procedure","id":run,"status":"in-progress",
+                "code": code("case-kind-ecmo-va", "VA ECMO"),
+                "location": {"display": "Cardiac ICU, bed 4"},
+                "performedPeriod":{"start": start.to_rfc3339()}}),
+        )];
+        for chunk in 0..48 {
+            let at = start + Duration::minutes(10 * chunk);
+            let dp = if rising { 20 + chunk / 4 } else { 20 };
+            for (c, text, unit, value) in [
+                ("pump-flow", "Pump flow", "L/min", "4.00".to_string()),
+                (
+                    "post-oxygenator-pressure",
+                    "Post-oxygenator",
+                    "mmHg",
+                    "230".to_string(),
+                ),
+                (
+                    "pre-oxygenator-pressure",
+                    "Pre-oxygenator",
+                    "mmHg",
+                    (230 + dp).to_string(),
+                ),
+            ] {
+                let id = format!("{run}-{c}-{chunk}");
+                let data = vec![value.as_str(); 600].join(" ");
+                pulled.push((
+                    "Observation".into(),
+                    id.clone(),
+                    serde_json::json!({"resourceType":"Observation","id":id,"status":"final",
+                        "code": code(c, text),
+                        "partOf":[{"reference":format!("Procedure/{run}")}],
+                        "effectivePeriod":{"start": at.to_rfc3339()},
+                        "valueSampledData":{"origin":{"value":0,"unit":unit},"period":1000,
+                            "dimensions":1,"data":data}}),
+                ));
+            }
+        }
+        let pulled = pulled
+            .into_iter()
+            .map(|(t, id, body)| PulledNew {
+                resource_type: t,
+                server_id: id,
+                version_id: "1".into(),
+                last_updated: (now - Duration::minutes(3)).to_rfc3339(),
+                record_key: None,
+                body: body.to_string(),
+            })
+            .collect();
+        services
+            .store()
+            .record_pull(mrn, "Procedure".into(), pulled, None)
+            .await
+            .unwrap();
+    }
+    let html = render_with(
+        Fixture {
+            now,
+            open_run: Some("ECMO-R".into()),
+            ..fixture(Screen::EcmoBoard)
+        },
+        services,
+    )
+    .await;
+    let order: Vec<&str> = html
+        .match_indices(r#"data-ranked-remote=""#)
+        .map(|(i, m)| {
+            let rest = &html[i + m.len()..];
+            &rest[..rest.find('"').unwrap()]
+        })
+        .collect();
+    assert_eq!(order, ["ECMO-R", "ECMO-S"], "{html}");
+    // 20 → 31 mmHg at 4 L/min: +55 % over 6 h (the hour ending 6 h ago against the last).
+    assert!(html.contains("ΔP +"), "{html}");
+    assert!(html.contains("over 6 h"), "{html}");
+    assert!(html.contains("VA ECMO · day 1"), "{html}");
+    assert!(html.contains("Cardiac ICU, bed 4"), "{html}");
+    // Headline values with their ages; what was not pulled says so.
+    let card = &html[html.find(r#"data-ranked-remote="ECMO-R""#).unwrap()..];
+    assert!(card.contains(r#"data-glance="flow""#), "{card}");
+    assert!(card.contains("4.00"), "{card}");
+    assert!(
+        card.contains(">31<") || card.contains(">31 <") || card.contains("31<small>"),
+        "ΔP now: {card}"
+    );
+    assert!(card.contains("no value"), "speed was not pulled: {card}");
+    assert!(card.contains("Last upload 3 min ago"), "{card}");
+    // Two sparklines per card, drawn (a polyline each).
+    assert!(card.contains(r#"data-spark="Flow 24 h""#) && card.contains(r#"data-spark="ΔP 24 h""#));
+    assert!(card.contains("<polyline"), "{card}");
+    // The open run's detail: every pulled trend, the calculations, 24 h / 7 days.
+    let detail = &html[html
+        .find(r#"data-run-detail="ECMO-R""#)
+        .expect("the run's detail")..];
+    for t in ["Pump flow", "Pre-oxygenator", "Post-oxygenator"] {
+        assert!(
+            detail.contains(&format!(r#"data-trend="{t}""#)),
+            "{t}: {detail}"
+        );
+    }
+    assert!(detail.contains("ΔP per flow"), "{detail}");
+    assert!(detail.contains("7.8 mmHg per L/min"), "{detail}");
+    assert!(detail.contains(r#"data-action="range-7d""#));
+    // Phone first: the card's value grid has a rule for narrow screens.
+    let css = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/pumpside.css"))
+        .unwrap();
+    assert!(
+        css.contains("@media (max-width: 480px)")
+            && css.contains(".glance { grid-template-columns: repeat(3, 1fr); }")
+    );
 }
