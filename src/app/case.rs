@@ -205,6 +205,18 @@ impl CaseSession {
 
     /// Record `payload` as Pumpside itself (advisories, device link changes, the demo's set-up):
     /// not a person's command, so neither the lock nor a role stops it.
+    /// A write by Pumpside itself at a clinical time of its own (the demo's history).
+    pub(super) async fn system_record_at(
+        &self,
+        case: CaseId,
+        payload: EntryPayload,
+        at: chrono::DateTime<Utc>,
+        what: &str,
+    ) -> Result<Vec<Entry>, WriteError> {
+        self.write_as(case, Command::Record(payload), at, self.access.system(what))
+            .await
+    }
+
     pub(super) async fn system_record(
         &self,
         case: CaseId,
@@ -931,10 +943,16 @@ impl CaseSession {
                 simulated: true,
                 ..
             } => {
+                // A demo ECMO console serves its own demo run; the other demo devices the
+                // CPB demo case.
                 let demo = match self.store.list_cases().await {
-                    Ok(cases) => cases
-                        .into_iter()
-                        .find(|c| c.is_demo && routing::takes_samples(c.status)),
+                    Ok(cases) => super::demo_ecmo::run_for_console(&key, &cases).or_else(|| {
+                        cases.into_iter().find(|c| {
+                            c.is_demo
+                                && c.kind == crate::domain::CaseKind::Cpb
+                                && routing::takes_samples(c.status)
+                        })
+                    }),
                     Err(e) => {
                         tracing::error!(error = %e, "cannot list cases for the demo device");
                         None

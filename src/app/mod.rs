@@ -5,6 +5,7 @@ pub mod access;
 pub mod calculator;
 pub mod case;
 pub mod config;
+pub mod demo_ecmo;
 pub mod devices;
 pub mod ecmo;
 pub mod keys;

@@ -653,6 +653,17 @@ impl Services {
                 f.push((kind, tx));
             }
         }
+        // And the demo's ECMO runs, each with its own simulated console.
+        for (kind, sim) in super::demo_ecmo::ensure_runs(&self.case).await? {
+            let peer = kind.peer();
+            let (tx, rx) = mpsc::channel(16);
+            tokio::spawn(drive(kind, peer.clone(), sim, period, rx));
+            self.devices
+                .attach(peer.link(), SessionConfig::default(), true, Some(-55));
+            if let Ok(mut f) = self.demo_faults.lock() {
+                f.push((kind, tx));
+            }
+        }
         self.mode_tx.send_replace(AppMode::Demo(reason));
         Ok(())
     }
@@ -857,7 +868,7 @@ pub async fn ensure_demo_case(session: &CaseSession) -> Result<CaseSummary, Stor
         .list_cases()
         .await?
         .into_iter()
-        .find(|c| c.is_demo && c.status == CaseStatus::Running);
+        .find(|c| c.is_demo && c.kind == CaseKind::Cpb && c.status == CaseStatus::Running);
     if let Some(c) = existing {
         return Ok(c);
     }
@@ -929,7 +940,7 @@ fn demo_gas() -> EntryPayload {
 
 /// The demo's synthetic patient (an MRN in Pumpside's demo namespace, never a real record), so
 /// that the demo shows targets computed from height and weight.
-async fn demo_patient(store: &Store, by: &Author) -> Result<PatientId, StoreError> {
+pub(super) async fn demo_patient(store: &Store, by: &Author) -> Result<PatientId, StoreError> {
     if let Some((id, _)) = store.find_patient(DEMO_MRN_SYSTEM, "DEMO-0001").await? {
         return Ok(id);
     }

@@ -529,6 +529,10 @@ pub enum VirtualKind {
     Thermometer,
     /// Arterial line monitor on the Blood Pressure profile.
     ArterialPressure,
+    /// An ECMO console on the Pumpside telemetry profile (the demo's VA run).
+    EcmoVaConsole,
+    /// An ECMO console on the Pumpside telemetry profile (the demo's VV run).
+    EcmoVvConsole,
 }
 
 impl VirtualKind {
@@ -547,6 +551,8 @@ impl VirtualKind {
             VirtualKind::Oximeter => "Sim pulse oximeter",
             VirtualKind::Thermometer => "Sim thermometer",
             VirtualKind::ArterialPressure => "Sim arterial line",
+            VirtualKind::EcmoVaConsole => "Sim ECMO console (VA)",
+            VirtualKind::EcmoVvConsole => "Sim ECMO console (VV)",
         }
     }
 
@@ -557,13 +563,23 @@ impl VirtualKind {
             VirtualKind::Oximeter => ("Oximeter", "SIM-OXI-1"),
             VirtualKind::Thermometer => ("Thermometer", "SIM-THM-1"),
             VirtualKind::ArterialPressure => ("Arterial line", "SIM-ABP-1"),
+            VirtualKind::EcmoVaConsole => ("ECMO console", "SIM-ECMO-VA-1"),
+            VirtualKind::EcmoVvConsole => ("ECMO console", "SIM-ECMO-VV-1"),
         }
+    }
+
+    /// The device key the hub gives this virtual device (`DeviceIdentity::key`).
+    pub fn device_key(self) -> String {
+        let (model, serial) = self.model_serial();
+        format!("sn:Pumpside Simulator|{model}|{serial}")
     }
 
     pub fn characteristic(self) -> uuid::Uuid {
         use super::gatt::characteristic as c;
         match self {
-            VirtualKind::Console => c::TELEMETRY_MEASUREMENT,
+            VirtualKind::Console | VirtualKind::EcmoVaConsole | VirtualKind::EcmoVvConsole => {
+                c::TELEMETRY_MEASUREMENT
+            }
             VirtualKind::CdiBridge => c::UART_TX,
             VirtualKind::Oximeter => c::PLX_CONTINUOUS,
             VirtualKind::Thermometer => c::TEMPERATURE_MEASUREMENT,
@@ -635,6 +651,15 @@ impl VirtualKind {
                     .into_iter()
                     .collect()
             }
+            VirtualKind::EcmoVaConsole | VirtualKind::EcmoVvConsole => {
+                let values: Vec<(Code, u8, crate::domain::Decimal)> = ECMO_CONSOLE
+                    .into_iter()
+                    .filter_map(|(code, p, places)| Some((code, 0u8, dec(p, places)?)))
+                    .collect();
+                telemetry_profile::encode(seq, Some(device_ms), &values)
+                    .into_iter()
+                    .collect()
+            }
             VirtualKind::CdiBridge => {
                 let (Some(svo2), Some(hct)) = (
                     dec(Parameter::VenousSaturation, 0),
@@ -689,6 +714,28 @@ impl VirtualKind {
         }
     }
 }
+
+/// What a simulated ECMO console sends: (profile code, parameter, decimals).
+pub const ECMO_CONSOLE: [(super::telemetry_profile::Code, Parameter, u8); 7] = {
+    use super::telemetry_profile::Code;
+    [
+        (Code::PumpFlow, Parameter::PumpFlow, 2),
+        (Code::PumpSpeed, Parameter::PumpSpeed, 0),
+        (Code::VenousLinePressure, Parameter::DrainagePressure, 0),
+        (
+            Code::PreOxygenatorPressure,
+            Parameter::PreOxygenatorPressure,
+            0,
+        ),
+        (
+            Code::PostOxygenatorPressure,
+            Parameter::PostOxygenatorPressure,
+            0,
+        ),
+        (Code::SweepGas, Parameter::SweepGas, 1),
+        (Code::Fio2, Parameter::Fio2, 0),
+    ]
+};
 
 /// Drive a virtual device: every `period`, if the app is subscribed, send its notifications;
 /// obey injected faults. Ends when `faults` closes.

@@ -42,15 +42,21 @@ async fn demo_start_creates_one_demo_case_reused_on_the_next_launch_and_feeds_li
     assert_eq!(sample.validity, Validity::Demo);
 
     // The simulated values are recorded in the demo case, as demo samples.
-    let mut recorded = 0;
-    for _ in 0..50 {
-        recorded = first.store().telemetry_stats().await.unwrap().samples;
-        if recorded > 0 {
-            break;
+    eventually("the recorder committed simulated samples", async || {
+        for ch in first.store().channels(case.id).await.unwrap() {
+            if first
+                .store()
+                .newest_sample_at(ch.id)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                return true;
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(recorded > 0, "the recorder committed simulated samples");
+        false
+    })
+    .await;
     // Each virtual device is associated with the demo case as it connects (the demo rule).
     eventually("one channel per simulated parameter", async || {
         first.store().channels(case.id).await.unwrap().len() >= 10
@@ -61,8 +67,70 @@ async fn demo_start_creates_one_demo_case_reused_on_the_next_launch_and_feeds_li
         .await
         .unwrap();
     let cases = second.store().list_cases().await.unwrap();
-    assert_eq!(cases.len(), 1, "the demo case is reused, not copied");
-    assert_eq!(cases[0].id, case.id);
+    let before = first.store().list_cases().await.unwrap();
+    assert_eq!(
+        cases.len(),
+        3,
+        "the CPB demo case and the two ECMO demo runs"
+    );
+    assert_eq!(cases, before, "the demo cases are reused, not copied");
+    assert!(cases.iter().any(|c| c.id == case.id));
+}
+
+/// Demo mode plays two ECMO runs besides the CPB case: a VA run whose oxygenator clots and a
+/// VV run with rising recirculation, each with hours of history and its own simulated console
+/// associated with it. The board ranks them by the protocol's rules and says why.
+#[tokio::test]
+async fn demo_mode_plays_a_clotting_va_run_and_a_vv_run_with_recirculation_on_the_board() {
+    let dir = crate::temp_dir();
+    let s = Services::start(demo_config(dir.path()), Instant::now())
+        .await
+        .unwrap();
+    let runs = s.local_ecmo_runs().await.unwrap();
+    let labels: Vec<&str> = runs.iter().map(|r| r.case.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "Demo VA ECMO: oxygenator clotting (simulated)",
+            "Demo VV ECMO: recirculation (simulated)"
+        ],
+        "{runs:#?}"
+    );
+    let va = runs[0].ranked.reason();
+    assert!(va.starts_with("ΔP +") && va.contains("over 6 h"), "{va}");
+    let vv = runs[1].ranked.reason();
+    assert!(vv.contains("recirculation"), "{vv}");
+    assert_eq!(runs[0].location.as_deref(), Some("Cardiac ICU, bed 3"));
+    let dp = runs[0]
+        .glance
+        .values
+        .iter()
+        .find(|v| v.key == "dp")
+        .unwrap();
+    assert!(dp.text.parse::<f64>().unwrap() > 40.0, "{dp:?}");
+    // Each console records into its own run, never into the CPB case.
+    let cpb = s.current_case().await.unwrap().expect("the CPB demo case");
+    for run in &runs {
+        let id = run.case.id;
+        eventually("the run's console records into it", async || {
+            for ch in s.store().channels(id).await.unwrap() {
+                if ch.source_device.starts_with("ECMO console SIM-ECMO-V")
+                    && s.store().newest_sample_at(ch.id).await.unwrap().is_some()
+                {
+                    return true;
+                }
+            }
+            false
+        })
+        .await;
+    }
+    assert!(s
+        .store()
+        .channels(cpb.id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|c| !c.source_device.contains("ECMO")));
 }
 
 #[tokio::test]
@@ -98,9 +166,10 @@ async fn demo_devices_run_real_sessions_into_the_record_and_survive_injected_fau
         .await
         .unwrap();
     let case = s.current_case().await.unwrap().unwrap();
-    eventually("five connected devices", async || {
+    // The CPB case's five devices and the two ECMO demo runs' consoles.
+    eventually("seven connected devices", async || {
         let b = s.devices().board();
-        b.len() == 5 && b.iter().all(|d| d.connected && d.key.is_ok())
+        b.len() == 7 && b.iter().all(|d| d.connected && d.key.is_ok())
     })
     .await;
     let board = s.devices().board();
