@@ -11,6 +11,7 @@ pub mod ecmo;
 pub mod keys;
 pub mod labs;
 pub mod monitor;
+pub mod notify;
 pub mod recorder;
 pub mod services;
 

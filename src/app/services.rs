@@ -306,6 +306,11 @@ impl Services {
             tokio::spawn(async move { s.verify_record().await });
         }
         services.start_sync();
+        {
+            // A followed ECMO run that becomes more urgent is announced while the app is open.
+            let s = services.clone();
+            tokio::spawn(async move { s.announce_escalations(super::notify::Notifier::Os).await });
+        }
         if demo {
             // The demo case first, so that the session follows it.
             services.enter_demo(DemoReason::Requested).await?;
@@ -589,6 +594,46 @@ impl Services {
     /// protocol's `[ecmo]` rules).
     pub async fn local_ecmo_runs(&self) -> Result<Vec<super::ecmo::LocalRun>, StoreError> {
         super::ecmo::local_runs(&self.store, &self.protocol.ecmo, chrono::Utc::now()).await
+    }
+
+    /// After each pull, the followed ECMO runs ranked by the protocol's rules; a run that gained
+    /// a finding since the last pull is announced through `notifier` (nothing for what a run
+    /// already had when first seen). Runs until the sync state is dropped.
+    pub async fn announce_escalations(self, notifier: super::notify::Notifier) {
+        let mut sync = self.sync.clone();
+        let mut watch = crate::domain::ecmo::UrgencyWatch::default();
+        let mut last = None;
+        while sync.changed().await.is_ok() {
+            let pulled = match &*sync.borrow_and_update() {
+                SyncState::Active(s) => s.last_pull,
+                _ => None,
+            };
+            if pulled.is_none() || pulled == last {
+                continue;
+            }
+            last = pulled;
+            let followed = match self.on_call().await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(error = %e, "followed runs not read for announcements");
+                    continue;
+                }
+            };
+            let ranked =
+                super::ecmo::remote_runs(&followed, &self.protocol.ecmo, chrono::Utc::now());
+            let keys: Vec<_> = ranked.iter().map(|r| r.ranked.clone()).collect();
+            for (key, findings) in watch.update(&keys) {
+                let who = ranked
+                    .iter()
+                    .find(|r| r.ranked.key == key)
+                    .map_or(key, |r| format!("MRN {}", r.mrn.value));
+                let (title, body) = super::notify::announcement(&who, &findings);
+                tracing::info!(%title, %body, "a followed run became more urgent");
+                if let Err(e) = notifier.send(&title, &body).await {
+                    tracing::warn!(error = %e, "notification not shown");
+                }
+            }
+        }
     }
 
     /// The ECMO board: each followed patient with the runs pulled for them.

@@ -837,6 +837,40 @@ impl<K> Ranked<K> {
     }
 }
 
+/// What the board last saw of each run's findings, to tell when a run becomes more urgent: a
+/// finding it did not have before. The first sight of a run sets what it has (nothing is
+/// announced for what was already there); a finding that clears and comes back is new again.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UrgencyWatch<K: Ord> {
+    seen: BTreeMap<K, Vec<FindingKind>>,
+}
+
+impl<K: Ord + Clone> UrgencyWatch<K> {
+    /// Take the newest ranking; the runs with findings they did not have before, each with
+    /// those findings (heaviest first). Runs no longer ranked are forgotten.
+    pub fn update(&mut self, ranked: &[Ranked<K>]) -> Vec<(K, Vec<Finding>)> {
+        let mut out = Vec::new();
+        let mut seen = BTreeMap::new();
+        for r in ranked {
+            let kinds: Vec<FindingKind> = r.findings.iter().map(|f| f.kind).collect();
+            if let Some(before) = self.seen.get(&r.key) {
+                let new: Vec<Finding> = r
+                    .findings
+                    .iter()
+                    .filter(|f| !before.contains(&f.kind))
+                    .cloned()
+                    .collect();
+                if !new.is_empty() {
+                    out.push((r.key.clone(), new));
+                }
+            }
+            seen.insert(r.key.clone(), kinds);
+        }
+        self.seen = seen;
+        out
+    }
+}
+
 /// Order runs by urgency: the heaviest finding first, then the sum of the weights, then the
 /// key (so equal runs keep a stable order).
 pub fn rank<K: Ord + Clone>(
@@ -963,6 +997,59 @@ mod tests {
 
     fn kinds(f: &[Finding]) -> Vec<FindingKind> {
         f.iter().map(|f| f.kind).collect()
+    }
+
+    /// A run becomes more urgent when it gains a finding: announced once; nothing on first
+    /// sight; a finding that clears and returns is announced again; a finding that stays is
+    /// not repeated.
+    #[test]
+    fn the_watch_announces_a_run_that_gains_a_finding_once() {
+        let rules = EcmoRules::default();
+        let steady = run(CaseKind::EcmoVa, 10, |_| 0.0);
+        let clotting = run(
+            CaseKind::EcmoVa,
+            10,
+            |m| if m > 5 * 60 { 40.0 } else { 0.0 },
+        );
+        let now = at(10 * 60);
+        let mut watch = UrgencyWatch::default();
+        let first = rank(
+            &rules,
+            &[("a", steady.clone()), ("b", clotting.clone())],
+            now,
+        );
+        assert!(watch.update(&first).is_empty(), "nothing on first sight");
+        let mut worse = steady.clone();
+        worse
+            .series
+            .get_mut(&Signal::Flow)
+            .unwrap()
+            .last_mut()
+            .unwrap()
+            .value = 1.0;
+        let second = rank(
+            &rules,
+            &[("a", worse.clone()), ("b", clotting.clone())],
+            now,
+        );
+        let told = watch.update(&second);
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0].0, "a");
+        assert_eq!(kinds(&told[0].1), vec![FindingKind::FlowLow]);
+        assert!(
+            told[0].1[0].reason.starts_with("flow 1 L/min"),
+            "{:?}",
+            told[0].1
+        );
+        // Still low: not repeated. Recovered, then low again: announced again.
+        assert!(watch.update(&second).is_empty());
+        let third = rank(
+            &rules,
+            &[("a", steady.clone()), ("b", clotting.clone())],
+            now,
+        );
+        assert!(watch.update(&third).is_empty());
+        assert_eq!(watch.update(&second).len(), 1);
     }
 
     /// The board's glance: the newest of each headline value with its time ("--" without

@@ -1026,6 +1026,14 @@ fn desktop_tour_at_tablet_and_phone_size() {
         );
         sleep(Duration::from_millis(1500));
         app.screenshot("tablet-ecmo-board-followed");
+        // Three runs on this tablet on the board, most urgent first: the demo's clotting VA
+        // run, its VV run with recirculation, and the VA run just started by MRN.
+        app.check_layout("tablet ECMO board");
+        app.screenshot("tablet-ecmo-board-three-runs");
+        // The new ECMO run's live screen: ECMO tiles (speed, circuit pressures, ΔP).
+        app.go(Screen::Live);
+        sleep(Duration::from_millis(1200));
+        app.screenshot("tablet-ecmo-run-live");
         let acked: i64 = read_db(data)
             .query_row(
                 "SELECT count(*) FROM sync_events WHERE state = 'acked'",
@@ -1039,8 +1047,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
     let (total, demo, integrity) = demo_cases(data);
     assert_eq!(
         (total, demo),
-        (2, 2),
-        "the signed demo case and the one started by MRN (demo mode)"
+        (4, 4),
+        "the signed demo case, the one started by MRN (demo mode) and the two ECMO demo runs"
     );
     let artefact_reason: String = read_db(data)
         .query_row(
@@ -1075,7 +1083,10 @@ fn desktop_tour_at_tablet_and_phone_size() {
             .unwrap();
         (devices, frames)
     };
-    assert_eq!(devices, 5, "five virtual devices");
+    assert_eq!(
+        devices, 7,
+        "five virtual devices and two simulated ECMO consoles"
+    );
     assert!(frames > 50, "raw notifications stored: {frames}");
 
     // Phone portrait, same data directory: the signed case stays as it is; a new demo case runs.
@@ -1203,6 +1214,11 @@ fn desktop_tour_at_tablet_and_phone_size() {
         sleep(Duration::from_millis(1500));
         assert_eq!(app.probe().screen.as_deref(), Some("cases"));
         app.screenshot("phone-live-10-signed-case-list");
+        // The on-call board at phone width: the three ECMO runs, ranked with their reasons.
+        app.go(Screen::EcmoBoard);
+        sleep(Duration::from_millis(1500));
+        app.check_layout("phone ECMO board");
+        app.screenshot("phone-ecmo-board-three-runs");
         assert!(
             app.proc.alive(),
             "the app exited during the tour:\n{}",
@@ -1262,8 +1278,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
     let (total, demo, integrity) = demo_cases(data);
     assert_eq!(
         (total, demo),
-        (4, 4),
-        "the signed demo case, the set-up one, a new demo case and the phone's case"
+        (6, 6),
+        "the signed demo case, the set-up one, a new demo case, the phone's case and the two ECMO demo runs"
     );
     assert_eq!(integrity, "ok");
     assert_eq!(

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use pumpside::app::ecmo::{local_runs, remote_runs};
-use pumpside::domain::ecmo::{EcmoRules, FindingKind};
+use pumpside::domain::ecmo::{EcmoRules, FindingKind, UrgencyWatch};
 use pumpside::domain::patient::Mrn;
 use pumpside::domain::{
     Author, CaseId, CaseKind, CaseStatus, Channel, ChannelId, Decimal, DeviceTime, EntryPayload,
@@ -141,6 +141,42 @@ fn mrn(value: &str) -> Mrn {
     }
 }
 
+/// The followed patients' runs ranked as the phone's board ranks them.
+async fn ranked(phone: &Store, at: DateTime<Utc>) -> Vec<pumpside::app::ecmo::RemoteRanked> {
+    let mut followed = Vec::new();
+    for m in phone.followed().await.unwrap() {
+        let runs = remote::runs(&phone.pulled(m.clone()).await.unwrap());
+        followed.push(remote::Followed {
+            mrn: m,
+            runs,
+            held: 0,
+        });
+    }
+    remote_runs(&followed, &EcmoRules::default(), at)
+}
+
+/// What a board's announcer says after a ranking: (MRN, the new findings' kinds).
+fn announced(
+    watch: &mut UrgencyWatch<String>,
+    ranked: &[pumpside::app::ecmo::RemoteRanked],
+) -> Vec<(String, Vec<FindingKind>)> {
+    let keys: Vec<_> = ranked.iter().map(|r| r.ranked.clone()).collect();
+    watch
+        .update(&keys)
+        .into_iter()
+        .map(|(k, f)| {
+            let mrn = ranked
+                .iter()
+                .find(|r| r.ranked.key == k)
+                .unwrap()
+                .mrn
+                .value
+                .clone();
+            (mrn, f.iter().map(|f| f.kind).collect())
+        })
+        .collect()
+}
+
 /// The followed patients' runs as the phone's board reads them.
 async fn board(phone: &Store, at: DateTime<Utc>) -> Vec<(String, Vec<FindingKind>, String)> {
     let mut followed = Vec::new();
@@ -229,6 +265,9 @@ async fn two_tablets_upload_three_runs_and_the_on_call_board_ranks_them_and_reor
     .unwrap();
     pull.pull().await.unwrap();
     let first = board(&phone, e1).await;
+    // The phone's announcer sees the three runs for the first time: nothing to announce.
+    let mut watch = UrgencyWatch::default();
+    assert!(announced(&mut watch, &ranked(&phone, e1).await).is_empty());
     let names: Vec<&str> = first.iter().map(|(m, _, _)| m.as_str()).collect();
     assert_eq!(names, ["ECMO-A1", "ECMO-A2", "ECMO-B1"], "{first:#?}");
     // Neither VA run has an anti-Xa or aPTT in 8 h: that is said too, after the ΔP.
@@ -271,6 +310,21 @@ async fn two_tablets_upload_three_runs_and_the_on_call_board_ranks_them_and_reor
     let second_pull = pull.pull().await.unwrap();
     assert!(second_pull.added > 0, "{second_pull:?}");
     let second = board(&phone, e2).await;
+    // After the pull, B1 is announced for its ΔP rise (A1 for its membrane's baseline, A2 for
+    // its overdue anti-Xa); the stale state before the pull was a local view, not announced.
+    let mut told = announced(&mut watch, &ranked(&phone, e2).await);
+    told.sort();
+    assert_eq!(
+        told,
+        vec![
+            (
+                "ECMO-A1".to_string(),
+                vec![FindingKind::DeltaPAboveBaseline]
+            ),
+            ("ECMO-A2".to_string(), vec![FindingKind::AnticoagulationDue]),
+            ("ECMO-B1".to_string(), vec![FindingKind::DeltaPRising]),
+        ]
+    );
     let names: Vec<&str> = second.iter().map(|(m, _, _)| m.as_str()).collect();
     assert_eq!(names, ["ECMO-A1", "ECMO-B1", "ECMO-A2"], "{second:#?}");
     // A1's membrane has now doubled its ΔP against its first hours too.

@@ -46,41 +46,8 @@ impl KeyRing {
         keys::restrict(&run, 0o700).unwrap();
         // A session bus with no service directories: nothing is started on demand, so when
         // the test stops the key ring it stays stopped.
-        let config = home.path().join("bus.conf");
-        std::fs::write(
-            &config,
-            format!(
-                r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
- "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
-<busconfig>
-  <type>session</type>
-  <listen>unix:dir={}</listen>
-  <policy context="default">
-    <allow send_destination="*" eavesdrop="true"/>
-    <allow eavesdrop="true"/>
-    <allow own="*"/>
-  </policy>
-</busconfig>
-"#,
-                run.display()
-            ),
-        )
-        .unwrap();
-        let mut bus = Command::new("dbus-daemon")
-            .arg(format!("--config-file={}", config.display()))
-            .args(["--nofork", "--print-address=1"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("dbus-daemon (scripts/setup.sh installs it)");
-        let mut line = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(bus.stdout.take().unwrap()),
-            &mut line,
-        )
-        .unwrap();
+        let (bus, address) = crate::session_bus(home.path(), &run);
         let bus = Stopped(bus, "dbus-daemon");
-        let address = line.trim().to_string();
-        assert!(address.starts_with("unix:"), "bus address {address:?}");
         let mut daemon = Command::new("gnome-keyring-daemon")
             .args(["--foreground", "--components=secrets", "--unlock"])
             .env("DBUS_SESSION_BUS_ADDRESS", &address)

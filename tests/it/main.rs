@@ -13,6 +13,7 @@ mod encryption;
 mod fake_fhir;
 mod integrity;
 mod keystore;
+mod notify;
 mod project_files;
 mod pull;
 mod quality;
@@ -58,6 +59,46 @@ pub fn run_child(test: &str, env: &str, passed: &str) -> (String, String) {
         "child failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
     );
     (stdout, stderr)
+}
+
+/// A private D-Bus session bus listening in `run`, with no service directories (nothing is
+/// started on demand), its configuration written in `dir`: the daemon (the caller stops it by
+/// PID) and its address.
+pub fn session_bus(dir: &std::path::Path, run: &std::path::Path) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let config = dir.join("bus.conf");
+    std::fs::write(
+        &config,
+        format!(
+            r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={}</listen>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#,
+            run.display()
+        ),
+    )
+    .unwrap();
+    let mut bus = std::process::Command::new("dbus-daemon")
+        .arg(format!("--config-file={}", config.display()))
+        .args(["--nofork", "--print-address=1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("dbus-daemon (scripts/setup.sh installs it)");
+    let mut line = String::new();
+    std::io::BufReader::new(bus.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let address = line.trim().to_string();
+    assert!(address.starts_with("unix:"), "bus address {address:?}");
+    (bus, address)
 }
 
 pub fn temp_dir() -> tempfile::TempDir {
