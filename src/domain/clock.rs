@@ -48,6 +48,10 @@ pub struct CaseClocks {
     pub bypass: IntervalClock,
     pub cross_clamp: IntervalClock,
     pub circ_arrest: IntervalClock,
+    /// ECMO: time with the pump stopped.
+    pub pump_stop: IntervalClock,
+    /// ECMO: time on trial off.
+    pub trial_off: IntervalClock,
 }
 
 impl CaseClocks {
@@ -64,7 +68,15 @@ impl CaseClocks {
                 EventKind::CrossClampOff => c.cross_clamp.stop(at),
                 EventKind::CircArrestStart => c.circ_arrest.start(at),
                 EventKind::CircArrestEnd => c.circ_arrest.stop(at),
-                EventKind::CoolingStart | EventKind::RewarmingStart => {}
+                EventKind::PumpStop => c.pump_stop.start(at),
+                EventKind::PumpRestart => c.pump_stop.stop(at),
+                EventKind::TrialOffStart => c.trial_off.start(at),
+                EventKind::TrialOffEnd => c.trial_off.stop(at),
+                EventKind::CoolingStart
+                | EventKind::RewarmingStart
+                | EventKind::ClotsSeen
+                | EventKind::Bleeding
+                | EventKind::Decannulation => {}
             }
         }
         c

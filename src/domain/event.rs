@@ -13,10 +13,22 @@ pub enum EventKind {
     CircArrestEnd,
     CoolingStart,
     RewarmingStart,
+    /// ECMO: the pump stopped (hand-crank, emergency); ended by `PumpRestart`.
+    PumpStop,
+    PumpRestart,
+    /// ECMO: a trial off support (sweep off or flow weaned, clamped); ended by `TrialOffEnd`.
+    TrialOffStart,
+    TrialOffEnd,
+    /// ECMO: clots seen in the circuit.
+    ClotsSeen,
+    /// ECMO: bleeding (cannula site, surgical, other).
+    Bleeding,
+    /// ECMO: the cannulae are out: support has ended.
+    Decannulation,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 8] = [
+    pub const ALL: [EventKind; 15] = [
         EventKind::BypassOn,
         EventKind::BypassOff,
         EventKind::CrossClampOn,
@@ -25,6 +37,13 @@ impl EventKind {
         EventKind::CircArrestEnd,
         EventKind::CoolingStart,
         EventKind::RewarmingStart,
+        EventKind::PumpStop,
+        EventKind::PumpRestart,
+        EventKind::TrialOffStart,
+        EventKind::TrialOffEnd,
+        EventKind::ClotsSeen,
+        EventKind::Bleeding,
+        EventKind::Decannulation,
     ];
 
     /// Stable storage code.
@@ -38,6 +57,13 @@ impl EventKind {
             EventKind::CircArrestEnd => "circ_arrest_end",
             EventKind::CoolingStart => "cooling_start",
             EventKind::RewarmingStart => "rewarming_start",
+            EventKind::PumpStop => "pump_stop",
+            EventKind::PumpRestart => "pump_restart",
+            EventKind::TrialOffStart => "trial_off_start",
+            EventKind::TrialOffEnd => "trial_off_end",
+            EventKind::ClotsSeen => "clots_seen",
+            EventKind::Bleeding => "bleeding",
+            EventKind::Decannulation => "decannulation",
         }
     }
 
@@ -55,6 +81,24 @@ impl EventKind {
             EventKind::CircArrestEnd => "Circulatory arrest end",
             EventKind::CoolingStart => "Cooling start",
             EventKind::RewarmingStart => "Rewarming start",
+            EventKind::PumpStop => "Pump stopped",
+            EventKind::PumpRestart => "Pump restarted",
+            EventKind::TrialOffStart => "Trial off start",
+            EventKind::TrialOffEnd => "Trial off end",
+            EventKind::ClotsSeen => "Clots seen in circuit",
+            EventKind::Bleeding => "Bleeding",
+            EventKind::Decannulation => "Decannulation",
+        }
+    }
+
+    /// The label in the vocabulary of the kind of support: on ECMO the bypass events are the
+    /// start and end of support.
+    pub fn label_for(self, kind: super::CaseKind) -> &'static str {
+        use super::CaseKind::{EcmoVa, EcmoVv, Ecpr};
+        match (self, kind) {
+            (EventKind::BypassOn, EcmoVa | EcmoVv | Ecpr) => "Support started",
+            (EventKind::BypassOff, EcmoVa | EcmoVv | Ecpr) => "Support ended",
+            _ => self.label(),
         }
     }
 }

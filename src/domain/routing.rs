@@ -145,6 +145,11 @@ pub fn tap_intent(payload: &EntryPayload) -> (String, chrono::Duration) {
                 EventKind::CrossClampOn | EventKind::CrossClampOff => "cross_clamp",
                 EventKind::CircArrestStart | EventKind::CircArrestEnd => "circ_arrest",
                 EventKind::CoolingStart | EventKind::RewarmingStart => "temperature",
+                EventKind::PumpStop | EventKind::PumpRestart => "pump_stop",
+                EventKind::TrialOffStart | EventKind::TrialOffEnd => "trial_off",
+                EventKind::ClotsSeen => "clots_seen",
+                EventKind::Bleeding => "bleeding",
+                EventKind::Decannulation => "decannulation",
             };
             (
                 format!("event:{button}"),
@@ -198,7 +203,15 @@ pub fn plan(
                     EventKind::CrossClampOff => !c.cross_clamp.is_running(),
                     EventKind::CircArrestStart => c.circ_arrest.is_running(),
                     EventKind::CircArrestEnd => !c.circ_arrest.is_running(),
-                    EventKind::CoolingStart | EventKind::RewarmingStart => false,
+                    EventKind::PumpStop => c.pump_stop.is_running(),
+                    EventKind::PumpRestart => !c.pump_stop.is_running(),
+                    EventKind::TrialOffStart => c.trial_off.is_running(),
+                    EventKind::TrialOffEnd => !c.trial_off.is_running(),
+                    EventKind::CoolingStart
+                    | EventKind::RewarmingStart
+                    | EventKind::ClotsSeen
+                    | EventKind::Bleeding
+                    | EventKind::Decannulation => false,
                 };
                 if in_effect {
                     return out;

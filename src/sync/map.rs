@@ -346,7 +346,10 @@ fn kind_code(kind: CaseKind) -> Value {
     json!({ "coding": codings, "text": kind.label() })
 }
 
-fn event_code(e: EventKind) -> Value {
+/// The event's codes; the text in the vocabulary of the run's kind (an ECMO run's start of
+/// support is not "On bypass"; the Pumpside code is the same concept, the moment support
+/// starts).
+fn event_code(e: EventKind, kind: crate::domain::CaseKind) -> Value {
     let snomed = match e {
         EventKind::CrossClampOn => Some(("301882004", "Placement of aortic cross clamp")),
         EventKind::CrossClampOff => Some(("301884003", "Removal of aortic cross clamp")),
@@ -357,7 +360,7 @@ fn event_code(e: EventKind) -> Value {
         codings.push(coding(SNOMED, c, d));
     }
     codings.push(coding(PUMPSIDE, &e.code().replace('_', "-"), e.label()));
-    json!({ "coding": codings, "text": e.label() })
+    json!({ "coding": codings, "text": e.label_for(kind) })
 }
 
 /// The run (the case) as a Procedure at the state `entries` describe.
@@ -541,7 +544,7 @@ pub fn map_entry(
             one(run)
         }
         EntryPayload::Event { event } => {
-            let o = c.observation(&key, event_code(*event), "procedure");
+            let o = c.observation(&key, event_code(*event, case.kind), "procedure");
             let observation = c.mapped("Observation", key, Value::Object(o));
             // The first "on" (start of bypass or of support) starts the run's performedPeriod:
             // the run is updated with it (documented later than the case was opened, as an

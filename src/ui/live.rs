@@ -195,6 +195,22 @@ pub fn Live() -> Element {
     };
     // The clamp goes on during bypass; offering it before bypass invites a mis-tap.
     let clamp_enabled = on_bypass || clocks.cross_clamp.is_running();
+    // ECMO speaks its own vocabulary: support on and off, pump stop, trial off; the More sheet
+    // has clots, bleeding and decannulation instead of circulatory arrest and temperature.
+    let ecmo = matches!(
+        case.kind,
+        CaseKind::EcmoVa | CaseKind::EcmoVv | CaseKind::Ecpr
+    );
+    let pump_kind = if clocks.pump_stop.is_running() {
+        EventKind::PumpRestart
+    } else {
+        EventKind::PumpStop
+    };
+    let trial_kind = if clocks.trial_off.is_running() {
+        EventKind::TrialOffEnd
+    } else {
+        EventKind::TrialOffStart
+    };
     let event = {
         let services = services.clone();
         move |kind: EventKind| {
@@ -302,6 +318,17 @@ pub fn Live() -> Element {
     } else {
         EventKind::RewarmingStart
     };
+    let more_events = if ecmo {
+        vec![
+            EventKind::ClotsSeen,
+            EventKind::Bleeding,
+            EventKind::Decannulation,
+        ]
+    } else {
+        vec![arrest_kind, temp_kind]
+    };
+    let mut event_d = event.clone();
+    let mut event_f = event.clone();
 
     rsx! {
         if let Some(g) = gate() {
@@ -354,10 +381,18 @@ pub fn Live() -> Element {
                 if !on_bypass && !after_bypass {
                     Setup {}
                 }
-                div { class: "clocks",
-                    ClockTile { label: "Bypass", code: "bypass", running: on_bypass, value: format_clock(clocks.bypass.elapsed(now)) }
-                    ClockTile { label: "Cross-clamp", code: "cross-clamp", running: clocks.cross_clamp.is_running(), value: format_clock(clocks.cross_clamp.elapsed(now)) }
-                    ClockTile { label: "Circ. arrest", code: "circ-arrest", running: clocks.circ_arrest.is_running(), value: format_clock(clocks.circ_arrest.elapsed(now)) }
+                if ecmo {
+                    div { class: "clocks",
+                        ClockTile { label: "On support", code: "support", running: on_bypass, value: format_clock(clocks.bypass.elapsed(now)) }
+                        ClockTile { label: "Pump stopped", code: "pump-stop", running: clocks.pump_stop.is_running(), value: format_clock(clocks.pump_stop.elapsed(now)) }
+                        ClockTile { label: "Trial off", code: "trial-off", running: clocks.trial_off.is_running(), value: format_clock(clocks.trial_off.elapsed(now)) }
+                    }
+                } else {
+                    div { class: "clocks",
+                        ClockTile { label: "Bypass", code: "bypass", running: on_bypass, value: format_clock(clocks.bypass.elapsed(now)) }
+                        ClockTile { label: "Cross-clamp", code: "cross-clamp", running: clocks.cross_clamp.is_running(), value: format_clock(clocks.cross_clamp.elapsed(now)) }
+                        ClockTile { label: "Circ. arrest", code: "circ-arrest", running: clocks.circ_arrest.is_running(), value: format_clock(clocks.circ_arrest.elapsed(now)) }
+                    }
                 }
                 Timeline {
                     on_mark: move |(id, kind)| { reason.set(String::new()); bar.set(Bar::Mark(id, kind)); }
@@ -371,8 +406,7 @@ pub fn Live() -> Element {
             error: form_error,
             on_event: event_e,
             on_kind: open_c,
-            arrest_kind: arrest_kind,
-            temp_kind: temp_kind,
+            events: more_events,
             on_back: move |_| bar.set(Bar::Review),
             on_save: {
                 let mut save_form = save_form.clone();
@@ -381,6 +415,24 @@ pub fn Live() -> Element {
         }
         div { class: "action-bar", "data-bar": match &current_bar { Bar::Actions => "actions", Bar::Form(_) => "form", Bar::More => "more", Bar::Mark(..) => "mark", Bar::Review => "review", Bar::ConfirmSign(_) => "confirm-sign" },
             match current_bar {
+                Bar::Actions if ecmo => rsx! {
+                    button { class: "action", "data-action": bypass_kind.code(),
+                        onclick: move |_| event_a(bypass_kind), "{bypass_kind.label_for(case.kind)}" }
+                    button { class: "action", "data-action": pump_kind.code(), disabled: !on_bypass && !clocks.pump_stop.is_running(),
+                        onclick: move |_| event_d(pump_kind), "{pump_kind.label()}" }
+                    if after_bypass {
+                        button { class: "action secondary", "data-action": "review",
+                            onclick: move |_| bar.set(Bar::Review), "Review & sign" }
+                    } else {
+                        button { class: "action", "data-action": trial_kind.code(), disabled: !on_bypass && !clocks.trial_off.is_running(),
+                            onclick: move |_| event_f(trial_kind), "{trial_kind.label()}" }
+                    }
+                    button { class: "action", "data-action": "blood_gas",
+                        onclick: move |_| open_b(QuickKind::BloodGas), "Blood gas" }
+                    button { class: "action secondary", "data-action": "more",
+                        onclick: move |_| bar.set(Bar::More), "More…" }
+                    UndoButton {}
+                },
                 Bar::Actions => rsx! {
                     button { class: "action", "data-action": bypass_kind.code(),
                         onclick: move |_| event_a(bypass_kind), "{bypass_kind.label()}" }
@@ -519,8 +571,7 @@ fn Sheet(
     error: Signal<Option<String>>,
     on_event: EventHandler<EventKind>,
     on_kind: EventHandler<QuickKind>,
-    arrest_kind: EventKind,
-    temp_kind: EventKind,
+    events: Vec<EventKind>,
     on_back: EventHandler<()>,
     on_save: EventHandler<QuickKind>,
 ) -> Element {
@@ -614,10 +665,10 @@ fn Sheet(
             div { class: "sheet", "data-sheet": "more",
                 h2 { class: "section-title", "Record" }
                 div { class: "more-grid",
-                    button { class: "start-button", "data-more": arrest_kind.code(),
-                        onclick: move |_| on_event.call(arrest_kind), "{arrest_kind.label()}" }
-                    button { class: "start-button", "data-more": temp_kind.code(),
-                        onclick: move |_| on_event.call(temp_kind), "{temp_kind.label()}" }
+                    for e in events {
+                        button { key: "{e.code()}", class: "start-button", "data-more": e.code(),
+                            onclick: move |_| on_event.call(e), "{e.label()}" }
+                    }
                     for k in QuickKind::ALL {
                         button { key: "{k.code()}", class: "start-button", "data-more": k.code(),
                             onclick: move |_| on_kind.call(k), "{k.label()}" }

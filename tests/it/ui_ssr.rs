@@ -1651,3 +1651,106 @@ async fn the_on_call_board_and_a_runs_detail_at_phone_width() {
             && css.contains(".glance { grid-template-columns: repeat(3, 1fr); }")
     );
 }
+
+/// An ECMO run's live screen speaks ECMO: support, pump stop and trial off instead of bypass
+/// and cross-clamp, the ECMO clocks, the circuit's tiles (speed, drainage, pre- and
+/// post-oxygenator pressures and the ΔP across the oxygenator from the two) and no CPB-only
+/// tile.
+#[tokio::test]
+async fn an_ecmo_runs_live_screen_speaks_ecmo() {
+    let case = CaseSummary {
+        kind: CaseKind::EcmoVa,
+        label: "Bed 3 VA".into(),
+        ..demo_case()
+    };
+    let now = t0() + Duration::minutes(30);
+    let sample = |p: Parameter, v: &str, unit: &'static str| {
+        let mut s = LiveSample::received(
+            p,
+            v.parse().unwrap(),
+            unit,
+            now,
+            "ECMO console",
+            Validity::Valid,
+        )
+        .unwrap();
+        s.case = Some(case.id);
+        s
+    };
+    let support = Entry {
+        id: EntryId::new(),
+        case_id: case.id,
+        seq: 1,
+        occurred_at: t0(),
+        recorded_at: t0(),
+        author: Author::new("SSR perfusionist", "ssr-tablet"),
+        payload: EntryPayload::Event {
+            event: pumpside::domain::EventKind::BypassOn,
+        },
+        prev_hash: [0; 32],
+        hash: [0; 32],
+    };
+    let html = render(Fixture {
+        case: Some(case.clone()),
+        entries: vec![support],
+        now,
+        samples: vec![
+            sample(Parameter::PumpFlow, "4.10", "L/min"),
+            sample(Parameter::PumpSpeed, "3350", "{rpm}"),
+            sample(Parameter::PreOxygenatorPressure, "262", "mm[Hg]"),
+            sample(Parameter::PostOxygenatorPressure, "231", "mm[Hg]"),
+        ],
+        ..fixture(Screen::Live)
+    })
+    .await;
+    for action in [
+        "bypass_off",
+        "pump_stop",
+        "trial_off_start",
+        "blood_gas",
+        "more",
+    ] {
+        assert!(
+            html.contains(&format!(r#"data-action="{action}""#)),
+            "{action}: {html}"
+        );
+    }
+    assert!(html.contains(">Support ended<"), "{html}");
+    assert!(
+        !html.contains(r#"data-action="cross_clamp_on""#),
+        "no cross-clamp on ECMO"
+    );
+    for clock in ["support", "pump-stop", "trial-off"] {
+        assert!(
+            html.contains(&format!(r#"data-clock="{clock}""#)),
+            "{clock}"
+        );
+    }
+    assert!(!html.contains(r#"data-clock="cross-clamp""#));
+    for tile in [
+        "pump-speed",
+        "drainage-pressure",
+        "pre-oxygenator-pressure",
+        "post-oxygenator-pressure",
+        "oxygenator-dp",
+        "heater-temp",
+    ] {
+        assert!(
+            html.contains(&format!(r#"data-param="{tile}""#)),
+            "{tile}: {html}"
+        );
+    }
+    assert!(
+        !html.contains(r#"data-param="arterial-outlet-temp""#),
+        "CPB-only tile"
+    );
+    assert!(
+        !html.contains(r#"data-param="temp-gradient""#),
+        "CPB-only tile"
+    );
+    // ΔP = 262 − 231.
+    let dp = &html[html.find(r#"data-param="oxygenator-dp""#).unwrap()..];
+    assert!(dp[..400].contains(">31<"), "{}", &dp[..400]);
+    let speed = &html[html.find(r#"data-param="pump-speed""#).unwrap()..];
+    assert!(speed[..300].contains(">3350<"), "{}", &speed[..300]);
+}
