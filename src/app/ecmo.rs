@@ -5,8 +5,8 @@
 //! distal flow, limb NIRS; `ecmo::Signal::of`) as one-minute means over the last 26 hours from
 //! the stored chunks' summaries (min, max, mean per bucket, artefact ranges left out), the time
 //! of its newest device value on any channel, its blood gases, its laboratory values typed as
-//! measurements and its newest oxygenator or circuit change from the derived case view. The
-//! checks due are not read yet (the rule stays silent).
+//! measurements, its newest oxygenator or circuit change from the derived case view, and its
+//! recurring ECMO checks due (the shift checklist, from its newest signed run).
 
 use std::collections::BTreeMap;
 
@@ -48,12 +48,13 @@ pub async fn local_runs(
     let mut cases = BTreeMap::new();
     let mut locations = BTreeMap::new();
     let mut glances = BTreeMap::new();
+    let templates = store.templates().await?;
     for case in store.list_cases().await? {
         let open = matches!(case.status, CaseStatus::Setup | CaseStatus::Running);
         if !is_ecmo(case.kind) || !open {
             continue;
         }
-        let (data, location) = run_data(store, &case, now).await?;
+        let (data, location) = run_data(store, &case, &templates, now).await?;
         locations.insert(case.id, location);
         glances.insert(case.id, (data.started, ecmo::glance(&data, now)));
         runs.push((case.id, data));
@@ -83,6 +84,7 @@ pub fn day_of_support(started: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
 async fn run_data(
     store: &Store,
     case: &CaseSummary,
+    templates: &[crate::domain::checklist::Template],
     now: DateTime<Utc>,
 ) -> Result<(RunData, Option<String>), StoreError> {
     let mut series: BTreeMap<Signal, Vec<Point>> = BTreeMap::new();
@@ -131,6 +133,10 @@ async fn run_data(
         series,
         last_device_value,
         checks: Vec::new(),
+    };
+    let data = RunData {
+        checks: ecmo::checks_due(&entries, templates, data.started),
+        ..data
     };
     Ok((data, location))
 }

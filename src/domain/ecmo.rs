@@ -786,6 +786,35 @@ pub fn measurements_into(
     }
 }
 
+/// The recurring checks an ECMO run has (templates for ECMO shifts with `every_hours`), each
+/// due `every_hours` after its newest signed run on this case, or after support started when
+/// none has been signed yet.
+pub fn checks_due(
+    entries: &[super::Entry],
+    templates: &[super::checklist::Template],
+    started: DateTime<Utc>,
+) -> Vec<DueCheck> {
+    use super::checklist::{runs, Purpose};
+    let runs = runs(entries);
+    templates
+        .iter()
+        .filter(|t| t.purpose == Purpose::EcmoShift)
+        .filter_map(|t| {
+            let every = t.every_hours.filter(|h| h.is_finite() && *h > 0.0)?;
+            let last = runs
+                .iter()
+                .filter(|r| r.template_id == t.id)
+                .filter_map(|r| r.signed.as_ref().map(|(_, at)| *at))
+                .max();
+            let due = super::checklist::due_status(every, last, started, started).due_at;
+            Some(DueCheck {
+                name: t.title.clone(),
+                due,
+            })
+        })
+        .collect()
+}
+
 /// Whether the run's newest cannulation returns blood to a femoral artery (the limb perfusion
 /// rules apply), from the derived case view.
 pub fn femoral_arterial(view: &super::record::CaseView<'_>) -> bool {
@@ -1050,6 +1079,30 @@ mod tests {
         );
         assert!(watch.update(&third).is_empty());
         assert_eq!(watch.update(&second).len(), 1);
+    }
+
+    /// The shift check of the shipped templates falls due 8 h after support started when none
+    /// has been signed, and is then reported overdue with how late; other purposes are not
+    /// ECMO checks.
+    #[test]
+    fn the_ecmo_shift_check_falls_due_from_the_start_of_support() {
+        use super::super::checklist::{shipped, Template};
+        let templates: Vec<Template> = shipped()
+            .iter()
+            .map(|(name, text)| Template::parse(name, text).unwrap())
+            .collect();
+        let checks = checks_due(&[], &templates, t0());
+        assert_eq!(checks.len(), 1, "{checks:?}");
+        assert_eq!(checks[0].name, "ECMO shift check");
+        assert_eq!(checks[0].due, at(8 * 60));
+        let mut r = run(CaseKind::EcmoVa, 10, |_| 0.0);
+        r.checks = checks;
+        let found = EcmoRules::default().assess(&r, at(10 * 60));
+        let overdue = found
+            .iter()
+            .find(|f| f.kind == FindingKind::CheckOverdue)
+            .unwrap();
+        assert_eq!(overdue.reason, "ECMO shift check overdue by 2 h 00 min");
     }
 
     /// The board's glance: the newest of each headline value with its time ("--" without

@@ -33,20 +33,61 @@ pub const PARAMETERS: [Parameter; 5] = [
     Parameter::VenousInflowTemp,
 ];
 
+/// Parameters drawn on an ECMO run's chart, top to bottom: the circuit, then the patient.
+pub const ECMO_PARAMETERS: [Parameter; 6] = [
+    Parameter::PumpFlow,
+    Parameter::PumpSpeed,
+    Parameter::PreOxygenatorPressure,
+    Parameter::PostOxygenatorPressure,
+    Parameter::DrainagePressure,
+    Parameter::MeanArterialPressure,
+];
+
+/// The chart's parameters for a kind of support.
+pub fn parameters_for(kind: super::CaseKind) -> &'static [Parameter] {
+    use super::CaseKind::{EcmoVa, EcmoVv, Ecpr};
+    match kind {
+        EcmoVa | EcmoVv | Ecpr => &ECMO_PARAMETERS,
+        _ => &PARAMETERS,
+    }
+}
+
 /// The visible time span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Zoom {
     WholeCase,
+    /// A run of days or weeks: the last week, the last day.
+    Last7Days,
+    Last24Hours,
     LastHour,
     Last15Min,
 }
 
 impl Zoom {
     pub const ALL: [Zoom; 3] = [Zoom::WholeCase, Zoom::LastHour, Zoom::Last15Min];
+    /// An ECMO run's spans: weeks long, read by the day.
+    pub const ECMO: [Zoom; 5] = [
+        Zoom::Last24Hours,
+        Zoom::Last7Days,
+        Zoom::WholeCase,
+        Zoom::LastHour,
+        Zoom::Last15Min,
+    ];
+
+    /// The spans offered for a kind of support, the first the default.
+    pub fn for_kind(kind: super::CaseKind) -> &'static [Zoom] {
+        use super::CaseKind::{EcmoVa, EcmoVv, Ecpr};
+        match kind {
+            EcmoVa | EcmoVv | Ecpr => &Self::ECMO,
+            _ => &Self::ALL,
+        }
+    }
 
     pub fn label(self) -> &'static str {
         match self {
             Zoom::WholeCase => "Whole case",
+            Zoom::Last7Days => "7 days",
+            Zoom::Last24Hours => "24 h",
             Zoom::LastHour => "Last hour",
             Zoom::Last15Min => "Last 15 min",
         }
@@ -55,6 +96,8 @@ impl Zoom {
     pub fn code(self) -> &'static str {
         match self {
             Zoom::WholeCase => "case",
+            Zoom::Last7Days => "7d",
+            Zoom::Last24Hours => "24h",
             Zoom::LastHour => "1h",
             Zoom::Last15Min => "15m",
         }
@@ -68,6 +111,8 @@ impl Zoom {
     ) -> (DateTime<Utc>, DateTime<Utc>) {
         let from = match self {
             Zoom::WholeCase => start,
+            Zoom::Last7Days => now - Duration::days(7),
+            Zoom::Last24Hours => now - Duration::hours(24),
             Zoom::LastHour => now - Duration::hours(1),
             Zoom::Last15Min => now - Duration::minutes(15),
         };

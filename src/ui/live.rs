@@ -374,7 +374,7 @@ pub fn Live() -> Element {
                         }
                     }
                 }
-                TrendChart { case: case.id, started: case.created_at }
+                TrendChart { case: case.id, kind: case.kind, started: case.created_at }
             }
             div { class: "live-side",
                 super::lab_offers::LabOffers { case: case.id }
@@ -1149,10 +1149,11 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
 
 /// The whole-case trend chart with zoom and tap-to-read.
 #[component]
-fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
+fn TrendChart(case: CaseId, kind: CaseKind, started: DateTime<Utc>) -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
-    let mut zoom = use_signal(|| Zoom::WholeCase);
+    let zooms = Zoom::for_kind(kind);
+    let mut zoom = use_signal(|| zooms[0]);
     let mut tapped = use_signal(|| None::<usize>);
     // Reload every 5 s of the clock (and on zoom): the store's bucketed trend is cheap.
     let tick = state.now.read().timestamp() / 5;
@@ -1166,7 +1167,7 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
             let (from, to) = zoom.window(started, now);
             services
                 .case()
-                .trend_series(case, &trend::PARAMETERS, from, to, CHART_BUCKETS)
+                .trend_series(case, trend::parameters_for(kind), from, to, CHART_BUCKETS)
                 .await
                 .map(|s| (from, to, s))
         }
@@ -1239,7 +1240,7 @@ fn TrendChart(case: CaseId, started: DateTime<Utc>) -> Element {
         section { class: "trend", "data-section": "trend",
             div { class: "trend-head",
                 h2 { class: "section-title", "Trends" }
-                for z in Zoom::ALL {
+                for &z in zooms {
                     button { key: "{z.code()}", class: if zoom() == z { "small-button current" } else { "small-button" },
                         "data-zoom": z.code(), onclick: move |_| { zoom.set(z); tapped.set(None); }, "{z.label()}" }
                 }

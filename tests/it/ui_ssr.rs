@@ -1753,4 +1753,12 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
     assert!(dp[..400].contains(">31<"), "{}", &dp[..400]);
     let speed = &html[html.find(r#"data-param="pump-speed""#).unwrap()..];
     assert!(speed[..300].contains(">3350<"), "{}", &speed[..300]);
+    // A run of weeks is read by the day and the week (24 h first).
+    let z24 = html.find(r#"data-zoom="24h""#).expect("24 h");
+    let z7 = html.find(r#"data-zoom="7d""#).expect("7 days");
+    assert!(z24 < z7);
+    assert!(
+        html[z24 - 80..z24].contains("current"),
+        "24 h is the default"
+    );
 }
