@@ -29,6 +29,8 @@ pub struct LocalRun {
     pub ranked: Ranked<CaseId>,
     /// The headline values with their times and the 24-hour sparklines.
     pub glance: Glance,
+    /// The run's own ranges in force (the ECMO team's, over the protocol's).
+    pub own_rules: Vec<ecmo::RunRule>,
 }
 
 /// How far back flow is read for the rules (the ΔP and stale windows are shorter).
@@ -54,23 +56,25 @@ pub async fn local_runs(
         if !is_ecmo(case.kind) || !open {
             continue;
         }
-        let (data, location) = run_data(store, &case, &templates, now).await?;
+        let (data, location, (own, in_force)) =
+            run_data(store, &case, &templates, rules, now).await?;
         locations.insert(case.id, location);
-        glances.insert(case.id, (data.started, ecmo::glance(&data, now)));
-        runs.push((case.id, data));
+        glances.insert(case.id, (data.started, ecmo::glance(&data, now), in_force));
+        runs.push((case.id, data, own));
         cases.insert(case.id, case);
     }
-    Ok(ecmo::rank(rules, &runs, now)
+    Ok(ecmo::rank_each(&runs, now)
         .into_iter()
         .filter_map(|ranked| {
             let case = cases.remove(&ranked.key)?;
-            let (started, glance) = glances.remove(&ranked.key)?;
+            let (started, glance, own_rules) = glances.remove(&ranked.key)?;
             Some(LocalRun {
                 day: day_of_support(started, now),
                 location: locations.remove(&ranked.key).flatten(),
                 ranked,
                 case,
                 glance,
+                own_rules,
             })
         })
         .collect())
@@ -85,8 +89,9 @@ async fn run_data(
     store: &Store,
     case: &CaseSummary,
     templates: &[crate::domain::checklist::Template],
+    protocol: &EcmoRules,
     now: DateTime<Utc>,
-) -> Result<(RunData, Option<String>), StoreError> {
+) -> Result<(RunData, Option<String>, (EcmoRules, Vec<ecmo::RunRule>)), StoreError> {
     let mut series: BTreeMap<Signal, Vec<Point>> = BTreeMap::new();
     let mut last_device_value: Option<DateTime<Utc>> = None;
     let from = now - Duration::hours(WINDOW_H);
@@ -138,7 +143,8 @@ async fn run_data(
         checks: ecmo::checks_due(&entries, templates, data.started),
         ..data
     };
-    Ok((data, location))
+    let own = ecmo::rules_for(protocol, &view);
+    Ok((data, location, own))
 }
 
 /// A followed run pulled from the server, placed on the board by the same rules.
@@ -217,11 +223,16 @@ pub fn remote_runs(
                 checks: Vec::new(),
             };
             let glance = ecmo::glance(&data, now);
-            runs.push((run.server_id.clone(), data));
+            // The run's own ranges, as its team set them on the tablet (refused ones skipped).
+            let mut own = rules.clone();
+            for (key, value, _, _) in &run.rules {
+                let _ = own.set(key, *value);
+            }
+            runs.push((run.server_id.clone(), data, own));
             by_id.insert(run.server_id.clone(), (f.mrn.clone(), run.clone(), glance));
         }
     }
-    ecmo::rank(rules, &runs, now)
+    ecmo::rank_each(&runs, now)
         .into_iter()
         .filter_map(|ranked| {
             let (mrn, run, glance) = by_id.remove(&ranked.key)?;
@@ -286,4 +297,16 @@ pub fn remote_calculations(run: &RemoteRanked, now: DateTime<Utc>) -> Vec<(Strin
         ));
     }
     out
+}
+
+/// A pulled run's own ECMO ranges in force (the newest per key), in words.
+pub fn remote_own_rules(run: &crate::sync::remote::RemoteRun) -> Vec<String> {
+    let mut newest: BTreeMap<&str, (f64, &str)> = BTreeMap::new();
+    for (key, value, why, _) in &run.rules {
+        newest.insert(key.as_str(), (*value, why.as_str()));
+    }
+    newest
+        .into_iter()
+        .map(|(k, (v, why))| format!("{k} = {v} ({why})"))
+        .collect()
 }

@@ -303,6 +303,8 @@ pub struct LiveFacts {
     pub location: Option<String>,
     /// The tiles of the case's kind of support, in reading order.
     pub tiles: Vec<Parameter>,
+    /// An ECMO run's own ranges in force (the team's, over the protocol's).
+    pub own_rules: Vec<super::ecmo::RunRule>,
 }
 
 /// The tiles for a kind of support: CPB in [`BOARD`]'s order, the others from the catalogue.
@@ -329,6 +331,7 @@ impl LiveFacts {
                 .filter_map(|p| manual_value(view, p).map(|m| (p, m)))
                 .collect(),
             tiles,
+            own_rules: super::ecmo::rules_for(&protocol.ecmo, view).1,
             reminders: super::reminder::reminders(view, protocol),
             events: view.events().collect(),
             anticoag: Anticoagulation::derive(view, protocol),

@@ -283,6 +283,49 @@ impl EcmoRules {
         ]
     }
 
+    /// Set one range or rule by its protocol key, checked against the key's bounds (and the
+    /// cross-field rules); what is allowed when refused.
+    pub fn set(&mut self, key: &str, value: f64) -> Result<(), String> {
+        let Some((_, _, low, high)) = self.ranges().into_iter().find(|(k, ..)| *k == key) else {
+            let keys: Vec<&str> = self.ranges().iter().map(|(k, ..)| *k).collect();
+            return Err(format!("one of the ECMO rules: {}", keys.join(", ")));
+        };
+        if !(value.is_finite() && value >= low && value <= high) {
+            return Err(format!("{low} to {high}"));
+        }
+        let mut next = self.clone();
+        let field = match key {
+            "flow_min" => &mut next.flow_min,
+            "post_oxy_po2_min" => &mut next.post_oxy_po2_min,
+            "anti_xa_low" => &mut next.anti_xa_low,
+            "anti_xa_high" => &mut next.anti_xa_high,
+            "aptt_low" => &mut next.aptt_low,
+            "aptt_high" => &mut next.aptt_high,
+            "anticoag_every_h" => &mut next.anticoag_every_h,
+            "dp_rise_pct" => &mut next.dp_rise_pct,
+            "dp_window_h" => &mut next.dp_window_h,
+            "dp_baseline_rise_pct" => &mut next.dp_baseline_rise_pct,
+            "dp_baseline_h" => &mut next.dp_baseline_h,
+            "pfhb_rise_pct" => &mut next.pfhb_rise_pct,
+            "ldh_rise_pct" => &mut next.ldh_rise_pct,
+            "marker_window_h" => &mut next.marker_window_h,
+            "recirculation_max" => &mut next.recirculation_max,
+            "distal_flow_min" => &mut next.distal_flow_min,
+            "limb_nirs_min" => &mut next.limb_nirs_min,
+            "stale_min" => &mut next.stale_min,
+            "check_grace_min" => &mut next.check_grace_min,
+            _ => return Err("a key with a field".into()),
+        };
+        *field = value;
+        if let Some((_, problem)) = next.inconsistency() {
+            return Err(format!(
+                "a value that keeps the rules consistent ({problem})"
+            ));
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// Cross-field rules; `(key, problem)`.
     pub fn inconsistency(&self) -> Option<(&'static str, String)> {
         if self.anti_xa_low >= self.anti_xa_high {
@@ -786,6 +829,58 @@ pub fn measurements_into(
     }
 }
 
+/// One of a run's own ranges, as the ECMO team set it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRule {
+    pub key: String,
+    pub value: f64,
+    pub why: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The rules for one run: the protocol's, with the run's own ranges applied in the order they
+/// were set (retracted ones left out by the derived case view); the ranges in force, one per
+/// key, newest last. A range the protocol's rules no longer take (a later protocol changed
+/// another bound) is skipped, never applied half.
+pub fn rules_for(
+    protocol: &EcmoRules,
+    view: &super::record::CaseView<'_>,
+) -> (EcmoRules, Vec<RunRule>) {
+    use super::entry::EntryPayload;
+    let mut rules = protocol.clone();
+    let mut in_force: Vec<RunRule> = Vec::new();
+    for e in &view.entries {
+        let EntryPayload::EcmoRule { key, value, why } = e.payload else {
+            continue;
+        };
+        if rules.set(key, value.to_f64()).is_ok() {
+            in_force.retain(|r| r.key != *key);
+            in_force.push(RunRule {
+                key: key.clone(),
+                value: value.to_f64(),
+                why: why.clone(),
+                by: e.original.author.user.clone(),
+                at: e.occurred_at(),
+            });
+        }
+    }
+    (rules, in_force)
+}
+
+/// Order runs that each have their own rules: as [`rank`], each run assessed by its own.
+pub fn rank_each<K: Ord + Clone>(
+    runs: &[(K, RunData, EcmoRules)],
+    now: DateTime<Utc>,
+) -> Vec<Ranked<K>> {
+    let mut out: Vec<Ranked<K>> = runs
+        .iter()
+        .flat_map(|(key, run, rules)| rank(rules, &[(key.clone(), run.clone())], now))
+        .collect();
+    out.sort_by(|a, b| b.urgency.cmp(&a.urgency).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
 /// The recurring checks an ECMO run has (templates for ECMO shifts with `every_hours`), each
 /// due `every_hours` after its newest signed run on this case, or after support started when
 /// none has been signed yet.
@@ -1103,6 +1198,28 @@ mod tests {
             .find(|f| f.kind == FindingKind::CheckOverdue)
             .unwrap();
         assert_eq!(overdue.reason, "ECMO shift check overdue by 2 h 00 min");
+    }
+
+    /// A run's own range is checked like the protocol's: the key must be one of the rules, the
+    /// value inside its bounds, and the rules consistent afterwards (anti-Xa low under high).
+    #[test]
+    fn a_runs_own_range_is_checked_before_it_is_taken() {
+        let mut r = EcmoRules::default();
+        r.set("anti_xa_low", 0.2).unwrap();
+        assert_eq!(r.anti_xa_low, 0.2);
+        let e = r.set("anti_xa_low", 0.6).unwrap_err();
+        assert!(e.contains("must be above"), "{e}");
+        assert_eq!(r.anti_xa_low, 0.2, "a refused value changes nothing");
+        assert!(r.set("flow_min", f64::NAN).is_err());
+        assert!(r.set("flow_min", 99.0).unwrap_err().contains(" to "));
+        assert!(r.set("urgency", 1.0).unwrap_err().contains("flow_min"));
+        // Every key of the protocol's ranges can be set to its own value.
+        let d = EcmoRules::default();
+        for (k, v, ..) in d.ranges() {
+            let mut x = d.clone();
+            x.set(k, v).unwrap_or_else(|e| panic!("{k}: {e}"));
+            assert_eq!(x, d, "{k}");
+        }
     }
 
     /// The board's glance: the newest of each headline value with its time ("--" without

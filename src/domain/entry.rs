@@ -244,6 +244,14 @@ pub enum EntryPayload {
     HandoverNote {
         text: String,
     },
+    /// An ECMO team's range or rule for this run only (a key of the protocol's `[ecmo]`, e.g.
+    /// `anti_xa_low`), with why; who and when are the entry's author and time. The newest
+    /// entry of a key is in force for the run; a retraction returns it to the protocol's.
+    EcmoRule {
+        key: String,
+        value: Decimal,
+        why: String,
+    },
     /// The cannulae of an ECMO run: where blood is drained and returned, and their sizes
     /// (French). A femoral arterial return makes the limb perfusion rules apply.
     Cannulation {
@@ -394,6 +402,7 @@ impl EntryPayload {
             EntryPayload::ResidualVolume { .. } => "residual_volume",
             EntryPayload::Note { .. } => "note",
             EntryPayload::HandoverNote { .. } => "handover_note",
+            EntryPayload::EcmoRule { .. } => "ecmo_rule",
             EntryPayload::Location { .. } => "location",
             EntryPayload::CircuitChange { .. } => "circuit_change",
             EntryPayload::Cannulation { .. } => "cannulation",
@@ -544,6 +553,24 @@ impl EntryPayload {
             }
             EntryPayload::Note { text } => check_text("note.text", text, 10_000),
             EntryPayload::HandoverNote { text } => check_text("handover_note.text", text, 10_000),
+            EntryPayload::EcmoRule { key, value, why } => {
+                check_text("ecmo_rule.why", why, 2_000)?;
+                if why.trim().is_empty() {
+                    return Err(ValidationError::Invalid {
+                        field: "ecmo_rule.why".into(),
+                        value: String::new(),
+                        allowed: "a reason (who asked for this run's range, and why)".into(),
+                    });
+                }
+                let mut rules = super::ecmo::EcmoRules::default();
+                rules
+                    .set(key, value.to_f64())
+                    .map_err(|allowed| ValidationError::Invalid {
+                        field: format!("ecmo_rule.{key}"),
+                        value: value.to_string(),
+                        allowed,
+                    })
+            }
             EntryPayload::Location { unit, bed } => {
                 check_text("location.unit", unit, 80)?;
                 if bed.trim().is_empty() {

@@ -42,6 +42,8 @@ pub enum QuickKind {
     CircuitChange,
     /// An ECMO run's cannulae: sites and sizes.
     Cannulation,
+    /// One of the ECMO advisories' ranges for this run only, with why.
+    EcmoRule,
     /// Setup: one circuit disposable with lot and expiry.
     Component,
     /// Setup: the prime composition.
@@ -183,7 +185,7 @@ fn crystalloid_share(solution: &str) -> f64 {
 }
 
 impl QuickKind {
-    pub const ALL: [QuickKind; 19] = [
+    pub const ALL: [QuickKind; 20] = [
         QuickKind::Component,
         QuickKind::Prime,
         QuickKind::Cardioplegia,
@@ -203,6 +205,7 @@ impl QuickKind {
         QuickKind::Location,
         QuickKind::CircuitChange,
         QuickKind::Cannulation,
+        QuickKind::EcmoRule,
     ];
 
     pub fn label(self) -> &'static str {
@@ -222,6 +225,7 @@ impl QuickKind {
             QuickKind::Note => "Note",
             QuickKind::HandoverNote => "Handover note",
             QuickKind::Location => "Location",
+            QuickKind::EcmoRule => "ECMO range for this run",
             QuickKind::CircuitChange => "Circuit change",
             QuickKind::Cannulation => "Cannulation",
             QuickKind::Component => "Circuit component",
@@ -247,6 +251,7 @@ impl QuickKind {
             QuickKind::Note => "note",
             QuickKind::HandoverNote => "handover_note",
             QuickKind::Location => "location",
+            QuickKind::EcmoRule => "ecmo_rule",
             QuickKind::CircuitChange => "circuit_change",
             QuickKind::Cannulation => "cannulation",
             QuickKind::Component => "circuit_component",
@@ -494,6 +499,28 @@ impl QuickKind {
             }
             QuickKind::Note => vec![text("text", "Note", "", true)],
             QuickKind::HandoverNote => vec![text("text", "Handover note", "", true)],
+            QuickKind::EcmoRule => {
+                // Each key with the value in force for this run now.
+                let (rules, _) = super::ecmo::rules_for(&protocol.ecmo, view);
+                let options: Vec<(String, String)> = rules
+                    .ranges()
+                    .iter()
+                    .map(|(k, v, lo, hi)| ((*k).to_string(), format!("{k} (now {v}; {lo}–{hi})")))
+                    .collect();
+                vec![
+                    Field {
+                        key: "key".into(),
+                        label: "Range or rule".into(),
+                        unit: String::new(),
+                        kind: FieldKind::Choice(options),
+                        default: "anti_xa_low".into(),
+                        required: true,
+                        hint: String::new(),
+                    },
+                    number("value", "Value for this run", "", String::new(), true),
+                    text("why", "Why (who asked, and why)", "", true),
+                ]
+            }
             QuickKind::Location => vec![
                 text("unit", "Unit", "", true),
                 text("bed", "Bed", "", false),
@@ -725,6 +752,11 @@ impl QuickKind {
             QuickKind::HandoverNote => EntryPayload::HandoverNote {
                 text: get("text").to_string(),
             },
+            QuickKind::EcmoRule => EntryPayload::EcmoRule {
+                key: get("key").to_string(),
+                value: dec("value")?,
+                why: get("why").trim().to_string(),
+            },
             QuickKind::Location => EntryPayload::Location {
                 unit: get("unit").trim().to_string(),
                 bed: get("bed").trim().to_string(),
@@ -926,6 +958,9 @@ pub fn describe(p: &EntryPayload) -> String {
         EntryPayload::HandoverNote { text } => format!("Handover: {text}"),
         EntryPayload::Location { unit, bed } if bed.is_empty() => format!("Location: {unit}"),
         EntryPayload::Location { unit, bed } => format!("Location: {unit}, bed {bed}"),
+        EntryPayload::EcmoRule { key, value, why } => {
+            format!("ECMO range for this run: {key} = {value} ({why})")
+        }
         EntryPayload::Measurement {
             parameter,
             value,

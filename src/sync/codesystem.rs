@@ -78,7 +78,7 @@ pub fn blood_product(k: BloodProductKind) -> (&'static str, &'static str) {
 }
 
 /// Codes written literally in the mapping, with their display and definition.
-pub const FIXED: [(&str, &str, &str); 22] = [
+pub const FIXED: [(&str, &str, &str); 23] = [
     (
         "amendment",
         "Amendment",
@@ -160,6 +160,13 @@ pub const FIXED: [(&str, &str, &str); 22] = [
         "Circuit change",
         "A part of a running circuit replaced (oxygenator, circuit, pump head); the new part is \
          the Observation's device, the reason its value.",
+    ),
+    (
+        "ecmo-rule",
+        "ECMO rule for this run",
+        "A range or rule of the ECMO advisories set for this run only by the ECMO team: the \
+         protocol key in the extension ecmo-rule-key, the value as valueQuantity (the key's \
+         unit), why in note; the newest per key is in force.",
     ),
     (
         "handover-note",

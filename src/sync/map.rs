@@ -40,6 +40,8 @@ use crate::domain::{
 };
 
 pub const UCUM: &str = "http://unitsofmeasure.org";
+/// The extension naming an ECMO rule's protocol key (`[ecmo]` of the protocol file).
+pub const ECMO_RULE_KEY: &str = "https://pumpside.org/fhir/StructureDefinition/ecmo-rule-key";
 pub const LOINC: &str = "http://loinc.org";
 pub const SNOMED: &str = "http://snomed.info/sct";
 pub const MDC: &str = "urn:iso:std:iso:11073:10101";
@@ -612,6 +614,16 @@ pub fn map_entry(
         EntryPayload::Note { text } => {
             let mut o = c.observation(&key, pumpside_code("note", "Perfusion note"), "exam");
             o.insert("valueString".into(), json!(text));
+            one(c.mapped("Observation", key, Value::Object(o)))
+        }
+        EntryPayload::EcmoRule { key: rule, value, why } => {
+            let mut o = c.observation(&key, pumpside_code("ecmo-rule", "ECMO rule for this run"), "procedure");
+            o.insert("valueQuantity".into(), quantity(*value, "1"));
+            o.insert(
+                "extension".into(),
+                json!([{ "url": ECMO_RULE_KEY, "valueCode": rule }]),
+            );
+            o.insert("note".into(), json!([{ "text": why }]));
             one(c.mapped("Observation", key, Value::Object(o)))
         }
         EntryPayload::HandoverNote { text } => {

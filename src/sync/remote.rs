@@ -39,6 +39,9 @@ pub struct RemoteRun {
     /// Every numeric value pulled for the run, per concept, as one-minute means (the
     /// SampledData decoded back, typed values as they are), oldest first.
     pub trends: Vec<RemoteSeries>,
+    /// The run's own ECMO ranges as the team set them (protocol key, value, why, when), oldest
+    /// first.
+    pub rules: Vec<(String, f64, String, DateTime<Utc>)>,
 }
 
 /// One concept's pulled values, for the board's rules and the run's charts.
@@ -251,6 +254,7 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                 latest: Vec::new(),
                 timeline: Vec::new(),
                 trends: Vec::new(),
+                rules: Vec::new(),
             },
         );
     }
@@ -279,6 +283,19 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                     .or_else(|| at(&v["issued"]));
                 let Some(when) = when else { continue };
                 let what = name(&v["code"]);
+                if pumpside_code(&v["code"]).as_deref() == Some("ecmo-rule") {
+                    // A range of this run: a rule, not a measured value.
+                    let key = v["extension"].as_array().and_then(|x| {
+                        x.iter()
+                            .find(|e| e["url"] == super::map::ECMO_RULE_KEY)
+                            .and_then(|e| e["valueCode"].as_str())
+                    });
+                    if let (Some(key), Some(value)) = (key, v["valueQuantity"]["value"].as_f64()) {
+                        let why = v["note"][0]["text"].as_str().unwrap_or("").to_string();
+                        run.rules.push((key.to_string(), value, why, when));
+                    }
+                    continue;
+                }
                 let value = if let Some(n) = number(&v["valueQuantity"]["value"]) {
                     Some((n, unit_of(&v["valueQuantity"]), when))
                 } else if v["valueSampledData"].is_object() {
@@ -397,6 +414,7 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
     let mut out: Vec<RemoteRun> = runs.into_values().collect();
     for r in &mut out {
         r.timeline.sort_by_key(|e| std::cmp::Reverse(e.at));
+        r.rules.sort_by_key(|(_, _, _, at)| *at);
     }
     out.sort_by_key(|r| std::cmp::Reverse(r.started));
     out

@@ -145,6 +145,7 @@ pub fn EcmoBoard() -> Element {
                             location: run.location.clone(),
                             reasons: run.ranked.findings.iter().map(|f| f.reason.clone()).collect::<Vec<_>>(),
                             glance: run.glance.clone(),
+                            own: run.own_rules.iter().map(|r| format!("{} = {} ({})", r.key, r.value, r.why)).collect::<Vec<_>>(),
                             uploaded: None,
                             now,
                         }
@@ -197,6 +198,7 @@ pub fn EcmoBoard() -> Element {
                             location: r.run.location.clone(),
                             reasons: r.ranked.findings.iter().map(|f| f.reason.clone()).collect::<Vec<_>>(),
                             glance: r.glance.clone(),
+                            own: crate::app::ecmo::remote_own_rules(&r.run),
                             uploaded: r.uploaded,
                             now,
                             on_open: move |k: String| selected.set(Some(k)),
@@ -298,6 +300,8 @@ fn RankedCard(
     location: Option<String>,
     reasons: Vec<String>,
     glance: crate::domain::ecmo::Glance,
+    /// The run's own ranges, in words.
+    own: Vec<String>,
     uploaded: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     on_open: Option<EventHandler<String>>,
@@ -336,6 +340,11 @@ fn RankedCard(
                             }
                         }
                     }
+                }
+            }
+            if !own.is_empty() {
+                p { class: "muted", "data-own-ranges": "",
+                    "This run's own ranges: {own.join(\"; \")}"
                 }
             }
             div { class: "sparks",

@@ -398,6 +398,9 @@ pub fn Live() -> Element {
                     on_mark: move |(id, kind)| { reason.set(String::new()); bar.set(Bar::Mark(id, kind)); }
                 }
                 HandoverNotes { ecmo: matches!(case.kind, CaseKind::EcmoVa | CaseKind::EcmoVv | CaseKind::Ecpr) }
+                if ecmo {
+                    OwnRanges {}
+                }
             }
         }
         Sheet {
@@ -489,6 +492,32 @@ pub fn Live() -> Element {
                     button { class: "action secondary", "data-action": "cancel",
                         onclick: move |_| bar.set(Bar::Review), "Back" }
                 },
+            }
+        }
+    }
+}
+
+/// An ECMO run's own ranges in force: each with its value, who set it, when and why (set from
+/// More… › ECMO range for this run; a retraction returns the protocol's).
+#[component]
+fn OwnRanges() -> Element {
+    let state = use_context::<UiState>();
+    let now = *state.now.read();
+    let rules = state.facts.read().own_rules.clone();
+    rsx! {
+        section { class: "handover", "data-section": "own-ranges",
+            h2 { class: "section-title", "This run's ranges" }
+            if rules.is_empty() {
+                p { class: "muted", "The protocol's ECMO ranges; set one for this run from More…." }
+            }
+            ul { class: "handover-list",
+                for r in rules {
+                    li { key: "{r.key}", "data-own-range": "{r.key}",
+                        strong { "{r.key} = {r.value}" }
+                        span { class: "muted", " · {r.by}, {format_age(now - r.at)} ago" }
+                        p { class: "handover-text", "{r.why}" }
+                    }
+                }
             }
         }
     }

@@ -351,4 +351,52 @@ async fn two_tablets_upload_three_runs_and_the_on_call_board_ranks_them_and_reor
             .all(|(_, k, _)| !k.contains(&FindingKind::NoData)),
         "{second:#?}"
     );
+
+    // The ECMO team sets A2's own anti-Xa range on tablet A (heparin kept low for bleeding):
+    // A2's low anti-Xa is no longer out of range, on the tablet and, after the upload and the
+    // next pull, on the phone; the range travels with its reason.
+    add(
+        &a,
+        a2.case,
+        e2 - Duration::minutes(5),
+        EntryPayload::EcmoRule {
+            key: "anti_xa_low".into(),
+            value: "0.1".parse().unwrap(),
+            why: "bleeding from the cannula site: low heparin (ECMO consultant)".into(),
+        },
+    )
+    .await;
+    let local = local_runs(&a, &EcmoRules::default(), e2).await.unwrap();
+    let a2_local = local.iter().find(|r| r.case.id == a2.case).unwrap();
+    assert!(
+        !a2_local
+            .ranked
+            .findings
+            .iter()
+            .any(|f| f.kind == FindingKind::AnticoagulationOut),
+        "{:?}",
+        a2_local.ranked.findings
+    );
+    assert_eq!(a2_local.own_rules.len(), 1);
+    assert_eq!(a2_local.own_rules[0].key, "anti_xa_low");
+    upload_as_of(&up_a, &a, e2).await;
+    pull.pull().await.unwrap();
+    let third = board(&phone, e2).await;
+    let a2_remote = third.iter().find(|(m, _, _)| m == "ECMO-A2").unwrap();
+    assert!(
+        !a2_remote.1.contains(&FindingKind::AnticoagulationOut),
+        "{third:#?}"
+    );
+    let pulled = ranked(&phone, e2).await;
+    let a2_run = &pulled
+        .iter()
+        .find(|r| r.mrn.value == "ECMO-A2")
+        .unwrap()
+        .run;
+    assert_eq!(a2_run.rules.len(), 1, "{:?}", a2_run.rules);
+    assert!(a2_run.rules[0].2.contains("bleeding"));
+    assert!(
+        !a2_run.latest.iter().any(|v| v.name.contains("ECMO rule")),
+        "a rule is not a measured value"
+    );
 }

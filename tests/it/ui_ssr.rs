@@ -1690,9 +1690,19 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
         prev_hash: [0; 32],
         hash: [0; 32],
     };
+    let own = Entry {
+        id: EntryId::new(),
+        seq: 2,
+        payload: EntryPayload::EcmoRule {
+            key: "anti_xa_low".into(),
+            value: "0.2".parse().unwrap(),
+            why: "bleeding: low heparin".into(),
+        },
+        ..support.clone()
+    };
     let html = render(Fixture {
         case: Some(case.clone()),
-        entries: vec![support],
+        entries: vec![support, own],
         now,
         samples: vec![
             sample(Parameter::PumpFlow, "4.10", "L/min"),
@@ -1753,6 +1763,15 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
     assert!(dp[..400].contains(">31<"), "{}", &dp[..400]);
     let speed = &html[html.find(r#"data-param="pump-speed""#).unwrap()..];
     assert!(speed[..300].contains(">3350<"), "{}", &speed[..300]);
+    // The run's own range, with who, when and why.
+    let own = &html[html
+        .find(r#"data-own-range="anti_xa_low""#)
+        .expect("own range")..];
+    assert!(
+        own[..400].contains("anti_xa_low = 0.2") && own[..400].contains("bleeding: low heparin"),
+        "{}",
+        &own[..400]
+    );
     // A run of weeks is read by the day and the week (24 h first).
     let z24 = html.find(r#"data-zoom="24h""#).expect("24 h");
     let z7 = html.find(r#"data-zoom="7d""#).expect("7 days");
