@@ -828,8 +828,8 @@ fn desktop_tour_at_tablet_and_phone_size() {
                 }
                 Screen::Live => {
                     let p = app.check_layout("tablet live before bypass");
-                    assert_board_fits(&p, "tablet live before bypass");
                     app.screenshot(&format!("tablet-{}-{}-before-bypass", i + 1, s.slug()));
+                    assert_board_fits(&p, "tablet live before bypass");
                     // No signed pre-bypass checklist yet: bypass is held and the override asked.
                     app.press("bypass_on");
                     app.find("close-gate");
