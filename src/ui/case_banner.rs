@@ -38,6 +38,7 @@ pub fn CaseBanner() -> Element {
             .collect(),
         _ => Vec::new(),
     };
+    let n_others = others.len();
     let switch = move |id: CaseId| {
         let services = services.clone();
         spawn(async move {
@@ -67,13 +68,33 @@ pub fn CaseBanner() -> Element {
                 }
                 span { class: "chip", "data-status": "{case.status.code()}", "{case.status.label()}" }
                 if case.is_demo { span { class: "chip demo", "DEMO" } }
-                for (id, label, status) in others {
-                    button { key: "{id}", class: "switch-case", "data-switch-case": "{id}",
-                        onclick: {
+                // One other live case: a button; several (an ICU tablet with runs in several
+                // beds): one chooser, so the banner stays one line and the board keeps its room.
+                if others.len() == 1 {
+                    for (id, label, status) in others.clone() {
+                        button { key: "{id}", class: "switch-case", "data-switch-case": "{id}",
+                            onclick: {
+                                let switch = switch.clone();
+                                move |_| switch(id)
+                            },
+                            "Switch to {label} ({status})" }
+                    }
+                } else if others.len() > 1 {
+                    select { class: "switch-case", "data-switch-select": "{n_others}",
+                        "aria-label": "Switch to another live case",
+                        onchange: {
                             let switch = switch.clone();
-                            move |_| switch(id)
+                            move |e: FormEvent| {
+                                if let Ok(id) = e.value().parse::<CaseId>() {
+                                    switch(id);
+                                }
+                            }
                         },
-                        "Switch to {label} ({status})" }
+                        option { value: "", selected: true, "Switch to another live case ({n_others})…" }
+                        for (id, label, status) in others {
+                            option { key: "{id}", value: "{id}", "{label} ({status})" }
+                        }
+                    }
                 }
             }
         }

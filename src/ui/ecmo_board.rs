@@ -181,7 +181,18 @@ pub fn EcmoBoard() -> Element {
         if let Some(e) = error() {
             p { class: "error", role: "alert", "{e}" }
         }
-        p { class: "muted", "data-board": "pull", "{pull_note}" }
+        div { class: "remote-head",
+            p { class: "muted", "data-board": "pull", "{pull_note}" }
+            if matches!(sync, SyncState::Active(_)) {
+                // Offline the board shows what was last pulled, its age above; this asks now.
+                button { class: "choice", "data-action": "pull-now",
+                    onclick: {
+                        let services = services.clone();
+                        move |_| services.nudge_sync()
+                    },
+                    "Pull now" }
+            }
+        }
         if !remote_ranked.is_empty() {
             section { class: "local-runs", "data-board": "followed-ranked",
                 h2 { class: "section-title", "Followed runs, most urgent first" }
