@@ -91,6 +91,20 @@ impl EventKind {
         }
     }
 
+    /// What a button that records this event says (an order, where the label is a fact).
+    pub fn action_for(self, kind: super::CaseKind) -> &'static str {
+        use super::CaseKind::{EcmoVa, EcmoVv, Ecpr};
+        match (self, kind) {
+            (EventKind::BypassOn, EcmoVa | EcmoVv | Ecpr) => "Start support",
+            (EventKind::BypassOff, EcmoVa | EcmoVv | Ecpr) => "End support",
+            (EventKind::PumpStop, _) => "Pump stop",
+            (EventKind::PumpRestart, _) => "Pump restart",
+            (EventKind::TrialOffStart, _) => "Start trial off",
+            (EventKind::TrialOffEnd, _) => "End trial off",
+            _ => self.label(),
+        }
+    }
+
     /// The label in the vocabulary of the kind of support: on ECMO the bypass events are the
     /// start and end of support.
     pub fn label_for(self, kind: super::CaseKind) -> &'static str {

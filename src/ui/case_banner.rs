@@ -80,7 +80,7 @@ pub fn CaseBanner() -> Element {
                             "Switch to {label} ({status})" }
                     }
                 } else if others.len() > 1 {
-                    select { class: "switch-case", "data-switch-select": "{n_others}",
+                    select { class: "switch-case switch-select", "data-switch-select": "{n_others}",
                         "aria-label": "Switch to another live case",
                         onchange: {
                             let switch = switch.clone();
@@ -90,7 +90,7 @@ pub fn CaseBanner() -> Element {
                                 }
                             }
                         },
-                        option { value: "", selected: true, "Switch to another live case ({n_others})…" }
+                        option { value: "", selected: true, "Other live cases ({n_others})…" }
                         for (id, label, status) in others {
                             option { key: "{id}", value: "{id}", "{label} ({status})" }
                         }

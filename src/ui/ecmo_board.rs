@@ -129,31 +129,6 @@ pub fn EcmoBoard() -> Element {
             purpose: "Runs of the patients you follow, as the hospital's server has them, for the on-call team."
         }
         p { class: "note", "Values are copies from the server and can be minutes old: the bedside console and its alarms are primary." }
-        if !local_runs.is_empty() || local_error.is_some() {
-            section { class: "local-runs", "data-board": "local",
-                h2 { class: "section-title", "Runs on this tablet, most urgent first" }
-                if let Some(e) = local_error {
-                    p { class: "error", role: "alert", "{e}" }
-                }
-                ol { class: "ranked-runs",
-                    for run in local_runs {
-                        RankedCard { key: "{run.case.id}",
-                            data_key: run.case.label.clone(),
-                            remote: false,
-                            title: run.case.label.clone(),
-                            mode: format!("{} · day {}", run.case.kind.label(), run.day),
-                            location: run.location.clone(),
-                            reasons: run.ranked.findings.iter().map(|f| f.reason.clone()).collect::<Vec<_>>(),
-                            glance: run.glance.clone(),
-                            own: run.own_rules.iter().map(|r| format!("{} = {} ({})", r.key, r.value, r.why)).collect::<Vec<_>>(),
-                            uploaded: None,
-                            now,
-                        }
-                    }
-                }
-                p { class: "muted", "Advisories from the protocol's ECMO rules; the ECMO console keeps the primary alarms." }
-            }
-        }
         // Keyed so that a followed MRN clears the (uncontrolled) field.
         for k in [form_key()] {
             div { key: "{k}", class: "form-grid",
@@ -191,6 +166,31 @@ pub fn EcmoBoard() -> Element {
                         move |_| services.nudge_sync()
                     },
                     "Pull now" }
+            }
+        }
+        if !local_runs.is_empty() || local_error.is_some() {
+            section { class: "local-runs", "data-board": "local",
+                h2 { class: "section-title", "Runs on this tablet, most urgent first" }
+                if let Some(e) = local_error {
+                    p { class: "error", role: "alert", "{e}" }
+                }
+                ol { class: "ranked-runs",
+                    for run in local_runs {
+                        RankedCard { key: "{run.case.id}",
+                            data_key: run.case.label.clone(),
+                            remote: false,
+                            title: run.case.label.clone(),
+                            mode: format!("{} · day {}", run.case.kind.label(), run.day),
+                            location: run.location.clone(),
+                            reasons: run.ranked.findings.iter().map(|f| f.reason.clone()).collect::<Vec<_>>(),
+                            glance: run.glance.clone(),
+                            own: run.own_rules.iter().map(|r| format!("{} = {} ({})", r.key, r.value, r.why)).collect::<Vec<_>>(),
+                            uploaded: None,
+                            now,
+                        }
+                    }
+                }
+                p { class: "muted", "Advisories from the protocol's ECMO rules; the ECMO console keeps the primary alarms." }
             }
         }
         if !remote_ranked.is_empty() {

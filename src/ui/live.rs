@@ -420,15 +420,15 @@ pub fn Live() -> Element {
             match current_bar {
                 Bar::Actions if ecmo => rsx! {
                     button { class: "action", "data-action": bypass_kind.code(),
-                        onclick: move |_| event_a(bypass_kind), "{bypass_kind.label_for(case.kind)}" }
+                        onclick: move |_| event_a(bypass_kind), "{bypass_kind.action_for(case.kind)}" }
                     button { class: "action", "data-action": pump_kind.code(), disabled: !on_bypass && !clocks.pump_stop.is_running(),
-                        onclick: move |_| event_d(pump_kind), "{pump_kind.label()}" }
+                        onclick: move |_| event_d(pump_kind), "{pump_kind.action_for(case.kind)}" }
                     if after_bypass {
                         button { class: "action secondary", "data-action": "review",
                             onclick: move |_| bar.set(Bar::Review), "Review & sign" }
                     } else {
                         button { class: "action", "data-action": trial_kind.code(), disabled: !on_bypass && !clocks.trial_off.is_running(),
-                            onclick: move |_| event_f(trial_kind), "{trial_kind.label()}" }
+                            onclick: move |_| event_f(trial_kind), "{trial_kind.action_for(case.kind)}" }
                     }
                     button { class: "action", "data-action": "blood_gas",
                         onclick: move |_| open_b(QuickKind::BloodGas), "Blood gas" }

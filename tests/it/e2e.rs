@@ -910,11 +910,21 @@ fn desktop_tour_at_tablet_and_phone_size() {
         // Signing returns to the case list; the case stays the one on screen.
         assert_eq!(app.probe().screen.as_deref(), Some("cases"));
         app.screenshot("tablet-live-9-signed-case-list");
-        let kinds = all_kinds(data);
+        // The CPB demo case's record (the ECMO demo runs keep their own consoles).
+        let kinds = kinds_of_case(data, "Demo CPB: CABG x3 (simulated)");
         assert_eq!(
             kinds.iter().filter(|k| *k == "device_associated").count(),
             5,
             "each virtual device associated with the demo case once"
+        );
+        let everywhere = all_kinds(data);
+        assert_eq!(
+            everywhere
+                .iter()
+                .filter(|k| *k == "device_associated")
+                .count(),
+            7,
+            "and each ECMO demo run's console with its run"
         );
         assert_eq!(
             kinds.iter().filter(|k| *k == "device_released").count(),

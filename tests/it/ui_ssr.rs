@@ -1725,7 +1725,11 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
             "{action}: {html}"
         );
     }
-    assert!(html.contains(">Support ended<"), "{html}");
+    assert!(html.contains(">End support<"), "{html}");
+    assert!(
+        html.contains(">Pump stop<") && html.contains(">Start trial off<"),
+        "{html}"
+    );
     assert!(
         !html.contains(r#"data-action="cross_clamp_on""#),
         "no cross-clamp on ECMO"
