@@ -15,10 +15,12 @@
 //!     cargo bench --bench ecmo          (needs scripts/setup.sh for the peer)
 //!     PUMPSIDE_BENCH_DAYS=3 PUMPSIDE_BENCH_FOLLOWED_HOURS=6 cargo bench --bench ecmo  # quick
 
+#[path = "common/peer.rs"]
+mod common_peer;
+use common_peer::peer;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -235,35 +237,6 @@ async fn run_screen(days: i64) -> Vec<String> {
 
 // ---------------------------------------------------------------------------------------------
 // B. Pull over a slow link.
-
-struct Peer(Child, u16);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn peer() -> Peer {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fhir");
-    let mut child = Command::new("node")
-        .arg("server.mjs")
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node: run scripts/setup.sh first");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("peer output");
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .expect("peer port");
-    Peer(child, port)
-}
 
 /// A loopback proxy that delays each request and each answer by half the round trip (the first
 /// bytes after the other side spoke) and counts the bytes both ways.

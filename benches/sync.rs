@@ -10,9 +10,10 @@
 //!
 //! Figures go to stdout and to target/bench/sync.md; BENCHMARKS.md quotes a run.
 
-use std::io::{BufRead, BufReader};
+#[path = "common/peer.rs"]
+mod common_peer;
+use common_peer::peer;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -37,35 +38,6 @@ const PARAMS: [(Parameter, &str, i8, f64); 10] = [
     (Parameter::Spo2, "%", 0, 94.0),
     (Parameter::PulseRate, "/min", 0, 80.0),
 ];
-
-struct Peer(Child, u16);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn peer() -> Peer {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers/fhir");
-    let mut child = Command::new("node")
-        .arg("server.mjs")
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("node: run scripts/setup.sh first");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("peer output");
-    let port = line
-        .trim()
-        .strip_prefix("listening ")
-        .and_then(|p| p.parse().ok())
-        .expect("peer port");
-    Peer(child, port)
-}
 
 async fn peer_stats(port: u16) -> Value {
     let body = reqwest::get(format!("http://127.0.0.1:{port}/_peer/stats"))

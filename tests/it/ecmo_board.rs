@@ -177,18 +177,10 @@ fn announced(
         .collect()
 }
 
-/// The followed patients' runs as the phone's board reads them.
+/// The followed patients' runs as the phone's board reads them: (MRN, findings, reason).
 async fn board(phone: &Store, at: DateTime<Utc>) -> Vec<(String, Vec<FindingKind>, String)> {
-    let mut followed = Vec::new();
-    for m in phone.followed().await.unwrap() {
-        let runs = remote::runs(&phone.pulled(m.clone()).await.unwrap());
-        followed.push(remote::Followed {
-            mrn: m,
-            runs,
-            held: 0,
-        });
-    }
-    remote_runs(&followed, &EcmoRules::default(), at)
+    ranked(phone, at)
+        .await
         .into_iter()
         .map(|r| {
             let kinds = r.ranked.findings.iter().map(|f| f.kind).collect();
