@@ -33,7 +33,7 @@ use pumpside::domain::{
     EventKind, NewEntry, Parameter, Patient, Sample, Validity,
 };
 use pumpside::store::{NewCase, Store, StoreKeys};
-use pumpside::sync::{remote, SyncConfig, SyncEngine};
+use pumpside::sync::{SyncConfig, SyncEngine};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const MRN_SYSTEM: &str = "urn:oid:1.2.826.0.1.3680043.9.7";
@@ -349,13 +349,13 @@ fn mb(b: u64) -> String {
 
 /// The board as the app refreshes it: every followed patient's pulled resources read, the runs
 /// built (SampledData decoded into one-minute means) and ranked.
-async fn board(phone: &Store, rules: &EcmoRules, now: DateTime<Utc>) -> usize {
-    let mut followed = Vec::new();
-    for mrn in phone.followed().await.expect("followed") {
-        let runs = remote::runs(&phone.pulled(mrn.clone()).await.expect("pulled"));
-        let held = phone.held_count(mrn.clone()).await.expect("held");
-        followed.push(remote::Followed { mrn, runs, held });
-    }
+async fn board(
+    on_call: &pumpside::app::ecmo::OnCall,
+    phone: &Store,
+    rules: &EcmoRules,
+    now: DateTime<Utc>,
+) -> usize {
+    let followed = on_call.followed(phone).await.expect("followed");
     pumpside::app::ecmo::remote_runs(&followed, rules, now).len()
 }
 
@@ -466,8 +466,15 @@ async fn followed_runs(hours: i64) -> Vec<String> {
             .expect("follow");
     }
     let link = slow_link(server.1, std::time::Duration::from_millis(300)).await;
-    let engine =
-        SyncEngine::new(phone.clone(), config(link.port, ""), on_call.clone()).expect("engine");
+    // No re-read window: the whole upload above happened within the default 5 minutes, which
+    // would make every refresh re-read everything; at the bedside the window holds only the
+    // last 5 minutes of server changes.
+    let engine = SyncEngine::new(
+        phone.clone(),
+        config(link.port, "pull_window_s = 0"),
+        on_call.clone(),
+    )
+    .expect("engine");
     let first = pull(&engine, &link).await;
     // Ten more minutes on every run, uploaded; then the incremental refresh; then one with
     // nothing new.
@@ -485,8 +492,12 @@ async fn followed_runs(hours: i64) -> Vec<String> {
             .await
             .expect("follow");
     }
-    let full_engine =
-        SyncEngine::new(fresh.clone(), config(link.port, ""), on_call).expect("engine");
+    let full_engine = SyncEngine::new(
+        fresh.clone(),
+        config(link.port, "pull_window_s = 0"),
+        on_call,
+    )
+    .expect("engine");
     let full = pull(&full_engine, &link).await;
     let row = |what: &str, m: &Measured| {
         format!(
@@ -525,12 +536,24 @@ async fn followed_runs(hours: i64) -> Vec<String> {
     // C. The board from what the phone pulled.
     let rules = EcmoRules::default();
     let now = e2;
-    assert_eq!(board(&phone, &rules, now).await, 10);
+    let fresh_cache = pumpside::app::ecmo::OnCall::default;
+    assert_eq!(board(&fresh_cache(), &phone, &rules, now).await, 10);
     assert_eq!(naive_board(&phone, &rules, now).await, 10);
+    // Right after a pull: every followed patient's resources read and decoded again.
+    let mut cold = Vec::new();
+    for _ in 0..5 {
+        let on_call = fresh_cache();
+        let t = Instant::now();
+        board(&on_call, &phone, &rules, now).await;
+        cold.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    // The board's refresh between pulls (every 30 s on screen): nothing pulled since.
+    let on_call = fresh_cache();
+    board(&on_call, &phone, &rules, now).await;
     let mut ours = Vec::new();
     for _ in 0..11 {
         let t = Instant::now();
-        board(&phone, &rules, now).await;
+        board(&on_call, &phone, &rules, now).await;
         ours.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let mut naive = Vec::new();
@@ -539,13 +562,14 @@ async fn followed_runs(hours: i64) -> Vec<String> {
         naive_board(&phone, &rules, now).await;
         naive.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    let (o, v) = (median(ours), median(naive));
-    println!("C: board of 10 followed runs from local data: {o:.1} ms vs naive {v:.1} ms");
-    out.push("| board refresh from local data, 10 followed runs | Pumpside | naive (per-second series) | target |".into());
+    let (o, c, v) = (median(ours), median(cold), median(naive));
+    println!("C: board of 10 followed runs: {o:.1} ms (refresh), {c:.1} ms (after a pull), naive {v:.1} ms");
+    out.push("| board from local data, 10 followed runs | Pumpside | naive (per-second series, every time) | target |".into());
     out.push("| --- | ---: | ---: | ---: |".into());
     out.push(format!(
-        "| median of 11 / 5 | {o:.1} ms | {v:.1} ms | < 50 ms |"
+        "| refresh between pulls (median of 11) | {o:.1} ms | {v:.1} ms | < 50 ms |"
     ));
+    out.push(format!("| first view after a pull: every resource decoded (median of 5) | {c:.1} ms | {v:.1} ms | |"));
     drop(server);
     out
 }

@@ -310,3 +310,51 @@ pub fn remote_own_rules(run: &crate::sync::remote::RemoteRun) -> Vec<String> {
         .map(|(k, (v, why))| format!("{k} = {v} ({why})"))
         .collect()
 }
+
+/// The followed patients' runs as last pulled, decoded once per change: a patient's pulled
+/// resources are re-read and decoded (SampledData back into one-minute means) only when their
+/// pulled versions moved (`Store::pulled_mark`), so the board's refresh between pulls reads ten
+/// small index ranges instead of megabytes of JSON.
+/// One followed patient's decoded runs with the pulled mark they were decoded at.
+type Decoded = ((i64, i64, i64), Vec<crate::sync::remote::RemoteRun>);
+
+#[derive(Clone, Default)]
+pub struct OnCall {
+    cache: std::sync::Arc<std::sync::Mutex<BTreeMap<(String, String), Decoded>>>,
+}
+
+impl OnCall {
+    /// Each followed patient with the runs pulled for them.
+    pub async fn followed(
+        &self,
+        store: &Store,
+    ) -> Result<Vec<crate::sync::remote::Followed>, StoreError> {
+        use crate::sync::remote;
+        let mut out = Vec::new();
+        for mrn in store.followed().await? {
+            let mark = store.pulled_mark(mrn.clone()).await?;
+            let key = (mrn.system.clone(), mrn.value.clone());
+            let cached = self.cache.lock().ok().and_then(|c| {
+                c.get(&key)
+                    .filter(|(m, _)| *m == mark)
+                    .map(|(_, r)| r.clone())
+            });
+            let runs = match cached {
+                Some(runs) => runs,
+                None => {
+                    let runs = remote::runs(&store.pulled(mrn.clone()).await?);
+                    if let Ok(mut c) = self.cache.lock() {
+                        c.insert(key, (mark, runs.clone()));
+                    }
+                    runs
+                }
+            };
+            out.push(remote::Followed {
+                mrn,
+                runs,
+                held: mark.2.max(0) as u64,
+            });
+        }
+        Ok(out)
+    }
+}

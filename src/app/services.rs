@@ -119,6 +119,8 @@ pub struct Services {
     protocol: Arc<Protocol>,
     /// Why the hospital's protocol file was not used, if it was not.
     protocol_problem: Option<String>,
+    /// The followed patients' pulled runs, decoded once per change.
+    on_call: super::ecmo::OnCall,
     /// Checklist template files that could not be imported, each with file, line and problem.
     template_problems: Vec<String>,
     /// Device sessions, their board, and where their values go.
@@ -393,6 +395,7 @@ impl Services {
             started: Instant::now(),
             protocol,
             protocol_problem: None,
+            on_call: super::ecmo::OnCall::default(),
             template_problems: Vec::new(),
             mode,
             sync,
@@ -638,13 +641,7 @@ impl Services {
 
     /// The ECMO board: each followed patient with the runs pulled for them.
     pub async fn on_call(&self) -> Result<Vec<remote::Followed>, StoreError> {
-        let mut out = Vec::new();
-        for mrn in self.store.followed().await? {
-            let runs = remote::runs(&self.store.pulled(mrn.clone()).await?);
-            let held = self.store.held_count(mrn.clone()).await?;
-            out.push(remote::Followed { mrn, runs, held });
-        }
-        Ok(out)
+        self.on_call.followed(&self.store).await
     }
 
     /// A person resolves a sync conflict from the Sync screen (see `Store::resolve_conflict`).

@@ -208,6 +208,21 @@ impl Store {
         .await
     }
 
+    /// What changes whenever this patient's pulled versions change (a new version, one held or
+    /// released): (rows, newest row, rows held). One index range read: the on-call board
+    /// re-reads and decodes a patient's runs only when it moved.
+    pub async fn pulled_mark(&self, mrn: Mrn) -> Result<(i64, i64, i64), StoreError> {
+        self.call(move |db| {
+            Ok(db.conn.query_row(
+                "SELECT count(*), coalesce(max(seq), 0), coalesce(sum(held), 0)
+                   FROM sync_pulled WHERE mrn_system = ?1 AND mrn_value = ?2",
+                params![mrn.system, mrn.value],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?)
+        })
+        .await
+    }
+
     /// How many versions are held for this patient (shown on the on-call view).
     pub async fn held_count(&self, mrn: Mrn) -> Result<u64, StoreError> {
         self.call(move |db| {

@@ -257,6 +257,11 @@ async fn two_tablets_upload_three_runs_and_the_on_call_board_ranks_them_and_reor
     .unwrap();
     pull.pull().await.unwrap();
     let first = board(&phone, e1).await;
+    // The app's cache of decoded runs: the same runs as decoding afresh, until the next pull.
+    let on_call = pumpside::app::ecmo::OnCall::default();
+    let cached_first = on_call.followed(&phone).await.unwrap();
+    assert_eq!(cached_first.len(), 3);
+    assert_eq!(on_call.followed(&phone).await.unwrap(), cached_first);
     // The phone's announcer sees the three runs for the first time: nothing to announce.
     let mut watch = UrgencyWatch::default();
     assert!(announced(&mut watch, &ranked(&phone, e1).await).is_empty());
@@ -302,6 +307,21 @@ async fn two_tablets_upload_three_runs_and_the_on_call_board_ranks_them_and_reor
     let second_pull = pull.pull().await.unwrap();
     assert!(second_pull.added > 0, "{second_pull:?}");
     let second = board(&phone, e2).await;
+    // The cache sees the pull: B1's newest flow is from the second period now.
+    let cached_second = on_call.followed(&phone).await.unwrap();
+    assert_ne!(cached_second, cached_first);
+    let newest_flow = |f: &[pumpside::sync::remote::Followed]| {
+        f.iter()
+            .find(|x| x.mrn.value == "ECMO-B1")
+            .and_then(|x| x.runs[0].latest.iter().find(|v| v.name == "Pump flow"))
+            .map(|v| v.at)
+            .unwrap()
+    };
+    assert!(
+        newest_flow(&cached_second) > e1,
+        "decoded again after the pull"
+    );
+    assert!(newest_flow(&cached_first) < e1);
     // After the pull, B1 is announced for its ΔP rise (A1 for its membrane's baseline, A2 for
     // its overdue anti-Xa); the stale state before the pull was a local view, not announced.
     let mut told = announced(&mut watch, &ranked(&phone, e2).await);
