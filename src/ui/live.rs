@@ -1081,6 +1081,7 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
     let view = CaseView::derive(&entries);
     let facts = state.facts.read();
     let anticoag = &facts.anticoag;
+    let kind = state.case.read().as_ref().map_or(CaseKind::Cpb, |c| c.kind);
     // Clinical entries, and a device's link loss and return (which explain a gap in the trend).
     // Sorted first; only the rows shown are described (a long case has thousands of entries).
     enum Row<'a> {
@@ -1114,7 +1115,14 @@ fn Timeline(on_mark: EventHandler<(EntryId, MarkKind)>) -> Element {
                 (
                     e.original.id,
                     hhmm(*at),
-                    timeline::line(e, protocol, anticoag),
+                    {
+                        let mut line = timeline::line(e, protocol, anticoag);
+                        // An ECMO run's start of support is not "On bypass".
+                        if let EntryPayload::Event { event } = e.payload {
+                            line.head = event.label_for(kind).to_string();
+                        }
+                        line
+                    },
                     e.artefact.map(str::to_string),
                     !e.corrections.is_empty(),
                     markable,

@@ -1727,6 +1727,11 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
     }
     assert!(html.contains(">End support<"), "{html}");
     assert!(
+        html.contains("Support started"),
+        "the timeline says support: {html}"
+    );
+    assert!(!html.contains("On bypass"), "{html}");
+    assert!(
         html.contains(">Pump stop<") && html.contains(">Start trial off<"),
         "{html}"
     );
