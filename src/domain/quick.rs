@@ -1137,6 +1137,9 @@ mod tests {
                             QuickKind::Act => "480",
                             QuickKind::Measurement => "25",
                             QuickKind::Cannulation => "21",
+                            // anti_xa_low, the form's first key: inside its bounds and under
+                            // the protocol's anti_xa_high.
+                            QuickKind::EcmoRule => "0.2",
                             _ => "100",
                         },
                         _ if f.key == "expiry" => "2027-01-31",
