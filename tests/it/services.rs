@@ -313,6 +313,9 @@ async fn a_case_started_by_mrn_registers_the_patient_once_and_becomes_the_follow
         .await
         .unwrap();
     let demo = services.current_case().await.unwrap().expect("demo case");
+    // The CPB demo case and the two ECMO demo runs.
+    let before = services.store().list_cases().await.unwrap().len();
+    assert_eq!(before, 3);
     let mrn = intake::mrn("urn:oid:1.2.3", "MRN-4712").unwrap();
 
     // Unknown MRN and nothing to register: refused, nothing written.
@@ -321,7 +324,7 @@ async fn a_case_started_by_mrn_registers_the_patient_once_and_becomes_the_follow
         .await
         .unwrap_err();
     assert!(e.to_string().contains("register them first"), "{e}");
-    assert_eq!(services.store().list_cases().await.unwrap().len(), 1);
+    assert_eq!(services.store().list_cases().await.unwrap().len(), before);
 
     let typed = [
         ("family", "Lovelace"),
