@@ -275,7 +275,7 @@ pub fn remote_calculations(run: &RemoteRanked, now: DateTime<Utc>) -> Vec<(Strin
     let mut out = Vec::new();
     let v = |k: &str| run.glance.values.iter().find(|v| v.key == k);
     if let (Some(dp), Some(flow)) = (v("dp"), v("flow")) {
-        if let (Ok(d), Ok(q)) = (dp.text.parse::<f64>(), flow.text.parse::<f64>()) {
+        if let (Some(d), Some(q)) = (dp.value, flow.value) {
             if q > 0.0 {
                 out.push((
                     "ΔP per flow".to_string(),

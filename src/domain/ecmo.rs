@@ -666,6 +666,8 @@ pub struct GlanceValue {
     pub text: String,
     pub unit: &'static str,
     pub at: Option<DateTime<Utc>>,
+    /// The value itself, for calculations (never parsed back from `text`).
+    pub value: Option<f64>,
 }
 
 /// What the board shows of a run at a glance: the newest flow, speed, sweep, FdO₂, ΔP,
@@ -710,6 +712,7 @@ pub fn glance(run: &RunData, now: DateTime<Utc>) -> Glance {
         text: p.map_or("--".into(), |p| format!("{:.decimals$}", p.value)),
         unit,
         at: p.map(|p| p.at),
+        value: p.map(|p| p.value),
     };
     let anticoag = match (run.newest(Signal::AntiXa), run.newest(Signal::Aptt)) {
         (Some(x), Some(a)) if a.at > x.at => value("anticoag", "aPTT", "s", Some(a), 0),
