@@ -38,6 +38,18 @@ pub enum Prefill {
     Pao2,
     /// From the newest blood gas with a K⁺.
     KSerum,
+    /// ECMO: the pre-oxygenator (drainage) saturation, fraction: the console's value, else the
+    /// newest pre-oxygenator gas.
+    PreOxySat,
+    /// ECMO: the post-oxygenator saturation, fraction: the console's value, else the newest
+    /// post-oxygenator gas.
+    PostOxySat,
+    /// ECMO: the true venous saturation, fraction, from the newest mixed venous (PA) gas, else
+    /// central venous gas. Never the drainage line, which recirculation contaminates.
+    TrueVenousSat,
+    /// ECMO: PO₂ of the newest pre- and post-oxygenator gases, mmHg.
+    PreOxyPo2,
+    PostOxyPo2,
 }
 
 /// What the followed case knows that can pre-fill an input.
@@ -52,6 +64,34 @@ pub struct CaseValues {
     /// The newest K⁺ (mmol/L) and Hct (fraction) from any gas.
     pub k_mmol_l: Option<f64>,
     pub gas_hct: Option<f64>,
+    /// The newest gas per site that an ECMO calculation reads: (SO₂ fraction, PO₂ mmHg).
+    pub pre_oxy: Option<(Option<f64>, Option<f64>)>,
+    pub post_oxy: Option<(Option<f64>, Option<f64>)>,
+    pub true_venous_sat: Option<f64>,
+}
+
+/// The newest gas taken at one of `sites` (in that order of preference) that has an SO₂ or a
+/// PO₂: (SO₂ fraction, PO₂ mmHg). Artefact-marked gases are left out.
+fn newest_gas_at(
+    view: &crate::domain::record::CaseView<'_>,
+    sites: &[crate::domain::bloodgas::SampleSite],
+) -> Option<(Option<f64>, Option<f64>)> {
+    use crate::domain::bloodgas::Analyte;
+    use crate::domain::EntryPayload;
+    sites.iter().find_map(|site| {
+        view.entries
+            .iter()
+            .rev()
+            .filter(|e| e.artefact.is_none())
+            .find_map(|e| match e.payload {
+                EntryPayload::BloodGas(p) if p.site == *site => {
+                    let so2 = p.canonical(Analyte::So2).map(|v| v / 100.0);
+                    let po2 = p.canonical(Analyte::Po2);
+                    (so2.is_some() || po2.is_some()).then_some((so2, po2))
+                }
+                _ => None,
+            })
+    })
 }
 
 impl CaseValues {
@@ -63,7 +103,7 @@ impl CaseValues {
         facts: &crate::domain::board::LiveFacts,
         entries: &[crate::domain::Entry],
     ) -> Self {
-        use crate::domain::bloodgas::Analyte;
+        use crate::domain::bloodgas::{Analyte, SampleSite};
         let view = crate::domain::record::CaseView::derive(entries);
         // The heparin actually given (the same figure the protamine form uses).
         let given = facts.anticoag.heparin_given();
@@ -75,6 +115,10 @@ impl CaseValues {
             arterial_gas: crate::domain::gdp::newest_arterial_gas(&view),
             k_mmol_l: facts.labs.get(&Analyte::K).map(|(v, ..)| *v),
             gas_hct: facts.labs.get(&Analyte::Hct).map(|(v, ..)| v / 100.0),
+            pre_oxy: newest_gas_at(&view, &[SampleSite::PreOxygenator]),
+            post_oxy: newest_gas_at(&view, &[SampleSite::PostOxygenator]),
+            true_venous_sat: newest_gas_at(&view, &[SampleSite::MixedVenous, SampleSite::Venous])
+                .and_then(|(s, _)| s),
         }
     }
 }
@@ -102,6 +146,15 @@ pub fn prefill(
         Prefill::Sao2Fraction => case.arterial_gas.map(|g| g.sao2),
         Prefill::Pao2 => case.arterial_gas.map(|g| g.pao2),
         Prefill::KSerum => case.k_mmol_l,
+        Prefill::PreOxySat => {
+            live_value(Parameter::PreOxygenatorSaturation).or(case.pre_oxy.and_then(|(s, _)| s))
+        }
+        Prefill::PostOxySat => {
+            live_value(Parameter::PostOxygenatorSaturation).or(case.post_oxy.and_then(|(s, _)| s))
+        }
+        Prefill::TrueVenousSat => case.true_venous_sat,
+        Prefill::PreOxyPo2 => case.pre_oxy.and_then(|(_, p)| p),
+        Prefill::PostOxyPo2 => case.post_oxy.and_then(|(_, p)| p),
     }
 }
 
@@ -322,6 +375,48 @@ pub const CATALOGUE: &[CalcSpec] = &[
         compute: |v, _| circuit::haemofilter_tmp(v[0], v[1], v[2]),
     },
     CalcSpec {
+        id: "recirculation",
+        title: "VV ECMO recirculation fraction",
+        inputs: RECIRCULATION,
+        compute: |v, _| circuit::recirculation(v[0], v[1], v[2], v[3]).map(|(r, _)| r),
+    },
+    CalcSpec {
+        id: "effective-flow",
+        title: "VV ECMO effective flow (flow less recirculation)",
+        inputs: RECIRCULATION,
+        compute: |v, _| circuit::recirculation(v[0], v[1], v[2], v[3]).map(|(_, q)| q),
+    },
+    CalcSpec {
+        id: "membrane-o2",
+        title: "Membrane-lung O₂ transfer",
+        inputs: &[
+            p("Blood flow", "L/min", 4.0, Prefill::PumpFlow),
+            p("Hb", "g/dL", 10.0, Prefill::HbGdl),
+            p(
+                "Pre-oxygenator SO₂ (fraction)",
+                "",
+                0.70,
+                Prefill::PreOxySat,
+            ),
+            p("Pre-oxygenator PO₂", "mmHg", 40.0, Prefill::PreOxyPo2),
+            p(
+                "Post-oxygenator SO₂ (fraction)",
+                "",
+                1.00,
+                Prefill::PostOxySat,
+            ),
+            p("Post-oxygenator PO₂", "mmHg", 350.0, Prefill::PostOxyPo2),
+        ],
+        compute: |v, p| {
+            let pre = oxygen::o2_content(p.oxygen, v[1], v[2], v[3])?;
+            let post = oxygen::o2_content(p.oxygen, v[1], v[4], v[5])?;
+            Ok(circuit::membrane_o2_transfer(v[0], pre.value, post.value)?
+                .input("Hb", v[1], "g/dL")
+                .constant("k (mL O2/g Hb)", p.oxygen.hb_capacity)
+                .constant("c (mL/dL/mmHg)", p.oxygen.dissolved))
+        },
+    },
+    CalcSpec {
         id: "sweep",
         title: "Sweep gas for a PaCO₂ target (heuristic)",
         inputs: &[
@@ -341,6 +436,29 @@ pub const CATALOGUE: &[CalcSpec] = &[
         ],
         compute: |v, p| body::estimated_blood_volume(p.blood.ebv, Sex::Female, v[0], v[1], v[2]),
     },
+];
+
+/// The inputs of recirculation and effective flow (one set, two results).
+const RECIRCULATION: &[Input] = &[
+    p(
+        "Pre-oxygenator SO₂ (fraction)",
+        "",
+        0.80,
+        Prefill::PreOxySat,
+    ),
+    p(
+        "Post-oxygenator SO₂ (fraction)",
+        "",
+        1.00,
+        Prefill::PostOxySat,
+    ),
+    p(
+        "True venous SvO₂ (fraction; mixed or central venous gas, not the drainage line)",
+        "",
+        0.65,
+        Prefill::TrueVenousSat,
+    ),
+    p("Blood flow", "L/min", 4.0, Prefill::PumpFlow),
 ];
 
 /// Parse the typed inputs and compute. A field that is not a number names itself.
@@ -493,6 +611,7 @@ mod tests {
             }),
             k_mmol_l: Some(5.9),
             gas_hct: Some(0.24),
+            ..Default::default()
         };
         let live = LiveSnapshot::default();
         // The DO2i calculator takes the newest arterial gas, not 8.5 / 0.99 / 250.
@@ -532,6 +651,125 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The ECMO calculations: recirculation and effective flow from the run's gases (the true
+    /// venous saturation from a mixed venous gas, never the drainage), membrane O₂ transfer from
+    /// the pre- and post-oxygenator gases; the results match clinical.md 2.10's formulas.
+    #[test]
+    fn ecmo_calculations_are_pre_filled_from_the_runs_gases() {
+        use crate::domain::bloodgas::{
+            Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
+        };
+        use crate::domain::entry::Entry;
+        use crate::domain::{Author, CaseId, EntryId, EntryPayload, LiveSnapshot};
+        let at = chrono::Utc::now();
+        let gas = |i: i64, site: SampleSite, so2: &str, po2: &str| {
+            let mut results = std::collections::BTreeMap::new();
+            for (a, v, unit) in [(Analyte::So2, so2, "%"), (Analyte::Po2, po2, "mmHg")] {
+                results.insert(
+                    a,
+                    AnalyteValue {
+                        value: v.parse().unwrap(),
+                        unit: unit.into(),
+                    },
+                );
+            }
+            Entry {
+                id: EntryId::new(),
+                case_id: CaseId::new(),
+                seq: i as u64,
+                occurred_at: at + chrono::Duration::minutes(i),
+                recorded_at: at + chrono::Duration::minutes(i),
+                author: Author::new("Test", "tablet"),
+                payload: EntryPayload::BloodGas(BloodGasPanel {
+                    site,
+                    temperature: GasTemperature::At37,
+                    results,
+                    source: None,
+                }),
+                prev_hash: [0; 32],
+                hash: [0; 32],
+            }
+        };
+        let entries = vec![
+            gas(1, SampleSite::PreOxygenator, "78", "41"),
+            gas(2, SampleSite::PreOxygenator, "80", "43"),
+            gas(3, SampleSite::PostOxygenator, "100", "380"),
+            gas(4, SampleSite::Venous, "70", "38"),
+            gas(5, SampleSite::MixedVenous, "65", "35"),
+        ];
+        let view = crate::domain::record::CaseView::derive(&entries);
+        let case = CaseValues {
+            pre_oxy: newest_gas_at(&view, &[SampleSite::PreOxygenator]),
+            post_oxy: newest_gas_at(&view, &[SampleSite::PostOxygenator]),
+            true_venous_sat: newest_gas_at(&view, &[SampleSite::MixedVenous, SampleSite::Venous])
+                .and_then(|(s, _)| s),
+            arterial_gas: crate::domain::gdp::newest_arterial_gas(&view),
+            ..Default::default()
+        };
+        let live = LiveSnapshot::default();
+        let spec = |id: &str| CATALOGUE.iter().find(|c| c.id == id).unwrap();
+        let filled = |id: &str| -> Vec<Option<f64>> {
+            spec(id)
+                .inputs
+                .iter()
+                .map(|i| i.prefill.and_then(|f| prefill(f, &live, &case)))
+                .collect()
+        };
+        assert_eq!(
+            filled("recirculation"),
+            [Some(0.80), Some(1.00), Some(0.65), None],
+            "the newest pre-oxygenator gas; the mixed venous before the venous gas"
+        );
+        assert_eq!(filled("effective-flow"), filled("recirculation"));
+        assert_eq!(
+            filled("membrane-o2"),
+            [None, None, Some(0.80), Some(43.0), Some(1.00), Some(380.0)]
+        );
+        let p = Protocol::defaults().unwrap();
+        let typed = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // R = (0.80 − 0.65) / (1.00 − 0.65) = 0.4286; effective flow (1 − R) · 4 = 2.286 L/min.
+        let r = run(
+            spec("recirculation"),
+            &typed(&["0.80", "1.00", "0.65", "4"]),
+            &p,
+        )
+        .unwrap();
+        assert!((r.value - 0.15 / 0.35).abs() < 1e-9, "{}", r.value);
+        let q = run(
+            spec("effective-flow"),
+            &typed(&["0.80", "1.00", "0.65", "4"]),
+            &p,
+        )
+        .unwrap();
+        assert!(
+            (q.value - 4.0 * (1.0 - 0.15 / 0.35)).abs() < 1e-9,
+            "{}",
+            q.value
+        );
+        // Contents from the protocol's constants, then Qb · (C_post − C_pre) · 10.
+        let m = run(
+            spec("membrane-o2"),
+            &typed(&["4", "10", "0.80", "43", "1.00", "380"]),
+            &p,
+        )
+        .unwrap();
+        let c = |s: f64, po2: f64| p.oxygen.hb_capacity * 10.0 * s + p.oxygen.dissolved * po2;
+        let expected = 4.0 * (c(1.00, 380.0) - c(0.80, 43.0)) * 10.0;
+        assert!(
+            (m.value - expected).abs() < 1e-9,
+            "{} vs {expected}",
+            m.value
+        );
+        assert_eq!(m.unit, "mL/min");
+        // A true venous saturation above the post-oxygenator one is refused by name.
+        assert!(run(
+            spec("recirculation"),
+            &typed(&["0.8", "0.6", "0.65", "4"]),
+            &p
+        )
+        .is_err());
     }
 
     #[test]

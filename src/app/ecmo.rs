@@ -158,6 +158,66 @@ pub struct RemoteRanked {
     pub day: Option<i64>,
     /// The server's newest change to the run or its parts (`meta.lastUpdated`).
     pub uploaded: Option<DateTime<Utc>>,
+    /// Handover notes, newest first: the server's, and those written here that the server
+    /// has not given back yet (with where they are).
+    pub notes: Vec<NoteLine>,
+}
+
+/// One handover note of a followed run, as the run detail lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoteLine {
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+    pub text: String,
+    /// `None` when the server has it; else where it is ("waiting to send", "refused: …").
+    pub state: Option<String>,
+}
+
+/// A run's notes: the server's, then this device's not yet pulled back (matched by the note's
+/// identifier), newest first.
+pub fn note_lines(
+    run: &crate::sync::remote::RemoteRun,
+    written_here: &[crate::store::RemoteNote],
+) -> Vec<NoteLine> {
+    use crate::store::NoteState;
+    let mut out: Vec<NoteLine> = run
+        .notes
+        .iter()
+        .map(|n| NoteLine {
+            at: n.at,
+            by: n.by.clone(),
+            text: n.text.clone(),
+            state: None,
+        })
+        .collect();
+    for n in written_here.iter().filter(|n| n.run_id == run.server_id) {
+        let id = n.id.to_string();
+        if run
+            .notes
+            .iter()
+            .any(|s| s.key.as_deref() == Some(id.as_str()))
+        {
+            continue;
+        }
+        let state = match &n.state {
+            NoteState::Waiting { attempts: 0, .. } => "waiting to send".to_string(),
+            NoteState::Waiting { attempts, error } => format!(
+                "waiting to send ({attempts} tr{} failed{})",
+                if *attempts == 1 { "y" } else { "ies" },
+                error.as_ref().map(|e| format!(": {e}")).unwrap_or_default()
+            ),
+            NoteState::Sent { .. } => "sent; on the server after the next pull".to_string(),
+            NoteState::Refused { why } => format!("not sent: {why}"),
+        };
+        out.push(NoteLine {
+            at: n.written,
+            by: Some(n.by.user.clone()),
+            text: n.text.clone(),
+            state: Some(state),
+        });
+    }
+    out.sort_by_key(|n| std::cmp::Reverse(n.at));
+    out
 }
 
 /// The running ECMO runs among the followed patients' pulled runs, most urgent first, read by
@@ -229,13 +289,17 @@ pub fn remote_runs(
                 let _ = own.set(key, *value);
             }
             runs.push((run.server_id.clone(), data, own));
-            by_id.insert(run.server_id.clone(), (f.mrn.clone(), run.clone(), glance));
+            let notes = note_lines(run, &f.written_here);
+            by_id.insert(
+                run.server_id.clone(),
+                (f.mrn.clone(), run.clone(), glance, notes),
+            );
         }
     }
     ecmo::rank_each(&runs, now)
         .into_iter()
         .filter_map(|ranked| {
-            let (mrn, run, glance) = by_id.remove(&ranked.key)?;
+            let (mrn, run, glance, notes) = by_id.remove(&ranked.key)?;
             let uploaded = DateTime::parse_from_rfc3339(&run.updated)
                 .ok()
                 .map(|t| t.with_timezone(&Utc));
@@ -246,6 +310,7 @@ pub fn remote_runs(
                 run,
                 ranked,
                 glance,
+                notes,
             })
         })
         .collect()
@@ -349,10 +414,12 @@ impl OnCall {
                     runs
                 }
             };
+            let written_here = store.remote_notes(mrn.clone()).await?;
             out.push(remote::Followed {
                 mrn,
                 runs,
                 held: mark.2.max(0) as u64,
+                written_here,
             });
         }
         Ok(out)

@@ -644,6 +644,47 @@ impl Services {
         self.on_call.followed(&self.store).await
     }
 
+    /// A handover note written on call for a run followed from the server: kept on this device
+    /// (sealed) and sent with the next sync, even if the phone is offline now. `id` is chosen
+    /// when the form opens, so a second tap or a retry keeps one note (`Ok(false)`).
+    pub async fn write_handover_note(
+        &self,
+        id: uuid::Uuid,
+        mrn: Mrn,
+        run: &crate::sync::remote::RemoteRun,
+        text: String,
+    ) -> Result<bool, super::case::WriteError> {
+        let kind = run.case_kind.unwrap_or(crate::domain::CaseKind::EcmoVa);
+        let author = self
+            .access()
+            .check(crate::domain::user::Action::Record(kind))
+            .await?;
+        let Some(subject) = run.subject.clone() else {
+            return Err(StoreError::Invalid(crate::domain::ValidationError::Invalid {
+                field: "run".into(),
+                value: format!("Procedure/{}", run.server_id),
+                allowed: "a run whose server record names its patient (this one does not, so a note could not be linked to the patient)".into(),
+            })
+            .into());
+        };
+        let written = self
+            .store
+            .write_remote_note(
+                crate::store::RemoteNoteNew {
+                    id,
+                    mrn,
+                    run_id: run.server_id.clone(),
+                    subject,
+                    demo: run.demo,
+                    text,
+                },
+                author,
+            )
+            .await?;
+        self.nudge_sync();
+        Ok(written)
+    }
+
     /// A person resolves a sync conflict from the Sync screen (see `Store::resolve_conflict`).
     pub async fn resolve_conflict(&self, op_seq: i64, keep_ours: bool) -> Result<(), StoreError> {
         self.store

@@ -272,6 +272,216 @@ impl Anticoagulation {
     }
 }
 
+/// An anticoagulation test an ECMO run follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Test {
+    /// Anti-factor Xa activity, IU/mL.
+    AntiXa,
+    /// Activated partial thromboplastin time, s.
+    Aptt,
+    /// Activated clotting time, s.
+    Act,
+}
+
+impl Test {
+    pub fn label(self) -> &'static str {
+        match self {
+            Test::AntiXa => "anti-Xa",
+            Test::Aptt => "aPTT",
+            Test::Act => "ACT",
+        }
+    }
+
+    pub fn unit(self) -> &'static str {
+        match self {
+            Test::AntiXa => "IU/mL",
+            Test::Aptt | Test::Act => "s",
+        }
+    }
+}
+
+/// Where a result stands against the run's range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Low,
+    InRange,
+    High,
+    /// The protocol sets no range for this test on ECMO (the ACT: its bypass target is not an
+    /// ECMO target).
+    NoRange,
+}
+
+/// One line of the chart: a dose given or set, or a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChartItem {
+    Dose {
+        at: DateTime<Utc>,
+        /// The drug as recorded ("Heparin" for a bolus).
+        drug: String,
+        /// The dose as recorded, with its unit ("5000 IU", "18 IU/kg/h").
+        amount: String,
+        /// An infusion rate (the unit is per hour): the numeric rate, drawn as a step line.
+        rate: Option<f64>,
+    },
+    Result {
+        at: DateTime<Utc>,
+        test: Test,
+        /// As recorded (the record's decimal, not a float's rounding).
+        text: String,
+        value: f64,
+        standing: Standing,
+    },
+}
+
+impl ChartItem {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            ChartItem::Dose { at, .. } | ChartItem::Result { at, .. } => *at,
+        }
+    }
+}
+
+/// An ECMO run's anticoagulation, doses and results together, oldest first: heparin boluses,
+/// every drug entry of an anticoagulant (heparin, bivalirudin, argatroban; a rate when its unit
+/// is per hour), the anti-Xa and aPTT results (against the run's range: the protocol's
+/// `[ecmo]` rules with the run's own ranges applied) and the ACTs. Entries marked artefact count
+/// for nothing; corrections are applied (the view's).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct EcmoAnticoagulation {
+    pub items: Vec<ChartItem>,
+    /// (low, high) per test the rules set a range for.
+    pub ranges: Vec<(Test, f64, f64)>,
+}
+
+/// Whether a recorded drug is an anticoagulant the chart shows (by name, as the Drug form lets
+/// it be typed: the generic names of the anticoagulants ELSO's guideline lists for ECMO).
+pub fn is_anticoagulant(name: &str) -> bool {
+    let n = name.to_lowercase();
+    ["heparin", "bivalirudin", "argatroban"]
+        .iter()
+        .any(|d| n.contains(d))
+}
+
+impl EcmoAnticoagulation {
+    pub fn derive(view: &CaseView, rules: &super::ecmo::EcmoRules) -> Self {
+        use super::Parameter;
+        let ranges = vec![
+            (Test::AntiXa, rules.anti_xa_low, rules.anti_xa_high),
+            (Test::Aptt, rules.aptt_low, rules.aptt_high),
+        ];
+        let standing = |test: Test, v: f64| match ranges.iter().find(|(t, _, _)| *t == test) {
+            Some((_, lo, _)) if v < *lo => Standing::Low,
+            Some((_, _, hi)) if v > *hi => Standing::High,
+            Some(_) => Standing::InRange,
+            None => Standing::NoRange,
+        };
+        let mut items = Vec::new();
+        for e in view.entries.iter().filter(|e| e.artefact.is_none()) {
+            let at = e.occurred_at();
+            let item = match e.payload {
+                EntryPayload::Heparin { units } => ChartItem::Dose {
+                    at,
+                    drug: "Heparin".into(),
+                    amount: format!("{units} IU"),
+                    rate: None,
+                },
+                EntryPayload::Drug {
+                    name, dose, unit, ..
+                } if is_anticoagulant(name) => ChartItem::Dose {
+                    at,
+                    drug: name.clone(),
+                    amount: format!("{dose} {unit}"),
+                    rate: unit
+                        .trim()
+                        .ends_with("/h")
+                        .then(|| dose.to_f64())
+                        .filter(|r| r.is_finite()),
+                },
+                EntryPayload::Act { seconds } => ChartItem::Result {
+                    at,
+                    test: Test::Act,
+                    text: seconds.to_string(),
+                    value: seconds.to_f64(),
+                    standing: Standing::NoRange,
+                },
+                EntryPayload::Measurement {
+                    parameter,
+                    value,
+                    unit,
+                } => {
+                    let test = match *parameter {
+                        Parameter::AntiXa => Test::AntiXa,
+                        Parameter::Aptt => Test::Aptt,
+                        _ => continue,
+                    };
+                    // In the test's own unit (a result typed in another unit is converted).
+                    let Ok(v) = parameter.to_internal("measurement", value.to_f64(), unit) else {
+                        continue;
+                    };
+                    let v = parameter.to_display_unit(v);
+                    if !v.is_finite() {
+                        continue;
+                    }
+                    ChartItem::Result {
+                        at,
+                        test,
+                        text: value.to_string(),
+                        value: v,
+                        standing: standing(test, v),
+                    }
+                }
+                _ => continue,
+            };
+            items.push(item);
+        }
+        items.sort_by_key(|i| i.at());
+        EcmoAnticoagulation { items, ranges }
+    }
+
+    /// The infusion rates as a step line: (from, rate) per change, oldest first.
+    pub fn rates(&self) -> Vec<(DateTime<Utc>, f64, String)> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                ChartItem::Dose {
+                    at,
+                    rate: Some(r),
+                    amount,
+                    ..
+                } => Some((*at, *r, amount.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The results of one test, oldest first.
+    pub fn results(&self, test: Test) -> Vec<(DateTime<Utc>, f64, Standing)> {
+        self.items
+            .iter()
+            .filter_map(|i| match i {
+                ChartItem::Result {
+                    at,
+                    test: t,
+                    value,
+                    standing,
+                    ..
+                } if *t == test => Some((*at, *value, *standing)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The dose in force when a result was taken (the newest rate set before it), for the
+    /// table's "dose and result together".
+    pub fn rate_at(&self, at: DateTime<Utc>) -> Option<String> {
+        self.rates()
+            .into_iter()
+            .rev()
+            .find(|(t, _, _)| *t <= at)
+            .map(|(_, _, amount)| amount)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,6 +526,91 @@ mod tests {
         EntryPayload::Event {
             event: EventKind::BypassOn,
         }
+    }
+
+    /// An ECMO run's chart: boluses and infusion rates of heparin (and bivalirudin) with the
+    /// anti-Xa, aPTT and ACT results, each result against the run's range, the rate in force at
+    /// each result; an artefact result and a drug that is not an anticoagulant are left out;
+    /// the run's own anti-Xa range moves the standing.
+    #[test]
+    fn an_ecmo_runs_chart_puts_doses_and_results_together() {
+        use crate::domain::ecmo::EcmoRules;
+        use crate::domain::Parameter;
+        let drug = |name: &str, dose: &str, unit: &str| EntryPayload::Drug {
+            name: name.into(),
+            dose: d(dose),
+            unit: unit.into(),
+            volume_ml: None,
+        };
+        let measured = |p: Parameter, v: &str, unit: &str| EntryPayload::Measurement {
+            parameter: p,
+            value: d(v),
+            unit: unit.into(),
+        };
+        let mut entries = case(vec![
+            (0, heparin("5000")),
+            (5, drug("Heparin infusion", "1000", "IU/h")),
+            (300, measured(Parameter::AntiXa, "0.18", "IU/mL")),
+            (310, drug("Heparin infusion", "1200", "IU/h")),
+            (320, drug("Noradrenaline", "0.1", "mcg/kg/min")),
+            (600, measured(Parameter::AntiXa, "0.35", "IU/mL")),
+            (610, measured(Parameter::Aptt, "95", "s")),
+            (620, act("190")),
+            (630, measured(Parameter::AntiXa, "0.90", "IU/mL")),
+        ]);
+        // The last anti-Xa is marked artefact (drawn from the heparin line).
+        let target = entries.last().unwrap().id;
+        let mut mark = entries[0].clone();
+        mark.id = EntryId::new();
+        mark.seq = 99;
+        mark.payload = EntryPayload::ArtefactMark {
+            target: crate::domain::entry::ArtefactTarget::Entry(target),
+            reason: "drawn from the heparin line".into(),
+        };
+        entries.push(mark);
+        let view = CaseView::derive(&entries);
+        let rules = EcmoRules::default();
+        let chart = EcmoAnticoagulation::derive(&view, &rules);
+        assert_eq!(chart.items.len(), 7, "{:#?}", chart.items);
+        assert_eq!(
+            chart.rates(),
+            vec![
+                (t(5), 1000.0, "1000 IU/h".to_string()),
+                (t(310), 1200.0, "1200 IU/h".to_string())
+            ]
+        );
+        assert_eq!(
+            chart.results(Test::AntiXa),
+            vec![
+                (t(300), 0.18, Standing::Low),
+                (t(600), 0.35, Standing::InRange)
+            ]
+        );
+        assert_eq!(
+            chart.results(Test::Aptt),
+            vec![(t(610), 95.0, Standing::High)]
+        );
+        assert_eq!(
+            chart.results(Test::Act),
+            vec![(t(620), 190.0, Standing::NoRange)]
+        );
+        assert_eq!(chart.rate_at(t(300)).as_deref(), Some("1000 IU/h"));
+        assert_eq!(chart.rate_at(t(600)).as_deref(), Some("1200 IU/h"));
+        assert_eq!(chart.rate_at(t(1)), None);
+        let ChartItem::Dose { amount, rate, .. } = &chart.items[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (amount.as_str(), *rate),
+            ("5000 IU", None),
+            "a bolus is no rate"
+        );
+        // The run's own range (kept low for bleeding): 0.18 is in range.
+        let mut own = rules.clone();
+        own.set("anti_xa_low", 0.15).unwrap();
+        let chart = EcmoAnticoagulation::derive(&view, &own);
+        assert_eq!(chart.results(Test::AntiXa)[0].2, Standing::InRange);
+        assert!(is_anticoagulant("Bivalirudin") && !is_anticoagulant("Noradrenaline"));
     }
 
     fn derive(entries: &[Entry]) -> Anticoagulation {

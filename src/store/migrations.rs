@@ -450,9 +450,11 @@ CREATE TRIGGER users_no_update BEFORE UPDATE ON users
 CREATE TRIGGER users_no_delete BEFORE DELETE ON users
     BEGIN SELECT RAISE(ABORT, 'users are append-only: a change is a new version'); END;
 "#,
+        // Seals only the tables that exist at this version (a later table is sealed by its own
+        // migration).
         then: Some(|tx, keys| {
             seal::create_guards(tx, &["users"])?;
-            seal::seal_new(tx, keys)
+            seal::seal_tables(tx, keys, |t| seal::GUARDED.contains(&t) || t == "users")
         }),
     },
     Migration {
@@ -469,6 +471,54 @@ CREATE INDEX telemetry_chunks_summary
 DROP INDEX telemetry_chunks_channel_time;
 "#,
         then: None,
+    },
+    Migration {
+        version: 12,
+        name: "2026-12-06 handover notes written on call for runs followed from the server",
+        sql: r#"
+-- A handover note written on this device for a run it follows from the hospital's server (the
+-- run is not a local case, so the note is not a timeline entry). Append-only and sealed; `id`
+-- is the note's business identifier on the server, chosen when the form opened, so a repeated
+-- tap or a lost answer never makes two notes.
+CREATE TABLE remote_notes (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    id         TEXT NOT NULL UNIQUE,
+    mrn_system TEXT NOT NULL,
+    mrn_value  TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    demo       INTEGER NOT NULL CHECK (demo IN (0, 1)),
+    text       TEXT NOT NULL,
+    written_us INTEGER NOT NULL,
+    by_user    TEXT NOT NULL,
+    on_device  TEXT NOT NULL
+) STRICT;
+CREATE INDEX remote_notes_patient ON remote_notes (mrn_system, mrn_value, seq);
+
+-- What happened to each try to send one (none or `retry` = waiting; `acked`, `rejected` settled).
+CREATE TABLE remote_note_sends (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    note_seq   INTEGER NOT NULL REFERENCES remote_notes(seq),
+    state      TEXT NOT NULL CHECK (state IN ('retry', 'acked', 'rejected')),
+    at_us      INTEGER NOT NULL,
+    detail     TEXT,
+    server_id  TEXT
+) STRICT;
+CREATE INDEX remote_note_sends_note ON remote_note_sends (note_seq, seq);
+
+CREATE TRIGGER remote_notes_no_update BEFORE UPDATE ON remote_notes
+    BEGIN SELECT RAISE(ABORT, 'handover notes are append-only'); END;
+CREATE TRIGGER remote_notes_no_delete BEFORE DELETE ON remote_notes
+    BEGIN SELECT RAISE(ABORT, 'handover notes are append-only'); END;
+CREATE TRIGGER remote_note_sends_no_update BEFORE UPDATE ON remote_note_sends
+    BEGIN SELECT RAISE(ABORT, 'note sends are append-only'); END;
+CREATE TRIGGER remote_note_sends_no_delete BEFORE DELETE ON remote_note_sends
+    BEGIN SELECT RAISE(ABORT, 'note sends are append-only'); END;
+"#,
+        then: Some(|tx, keys| {
+            seal::create_guards(tx, &["remote_notes"])?;
+            seal::seal_new(tx, keys)
+        }),
     },
 ];
 

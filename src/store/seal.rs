@@ -197,6 +197,12 @@ const SEALED: &[Sealed] = &[
         filter: "1",
         what: "user",
     },
+    Sealed {
+        table: "remote_notes",
+        scope: "'remote_notes'",
+        filter: "1",
+        what: "handover note for a followed run",
+    },
 ];
 
 /// The scope of level-0 telemetry chunks, each sealed alone (no chain) until it is merged.
@@ -882,7 +888,7 @@ mod tests {
     fn every_guarded_table_has_a_replace_guard_naming_its_unique_keys() {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate(&mut conn, &StoreKeys::random()).unwrap();
-        for t in GUARDED.iter().chain(&["users"]) {
+        for t in GUARDED.iter().chain(&["users", "remote_notes"]) {
             let sql: String = conn
                 .query_row(
                     "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?1",

@@ -399,6 +399,13 @@ impl SyncEngine {
             self.upload().await
         }
         .await;
+        // Notes for followed runs go whatever a case's upload met (a patient missing, a record
+        // held), and before the pull, so the pull brings them back as the server has them.
+        let noted = match &uploaded {
+            Err(SyncError::Auth(_) | SyncError::TokenRefused(_)) => Ok(()),
+            _ => self.send_notes().await.map(|_| ()),
+        };
+        let uploaded = uploaded.and(noted);
         let pulled = match &uploaded {
             Err(SyncError::Auth(_) | SyncError::TokenRefused(_)) => None,
             _ => Some(self.pull().await),
@@ -1203,26 +1210,14 @@ impl SyncEngine {
             .and_then(|n| n["authorString"].as_str())
             .unwrap_or(&self.author.user)
             .to_string();
-        let mut provenance = json!({
-            "resourceType": "Provenance",
-            // The client's id for this Provenance, as a tag: R4 Provenance has no identifier.
-            "meta": { "tag": [{ "system": map::URI, "code": format!("urn:uuid:{provenance_id}") }] },
-            "target": entries.iter().map(|(r, _)| json!({ "reference": r })).collect::<Vec<_>>(),
-            "recorded": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "activity": { "coding": [{
-                "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
-                "code": if change.is_some() { "UPDATE" } else { "CREATE" },
-            }] },
-            "agent": [
-                { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author" }] },
-                  "who": { "display": author } },
-                { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler" }] },
-                  "who": { "display": format!("Pumpside {} on {}", env!("CARGO_PKG_VERSION"), self.author.device) } }
-            ],
-        });
-        if let Some(why) = change.as_ref().and_then(|n| n["text"].as_str()) {
-            provenance["reason"] = json!([{ "text": why }]);
-        }
+        let targets: Vec<String> = entries.iter().map(|(r, _)| r.clone()).collect();
+        let provenance = self.provenance(
+            &provenance_id,
+            &targets,
+            &author,
+            change.as_ref().and_then(|n| n["text"].as_str()),
+            change.is_some(),
+        );
         let mut bundle_entries: Vec<Value> = entries.into_iter().map(|(_, e)| e).collect();
         if !rows.is_empty() {
             // Created in the same transaction through its urn:uuid fullUrl (POST): a server that
@@ -1239,6 +1234,41 @@ impl SyncEngine {
             blocked,
             missing,
         })
+    }
+}
+
+impl SyncEngine {
+    /// The Provenance that goes with the resources of one transaction: who wrote them (the
+    /// author) and which Pumpside put them together (the assembler), with the reason for a
+    /// change. `id` is the client's id for it (R4 Provenance has no identifier: a tag).
+    pub(super) fn provenance(
+        &self,
+        id: &str,
+        targets: &[String],
+        author: &str,
+        why: Option<&str>,
+        update: bool,
+    ) -> Value {
+        let mut provenance = json!({
+            "resourceType": "Provenance",
+            "meta": { "tag": [{ "system": map::URI, "code": format!("urn:uuid:{id}") }] },
+            "target": targets.iter().map(|r| json!({ "reference": r })).collect::<Vec<_>>(),
+            "recorded": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "activity": { "coding": [{
+                "system": "http://terminology.hl7.org/CodeSystem/v3-DataOperation",
+                "code": if update { "UPDATE" } else { "CREATE" },
+            }] },
+            "agent": [
+                { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "author" }] },
+                  "who": { "display": author } },
+                { "type": { "coding": [{ "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type", "code": "assembler" }] },
+                  "who": { "display": format!("Pumpside {} on {}", env!("CARGO_PKG_VERSION"), self.author.device) } }
+            ],
+        });
+        if let Some(why) = why {
+            provenance["reason"] = json!([{ "text": why }]);
+        }
+        provenance
     }
 }
 

@@ -200,6 +200,30 @@ fn identifier(key: &str) -> Value {
     json!([{ "system": URI, "value": format!("urn:uuid:{key}") }])
 }
 
+/// A handover note written on call for a run this device follows from the server: the same
+/// Observation a timeline's handover note becomes (Pumpside code `handover-note`, `exam`), with
+/// the server's own references (the run's Patient and Procedure), the note's id as its business
+/// identifier (a second try never makes a second note) and the writer as performer.
+pub fn remote_note(note: &crate::store::RemoteNote) -> Value {
+    let mut o = json!({
+        "resourceType": "Observation",
+        "identifier": identifier(&note.id.to_string()),
+        "status": "final",
+        "category": category("exam"),
+        "code": pumpside_code("handover-note", "Handover note"),
+        "subject": { "reference": note.subject },
+        "partOf": [{ "reference": format!("Procedure/{}", note.run_id) }],
+        "effectiveDateTime": time(note.written),
+        "issued": time(note.written),
+        "performer": [{ "display": note.by.user }],
+        "valueString": note.text,
+    });
+    if note.demo {
+        o["meta"] = json!({ "tag": [{ "system": PUMPSIDE, "code": "demo" }] });
+    }
+    o
+}
+
 pub fn placeholder(resource_type: &str, key: &str) -> Value {
     json!({ "reference": format!("pumpside:{resource_type}/{key}") })
 }

@@ -17,6 +17,7 @@ pub mod engine;
 pub mod fhir;
 pub mod labs;
 pub mod map;
+pub mod notes;
 pub mod pull;
 pub mod remote;
 

@@ -42,6 +42,22 @@ pub struct RemoteRun {
     /// The run's own ECMO ranges as the team set them (protocol key, value, why, when), oldest
     /// first.
     pub rules: Vec<(String, f64, String, DateTime<Utc>)>,
+    /// The Patient the server's run names (`Patient/123`), for what is written about the run
+    /// on call.
+    pub subject: Option<String>,
+    /// Handover notes on the server, newest first.
+    pub notes: Vec<RemoteNote>,
+}
+
+/// A handover note as the server has it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteNote {
+    /// The Pumpside record key (the note's `urn:uuid:` identifier), when it has one.
+    pub key: Option<String>,
+    pub at: DateTime<Utc>,
+    /// Who wrote it (the performer's display), when the server says.
+    pub by: Option<String>,
+    pub text: String,
 }
 
 /// One concept's pulled values, for the board's rules and the run's charts.
@@ -63,6 +79,9 @@ pub struct Followed {
     pub runs: Vec<RemoteRun>,
     /// Pulled versions not shown because this device has unsettled changes to those records.
     pub held: u64,
+    /// Handover notes written on this device for the patient's runs, with where each is on
+    /// its way to the server.
+    pub written_here: Vec<crate::store::RemoteNote>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -255,6 +274,11 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                 timeline: Vec::new(),
                 trends: Vec::new(),
                 rules: Vec::new(),
+                subject: v["subject"]["reference"]
+                    .as_str()
+                    .filter(|r| r.starts_with("Patient/"))
+                    .map(String::from),
+                notes: Vec::new(),
             },
         );
     }
@@ -293,6 +317,19 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                     if let (Some(key), Some(value)) = (key, v["valueQuantity"]["value"].as_f64()) {
                         let why = v["note"][0]["text"].as_str().unwrap_or("").to_string();
                         run.rules.push((key.to_string(), value, why, when));
+                    }
+                    continue;
+                }
+                if pumpside_code(&v["code"]).as_deref() == Some("handover-note") {
+                    if let Some(text) = v["valueString"].as_str() {
+                        run.notes.push(RemoteNote {
+                            key: p.record_key.clone(),
+                            at: when,
+                            by: v["performer"][0]["display"]
+                                .as_str()
+                                .map(|s| s.chars().take(120).collect()),
+                            text: text.to_string(),
+                        });
                     }
                     continue;
                 }
@@ -415,6 +452,7 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
     for r in &mut out {
         r.timeline.sort_by_key(|e| std::cmp::Reverse(e.at));
         r.rules.sort_by_key(|(_, _, _, at)| *at);
+        r.notes.sort_by_key(|n| std::cmp::Reverse(n.at));
     }
     out.sort_by_key(|r| std::cmp::Reverse(r.started));
     out

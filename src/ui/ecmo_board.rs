@@ -219,7 +219,7 @@ pub fn EcmoBoard() -> Element {
             }
         }
         if let Some(r) = selected().and_then(|k| remote_ranked.iter().find(|r| r.mrn.value == k).cloned()) {
-            RunDetail { run: r, now, on_close: move |_| selected.set(None) }
+            RunDetail { run: r, now, on_close: move |_| selected.set(None), on_changed: move |_| *changed.write() += 1 }
         }
         if followed.is_empty() {
             p { class: "empty", "No patients followed on this device." }
@@ -426,8 +426,40 @@ fn RunDetail(
     run: crate::app::ecmo::RemoteRanked,
     now: DateTime<Utc>,
     on_close: EventHandler<()>,
+    on_changed: EventHandler<()>,
 ) -> Element {
+    let services = use_context::<Services>();
     let mut days = use_signal(|| 1i64);
+    // The note being written: its id is chosen when the form opens, so a second tap on Save (or
+    // a retry after an error) keeps one note.
+    let mut note_id = use_signal(uuid::Uuid::now_v7);
+    let mut note_text = use_signal(String::new);
+    let mut note_key = use_signal(|| 0u64);
+    let mut note_error = use_signal(|| None::<String>);
+    let save_note = {
+        let run = run.clone();
+        move |_| {
+            let services = services.clone();
+            let run = run.clone();
+            let id = *note_id.peek();
+            let text = note_text.peek().clone();
+            spawn(async move {
+                match services
+                    .write_handover_note(id, run.mrn.clone(), &run.run, text)
+                    .await
+                {
+                    Ok(_) => {
+                        note_error.set(None);
+                        note_text.set(String::new());
+                        note_id.set(uuid::Uuid::now_v7());
+                        *note_key.write() += 1;
+                        on_changed.call(());
+                    }
+                    Err(e) => note_error.set(Some(format!("Not saved: {e}"))),
+                }
+            });
+        }
+    };
     let from = now - chrono::Duration::days(days());
     let slots = if days() == 1 { 96 } else { 168 };
     let calc = crate::app::ecmo::remote_calculations(&run, now);
@@ -460,7 +492,36 @@ fn RunDetail(
                     span { class: "v", "{v}" }
                 }
             }
-            h3 { "Events and notes" }
+            h3 { "Handover notes" }
+            div { class: "note-form", key: "{note_key}",
+                textarea { class: "note-text", "data-field": "handover-note", rows: 3,
+                    placeholder: "Handover note for the team at the bedside",
+                    oninput: move |e| note_text.set(e.value()),
+                }
+                button { class: "primary", "data-action": "save-handover-note", onclick: save_note, "Save note" }
+                if let Some(e) = note_error() {
+                    p { class: "error", role: "alert", "{e}" }
+                }
+                p { class: "muted", "Kept on this device and sent to the hospital's server with the next sync." }
+            }
+            if run.notes.is_empty() {
+                p { class: "empty", "No handover note yet." }
+            }
+            ul { class: "handover-list",
+                for (i, n) in run.notes.iter().enumerate() {
+                    li { key: "{i}", "data-handover": "",
+                        span { class: "muted",
+                            "{format_age(now - n.at)} ago"
+                            if let Some(by) = &n.by { " · {by}" }
+                        }
+                        p { class: "handover-text", "{n.text}" }
+                        if let Some(st) = &n.state {
+                            span { class: "note-state", "data-note-state": "", "{st}" }
+                        }
+                    }
+                }
+            }
+            h3 { "Events" }
             ul { class: "remote-timeline",
                 for (i, e) in run.run.timeline.iter().take(30).enumerate() {
                     li { key: "{i}", "{e.text} " span { class: "muted", "({format_age(now - e.at)} ago)" } }

@@ -399,6 +399,7 @@ pub fn Live() -> Element {
                 }
                 HandoverNotes { ecmo: matches!(case.kind, CaseKind::EcmoVa | CaseKind::EcmoVv | CaseKind::Ecpr) }
                 if ecmo {
+                    super::anticoag::AnticoagulationChart {}
                     OwnRanges {}
                 }
             }

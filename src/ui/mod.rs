@@ -2,6 +2,7 @@
 //! hold no SQL, no btleplug and no FHIR. Logic worth testing lives in `domain` or `app`.
 
 mod access;
+mod anticoag;
 mod calculator;
 mod case_banner;
 mod cases;

@@ -146,10 +146,12 @@ async fn ranked(phone: &Store, at: DateTime<Utc>) -> Vec<pumpside::app::ecmo::Re
     let mut followed = Vec::new();
     for m in phone.followed().await.unwrap() {
         let runs = remote::runs(&phone.pulled(m.clone()).await.unwrap());
+        let written_here = phone.remote_notes(m.clone()).await.unwrap();
         followed.push(remote::Followed {
             mrn: m,
             runs,
             held: 0,
+            written_here,
         });
     }
     remote_runs(&followed, &EcmoRules::default(), at)
@@ -411,4 +413,183 @@ async fn two_tablets_upload_three_runs_and_the_on_call_board_ranks_them_and_reor
         !a2_run.latest.iter().any(|v| v.name.contains("ECMO rule")),
         "a rule is not a measured value"
     );
+}
+
+/// A handover note written on the phone for a followed run reaches the server exactly once: kept
+/// on the phone while the network fails (shown as waiting, with why), a second tap keeps one
+/// note, an answer lost after the server stored it is found by the conditional create, and the
+/// next pull shows it as the server has it, with who wrote it. The note validates in both FHIR
+/// validators.
+#[tokio::test]
+async fn a_handover_note_written_on_call_goes_to_the_server_once() {
+    use crate::sync::{validate_everywhere, Fault, Proxy};
+    use pumpside::store::NoteState;
+    let peer = FhirPeer::start(None);
+    let end = DateTime::from_timestamp_millis(pumpside::sync::map::chunk_start(
+        Utc::now() - Duration::minutes(2),
+    ))
+    .unwrap();
+    let start = end - Duration::hours(2);
+    let tablet_dir = crate::temp_dir();
+    let tablet = open(tablet_dir.path());
+    let mut run = start_run(&tablet, "ECMO-N1", CaseKind::EcmoVa, start).await;
+    record(&tablet, &mut run, start, end, "4.00", |_| 20.0).await;
+    let up = SyncEngine::new(tablet.clone(), config(&peer.base(), ""), author()).unwrap();
+    upload_as_of(&up, &tablet, end).await;
+
+    let phone_dir = crate::temp_dir();
+    let phone = open(phone_dir.path());
+    let on_call = Author::new("On-call perfusionist", "phone-7");
+    phone
+        .follow(mrn("ECMO-N1"), true, on_call.clone())
+        .await
+        .unwrap();
+    // Writes through a proxy that resets the first try and loses the answer to the second.
+    let proxy = Proxy::start_writes(
+        peer.port,
+        vec![Fault::Reset, Fault::LoseAnswer, Fault::Pass],
+    )
+    .await;
+    let engine = SyncEngine::new(
+        phone.clone(),
+        config(&proxy.base(), "pull_window_s = 0"),
+        on_call.clone(),
+    )
+    .unwrap();
+    engine.pull().await.unwrap();
+    let before = ranked(&phone, end).await;
+    assert_eq!(before.len(), 1);
+    let server_run = before[0].run.clone();
+    assert!(server_run.subject.is_some(), "the run names its patient");
+    assert!(before[0].notes.is_empty());
+
+    let id = uuid::Uuid::now_v7();
+    let note = pumpside::store::RemoteNoteNew {
+        id,
+        mrn: mrn("ECMO-N1"),
+        run_id: server_run.server_id.clone(),
+        subject: server_run.subject.clone().unwrap(),
+        demo: false,
+        text: "Oxygenator ΔP creeping up since 02:00; circuit check hourly. Family aware.".into(),
+    };
+    assert!(phone
+        .write_remote_note(note.clone(), on_call.clone())
+        .await
+        .unwrap());
+    // The second tap: the same note, kept once.
+    assert!(!phone
+        .write_remote_note(note.clone(), on_call.clone())
+        .await
+        .unwrap());
+    // Another text under the same id is not taken silently.
+    let mut other = note.clone();
+    other.text = "something else".into();
+    assert!(phone
+        .write_remote_note(other, on_call.clone())
+        .await
+        .is_err());
+    // An empty note is refused by name.
+    let mut empty = note.clone();
+    empty.id = uuid::Uuid::now_v7();
+    empty.text = "  ".into();
+    let e = phone
+        .write_remote_note(empty, on_call.clone())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("handover_note.text"), "{e}");
+
+    let observations = |c: std::collections::BTreeMap<String, u64>| c["Observation"];
+    let before_send = observations(peer.counts().await);
+    let by_id = format!("Observation?identifier=urn:ietf:rfc:3986%7Curn:uuid:{id}");
+    // First try: the connection is reset. The note waits, and says why.
+    assert!(engine.send_notes().await.is_err());
+    let kept = phone.remote_notes(mrn("ECMO-N1")).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(
+        matches!(
+            &kept[0].state,
+            NoteState::Waiting {
+                attempts: 1,
+                error: Some(_)
+            }
+        ),
+        "{:?}",
+        kept[0].state
+    );
+    let waiting = ranked(&phone, end).await;
+    assert_eq!(waiting[0].notes.len(), 1);
+    let state = waiting[0].notes[0].state.clone().unwrap();
+    assert!(
+        state.starts_with("waiting to send (1 try failed"),
+        "{state}"
+    );
+    // Second try: the server stores it, the answer is lost.
+    assert!(engine.send_notes().await.is_err());
+    assert_eq!(
+        observations(peer.counts().await),
+        before_send + 1,
+        "stored by the second try"
+    );
+    // Third try: the conditional create finds it; acked, not stored again.
+    assert_eq!(engine.send_notes().await.unwrap(), 1);
+    let kept = phone.remote_notes(mrn("ECMO-N1")).await.unwrap();
+    let NoteState::Sent { server_id } = &kept[0].state else {
+        panic!("{:?}", kept[0].state)
+    };
+    assert_eq!(
+        observations(peer.counts().await),
+        before_send + 1,
+        "not stored twice"
+    );
+    let on_server = peer.get(&by_id).await;
+    assert_eq!(
+        on_server["entry"].as_array().map(Vec::len),
+        Some(1),
+        "{on_server:#}"
+    );
+    assert_eq!(&on_server["entry"][0]["resource"]["id"], server_id.as_str());
+    let o = &on_server["entry"][0]["resource"];
+    assert_eq!(
+        o["partOf"][0]["reference"],
+        format!("Procedure/{}", server_run.server_id)
+    );
+    assert_eq!(
+        o["subject"]["reference"],
+        server_run.subject.clone().unwrap()
+    );
+    assert_eq!(o["performer"][0]["display"], "On-call perfusionist");
+    assert_eq!(o["valueString"], note.text);
+    // Nothing is sent again once acked.
+    assert_eq!(engine.send_notes().await.unwrap(), 0);
+
+    // The next pull brings it back: shown once, as the server has it, with who wrote it.
+    engine.pull().await.unwrap();
+    let after = ranked(&phone, end).await;
+    assert_eq!(after[0].notes.len(), 1, "{:?}", after[0].notes);
+    assert_eq!(after[0].notes[0].state, None);
+    assert_eq!(
+        after[0].notes[0].by.as_deref(),
+        Some("On-call perfusionist")
+    );
+    assert_eq!(after[0].notes[0].text, note.text);
+    // Not an event, not a value.
+    assert!(!after[0]
+        .run
+        .timeline
+        .iter()
+        .any(|e| e.text.contains("ΔP creeping")));
+
+    // What left the phone is valid FHIR in both validators.
+    let sent: Vec<serde_json::Value> = proxy
+        .bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| b.contains("handover-note"))
+        .map(|b| serde_json::from_str(b).unwrap())
+        .collect();
+    assert_eq!(sent.len(), 3, "three tries of one note");
+    let file = phone_dir.path().join("notes-sent.json");
+    std::fs::write(&file, serde_json::to_string(&sent).unwrap()).unwrap();
+    validate_everywhere(&file);
 }

@@ -1544,8 +1544,20 @@ async fn the_on_call_board_and_a_runs_detail_at_phone_width() {
             serde_json::json!({"resourceType":"Procedure","id":run,"status":"in-progress",
                 "code": code("case-kind-ecmo-va", "VA ECMO"),
                 "location": {"display": "Cardiac ICU, bed 4"},
+                "subject": {"reference": format!("Patient/p-{run}")},
                 "performedPeriod":{"start": start.to_rfc3339()}}),
         )];
+        // A handover note from the bedside, as the server has it.
+        pulled.push((
+            "Observation".into(),
+            format!("{run}-note"),
+            serde_json::json!({"resourceType":"Observation","id":format!("{run}-note"),
+                "status":"final","code": code("handover-note", "Handover note"),
+                "partOf":[{"reference":format!("Procedure/{run}")}],
+                "effectiveDateTime": (now - Duration::hours(2)).to_rfc3339(),
+                "performer":[{"display":"Night perfusionist"}],
+                "valueString":"Cannula sites dry. Heparin unchanged."}),
+        ));
         for chunk in 0..48 {
             let at = start + Duration::minutes(10 * chunk);
             let dp = if rising { 20 + chunk / 4 } else { 20 };
@@ -1595,6 +1607,25 @@ async fn the_on_call_board_and_a_runs_detail_at_phone_width() {
             .await
             .unwrap();
     }
+    // A note written on this phone, not sent yet (no server): listed with where it is.
+    services
+        .store()
+        .write_remote_note(
+            pumpside::store::RemoteNoteNew {
+                id: uuid::Uuid::now_v7(),
+                mrn: Mrn {
+                    system: "urn:test:mrn".into(),
+                    value: "ECMO-R".into(),
+                },
+                run_id: "r1".into(),
+                subject: "Patient/p-r1".into(),
+                demo: false,
+                text: "Called about the rising ΔP: circuit change planned 08:00.".into(),
+            },
+            services.author().clone(),
+        )
+        .await
+        .unwrap();
     let html = render_with(
         Fixture {
             now,
@@ -1643,6 +1674,23 @@ async fn the_on_call_board_and_a_runs_detail_at_phone_width() {
     assert!(detail.contains("ΔP per flow"), "{detail}");
     assert!(detail.contains("7.8 mmHg per L/min"), "{detail}");
     assert!(detail.contains(r#"data-action="range-7d""#));
+    // Handover notes, newest first: this phone's (waiting to send) above the bedside's; a form
+    // to write one; a note is not an event.
+    assert!(
+        detail.contains(r#"data-action="save-handover-note""#),
+        "{detail}"
+    );
+    let mine = detail
+        .find("circuit change planned 08:00")
+        .expect("this phone's note");
+    let theirs = detail
+        .find("Cannula sites dry")
+        .expect("the bedside's note");
+    assert!(mine < theirs, "newest first");
+    assert!(detail.contains("Night perfusionist"), "{detail}");
+    assert!(detail.contains("waiting to send"), "{detail}");
+    let events = &detail[detail.find("<h3>Events</h3>").expect("events")..];
+    assert!(!events.contains("Cannula sites dry"), "{events}");
     // Phone first: the card's value grid has a rule for narrow screens.
     let css = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/assets/pumpside.css"))
         .unwrap();
@@ -1700,9 +1748,45 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
         },
         ..support.clone()
     };
+    // Anticoagulation: a bolus, a heparin rate, an anti-Xa (0.25: inside this run's own range
+    // from 0.2), the rate raised, an aPTT above range.
+    let at = |seq: u64, min: i64, payload: EntryPayload| Entry {
+        id: EntryId::new(),
+        seq,
+        occurred_at: t0() + Duration::minutes(min),
+        recorded_at: t0() + Duration::minutes(min),
+        payload,
+        ..support.clone()
+    };
+    let heparin = |dose: &str| EntryPayload::Drug {
+        name: "Heparin infusion".into(),
+        dose: dose.parse().unwrap(),
+        unit: "IU/h".into(),
+        volume_ml: None,
+    };
+    let measured = |p: Parameter, v: &str, unit: &str| EntryPayload::Measurement {
+        parameter: p,
+        value: v.parse().unwrap(),
+        unit: unit.into(),
+    };
+    let anticoag = vec![
+        at(
+            3,
+            1,
+            EntryPayload::Heparin {
+                units: "5000".parse().unwrap(),
+            },
+        ),
+        at(4, 2, heparin("1000")),
+        at(5, 10, measured(Parameter::AntiXa, "0.25", "IU/mL")),
+        at(6, 12, heparin("1200")),
+        at(7, 20, measured(Parameter::Aptt, "96", "s")),
+    ];
+    let mut entries = vec![support, own];
+    entries.extend(anticoag);
     let html = render(Fixture {
         case: Some(case.clone()),
-        entries: vec![support, own],
+        entries,
         now,
         samples: vec![
             sample(Parameter::PumpFlow, "4.10", "L/min"),
@@ -1781,6 +1865,24 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
         "{}",
         &own[..400]
     );
+    // The anticoagulation chart: the rate line, the bolus, each result against the run's range
+    // (anti-Xa in range under the run's own low of 0.2, aPTT high) and, in the table, each
+    // result beside the rate in force when it was taken.
+    let chart = &html[html
+        .find(r#"data-section="anticoagulation""#)
+        .expect("anticoagulation chart")..];
+    assert!(chart.contains("data-rate-line"), "{chart}");
+    assert!(chart.contains("data-bolus"), "{chart}");
+    assert!(
+        chart.contains("anti-Xa 0.2–0.5"),
+        "the run's own range: {chart}"
+    );
+    assert!(chart.contains(r#"data-result="in-range""#), "{chart}");
+    assert!(chart.contains(r#"data-result="high""#), "{chart}");
+    let aptt_row = &chart[chart.find("aPTT 96 s").expect("aPTT row") - 300..];
+    assert!(aptt_row.contains("1200 IU/h"), "{aptt_row}");
+    let xa_row = &chart[chart.find("anti-Xa 0.25 IU/mL").expect("anti-Xa row") - 300..];
+    assert!(xa_row.contains("1000 IU/h"), "{xa_row}");
     // A run of weeks is read by the day and the week (24 h first).
     let z24 = html.find(r#"data-zoom="24h""#).expect("24 h");
     let z7 = html.find(r#"data-zoom="7d""#).expect("7 days");
