@@ -222,10 +222,10 @@ pub fn note_lines(
 
 /// The running ECMO runs among the followed patients' pulled runs, most urgent first, read by
 /// the same rules as local runs: the pulled values decoded back into one-minute means
-/// (`sync::remote::RemoteSeries`), the newest device value's time for staleness. Not read from
-/// the server yet: blood gases (post-oxygenator pO₂, saturations for recirculation), the
-/// cannulation (limb rules) and circuit changes (ΔP baseline), which stay silent for pulled
-/// runs.
+/// (`sync::remote::RemoteSeries`), the pulled blood gases by site (post-oxygenator pO₂,
+/// saturations for recirculation), the newest device value's time for staleness. Not read from
+/// the server yet: the cannulation (limb rules) and circuit changes (ΔP baseline), which stay
+/// silent for pulled runs.
 pub fn remote_runs(
     followed: &[crate::sync::remote::Followed],
     rules: &EcmoRules,
@@ -248,6 +248,34 @@ pub fn remote_runs(
                     .is_some()
                 {
                     last_device_value = last_device_value.max(Some(v.at));
+                }
+            }
+            // Pulled blood gases (post-oxygenator pO₂, circuit and venous saturations), by the
+            // same site rule as the tablet's, in the analyte's canonical unit (a unit it does
+            // not take: none of its values).
+            for t in &run.trends {
+                let Some((analyte, site)) = t.gas else {
+                    continue;
+                };
+                let Some(signal) = ecmo::gas_signal(site, analyte) else {
+                    continue;
+                };
+                let unit = if t.unit == "mm[Hg]" {
+                    "mmHg"
+                } else {
+                    t.unit.as_str()
+                };
+                let points = series.entry(signal).or_default();
+                for (at, x) in &t.points {
+                    let value = format!("{x}")
+                        .parse::<crate::domain::Decimal>()
+                        .ok()
+                        .and_then(|d| analyte.to_canonical(d, unit).ok());
+                    match value {
+                        Some(value) if value.is_finite() => points.push(Point { at: *at, value }),
+                        Some(_) => {}
+                        None => break,
+                    }
                 }
             }
             // The pulled values decoded back (one-minute means), in each signal's unit.

@@ -757,11 +757,28 @@ pub fn recirculation(run: &RunData) -> Option<f64> {
     r.is_finite().then_some(r.clamp(0.0, 1.0))
 }
 
+/// The signal a gas value feeds, by where the blood was taken: post-oxygenator pO2 and SO2,
+/// pre-oxygenator SO2, the patient's venous (or mixed venous) SO2. The same rule for gases
+/// recorded here and gases pulled from the server.
+pub fn gas_signal(
+    site: super::bloodgas::SampleSite,
+    analyte: super::bloodgas::Analyte,
+) -> Option<Signal> {
+    use super::bloodgas::{Analyte, SampleSite};
+    Some(match (site, analyte) {
+        (SampleSite::PostOxygenator, Analyte::Po2) => Signal::PostOxyPo2,
+        (SampleSite::PostOxygenator, Analyte::So2) => Signal::PostOxySat,
+        (SampleSite::PreOxygenator, Analyte::So2) => Signal::PreOxySat,
+        (SampleSite::Venous | SampleSite::MixedVenous, Analyte::So2) => Signal::VenousSat,
+        _ => return None,
+    })
+}
+
 /// The blood gases of a run as the rules read them: post-oxygenator pO2 and SO2,
 /// pre-oxygenator SO2, the patient's venous (or mixed venous) SO2. Corrections applied,
 /// retracted entries and entries marked artefact left out (the derived case view).
 pub fn gases_into(view: &super::record::CaseView<'_>, series: &mut BTreeMap<Signal, Vec<Point>>) {
-    use super::bloodgas::{Analyte, SampleSite};
+    use super::bloodgas::Analyte;
     use super::entry::EntryPayload;
     for e in &view.entries {
         let EntryPayload::BloodGas(panel) = e.payload else {
@@ -770,18 +787,12 @@ pub fn gases_into(view: &super::record::CaseView<'_>, series: &mut BTreeMap<Sign
         if e.artefact.is_some() {
             continue;
         }
-        let wanted: &[(Analyte, Signal)] = match panel.site {
-            SampleSite::PostOxygenator => &[
-                (Analyte::Po2, Signal::PostOxyPo2),
-                (Analyte::So2, Signal::PostOxySat),
-            ],
-            SampleSite::PreOxygenator => &[(Analyte::So2, Signal::PreOxySat)],
-            SampleSite::Venous | SampleSite::MixedVenous => &[(Analyte::So2, Signal::VenousSat)],
-            _ => &[],
-        };
-        for (analyte, signal) in wanted {
-            if let Some(value) = panel.canonical(*analyte) {
-                series.entry(*signal).or_default().push(Point {
+        for analyte in [Analyte::Po2, Analyte::So2] {
+            let Some(signal) = gas_signal(panel.site, analyte) else {
+                continue;
+            };
+            if let Some(value) = panel.canonical(analyte) {
+                series.entry(signal).or_default().push(Point {
                     at: e.occurred_at(),
                     value,
                 });

@@ -40,7 +40,7 @@ pub fn known_codes() -> HashMap<&'static str, (Analyte, Specimen)> {
     out
 }
 
-fn site(s: Specimen) -> SampleSite {
+pub(super) fn site(s: Specimen) -> SampleSite {
     match s {
         Specimen::Arterial => SampleSite::PatientArtery,
         Specimen::Venous => SampleSite::Venous,

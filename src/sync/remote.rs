@@ -68,6 +68,12 @@ pub struct RemoteSeries {
     pub code: Option<String>,
     /// The unit the values came in.
     pub unit: String,
+    /// For a blood-gas value: the analyte (by its LOINC term) and where the blood was taken
+    /// (Pumpside's body site for the circuit, else the term's specimen).
+    pub gas: Option<(
+        crate::domain::bloodgas::Analyte,
+        crate::domain::bloodgas::SampleSite,
+    )>,
     /// (start of the minute, mean of the values in it), oldest first.
     pub points: Vec<(DateTime<Utc>, f64)>,
 }
@@ -117,6 +123,32 @@ fn is_artefact(v: &Value) -> bool {
                 .flatten()
                 .any(ours)
         })
+}
+
+/// A blood-gas member's analyte and site: the LOINC term Pumpside sends (at 37 °C) and the
+/// circuit site in `bodySite` (pre- or post-oxygenator), else the term's specimen.
+fn gas_of(
+    v: &Value,
+    known: &std::collections::HashMap<
+        &'static str,
+        (crate::domain::bloodgas::Analyte, super::codes::Specimen),
+    >,
+) -> Option<(
+    crate::domain::bloodgas::Analyte,
+    crate::domain::bloodgas::SampleSite,
+)> {
+    use crate::domain::bloodgas::SampleSite;
+    let (analyte, specimen) = v["code"]["coding"].as_array()?.iter().find_map(|c| {
+        (c["system"] == super::map::LOINC)
+            .then(|| c["code"].as_str().and_then(|code| known.get(code)))
+            .flatten()
+    })?;
+    let site = match pumpside_code(&v["bodySite"]).as_deref() {
+        Some("site-pre-oxygenator") => SampleSite::PreOxygenator,
+        Some("site-post-oxygenator") => SampleSite::PostOxygenator,
+        _ => super::labs::site(*specimen),
+    };
+    Some((*analyte, site))
 }
 
 /// The Pumpside code among a CodeableConcept's codings.
@@ -284,7 +316,16 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
     }
     let mut latest: BTreeMap<(String, String), RemoteValue> = BTreeMap::new();
     // (run, name) → (code, unit, minute → (sum, n)).
-    type Bins = (Option<String>, String, BTreeMap<i64, (f64, u32)>);
+    type Bins = (
+        Option<String>,
+        String,
+        Option<(
+            crate::domain::bloodgas::Analyte,
+            crate::domain::bloodgas::SampleSite,
+        )>,
+        BTreeMap<i64, (f64, u32)>,
+    );
+    let known = super::labs::known_codes();
     let mut trends: BTreeMap<(String, String), Bins> = BTreeMap::new();
     for (p, v) in &parsed {
         let Some(run_ref) = v["partOf"].as_array().and_then(|a| {
@@ -361,9 +402,21 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                             v["valueQuantity"]["value"].as_f64(),
                         )
                     };
-                    let (_, _, bins) = trends
-                        .entry((run_ref.to_string(), what.clone()))
-                        .or_insert_with(|| (pumpside_code(&v["code"]), unit, BTreeMap::new()));
+                    // A gas value per site: pre- and post-oxygenator blood share a term.
+                    let series_name = match v["bodySite"]["text"].as_str() {
+                        Some(site) => format!("{what} · {site}"),
+                        None => what.clone(),
+                    };
+                    let (_, _, _, bins) = trends
+                        .entry((run_ref.to_string(), series_name))
+                        .or_insert_with(|| {
+                            (
+                                pumpside_code(&v["code"]),
+                                unit,
+                                gas_of(v, &known),
+                                BTreeMap::new(),
+                            )
+                        });
                     if v["valueSampledData"].is_object() {
                         add_samples(&v["valueSampledData"], when, bins);
                     } else if let Some(x) = quantity.filter(|x| x.is_finite()) {
@@ -427,7 +480,7 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
             run.latest.push(value);
         }
     }
-    for ((run_ref, name), (code, unit, bins)) in trends {
+    for ((run_ref, name), (code, unit, gas, bins)) in trends {
         let Some(run) = runs.get_mut(&run_ref) else {
             continue;
         };
@@ -444,6 +497,7 @@ pub fn runs(pulled: &[Pulled]) -> Vec<RemoteRun> {
                 name,
                 code,
                 unit,
+                gas,
                 points,
             });
         }

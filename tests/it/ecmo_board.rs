@@ -434,6 +434,56 @@ async fn a_handover_note_written_on_call_goes_to_the_server_once() {
     let tablet = open(tablet_dir.path());
     let mut run = start_run(&tablet, "ECMO-N1", CaseKind::EcmoVa, start).await;
     record(&tablet, &mut run, start, end, "4.00", |_| 20.0).await;
+    // A post-oxygenator gas with a failing membrane's pO₂, and a pre-oxygenator one (the same
+    // LOINC terms as a venous gas: the site tells them apart on the server).
+    use pumpside::domain::bloodgas::{
+        Analyte, AnalyteValue, BloodGasPanel, GasTemperature, SampleSite,
+    };
+    let v = |value: &str, unit: &str| AnalyteValue {
+        value: value.parse().unwrap(),
+        unit: unit.into(),
+    };
+    for (site, po2, so2) in [
+        (SampleSite::PreOxygenator, "38", "68"),
+        (SampleSite::PostOxygenator, "12.7", "97"),
+    ] {
+        add(
+            &tablet,
+            run.case,
+            end - Duration::minutes(20),
+            EntryPayload::BloodGas(BloodGasPanel {
+                site,
+                temperature: GasTemperature::At37,
+                // The post-oxygenator pO₂ in kPa (12.7 kPa = 95.26 mmHg).
+                results: [
+                    (
+                        Analyte::Po2,
+                        v(
+                            po2,
+                            if site == SampleSite::PostOxygenator {
+                                "kPa"
+                            } else {
+                                "mmHg"
+                            },
+                        ),
+                    ),
+                    (Analyte::So2, v(so2, "%")),
+                ]
+                .into_iter()
+                .collect(),
+                source: None,
+            }),
+        )
+        .await;
+    }
+    let local = local_runs(&tablet, &EcmoRules::default(), end)
+        .await
+        .unwrap();
+    let local_reason = local[0].ranked.reason();
+    assert!(
+        local_reason.contains("post-oxygenator pO2 95.26 mmHg, below 150"),
+        "{local_reason}"
+    );
     let up = SyncEngine::new(tablet.clone(), config(&peer.base(), ""), author()).unwrap();
     upload_as_of(&up, &tablet, end).await;
 
@@ -462,6 +512,27 @@ async fn a_handover_note_written_on_call_goes_to_the_server_once() {
     let server_run = before[0].run.clone();
     assert!(server_run.subject.is_some(), "the run names its patient");
     assert!(before[0].notes.is_empty());
+    // The pulled gases are read by site: the phone says what the tablet says.
+    let reasons: Vec<String> = before[0]
+        .ranked
+        .findings
+        .iter()
+        .map(|f| f.reason.clone())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r == "post-oxygenator pO2 95.26 mmHg, below 150"),
+        "{reasons:?}"
+    );
+    assert!(
+        before[0]
+            .run
+            .trends
+            .iter()
+            .any(|t| t.gas == Some((Analyte::So2, SampleSite::PreOxygenator))),
+        "the pre-oxygenator SO₂ is not taken for a venous one"
+    );
 
     let id = uuid::Uuid::now_v7();
     let note = pumpside::store::RemoteNoteNew {
