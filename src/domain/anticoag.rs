@@ -318,10 +318,8 @@ pub enum ChartItem {
         at: DateTime<Utc>,
         /// The drug as recorded ("Heparin" for a bolus).
         drug: String,
-        /// The dose as recorded, with its unit ("5000 IU", "18 IU/kg/h").
+        /// The dose as recorded, with its unit ("5000 IU", "5 mg").
         amount: String,
-        /// An infusion rate (the unit is per hour): the numeric rate, drawn as a step line.
-        rate: Option<f64>,
     },
     Result {
         at: DateTime<Utc>,
@@ -341,9 +339,9 @@ impl ChartItem {
     }
 }
 
-/// An ECMO run's anticoagulation, doses and results together, oldest first: heparin boluses,
-/// every drug entry of an anticoagulant (heparin, bivalirudin, argatroban; a rate when its unit
-/// is per hour), the anti-Xa and aPTT results (against the run's range: the protocol's
+/// An ECMO run's anticoagulation, doses and results together, oldest first: heparin doses,
+/// every drug entry of an anticoagulant (heparin, bivalirudin, argatroban), the anti-Xa and aPTT
+/// results (against the run's range: the protocol's
 /// `[ecmo]` rules with the run's own ranges applied) and the ACTs. Entries marked artefact count
 /// for nothing; corrections are applied (the view's).
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -383,19 +381,13 @@ impl EcmoAnticoagulation {
                     at,
                     drug: "Heparin".into(),
                     amount: format!("{units} IU"),
-                    rate: None,
                 },
                 EntryPayload::Drug {
                     name, dose, unit, ..
                 } if is_anticoagulant(name) => ChartItem::Dose {
                     at,
                     drug: name.clone(),
-                    amount: format!("{dose} {unit}"),
-                    rate: unit
-                        .trim()
-                        .ends_with("/h")
-                        .then(|| dose.to_f64())
-                        .filter(|r| r.is_finite()),
+                    amount: format!("{dose} {}", super::live::readable_unit(unit)),
                 },
                 EntryPayload::Act { seconds } => ChartItem::Result {
                     at,
@@ -438,17 +430,12 @@ impl EcmoAnticoagulation {
         EcmoAnticoagulation { items, ranges }
     }
 
-    /// The infusion rates as a step line: (from, rate) per change, oldest first.
-    pub fn rates(&self) -> Vec<(DateTime<Utc>, f64, String)> {
+    /// The doses, oldest first: (when, drug and amount).
+    pub fn doses(&self) -> Vec<(DateTime<Utc>, String)> {
         self.items
             .iter()
             .filter_map(|i| match i {
-                ChartItem::Dose {
-                    at,
-                    rate: Some(r),
-                    amount,
-                    ..
-                } => Some((*at, *r, amount.clone())),
+                ChartItem::Dose { at, drug, amount } => Some((*at, format!("{drug} {amount}"))),
                 _ => None,
             })
             .collect()
@@ -471,14 +458,10 @@ impl EcmoAnticoagulation {
             .collect()
     }
 
-    /// The dose in force when a result was taken (the newest rate set before it), for the
-    /// table's "dose and result together".
-    pub fn rate_at(&self, at: DateTime<Utc>) -> Option<String> {
-        self.rates()
-            .into_iter()
-            .rev()
-            .find(|(t, _, _)| *t <= at)
-            .map(|(_, _, amount)| amount)
+    /// The newest dose given at or before `at` and how long before, for the table's "dose and
+    /// result together".
+    pub fn dose_before(&self, at: DateTime<Utc>) -> Option<(DateTime<Utc>, String)> {
+        self.doses().into_iter().rev().find(|(t, _)| *t <= at)
     }
 }
 
@@ -528,10 +511,10 @@ mod tests {
         }
     }
 
-    /// An ECMO run's chart: boluses and infusion rates of heparin (and bivalirudin) with the
-    /// anti-Xa, aPTT and ACT results, each result against the run's range, the rate in force at
-    /// each result; an artefact result and a drug that is not an anticoagulant are left out;
-    /// the run's own anti-Xa range moves the standing.
+    /// An ECMO run's chart: heparin doses (and a bivalirudin dose) with the anti-Xa, aPTT and
+    /// ACT results, each result against the run's range and beside the newest dose before it;
+    /// an artefact result and a drug that is not an anticoagulant are left out; the run's own
+    /// anti-Xa range moves the standing.
     #[test]
     fn an_ecmo_runs_chart_puts_doses_and_results_together() {
         use crate::domain::ecmo::EcmoRules;
@@ -549,15 +532,18 @@ mod tests {
         };
         let mut entries = case(vec![
             (0, heparin("5000")),
-            (5, drug("Heparin infusion", "1000", "IU/h")),
             (300, measured(Parameter::AntiXa, "0.18", "IU/mL")),
-            (310, drug("Heparin infusion", "1200", "IU/h")),
-            (320, drug("Noradrenaline", "0.1", "mcg/kg/min")),
+            (310, drug("Heparin", "2000", "[iU]")),
+            (320, drug("Noradrenaline", "0.1", "mg")),
             (600, measured(Parameter::AntiXa, "0.35", "IU/mL")),
             (610, measured(Parameter::Aptt, "95", "s")),
+            (615, drug("Bivalirudin", "5", "mg")),
             (620, act("190")),
             (630, measured(Parameter::AntiXa, "0.90", "IU/mL")),
         ]);
+        for e in &entries {
+            e.payload.validate().unwrap();
+        }
         // The last anti-Xa is marked artefact (drawn from the heparin line).
         let target = entries.last().unwrap().id;
         let mut mark = entries[0].clone();
@@ -573,10 +559,11 @@ mod tests {
         let chart = EcmoAnticoagulation::derive(&view, &rules);
         assert_eq!(chart.items.len(), 7, "{:#?}", chart.items);
         assert_eq!(
-            chart.rates(),
+            chart.doses(),
             vec![
-                (t(5), 1000.0, "1000 IU/h".to_string()),
-                (t(310), 1200.0, "1200 IU/h".to_string())
+                (t(0), "Heparin 5000 IU".to_string()),
+                (t(310), "Heparin 2000 IU".to_string()),
+                (t(615), "Bivalirudin 5 mg".to_string())
             ]
         );
         assert_eq!(
@@ -594,17 +581,15 @@ mod tests {
             chart.results(Test::Act),
             vec![(t(620), 190.0, Standing::NoRange)]
         );
-        assert_eq!(chart.rate_at(t(300)).as_deref(), Some("1000 IU/h"));
-        assert_eq!(chart.rate_at(t(600)).as_deref(), Some("1200 IU/h"));
-        assert_eq!(chart.rate_at(t(1)), None);
-        let ChartItem::Dose { amount, rate, .. } = &chart.items[0] else {
-            panic!()
-        };
         assert_eq!(
-            (amount.as_str(), *rate),
-            ("5000 IU", None),
-            "a bolus is no rate"
+            chart.dose_before(t(300)),
+            Some((t(0), "Heparin 5000 IU".to_string()))
         );
+        assert_eq!(
+            chart.dose_before(t(620)),
+            Some((t(615), "Bivalirudin 5 mg".to_string()))
+        );
+        assert_eq!(chart.dose_before(t(-1)), None);
         // The run's own range (kept low for bleeding): 0.18 is in range.
         let mut own = rules.clone();
         own.set("anti_xa_low", 0.15).unwrap();

@@ -1,7 +1,7 @@
-//! An ECMO run's anticoagulation chart: the heparin (or bivalirudin) rate as a step line with
-//! the boluses, and the anti-Xa, aPTT and ACT results against the run's ranges, on one time
-//! axis (the last three days); below it the same as a table, each result beside the rate in
-//! force when it was taken. Derived by `domain::anticoag::EcmoAnticoagulation`.
+//! An ECMO run's anticoagulation chart: the anticoagulant doses (heparin, bivalirudin,
+//! argatroban) as marks, and the anti-Xa, aPTT and ACT results against the run's ranges, on one
+//! time axis (the last three days); below it the same as a table, each result beside the newest
+//! dose before it. The record holds doses as amounts; an infusion rate has no entry yet. Derived by `domain::anticoag::EcmoAnticoagulation`.
 
 use chrono::{DateTime, Duration, Utc};
 use dioxus::prelude::*;
@@ -56,42 +56,11 @@ pub fn AnticoagulationChart() -> Element {
         tests.push(Test::Act);
     }
     let height = LANE * (1 + tests.len()) as f64 + 14.0;
-    // The rate step line: each rate from its start to the next (or now).
-    let rates = chart.rates();
-    let max_rate = rates.iter().map(|(_, r, _)| *r).fold(0.0, f64::max);
-    let rate_y = |r: f64| {
-        if max_rate > 0.0 {
-            LANE - 6.0 - r / max_rate * (LANE - 14.0)
-        } else {
-            LANE - 6.0
-        }
-    };
-    let mut steps = String::new();
-    for (i, (at, r, _)) in rates.iter().enumerate() {
-        let end = rates.get(i + 1).map(|n| n.0).unwrap_or(now);
-        if end < from {
-            continue;
-        }
-        steps.push_str(&format!(
-            "{:.1},{:.1} {:.1},{:.1} ",
-            x(*at),
-            rate_y(*r),
-            x(end),
-            rate_y(*r)
-        ));
-    }
-    let boluses: Vec<(f64, String)> = chart
-        .items
-        .iter()
-        .filter_map(|i| match i {
-            ChartItem::Dose {
-                at,
-                drug,
-                amount,
-                rate: None,
-            } if *at >= from => Some((x(*at), format!("{drug} {amount}"))),
-            _ => None,
-        })
+    let doses: Vec<(f64, String)> = chart
+        .doses()
+        .into_iter()
+        .filter(|(at, _)| *at >= from)
+        .map(|(at, what)| (x(at), what))
         .collect();
     // Per test lane: (label, band (y top, height) if a range, dots (x, y, class, title)).
     type Dot = (f64, f64, &'static str, String);
@@ -172,7 +141,15 @@ pub fn AnticoagulationChart() -> Element {
                     ..
                 } => (
                     when,
-                    chart.rate_at(*at).unwrap_or_default(),
+                    chart
+                        .dose_before(*at)
+                        .map(|(t, what)| {
+                            format!(
+                                "{what}, {} before",
+                                crate::domain::live::format_age(*at - t)
+                            )
+                        })
+                        .unwrap_or_default(),
                     format!("{} {text} {}", test.label(), test.unit()),
                     standing_text(*standing).to_string(),
                     standing_class(*standing),
@@ -185,16 +162,13 @@ pub fn AnticoagulationChart() -> Element {
         section { class: "anticoag", "data-section": "anticoagulation",
             h2 { class: "section-title", "Anticoagulation" }
             if empty {
-                p { class: "empty", "No anticoagulant dose or result yet: More… › Drug (heparin rate in IU/h), Measurement (anti-Xa, aPTT), ACT." }
+                p { class: "empty", "No anticoagulant dose or result yet: More… › Heparin or Drug, Measurement (anti-Xa, aPTT), ACT." }
             } else {
                 svg { class: "anticoag-chart", view_box: "0 0 {W} {height}", role: "img",
-                    "aria-label": "Anticoagulation over the last {SPAN_H} h: rate, boluses and results",
-                    text { x: "2", y: "{LANE / 2.0}", class: "lane-label", "Rate" }
-                    if !steps.is_empty() {
-                        polyline { "data-rate-line": "", points: "{steps}", fill: "none", stroke: "currentColor", stroke_width: "2" }
-                    }
-                    for (i, (bx, what)) in boluses.iter().enumerate() {
-                        path { key: "b{i}", "data-bolus": "", d: "M{bx} 4 l-4 8 h8 z", class: "bolus",
+                    "aria-label": "Anticoagulation over the last {SPAN_H} h: doses and results",
+                    text { x: "2", y: "{LANE / 2.0}", class: "lane-label", "Doses" }
+                    for (i, (bx, what)) in doses.iter().enumerate() {
+                        path { key: "d{i}", "data-dose": "", d: "M{bx} 10 l-5 10 h10 z", class: "bolus",
                             title { "{what}" }
                         }
                     }
@@ -215,7 +189,7 @@ pub fn AnticoagulationChart() -> Element {
                     text { x: "{W - 30.0}", y: "{height - 2.0}", class: "axis", "now" }
                 }
                 table { class: "anticoag-table",
-                    thead { tr { th { "When" } th { "Dose / rate in force" } th { "Result" } th { "" } } }
+                    thead { tr { th { "When" } th { "Dose (newest before)" } th { "Result" } th { "" } } }
                     tbody {
                         for (i, (when, dose, result, standing, class)) in rows.into_iter().enumerate() {
                             tr { key: "{i}", class: "{class}", "data-anticoag-row": "{class}",

@@ -1748,21 +1748,18 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
         },
         ..support.clone()
     };
-    // Anticoagulation: a bolus, a heparin rate, an anti-Xa (0.25: inside this run's own range
-    // from 0.2), the rate raised, an aPTT above range.
-    let at = |seq: u64, min: i64, payload: EntryPayload| Entry {
-        id: EntryId::new(),
-        seq,
-        occurred_at: t0() + Duration::minutes(min),
-        recorded_at: t0() + Duration::minutes(min),
-        payload,
-        ..support.clone()
-    };
-    let heparin = |dose: &str| EntryPayload::Drug {
-        name: "Heparin infusion".into(),
-        dose: dose.parse().unwrap(),
-        unit: "IU/h".into(),
-        volume_ml: None,
+    // Anticoagulation: a heparin bolus, an anti-Xa (0.25: inside this run's own range from
+    // 0.2), a heparin dose as a drug, an aPTT above range.
+    let at = |seq: u64, min: i64, payload: EntryPayload| {
+        payload.validate().unwrap();
+        Entry {
+            id: EntryId::new(),
+            seq,
+            occurred_at: t0() + Duration::minutes(min),
+            recorded_at: t0() + Duration::minutes(min),
+            payload,
+            ..support.clone()
+        }
     };
     let measured = |p: Parameter, v: &str, unit: &str| EntryPayload::Measurement {
         parameter: p,
@@ -1777,10 +1774,18 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
                 units: "5000".parse().unwrap(),
             },
         ),
-        at(4, 2, heparin("1000")),
-        at(5, 10, measured(Parameter::AntiXa, "0.25", "IU/mL")),
-        at(6, 12, heparin("1200")),
-        at(7, 20, measured(Parameter::Aptt, "96", "s")),
+        at(4, 10, measured(Parameter::AntiXa, "0.25", "IU/mL")),
+        at(
+            5,
+            12,
+            EntryPayload::Drug {
+                name: "Heparin".into(),
+                dose: "2000".parse().unwrap(),
+                unit: "[iU]".into(),
+                volume_ml: None,
+            },
+        ),
+        at(6, 20, measured(Parameter::Aptt, "96", "s")),
     ];
     let mut entries = vec![support, own];
     entries.extend(anticoag);
@@ -1865,24 +1870,37 @@ async fn an_ecmo_runs_live_screen_speaks_ecmo() {
         "{}",
         &own[..400]
     );
-    // The anticoagulation chart: the rate line, the bolus, each result against the run's range
-    // (anti-Xa in range under the run's own low of 0.2, aPTT high) and, in the table, each
-    // result beside the rate in force when it was taken.
+    // The anticoagulation chart: both doses, each result against the run's range (anti-Xa in
+    // range under the run's own low of 0.2, aPTT high) and, in the table, each result beside
+    // the newest dose before it.
     let chart = &html[html
         .find(r#"data-section="anticoagulation""#)
         .expect("anticoagulation chart")..];
-    assert!(chart.contains("data-rate-line"), "{chart}");
-    assert!(chart.contains("data-bolus"), "{chart}");
+    assert_eq!(chart.matches("data-dose").count(), 2, "{chart}");
     assert!(
         chart.contains("anti-Xa 0.2–0.5"),
         "the run's own range: {chart}"
     );
     assert!(chart.contains(r#"data-result="in-range""#), "{chart}");
     assert!(chart.contains(r#"data-result="high""#), "{chart}");
-    let aptt_row = &chart[chart.find("aPTT 96 s").expect("aPTT row") - 300..];
-    assert!(aptt_row.contains("1200 IU/h"), "{aptt_row}");
-    let xa_row = &chart[chart.find("anti-Xa 0.25 IU/mL").expect("anti-Xa row") - 300..];
-    assert!(xa_row.contains("1000 IU/h"), "{xa_row}");
+    let table = &chart[chart.find("anticoag-table").expect("the table")..];
+    let row = |text: &str| {
+        let end = table
+            .find(text)
+            .unwrap_or_else(|| panic!("{text}: {table}"));
+        let start = table[..end].rfind("<tr").unwrap();
+        &table[start..end]
+    };
+    assert!(
+        row("aPTT 96 s").contains("Heparin 2000 IU, 8 min"),
+        "{}",
+        row("aPTT 96 s")
+    );
+    assert!(
+        row("anti-Xa 0.25 IU/mL").contains("Heparin 5000 IU, 9 min"),
+        "{}",
+        row("anti-Xa 0.25 IU/mL")
+    );
     // A run of weeks is read by the day and the week (24 h first).
     let z24 = html.find(r#"data-zoom="24h""#).expect("24 h");
     let z7 = html.find(r#"data-zoom="7d""#).expect("7 days");
