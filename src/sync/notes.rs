@@ -81,49 +81,32 @@ impl SyncEngine {
                     return Err(e);
                 }
             };
+            // Err: the note waits for another try, and this pass ends.
             let outcome = match answer::classify(reply.status, &[Operation::Create]) {
-                Verdict::Stored => match stored_id(&reply.body) {
-                    Some(server_id) => NoteOutcome::Acked { server_id },
-                    None => {
-                        let error = "the server's answer did not name the stored note".to_string();
-                        self.store
-                            .record_note_send(
-                                note.seq,
-                                NoteOutcome::Retry {
-                                    error: error.clone(),
-                                },
-                            )
-                            .await?;
-                        return Err(SyncError::Transient(error));
-                    }
-                },
+                Verdict::Stored => stored_id(&reply.body)
+                    .map(|server_id| NoteOutcome::Acked { server_id })
+                    .ok_or_else(|| "the server's answer did not name the stored note".to_string()),
                 Verdict::Credentials(code) => return Err(SyncError::Auth(code)),
                 Verdict::TooLargeAlone | Verdict::Refused | Verdict::CheckConflict => {
                     tracing::warn!(
                         status = reply.status,
                         "sync: server refused a handover note"
                     );
-                    NoteOutcome::Rejected {
+                    Ok(NoteOutcome::Rejected {
                         why: refusal(reply.status, &reply.body),
-                    }
+                    })
                 }
-                Verdict::WrongBase => {
-                    let error = format!(
-                        "the server has no FHIR endpoint at {} (HTTP 404): check the server address in Settings",
-                        self.transport.config.base
-                    );
-                    self.store
-                        .record_note_send(
-                            note.seq,
-                            NoteOutcome::Retry {
-                                error: error.clone(),
-                            },
-                        )
-                        .await?;
-                    return Err(SyncError::Transient(error));
-                }
+                Verdict::WrongBase => Err(format!(
+                    "the server has no FHIR endpoint at {} (HTTP 404): check the server address in Settings",
+                    self.transport.config.base
+                )),
                 Verdict::TooLarge | Verdict::Split | Verdict::Transient(_) => {
-                    let error = format!("HTTP {} from the server", reply.status);
+                    Err(format!("HTTP {} from the server", reply.status))
+                }
+            };
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(error) => {
                     self.store
                         .record_note_send(
                             note.seq,
