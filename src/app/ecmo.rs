@@ -250,49 +250,42 @@ pub fn remote_runs(
                     last_device_value = last_device_value.max(Some(v.at));
                 }
             }
-            // Pulled blood gases (post-oxygenator pO₂, circuit and venous saturations), by the
-            // same site rule as the tablet's, in the analyte's canonical unit (a unit it does
-            // not take: none of its values).
+            // The pulled values decoded back (one-minute means), in each signal's unit: device
+            // and typed values by their parameter, blood gases (post-oxygenator pO₂, circuit and
+            // venous saturations) by the same site rule as the tablet's, in the analyte's
+            // canonical unit. A unit the concept does not take: none of its values.
             for t in &run.trends {
-                let Some((analyte, site)) = t.gas else {
+                let gas = t
+                    .gas
+                    .and_then(|(a, site)| Some((ecmo::gas_signal(site, a)?, a)));
+                let param = t
+                    .code
+                    .as_deref()
+                    .and_then(Parameter::from_pumpside_code)
+                    .and_then(|p| Some((Signal::of(p)?, p)));
+                let Some(signal) = gas.map(|g| g.0).or(param.map(|p| p.0)) else {
                     continue;
                 };
-                let Some(signal) = ecmo::gas_signal(site, analyte) else {
-                    continue;
-                };
-                let unit = if t.unit == "mm[Hg]" {
-                    "mmHg"
-                } else {
-                    t.unit.as_str()
-                };
+                let field = param.map(|(_, p)| format!("pulled.{}", p.code()));
                 let points = series.entry(signal).or_default();
                 for (at, x) in &t.points {
-                    let value = format!("{x}")
-                        .parse::<crate::domain::Decimal>()
-                        .ok()
-                        .and_then(|d| analyte.to_canonical(d, unit).ok());
-                    match value {
-                        Some(value) if value.is_finite() => points.push(Point { at: *at, value }),
-                        Some(_) => {}
-                        None => break,
-                    }
-                }
-            }
-            // The pulled values decoded back (one-minute means), in each signal's unit.
-            for t in &run.trends {
-                let Some(p) = t.code.as_deref().and_then(Parameter::from_pumpside_code) else {
-                    continue;
-                };
-                let Some(signal) = Signal::of(p) else {
-                    continue;
-                };
-                let field = format!("pulled.{}", p.code());
-                let points = series.entry(signal).or_default();
-                for (at, x) in &t.points {
-                    let Ok(v) = p.to_internal(&field, *x, &t.unit) else {
-                        break; // a unit this parameter does not take: none of its values
+                    let value = match (gas, param, &field) {
+                        (Some((_, a)), _, _) => format!("{x}")
+                            .parse::<crate::domain::Decimal>()
+                            .ok()
+                            .and_then(|d| {
+                                a.to_canonical(d, crate::domain::live::readable_unit(&t.unit))
+                                    .ok()
+                            }),
+                        (None, Some((_, p)), Some(field)) => p
+                            .to_internal(field, *x, &t.unit)
+                            .ok()
+                            .map(|v| p.to_display_unit(v)),
+                        _ => None,
                     };
-                    let value = p.to_display_unit(v);
+                    let Some(value) = value else {
+                        break;
+                    };
                     if value.is_finite() {
                         points.push(Point { at: *at, value });
                     }

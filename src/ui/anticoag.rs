@@ -40,17 +40,22 @@ fn standing_text(s: Standing) -> &'static str {
 pub fn AnticoagulationChart() -> Element {
     let state = use_context::<UiState>();
     let services = use_context::<Services>();
+    // Derived when the record changes, not on every clock tick (a run of weeks has many
+    // entries); only the layout follows the clock.
+    let chart = use_memo(move || {
+        let entries = state.entries.read();
+        let view = CaseView::derive(&entries);
+        let (rules, _) = ecmo::rules_for(&services.protocol().ecmo, &view);
+        EcmoAnticoagulation::derive(&view, &rules)
+    });
+    let chart = chart.read();
     let now = *state.now.read();
-    let entries = state.entries.read();
-    let view = CaseView::derive(&entries);
-    let (rules, _) = ecmo::rules_for(&services.protocol().ecmo, &view);
-    let chart = EcmoAnticoagulation::derive(&view, &rules);
     let from = now - Duration::hours(SPAN_H);
     let x = move |t: DateTime<Utc>| {
         let f = (t - from).num_seconds() as f64 / (SPAN_H * 3600) as f64;
         LEFT + f.clamp(0.0, 1.0) * (W - LEFT - 6.0)
     };
-    // Lanes: the rate, then each test that has a result or a range.
+    // Lanes: the doses, then each test that has a result or a range.
     let mut tests: Vec<Test> = vec![Test::AntiXa, Test::Aptt];
     if !chart.results(Test::Act).is_empty() {
         tests.push(Test::Act);
